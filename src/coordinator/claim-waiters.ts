@@ -1,0 +1,141 @@
+import { labelSignature } from "../core/labels.js";
+import type { CoordEvent, Labels, Task } from "../core/types.js";
+
+interface Waiter {
+  key: string;
+  attempt: () => Promise<Task | null>;
+  settle: (result: Task | null | Error) => void;
+  /** An attempt is running; a timeout or abort waits for it so no claim is lost. */
+  inFlight: boolean;
+  /** Past its deadline or its client left: finish after the running attempt. */
+  ending: boolean;
+  /** The client went away: a task claimed for it must be handed back. */
+  abandoned: boolean;
+  onAbandonedClaim?: (task: Task) => void;
+}
+
+/** Events after which a task may be claimable. */
+export function makesTaskClaimable(event: CoordEvent): boolean {
+  return (
+    event.type === "task.created" ||
+    event.type === "task.released" ||
+    event.type === "task.orphaned" ||
+    (event.type === "task.failed" && event.data.status === "pending")
+  );
+}
+
+export interface WaitOptions {
+  labels: Labels;
+  repo?: string;
+  waitMs: number;
+  signal?: AbortSignal;
+  attempt: () => Promise<Task | null>;
+  onAbandonedClaim?: (task: Task) => void;
+}
+
+/**
+ * Long-polled `POST /tasks/claim` requests. Nobody polls: when a task becomes claimable the
+ * waiters are tried in arrival order, one at a time, so N idle nodes do not all race for one
+ * task. In one pass, once a claim finds nothing for some (labels, repo), later waiters with the
+ * same (labels, repo) are skipped.
+ */
+export function createClaimWaiters() {
+  const waiters = new Set<Waiter>();
+  let running = false;
+  let again = false;
+
+  function finish(w: Waiter, result: Task | null | Error): void {
+    waiters.delete(w);
+    if (result && !(result instanceof Error) && w.abandoned) {
+      w.onAbandonedClaim?.(result);
+      result = null;
+    }
+    w.settle(result);
+  }
+
+  async function pass(): Promise<void> {
+    const exhausted = new Set<string>();
+    for (const w of [...waiters]) {
+      if (!waiters.has(w) || w.ending || exhausted.has(w.key)) continue;
+      w.inFlight = true;
+      let result: Task | null | Error;
+      try {
+        result = await w.attempt();
+      } catch (err) {
+        result = err instanceof Error ? err : new Error(String(err));
+      }
+      w.inFlight = false;
+      if (result || w.ending) finish(w, result);
+      else exhausted.add(w.key);
+    }
+  }
+
+  async function dispatch(): Promise<void> {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        await pass();
+      } while (again);
+    } finally {
+      running = false;
+    }
+  }
+
+  return {
+    get size(): number {
+      return waiters.size;
+    },
+
+    /** Wakes waiters; safe to call as often as events arrive (passes coalesce). */
+    wake(): void {
+      void dispatch();
+    },
+
+    /** Waits up to `waitMs` for `attempt` to return a task. Resolves null on timeout, abort or shutdown. */
+    wait(opts: WaitOptions): Promise<Task | null> {
+      return new Promise((resolve, reject) => {
+        if (opts.signal?.aborted) return resolve(null);
+        let timer: NodeJS.Timeout | undefined;
+        const end = (abandoned: boolean) => {
+          if (!waiters.has(w)) return;
+          w.abandoned ||= abandoned;
+          w.ending = true;
+          if (!w.inFlight) finish(w, null);
+        };
+        const onAbort = () => end(true);
+        const w: Waiter = {
+          key: `${opts.repo ?? ""}\u0000${labelSignature(opts.labels)}`,
+          attempt: opts.attempt,
+          settle: (result) => {
+            clearTimeout(timer);
+            opts.signal?.removeEventListener("abort", onAbort);
+            if (result instanceof Error) reject(result);
+            else resolve(result);
+          },
+          inFlight: false,
+          ending: false,
+          abandoned: false,
+          onAbandonedClaim: opts.onAbandonedClaim,
+        };
+        waiters.add(w);
+        timer = setTimeout(() => end(false), opts.waitMs);
+        opts.signal?.addEventListener("abort", onAbort, { once: true });
+        // A task may have appeared between the caller's first try and now.
+        void dispatch();
+      });
+    },
+
+    /** Ends every wait with null (shutdown); running attempts finish first. */
+    closeAll(): void {
+      for (const w of [...waiters]) {
+        w.ending = true;
+        if (!w.inFlight) finish(w, null);
+      }
+    },
+  };
+}

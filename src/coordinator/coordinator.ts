@@ -1,0 +1,141 @@
+import { CoordError } from "../core/errors.js";
+import { compileEventFilter, type EventFilter } from "../core/events.js";
+import type { CoordEvent, Task } from "../core/types.js";
+import type { EventListener } from "../store/types.js";
+import { createClaimWaiters, makesTaskClaimable } from "./claim-waiters.js";
+import { createMessageService } from "./message-service.js";
+import { createNodeService } from "./node-service.js";
+import { createSweeper, type SweepResult } from "./sweeper.js";
+import { createTaskService } from "./task-service.js";
+import type { ClaimNextInput, CoordinatorContext, CoordinatorOptions } from "./types.js";
+
+/** Upper bound of a long poll; the server's schema enforces the same. */
+export const MAX_WAIT_SECONDS = 300;
+
+/**
+ * The coordination service: business rules over a Store, plus the sweeps and long-poll waiters
+ * that make it live. Everything the HTTP layer does goes through here.
+ */
+export function createCoordinator(options: CoordinatorOptions) {
+  const clock = options.clock ?? Date.now;
+  const ctx: CoordinatorContext = {
+    store: options.store,
+    now: () => new Date(clock()),
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? 30_000,
+    offlineThresholdMs: options.offlineThresholdMs ?? 90_000,
+    claimTimeoutMs: options.claimTimeoutMs ?? 300_000,
+    defaultPriority: options.defaultPriority ?? "medium",
+    defaultMaxAttempts: options.defaultMaxAttempts ?? 3,
+  };
+  const sweepIntervalMs = options.sweepIntervalMs ?? Math.min(1000, ctx.offlineThresholdMs / 4, ctx.claimTimeoutMs / 4);
+  const startedAt = Date.now();
+  const nodes = createNodeService(ctx);
+  const tasks = createTaskService(ctx);
+  const messages = createMessageService(ctx);
+  const sweep = createSweeper(ctx, tasks);
+  const waiters = createClaimWaiters();
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<SweepResult> | undefined;
+  let stopped = false;
+
+  const unsubscribe = ctx.store.onEvents((events) => {
+    if (waiters.size > 0 && events.some(makesTaskClaimable)) waiters.wake();
+  });
+
+  /** One sweep at a time per process; errors are reported, never thrown into the timer. */
+  function runSweep(): Promise<SweepResult> {
+    sweeping ??= sweep().finally(() => {
+      sweeping = undefined;
+    });
+    return sweeping;
+  }
+
+  return {
+    context: ctx,
+    nodes,
+    tasks,
+    messages,
+
+    /** Starts the periodic sweeps (offline nodes, expired leases). */
+    start(onError: (err: unknown) => void = () => {}): void {
+      sweepTimer = setInterval(() => runSweep().catch(onError), sweepIntervalMs);
+      sweepTimer.unref();
+    },
+
+    /** Runs one sweep now (tests with an injected clock call this after moving time). */
+    sweep: runSweep,
+
+    /**
+     * Claims the best fitting task for the node. With `wait_seconds`, holds on until one
+     * appears, the wait ends, or `signal` aborts; `{task: null}` when nothing came.
+     */
+    async claimNext(input: ClaimNextInput, signal?: AbortSignal): Promise<Task | null> {
+      const attempt = () => tasks.claimBest(input);
+      const task = await attempt();
+      const waitMs = Math.min(input.wait_seconds ?? 0, MAX_WAIT_SECONDS) * 1000;
+      if (task || waitMs <= 0 || stopped) return task;
+      const node = await ctx.store.getNodeByRegistration(input.registration_id);
+      return waiters.wait({
+        labels: node?.labels ?? {},
+        repo: input.repo,
+        waitMs,
+        signal,
+        attempt,
+        onAbandonedClaim: (t) => {
+          // The client left while its claim went through: give the task straight back.
+          tasks.release(t.id, { registration_id: input.registration_id, reason: "claimant disconnected" }).catch(() => {});
+        },
+      });
+    },
+
+    /** Reads the log after `since`, filtered, with what a client needs to detect a gap. */
+    async readEvents(since: number, limit: number, filter: EventFilter = {}) {
+      const match = compileEventFilter(filter);
+      const { oldest_id, last_id } = await ctx.store.eventBounds();
+      const out: CoordEvent[] = [];
+      let cursor = since;
+      while (out.length < limit) {
+        const batch = await ctx.store.readEvents(cursor, Math.max(limit, 500));
+        if (batch.length === 0) break;
+        for (const e of batch) {
+          if (match(e) && out.length < limit) out.push(e);
+        }
+        cursor = batch[batch.length - 1]!.id;
+      }
+      return { events: out, oldest_id, last_event_id: last_id, reset: oldest_id > 0 && since < oldest_id - 1 };
+    },
+
+    /** Every committed event, in id order. */
+    subscribe(listener: EventListener): () => void {
+      return ctx.store.onEvents(listener);
+    },
+
+    async status(version: string) {
+      const [counts, bounds] = await Promise.all([ctx.store.counts(), ctx.store.eventBounds()]);
+      return {
+        version,
+        uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
+        started_at: new Date(startedAt).toISOString(),
+        store: ctx.store.backend,
+        nodes: { total: Object.values(counts.nodes).reduce((a, b) => a + b, 0), ...counts.nodes },
+        tasks: { total: Object.values(counts.tasks).reduce((a, b) => a + b, 0), ...counts.tasks },
+        last_event_id: bounds.last_id,
+      };
+    },
+
+    /** Stops sweeps and ends every long poll; the store stays open (its owner closes it). */
+    async stop(): Promise<void> {
+      stopped = true;
+      clearInterval(sweepTimer);
+      waiters.closeAll();
+      unsubscribe();
+      await sweeping?.catch(() => {});
+    },
+
+    assertRunning(): void {
+      if (stopped) throw new CoordError("UNAVAILABLE", "coordinator is shutting down");
+    },
+  };
+}
+
+export type Coordinator = ReturnType<typeof createCoordinator>;

@@ -1,0 +1,37 @@
+import type { CoordinatorContext } from "./types.js";
+import type { TaskService } from "./task-service.js";
+
+export interface SweepResult {
+  offline: string[];
+  expired: string[];
+}
+
+/**
+ * Offline detection and lease expiry. Each move re-checks its condition inside its own
+ * transaction, so sweeps running at once (several replicas) move each node or task once.
+ */
+export function createSweeper(ctx: CoordinatorContext, tasks: TaskService) {
+  async function markOffline(nodeId: string, cutoffMs: number): Promise<boolean> {
+    const ts = ctx.now().toISOString();
+    return ctx.store.transact(async (tx) => {
+      const node = await tx.getNode(nodeId);
+      if (!node || node.status !== "online" || Date.parse(node.last_seen) >= cutoffMs) return false;
+      tx.putNode({ ...node, status: "offline" });
+      tx.emit({ type: "node.offline", data: { node_id: node.id, last_seen: node.last_seen, ts } });
+      return true;
+    });
+  }
+
+  return async function sweep(): Promise<SweepResult> {
+    const now = ctx.now();
+    const cutoffMs = now.getTime() - ctx.offlineThresholdMs;
+    const result: SweepResult = { offline: [], expired: [] };
+    for (const node of await ctx.store.staleNodes(new Date(cutoffMs).toISOString())) {
+      if (await markOffline(node.id, cutoffMs)) result.offline.push(node.id);
+    }
+    for (const task of await ctx.store.expiredLeases(now.toISOString())) {
+      if (await tasks.expire(task.id)) result.expired.push(task.id);
+    }
+    return result;
+  };
+}

@@ -1,0 +1,183 @@
+import { CoordError } from "../core/errors.js";
+import { newId } from "../core/ids.js";
+import * as rules from "../core/tasks.js";
+import type { Labels, NodeRecord, Task } from "../core/types.js";
+import type { StoreTx } from "../store/types.js";
+import { nodeForRegistration } from "./node-service.js";
+import type {
+  ClaimInput,
+  CompleteInput,
+  CoordinatorContext,
+  CreateTaskInput,
+  FailInput,
+  ReleaseInput,
+  TaskListInput,
+} from "./types.js";
+
+async function requireTask(tx: Pick<StoreTx, "getTask">, id: string): Promise<Task> {
+  const task = await tx.getTask(id);
+  if (!task) throw new CoordError("TASK_NOT_FOUND", `task ${id} not found`, { task_id: id });
+  return task;
+}
+
+function withoutClaim(node: NodeRecord, taskId: string): NodeRecord {
+  return { ...node, claimed_tasks: node.claimed_tasks.filter((id) => id !== taskId) };
+}
+
+/** The node's claim on a task ends (complete, fail, release): task and node change together. */
+function finishTransition(
+  ctx: CoordinatorContext,
+  registrationId: string,
+  taskId: string,
+  step: (task: Task, node: NodeRecord, ts: string) => rules.Transition,
+): Promise<Task> {
+  const ts = ctx.now().toISOString();
+  return ctx.store.transact(async (tx) => {
+    const node = await nodeForRegistration(tx, registrationId);
+    const task = await requireTask(tx, taskId);
+    const t = step(task, node, ts);
+    tx.putTask(t.task);
+    if (node.claimed_tasks.includes(taskId)) tx.putNode(withoutClaim(node, taskId));
+    tx.emit(t.event);
+    return t.task;
+  });
+}
+
+export function createTaskService(ctx: CoordinatorContext) {
+  const { store } = ctx;
+
+  /** Claims the best fitting task for the node, or returns null when none fits now. */
+  function claimBest(input: ClaimInput & { repo?: string }): Promise<Task | null> {
+    return store.transact(async (tx) => {
+      const node = await nodeForRegistration(tx, input.registration_id);
+      rules.assertNodeCanClaim(node);
+      const [best] = await tx.listPending({ labels: node.labels, repo: input.repo, limit: 1 });
+      if (!best) return null;
+      return claimIn(tx, best, node, input.worker_name);
+    });
+  }
+
+  function claimIn(tx: StoreTx, task: Task, node: NodeRecord, worker: string): Task {
+    const t = rules.claimTask(task, node, worker, ctx.now(), ctx.claimTimeoutMs);
+    tx.putTask(t.task);
+    tx.putNode({ ...node, claimed_tasks: [...node.claimed_tasks, task.id] });
+    tx.emit(t.event);
+    return t.task;
+  }
+
+  return {
+    claimBest,
+
+    /** Creates a task; with an idempotency key, a repeat returns the first task (`created: false`). */
+    create(input: CreateTaskInput): Promise<{ task: Task; created: boolean }> {
+      const now = ctx.now();
+      const ts = now.toISOString();
+      const id = newId("task", now.getTime());
+      return store.transact(async (tx) => {
+        const key = input.idempotency_key ?? null;
+        if (key) {
+          const existing = await tx.getTaskByIdempotencyKey(key);
+          if (existing) {
+            if (existing.repo !== input.repo || existing.description !== input.description) {
+              throw new CoordError("IDEMPOTENCY_CONFLICT", "idempotency_key was already used for a different task", {
+                idempotency_key: key,
+                task_id: existing.id,
+              });
+            }
+            return { task: existing, created: false };
+          }
+        }
+        const t = rules.createTask(
+          id,
+          {
+            repo: input.repo,
+            description: input.description,
+            priority: input.priority ?? ctx.defaultPriority,
+            labels: input.labels ?? {},
+            max_attempts: input.max_attempts ?? ctx.defaultMaxAttempts,
+            idempotency_key: key,
+          },
+          ts,
+        );
+        tx.putTask(t.task);
+        tx.emit(t.event);
+        return { task: t.task, created: true };
+      });
+    },
+
+    get(id: string): Promise<Task> {
+      return requireTask(store, id);
+    },
+
+    list(input: TaskListInput) {
+      return store.listTasks({ ...input, limit: input.limit ?? 100 });
+    },
+
+    pending(query: { labels?: Labels; repo?: string; limit?: number }): Promise<Task[]> {
+      return store.listPending({ ...query, limit: query.limit ?? 100 });
+    },
+
+    /** Claims one task by id: of any number of concurrent claims, exactly one wins. */
+    claim(taskId: string, input: ClaimInput): Promise<Task> {
+      return store.transact(async (tx) => {
+        const node = await nodeForRegistration(tx, input.registration_id);
+        const task = await requireTask(tx, taskId);
+        return claimIn(tx, task, node, input.worker_name);
+      });
+    },
+
+    complete(taskId: string, input: CompleteInput): Promise<Task> {
+      return finishTransition(ctx, input.registration_id, taskId, (task, node, ts) =>
+        rules.completeTask(task, node.id, { pr: input.pr, summary: input.summary }, ts),
+      );
+    },
+
+    fail(taskId: string, input: FailInput): Promise<Task> {
+      return finishTransition(ctx, input.registration_id, taskId, (task, node, ts) =>
+        rules.failTask(task, node.id, input.reason, input.retry ?? true, ts),
+      );
+    },
+
+    release(taskId: string, input: ReleaseInput): Promise<Task> {
+      return finishTransition(ctx, input.registration_id, taskId, (task, node, ts) =>
+        rules.releaseTask(task, node.id, input.reason ?? "released", ts),
+      );
+    },
+
+    /** Cancels an unfinished task; a claimant learns of it in its next heartbeat response. */
+    cancel(taskId: string, reason: string | null): Promise<Task> {
+      const ts = ctx.now().toISOString();
+      return store.transact(async (tx) => {
+        const task = await requireTask(tx, taskId);
+        const t = rules.cancelTask(task, reason, ts);
+        tx.putTask(t.task);
+        if (task.status === "claimed" && task.claimed_node) {
+          const node = await tx.getNode(task.claimed_node);
+          if (node) {
+            const next = withoutClaim(node, taskId);
+            tx.putNode({ ...next, cancelled_task_ids: [...node.cancelled_task_ids, taskId] });
+          }
+        }
+        tx.emit(t.event);
+        return t.task;
+      });
+    },
+
+    /** Moves one expired lease to orphaned (or failed); a no-op if another sweep got there first. */
+    expire(taskId: string): Promise<boolean> {
+      const now = ctx.now();
+      return store.transact(async (tx) => {
+        const task = await tx.getTask(taskId);
+        if (!task || !rules.leaseExpired(task, now.getTime())) return false;
+        const t = rules.expireLease(task, now.toISOString());
+        tx.putTask(t.task);
+        const node = task.claimed_node ? await tx.getNode(task.claimed_node) : undefined;
+        if (node?.claimed_tasks.includes(taskId)) tx.putNode(withoutClaim(node, taskId));
+        tx.emit(t.event);
+        return true;
+      });
+    },
+  };
+}
+
+export type TaskService = ReturnType<typeof createTaskService>;

@@ -1,0 +1,93 @@
+import type { AgentSummary, Labels, NodeHealth, NodeMetrics, Priority, RepoReport, TaskStatus } from "../core/types.js";
+import type { Store } from "../store/types.js";
+
+export interface CoordinatorOptions {
+  store: Store;
+  /** Milliseconds since the epoch; injectable so tests can move time. */
+  clock?: () => number;
+  heartbeatIntervalMs?: number;
+  offlineThresholdMs?: number;
+  claimTimeoutMs?: number;
+  /** How often offline detection and lease expiry run. */
+  sweepIntervalMs?: number;
+  defaultPriority?: Priority;
+  defaultMaxAttempts?: number;
+  version?: string;
+}
+
+export interface RegisterInput {
+  node_id: string;
+  hostname?: string;
+  capacity?: { max_workers?: number; current_workers?: number };
+  labels?: Labels;
+}
+
+export interface HeartbeatInput {
+  registration_id: string;
+  status?: NodeHealth;
+  agents?: AgentSummary[];
+  metrics?: NodeMetrics;
+  repos?: RepoReport[];
+  capacity?: { current_workers?: number };
+}
+
+export interface CreateTaskInput {
+  repo: string;
+  description: string;
+  priority?: Priority;
+  labels?: Labels;
+  max_attempts?: number;
+  idempotency_key?: string;
+}
+
+export interface ClaimInput {
+  registration_id: string;
+  worker_name: string;
+}
+
+export interface ClaimNextInput extends ClaimInput {
+  repo?: string;
+  wait_seconds?: number;
+}
+
+export interface CompleteInput {
+  registration_id: string;
+  pr?: string;
+  summary?: string;
+}
+
+export interface FailInput {
+  registration_id: string;
+  reason: string;
+  retry?: boolean;
+}
+
+export interface ReleaseInput {
+  registration_id: string;
+  reason?: string;
+}
+
+export interface TaskListInput {
+  status?: TaskStatus;
+  repo?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface SendMessageInput {
+  from: string;
+  to: string;
+  body: string;
+  repo?: string;
+}
+
+/** What the coordinator's parts share. */
+export interface CoordinatorContext {
+  store: Store;
+  now(): Date;
+  heartbeatIntervalMs: number;
+  offlineThresholdMs: number;
+  claimTimeoutMs: number;
+  defaultPriority: Priority;
+  defaultMaxAttempts: number;
+}

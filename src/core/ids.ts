@@ -1,0 +1,26 @@
+import { randomBytes } from "node:crypto";
+
+let lastMs = 0;
+let seq = 0;
+
+/**
+ * Ids that sort by creation time: a 10-char base36 millisecond stamp, a 4-char counter for ids
+ * made in the same millisecond by this process, and 6 random chars so replicas never collide.
+ */
+export function newId(prefix: string, nowMs = Date.now()): string {
+  if (nowMs > lastMs) {
+    lastMs = nowMs;
+    seq = 0;
+  } else {
+    seq++;
+  }
+  const stamp = lastMs.toString(36).padStart(10, "0");
+  const counter = seq.toString(36).padStart(4, "0");
+  const rand = randomBytes(4).readUInt32BE(0).toString(36).padStart(7, "0").slice(-6);
+  return `${prefix}-${stamp}${counter}${rand}`;
+}
+
+/** An unguessable id (registrations act as a node's session, so they must not be guessable). */
+export function newSecretId(prefix: string): string {
+  return `${prefix}-${randomBytes(12).toString("base64url")}`;
+}

@@ -1,0 +1,231 @@
+/**
+ * The task state machine. Each transition is a pure function from the current record to the
+ * next one plus the event that announces it; the coordinator writes both in one atomic step.
+ *
+ *   pending → claimed → completed | failed
+ *   claimed → pending (release, or fail with retry)
+ *   claimed → orphaned (lease ran out) → claimed
+ *   any unfinished state → cancelled
+ */
+import { CoordError } from "./errors.js";
+import { labelsSatisfied, missingLabels } from "./labels.js";
+import type { EventType, Labels, NewEvent, NodeRecord, Priority, Task, TaskStatus } from "./types.js";
+
+export const FINAL_STATUSES: readonly TaskStatus[] = ["completed", "failed", "cancelled"];
+export const CLAIMABLE_STATUSES: readonly TaskStatus[] = ["pending", "orphaned"];
+
+export function isFinal(status: TaskStatus): boolean {
+  return FINAL_STATUSES.includes(status);
+}
+
+export function isClaimable(status: TaskStatus): boolean {
+  return CLAIMABLE_STATUSES.includes(status);
+}
+
+export interface NewTaskInput {
+  repo: string;
+  description: string;
+  priority: Priority;
+  labels: Labels;
+  max_attempts: number;
+  idempotency_key: string | null;
+}
+
+export interface Transition {
+  task: Task;
+  event: NewEvent;
+}
+
+function taskEvent(type: EventType, task: Task, now: string, extra: Record<string, unknown> = {}): NewEvent {
+  return { type, data: { task_id: task.id, repo: task.repo, status: task.status, ...extra, ts: now } };
+}
+
+export function createTask(id: string, input: NewTaskInput, now: string): Transition {
+  const task: Task = {
+    id,
+    ...input,
+    status: "pending",
+    attempts: 0,
+    created_at: now,
+    updated_at: now,
+    claimed_by: null,
+    claimed_node: null,
+    worker_name: null,
+    claimed_at: null,
+    lease_expires_at: null,
+    completed_at: null,
+    result: null,
+    failure_reason: null,
+    cancel_reason: null,
+  };
+  const event = taskEvent("task.created", task, now, {
+    description: task.description,
+    priority: task.priority,
+    labels: task.labels,
+  });
+  return { task, event };
+}
+
+/** Whether this node may take new work at all (liveness, its own health, capacity). */
+export function assertNodeCanClaim(node: NodeRecord): void {
+  if (node.status !== "online") {
+    throw new CoordError("NODE_OFFLINE", `node ${node.id} is ${node.status}; heartbeat before claiming`, {
+      node_id: node.id,
+      status: node.status,
+    });
+  }
+  if (node.health === "draining") {
+    throw new CoordError("NODE_OFFLINE", `node ${node.id} is draining and takes no new tasks`, {
+      node_id: node.id,
+      health: node.health,
+    });
+  }
+  if (node.claimed_tasks.length >= node.capacity.max_workers) {
+    throw new CoordError("NODE_AT_CAPACITY", `node ${node.id} already holds ${node.claimed_tasks.length} claims (max_workers ${node.capacity.max_workers})`, {
+      node_id: node.id,
+      max_workers: node.capacity.max_workers,
+      claimed_tasks: node.claimed_tasks,
+    });
+  }
+}
+
+/** Checks a claim of this task by this node; first write wins, so a claimed task answers TASK_CLAIMED. */
+export function assertClaimable(task: Task, node: NodeRecord): void {
+  if (task.status === "claimed") {
+    throw new CoordError("TASK_CLAIMED", "task already claimed", {
+      claimed_by: task.claimed_by,
+      claimed_at: task.claimed_at,
+    });
+  }
+  if (!isClaimable(task.status)) {
+    throw new CoordError("TASK_NOT_CLAIMABLE", `task is ${task.status}`, { task_id: task.id, status: task.status });
+  }
+  assertNodeCanClaim(node);
+  if (!labelsSatisfied(task.labels, node.labels)) {
+    throw new CoordError("LABELS_NOT_SATISFIED", `node ${node.id} lacks labels the task requires`, {
+      required: task.labels,
+      missing: missingLabels(task.labels, node.labels),
+    });
+  }
+}
+
+export function claimTask(task: Task, node: NodeRecord, worker: string, now: Date, leaseMs: number): Transition {
+  assertClaimable(task, node);
+  const ts = now.toISOString();
+  const claimed: Task = {
+    ...task,
+    status: "claimed",
+    attempts: task.attempts + 1,
+    claimed_by: `${worker}@${node.id}`,
+    claimed_node: node.id,
+    worker_name: worker,
+    claimed_at: ts,
+    lease_expires_at: new Date(now.getTime() + leaseMs).toISOString(),
+    updated_at: ts,
+  };
+  return {
+    task: claimed,
+    event: taskEvent("task.claimed", claimed, ts, {
+      node_id: node.id,
+      worker,
+      claimed_by: claimed.claimed_by,
+      attempt: claimed.attempts,
+    }),
+  };
+}
+
+/**
+ * Only the claimant may finish a task. A task whose lease ran out (orphaned) but that nobody
+ * claimed again still belongs to its last claimant, so late work is not thrown away.
+ */
+export function assertClaimant(task: Task, nodeId: string): void {
+  const holds = task.claimed_node === nodeId && (task.status === "claimed" || task.status === "orphaned");
+  if (holds) return;
+  if (task.status === "claimed" || task.status === "orphaned") {
+    throw new CoordError("NOT_CLAIMANT", "only the node that claimed this task may finish it", {
+      task_id: task.id,
+      claimed_by: task.claimed_by,
+    });
+  }
+  throw new CoordError("TASK_NOT_CLAIMABLE", `task is ${task.status}, not claimed`, { task_id: task.id, status: task.status });
+}
+
+function clearLease(task: Task, status: TaskStatus, ts: string): Task {
+  return { ...task, status, lease_expires_at: null, updated_at: ts };
+}
+
+export function completeTask(task: Task, nodeId: string, result: { pr?: string | null; summary?: string | null }, now: string): Transition {
+  assertClaimant(task, nodeId);
+  const next: Task = {
+    ...clearLease(task, "completed", now),
+    completed_at: now,
+    result: { pr: result.pr ?? null, summary: result.summary ?? null },
+  };
+  return {
+    task: next,
+    event: taskEvent("task.completed", next, now, {
+      node_id: nodeId,
+      worker: task.worker_name,
+      pr: next.result!.pr,
+      summary: next.result!.summary,
+    }),
+  };
+}
+
+/** A failure with retry goes back to pending while attempts remain; otherwise it is failed for good. */
+export function failTask(task: Task, nodeId: string, reason: string, retry: boolean, now: string): Transition {
+  assertClaimant(task, nodeId);
+  const final = !retry || task.attempts >= task.max_attempts;
+  const next: Task = {
+    ...clearLease(task, final ? "failed" : "pending", now),
+    failure_reason: reason,
+    completed_at: final ? now : null,
+  };
+  return {
+    task: next,
+    event: taskEvent("task.failed", next, now, { node_id: nodeId, worker: task.worker_name, reason, final, attempts: task.attempts }),
+  };
+}
+
+export function releaseTask(task: Task, nodeId: string, reason: string, now: string): Transition {
+  assertClaimant(task, nodeId);
+  const next = clearLease(task, "pending", now);
+  return { task: next, event: taskEvent("task.released", next, now, { node_id: nodeId, worker: task.worker_name, reason }) };
+}
+
+export function cancelTask(task: Task, reason: string | null, now: string): Transition {
+  if (isFinal(task.status)) {
+    throw new CoordError("TASK_NOT_CLAIMABLE", `task is already ${task.status}`, { task_id: task.id, status: task.status });
+  }
+  const next: Task = { ...clearLease(task, "cancelled", now), cancel_reason: reason, completed_at: now };
+  return {
+    task: next,
+    event: taskEvent("task.cancelled", next, now, { reason, node_id: task.status === "claimed" ? task.claimed_node : null }),
+  };
+}
+
+/** The lease ran out: orphaned for another node to take, or failed for good once attempts are used up. */
+export function expireLease(task: Task, now: string): Transition {
+  if (task.attempts >= task.max_attempts) {
+    const next: Task = { ...clearLease(task, "failed", now), failure_reason: "lease expired", completed_at: now };
+    return {
+      task: next,
+      event: taskEvent("task.failed", next, now, {
+        node_id: task.claimed_node,
+        worker: task.worker_name,
+        reason: "lease expired",
+        final: true,
+        attempts: task.attempts,
+      }),
+    };
+  }
+  const next = clearLease(task, "orphaned", now);
+  return {
+    task: next,
+    event: taskEvent("task.orphaned", next, now, { node_id: task.claimed_node, worker: task.worker_name, attempts: task.attempts }),
+  };
+}
+
+export function leaseExpired(task: Task, nowMs: number): boolean {
+  return task.status === "claimed" && task.lease_expires_at !== null && Date.parse(task.lease_expires_at) <= nowMs;
+}

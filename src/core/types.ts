@@ -1,0 +1,161 @@
+/** Domain types shared by the store, the coordinator, the server and the client. */
+
+export const PRIORITIES = ["critical", "high", "medium", "low"] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export const TASK_STATUSES = ["pending", "claimed", "orphaned", "completed", "failed", "cancelled"] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const NODE_STATUSES = ["online", "offline", "deregistered"] as const;
+/** Liveness as the coordinator sees it. */
+export type NodeStatus = (typeof NODE_STATUSES)[number];
+
+export const NODE_HEALTHS = ["healthy", "degraded", "draining"] as const;
+/** The node's own report of itself. */
+export type NodeHealth = (typeof NODE_HEALTHS)[number];
+
+export const MESSAGE_STATUSES = ["pending", "acked"] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+export type Labels = Record<string, string>;
+
+export interface NodeCapacity {
+  max_workers: number;
+  current_workers: number;
+}
+
+/** An agent as a node reports it in its heartbeat. */
+export interface AgentSummary {
+  name: string;
+  type: string;
+  status: string;
+  task?: string | null;
+  repo?: string | null;
+  task_id?: string | null;
+}
+
+export interface NodeMetrics {
+  cpu_percent?: number;
+  memory_percent?: number;
+  [key: string]: number | undefined;
+}
+
+export interface RepoReport {
+  name: string;
+  active_prs: number;
+}
+
+/** A registered multiclaude instance (machine). */
+export interface Node {
+  id: string;
+  hostname: string;
+  capacity: NodeCapacity;
+  labels: Labels;
+  status: NodeStatus;
+  health: NodeHealth;
+  registered_at: string;
+  last_seen: string;
+  agents: AgentSummary[];
+  metrics: NodeMetrics;
+  repos: RepoReport[];
+  /** Ids of the tasks this node holds claims on (status `claimed`). */
+  claimed_tasks: string[];
+}
+
+/** The stored node: the API shape plus what only the coordinator sees. */
+export interface NodeRecord extends Node {
+  registration_id: string | null;
+  /** Claimed tasks cancelled since the last heartbeat; handed out once in its response. */
+  cancelled_task_ids: string[];
+}
+
+export interface TaskResult {
+  pr: string | null;
+  summary: string | null;
+}
+
+/** A distributable work item. */
+export interface Task {
+  id: string;
+  repo: string;
+  description: string;
+  priority: Priority;
+  labels: Labels;
+  status: TaskStatus;
+  attempts: number;
+  max_attempts: number;
+  idempotency_key: string | null;
+  created_at: string;
+  updated_at: string;
+  /** `worker@node` of the current (or, once it ended, the last) claim. */
+  claimed_by: string | null;
+  claimed_node: string | null;
+  worker_name: string | null;
+  claimed_at: string | null;
+  lease_expires_at: string | null;
+  completed_at: string | null;
+  result: TaskResult | null;
+  failure_reason: string | null;
+  cancel_reason: string | null;
+}
+
+export interface Message {
+  id: string;
+  from: string;
+  /** Always `agent@node` once stored. */
+  to: string;
+  to_agent: string;
+  to_node: string;
+  repo: string | null;
+  body: string;
+  status: MessageStatus;
+  created_at: string;
+  acked_at: string | null;
+}
+
+/** What nodes last reported about a repo (latest report wins). */
+export interface RepoRecord {
+  name: string;
+  active_prs: number;
+  reported_by: string;
+  updated_at: string;
+}
+
+export const EVENT_TYPES = [
+  "node.registered",
+  "node.online",
+  "node.offline",
+  "node.deregistered",
+  "agent.spawned",
+  "agent.exited",
+  "task.created",
+  "task.claimed",
+  "task.released",
+  "task.completed",
+  "task.failed",
+  "task.orphaned",
+  "task.cancelled",
+  "message.sent",
+  "message.acked",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export type EventData = Record<string, unknown> & { ts: string };
+
+/** One entry of the ordered event log. */
+export interface CoordEvent {
+  id: number;
+  type: EventType;
+  data: EventData;
+}
+
+/** An event before the store gives it its id. */
+export type NewEvent = Omit<CoordEvent, "id">;
+
+/** Repo state as served by GET /state/{repo}. */
+export interface RepoState {
+  repo: string;
+  agents: Record<string, { name: string; node: string; type: string; status: string; task: string | null }>;
+  pending_tasks: number;
+  active_prs: number;
+}

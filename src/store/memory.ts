@@ -1,0 +1,211 @@
+import { labelsSatisfied } from "../core/labels.js";
+import { isClaimable } from "../core/tasks.js";
+import {
+  NODE_STATUSES,
+  TASK_STATUSES,
+  type CoordEvent,
+  type Message,
+  type NodeRecord,
+  type RepoRecord,
+  type Task,
+} from "../core/types.js";
+import { createBufferedTx, createWriteSet, type WriteSet } from "./buffered-tx.js";
+import { createEventListeners } from "./event-listeners.js";
+import { createMutex } from "./mutex.js";
+import { PendingIndex } from "./pending-index.js";
+import type { Store, StoreCounts, StoreOptions, StoreTxReads } from "./types.js";
+
+/**
+ * Everything in this process's memory: for tests and throwaway coordinators. Transactions run
+ * one at a time, so each is atomic and isolated; records are never mutated in place.
+ */
+export function createMemoryStore(options: StoreOptions = {}): Store {
+  const retention = options.retention ?? 10_000;
+  const nodes = new Map<string, NodeRecord>();
+  const byRegistration = new Map<string, string>();
+  const tasks = new Map<string, Task>();
+  const taskOrder: string[] = []; // ids in creation order (ids sort by time)
+  const byIdempotencyKey = new Map<string, string>();
+  const pending = new PendingIndex();
+  const claimed = new Set<string>();
+  const messages = new Map<string, Message>();
+  const pendingByNode = new Map<string, Set<string>>();
+  const repos = new Map<string, RepoRecord>();
+  let events: CoordEvent[] = [];
+  let lastEventId = 0;
+  const listeners = createEventListeners();
+  const exclusive = createMutex();
+
+  const reads: StoreTxReads = {
+    async getNode(id) {
+      return nodes.get(id);
+    },
+    async getNodeByRegistration(registrationId) {
+      const id = byRegistration.get(registrationId);
+      return id === undefined ? undefined : nodes.get(id);
+    },
+    async getTask(id) {
+      return tasks.get(id);
+    },
+    async getTaskByIdempotencyKey(key) {
+      const id = byIdempotencyKey.get(key);
+      return id === undefined ? undefined : tasks.get(id);
+    },
+    async getMessage(id) {
+      return messages.get(id);
+    },
+    async listPending(query) {
+      return pending.query(query.labels, query.repo, query.limit).map((id) => tasks.get(id)!);
+    },
+  };
+
+  function applyTask(task: Task): void {
+    const before = tasks.get(task.id);
+    if (before) {
+      if (isClaimable(before.status)) pending.remove(before);
+      if (before.idempotency_key && before.idempotency_key !== task.idempotency_key) byIdempotencyKey.delete(before.idempotency_key);
+    } else {
+      taskOrder.push(task.id);
+    }
+    tasks.set(task.id, task);
+    if (isClaimable(task.status)) pending.add(task);
+    if (task.status === "claimed") claimed.add(task.id);
+    else claimed.delete(task.id);
+    if (task.idempotency_key) byIdempotencyKey.set(task.idempotency_key, task.id);
+  }
+
+  function applyMessage(message: Message): void {
+    messages.set(message.id, message);
+    let set = pendingByNode.get(message.to_node);
+    if (message.status === "pending") {
+      if (!set) pendingByNode.set(message.to_node, (set = new Set()));
+      set.add(message.id);
+    } else {
+      set?.delete(message.id);
+    }
+  }
+
+  function commit(ws: WriteSet): CoordEvent[] {
+    for (const node of ws.nodes.values()) {
+      const before = nodes.get(node.id);
+      if (before?.registration_id && before.registration_id !== node.registration_id) byRegistration.delete(before.registration_id);
+      if (node.registration_id) byRegistration.set(node.registration_id, node.id);
+      nodes.set(node.id, node);
+    }
+    for (const task of ws.tasks.values()) applyTask(task);
+    for (const message of ws.messages.values()) applyMessage(message);
+    for (const repo of ws.repos.values()) repos.set(repo.name, repo);
+    const committed = ws.events.map((e) => ({ id: ++lastEventId, type: e.type, data: e.data }));
+    events.push(...committed);
+    // Trim in slices rather than per event, so appends stay O(1) amortised.
+    if (events.length > retention + Math.max(100, retention >> 3)) events = events.slice(events.length - retention);
+    return committed;
+  }
+
+  return {
+    backend: "memory",
+    ...reads,
+    transact(fn) {
+      return exclusive(async () => {
+        const ws = createWriteSet();
+        const result = await fn(createBufferedTx(reads, ws));
+        const committed = commit(ws);
+        listeners.emit(committed);
+        return result;
+      });
+    },
+    async listNodes(query) {
+      const out: NodeRecord[] = [];
+      for (const n of nodes.values()) {
+        if (query.status && n.status !== query.status) continue;
+        if (query.labels && !labelsSatisfied(query.labels, n.labels)) continue;
+        out.push(n);
+      }
+      return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+    },
+    async listTasks(query) {
+      const out: Task[] = [];
+      let i = taskOrder.length - 1;
+      if (query.cursor !== undefined) {
+        // Ids sort by creation, so the page starts just below the cursor.
+        let lo = 0;
+        let hi = taskOrder.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (taskOrder[mid]! < query.cursor) lo = mid + 1;
+          else hi = mid;
+        }
+        i = lo - 1;
+      }
+      for (; i >= 0 && out.length <= query.limit; i--) {
+        const t = tasks.get(taskOrder[i]!)!;
+        if (query.status && t.status !== query.status) continue;
+        if (query.repo && t.repo !== query.repo) continue;
+        out.push(t);
+      }
+      const more = out.length > query.limit;
+      const page = more ? out.slice(0, query.limit) : out;
+      return { tasks: page, next_cursor: more ? page[page.length - 1]!.id : null };
+    },
+    async countPending(repo) {
+      return repo === undefined ? pending.count : pending.countRepo(repo);
+    },
+    async listMessages(query) {
+      let source: Iterable<Message>;
+      if (query.to_node && query.status === "pending") {
+        source = [...(pendingByNode.get(query.to_node) ?? [])].map((id) => messages.get(id)!);
+      } else {
+        source = messages.values();
+      }
+      const out: Message[] = [];
+      for (const m of source) {
+        if (query.to_node && m.to_node !== query.to_node) continue;
+        if (query.to && m.to !== query.to) continue;
+        if (query.status && m.status !== query.status) continue;
+        out.push(m);
+      }
+      out.sort((a, b) => (a.id < b.id ? -1 : 1));
+      return out.slice(0, query.limit);
+    },
+    async countPendingMessages(nodeId) {
+      return pendingByNode.get(nodeId)?.size ?? 0;
+    },
+    async getRepo(name) {
+      return repos.get(name);
+    },
+    async staleNodes(cutoff) {
+      const limit = Date.parse(cutoff);
+      return [...nodes.values()].filter((n) => n.status === "online" && Date.parse(n.last_seen) < limit);
+    },
+    async expiredLeases(now) {
+      const limit = Date.parse(now);
+      const out: Task[] = [];
+      for (const id of claimed) {
+        const t = tasks.get(id)!;
+        if (t.lease_expires_at && Date.parse(t.lease_expires_at) <= limit) out.push(t);
+      }
+      return out;
+    },
+    async counts() {
+      const counts: StoreCounts = {
+        nodes: Object.fromEntries(NODE_STATUSES.map((s) => [s, 0])) as StoreCounts["nodes"],
+        tasks: Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as StoreCounts["tasks"],
+      };
+      for (const n of nodes.values()) counts.nodes[n.status]++;
+      for (const t of tasks.values()) counts.tasks[t.status]++;
+      return counts;
+    },
+    async readEvents(afterId, limit) {
+      const oldest = events[0]?.id ?? lastEventId + 1;
+      const start = Math.max(0, afterId + 1 - oldest);
+      return events.slice(start, start + limit);
+    },
+    async eventBounds() {
+      return { oldest_id: events[0]?.id ?? 0, last_id: lastEventId };
+    },
+    onEvents(listener) {
+      return listeners.add(listener);
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,107 @@
+import type {
+  CoordEvent,
+  Labels,
+  Message,
+  MessageStatus,
+  NewEvent,
+  NodeRecord,
+  NodeStatus,
+  RepoRecord,
+  Task,
+  TaskStatus,
+} from "../core/types.js";
+
+/** Which pending (or orphaned) tasks to list, best claim first. */
+export interface PendingQuery {
+  /** The labels of a node: only tasks whose requirements these satisfy. Omitted: every task. */
+  labels?: Labels;
+  repo?: string;
+  limit: number;
+}
+
+export interface TaskListQuery {
+  status?: TaskStatus;
+  repo?: string;
+  limit: number;
+  /** Id of the last task of the previous page; pages go newest first. */
+  cursor?: string;
+}
+
+export interface MessageQuery {
+  to_node?: string;
+  to?: string;
+  status?: MessageStatus;
+  limit: number;
+}
+
+export interface NodeQuery {
+  status?: NodeStatus;
+  labels?: Labels;
+}
+
+export interface StoreCounts {
+  nodes: Record<NodeStatus, number>;
+  tasks: Record<TaskStatus, number>;
+}
+
+/** Reads a transaction may make; what it reads is what its commit depends on. */
+export interface StoreTxReads {
+  getNode(id: string): Promise<NodeRecord | undefined>;
+  getNodeByRegistration(registrationId: string): Promise<NodeRecord | undefined>;
+  getTask(id: string): Promise<Task | undefined>;
+  getTaskByIdempotencyKey(key: string): Promise<Task | undefined>;
+  getMessage(id: string): Promise<Message | undefined>;
+  listPending(query: PendingQuery): Promise<Task[]>;
+}
+
+/**
+ * One atomic change. Writes are buffered and applied, together with their events, in one
+ * step when the transaction function returns; nothing is written if it throws.
+ */
+export interface StoreTx extends StoreTxReads {
+  putNode(node: NodeRecord): void;
+  putTask(task: Task): void;
+  putMessage(message: Message): void;
+  putRepo(repo: RepoRecord): void;
+  /** Appends an event; the store gives it the next id in the same atomic step as the writes. */
+  emit(event: NewEvent): void;
+}
+
+export type EventListener = (events: CoordEvent[]) => void;
+
+/**
+ * Where the coordinator keeps its state. Business rules live in the coordinator; a store only
+ * keeps records, indexes them, and makes a transaction atomic (and, for shared stores, safe
+ * across coordinator replicas).
+ */
+export interface Store extends StoreTxReads {
+  readonly backend: "memory" | "sqlite" | "redis";
+  /**
+   * Runs `fn` as one atomic transaction and returns its result. `fn` may be run more than
+   * once when a shared store detects a conflicting write, so it must have no other effects.
+   */
+  transact<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  listNodes(query: NodeQuery): Promise<NodeRecord[]>;
+  listTasks(query: TaskListQuery): Promise<{ tasks: Task[]; next_cursor: string | null }>;
+  countPending(repo?: string): Promise<number>;
+  listMessages(query: MessageQuery): Promise<Message[]>;
+  countPendingMessages(nodeId: string): Promise<number>;
+  getRepo(name: string): Promise<RepoRecord | undefined>;
+  /** Online nodes whose last heartbeat is older than `cutoff` (ISO time). */
+  staleNodes(cutoff: string): Promise<NodeRecord[]>;
+  /** Claimed tasks whose lease ends at or before `now` (ISO time). */
+  expiredLeases(now: string): Promise<Task[]>;
+  counts(): Promise<StoreCounts>;
+  /** Events with id > `afterId`, oldest first. */
+  readEvents(afterId: number, limit: number): Promise<CoordEvent[]>;
+  /** The oldest retained event id (0 when the log is empty) and the last id ever given. */
+  eventBounds(): Promise<{ oldest_id: number; last_id: number }>;
+  /** Called with every committed batch of events, in id order, including other replicas' (shared stores). */
+  onEvents(listener: EventListener): () => void;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** How many events the log keeps (DESIGN: events.retention). */
+  retention?: number;
+}
