@@ -1,0 +1,177 @@
+import { createHash } from "node:crypto";
+import { PRIORITIES, type Labels } from "../core/types.js";
+import { DEFAULT_PORT, defaultStoreUrl } from "./paths.js";
+import { SectionReader } from "./reader.js";
+import { ROLES, type ClientConfig, type Config, type ServerConfig, type TokenEntry } from "./types.js";
+
+export const DEFAULT_SERVER_URL = `http://127.0.0.1:${DEFAULT_PORT}`;
+export const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
+
+/** Parses `:7331`, `127.0.0.1:7331`, `[::1]:7331` or `host` (default port). `:7331` means every interface. */
+export function parseListenAddr(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(\d+))?$/.exec(text.trim());
+  if (!m) throw new Error(`expected HOST:PORT, :PORT or [IPv6]:PORT, got ${JSON.stringify(text)}`);
+  const host = m[1] ?? (m[2] || "0.0.0.0");
+  const port = m[3] === undefined ? DEFAULT_PORT : Number(m[3]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port must be 0-65535, got ${m[3]}`);
+  return { host, port };
+}
+
+/** A log-safe name for a token: never the token itself, a short hash of it. */
+export function tokenName(token: string): string {
+  return `token-${createHash("sha256").update(token).digest("hex").slice(0, 8)}`;
+}
+
+function readTokens(auth: SectionReader): TokenEntry[] {
+  const raw = auth.raw.tokens;
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    auth.problem("tokens", "expected a list of tokens");
+    return [];
+  }
+  const tokens: TokenEntry[] = [];
+  raw.forEach((item: unknown, i) => {
+    const key = `tokens[${i}]`;
+    if (typeof item === "string") {
+      // An empty string comes from `${VAR:-}`: the slot is simply not used.
+      if (item !== "") tokens.push({ token: item, role: "admin", name: tokenName(item) });
+      return;
+    }
+    if (!item || typeof item !== "object" || Array.isArray(item)) {
+      auth.problem(key, "expected a token string or {token, role, name}");
+      return;
+    }
+    const entry = new SectionReader(item as Record<string, unknown>, auth.key(key), auth.problems);
+    entry.rejectUnknown(["token", "role", "name"]);
+    const token = entry.string("token");
+    if (!token) {
+      entry.problem("token", "is required");
+      return;
+    }
+    const role = entry.oneOf("role", ROLES, "admin");
+    tokens.push({ token, role, name: entry.string("name") || tokenName(token) });
+  });
+  const seen = new Set<string>();
+  for (const t of tokens) {
+    if (seen.has(t.token)) auth.problem("tokens", `the token named ${t.name} is listed twice`);
+    seen.add(t.token);
+  }
+  return tokens;
+}
+
+function readLabels(section: SectionReader, name: string): Labels {
+  const raw = section.raw[name];
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    section.problem(name, "expected a mapping of key: value");
+    return {};
+  }
+  const labels: Labels = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
+      section.problem(`${name}.${k}`, "expected a string value");
+      continue;
+    }
+    labels[k] = String(v);
+  }
+  return labels;
+}
+
+function readServer(root: SectionReader, env: NodeJS.ProcessEnv): ServerConfig {
+  const server = root.section("server");
+  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store"]);
+  let listen = { host: "0.0.0.0", port: DEFAULT_PORT };
+  const addr = server.string("listen_addr");
+  if (addr !== undefined) {
+    try {
+      listen = parseListenAddr(addr);
+    } catch (err) {
+      server.problem("listen_addr", (err as Error).message);
+    }
+  }
+  const tls = server.section("tls");
+  tls.rejectUnknown(["enabled", "cert_file", "key_file", "ca_file", "client_auth"]);
+  const tlsEnabled = tls.boolean("enabled", false);
+  if (tlsEnabled && !tls.string("cert_file")) tls.problem("cert_file", "is required when tls.enabled is true");
+  if (tlsEnabled && !tls.string("key_file")) tls.problem("key_file", "is required when tls.enabled is true");
+  const auth = server.section("auth");
+  auth.rejectUnknown(["tokens", "require_auth"]);
+  const rate = server.section("rate_limit");
+  rate.rejectUnknown(["enabled", "requests_per_second", "burst"]);
+  const audit = server.section("audit");
+  audit.rejectUnknown(["file"]);
+  const registration = root.section("registration");
+  registration.rejectUnknown(["heartbeat_interval", "offline_threshold"]);
+  const tasks = root.section("tasks");
+  tasks.rejectUnknown(["default_priority", "claim_timeout", "max_attempts"]);
+  const events = root.section("events");
+  events.rejectUnknown(["retention"]);
+
+  const heartbeat = registration.duration("heartbeat_interval", 30_000);
+  const offline = registration.duration("offline_threshold", 90_000);
+  if (offline <= heartbeat) {
+    registration.problem("offline_threshold", "must be longer than registration.heartbeat_interval");
+  }
+  const store = root.string("store") ?? server.string("store") ?? defaultStoreUrl(env);
+  if (!/^(sqlite|memory|redis|rediss):\/\//.test(store)) {
+    root.problem("store", `expected sqlite://PATH, memory:// or redis://HOST:PORT/DB, got ${JSON.stringify(store)}`);
+  }
+  return {
+    listen,
+    store,
+    auth: { required: auth.boolean("require_auth", true), tokens: readTokens(auth) },
+    tls: {
+      enabled: tlsEnabled,
+      cert_file: tls.string("cert_file"),
+      key_file: tls.string("key_file"),
+      ca_file: tls.string("ca_file"),
+      client_auth: tls.oneOf("client_auth", ["none", "require"] as const, "none"),
+    },
+    rate_limit: {
+      enabled: rate.boolean("enabled", true),
+      requests_per_second: rate.number("requests_per_second", 50, 0.001),
+      burst: rate.integer("burst", 100, 1),
+    },
+    audit: { file: audit.string("file") },
+    heartbeat_interval_ms: heartbeat,
+    offline_threshold_ms: offline,
+    claim_timeout_ms: tasks.duration("claim_timeout", 300_000),
+    default_priority: tasks.oneOf("default_priority", PRIORITIES, "medium"),
+    max_attempts: tasks.integer("max_attempts", 3, 1, 100),
+    events_retention: events.integer("retention", 10_000, 1),
+    log_level: server.oneOf("log_level", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
+  };
+}
+
+function readClient(root: SectionReader): ClientConfig {
+  const c = root.section("coordination");
+  c.rejectUnknown(["enabled", "server_url", "token", "node_id", "labels", "max_workers", "ca_file", "cert_file", "key_file", "timeout"]);
+  const url = c.string("server_url") ?? DEFAULT_SERVER_URL;
+  if (!/^https?:\/\/[^/]+/.test(url)) c.problem("server_url", `expected an http:// or https:// URL, got ${JSON.stringify(url)}`);
+  return {
+    server_url: url,
+    token: c.string("token") || undefined,
+    node_id: c.string("node_id") || undefined,
+    labels: readLabels(c, "labels"),
+    max_workers: c.has("max_workers") ? c.integer("max_workers", 1, 1, 10_000) : undefined,
+    ca_file: c.string("ca_file"),
+    cert_file: c.string("cert_file"),
+    key_file: c.string("key_file"),
+    timeout_ms: c.duration("timeout", DEFAULT_CLIENT_TIMEOUT_MS),
+  };
+}
+
+/**
+ * Turns an expanded config document into the normalised `Config`, applying the defaults.
+ * Problems are appended to `problems` (one line each); the result is only meaningful when
+ * none were found.
+ */
+export function normalizeConfig(doc: unknown, env: NodeJS.ProcessEnv, problems: string[]): Config {
+  let raw: Record<string, unknown> = {};
+  if (doc !== undefined && doc !== null) {
+    if (typeof doc === "object" && !Array.isArray(doc)) raw = doc as Record<string, unknown>;
+    else problems.push("(root): expected a mapping with server, coordination, ... sections");
+  }
+  const root = new SectionReader(raw, "", problems);
+  return { server: readServer(root, env), coordination: readClient(root) };
+}
