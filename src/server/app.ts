@@ -1,0 +1,102 @@
+import swagger from "@fastify/swagger";
+import { Ajv } from "ajv";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { Coordinator } from "../coordinator/index.js";
+import { createAuth, type Auth, type AuthOptions } from "./auth.js";
+import { installErrorHandling, sendError } from "./errors.js";
+import { eventRoutes } from "./routes/events.js";
+import { messageRoutes } from "./routes/messages.js";
+import { metaRoutes } from "./routes/meta.js";
+import { nodeRoutes } from "./routes/nodes.js";
+import { taskRoutes } from "./routes/tasks.js";
+import type { SseWriter } from "./sse.js";
+
+export const API_PREFIX = "/api/v1";
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface AppOptions {
+  coordinator: Coordinator;
+  auth: AuthOptions | Auth;
+  version?: string;
+  /** fastify/pino logger settings; off unless given. */
+  logger?: FastifyServerOptions["logger"];
+  /** SSE keepalive comment interval (DESIGN: 15s). */
+  ssePingIntervalMs?: number;
+  /** Extra options for fastify (TLS `https`, etc.). */
+  fastify?: Partial<FastifyServerOptions> & Record<string, unknown>;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    coordAuth: Auth;
+  }
+}
+
+/**
+ * Bodies are validated strictly (no coercion: `"3"` is not a number); query strings are text,
+ * so there numbers and booleans are coerced. allErrors: the 400 names every bad field.
+ */
+function createValidators() {
+  const strict = new Ajv({ allErrors: true, coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false });
+  const coercing = new Ajv({ allErrors: true, coerceTypes: "array", useDefaults: false, removeAdditional: false, strict: false });
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === "body" ? strict : coercing).compile(schema);
+}
+
+/**
+ * The HTTP app, not yet listening: tests call it with `inject`, or listen on port 0.
+ * Closing it ends open event streams and long polls first, so shutdown is prompt.
+ */
+export function createApp(options: AppOptions): FastifyInstance {
+  const { coordinator } = options;
+  const auth = "check" in options.auth ? options.auth : createAuth(options.auth);
+  const streams = new Set<SseWriter>();
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { maxParamLength: 200 },
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    ...options.fastify,
+  });
+  app.decorate("coordAuth", auth);
+  app.setValidatorCompiler(createValidators());
+  installErrorHandling(app);
+
+  app.addHook("onRequest", async (request, reply) => {
+    const access = request.routeOptions.config?.access;
+    if (!access) return; // not-found handler: answered there
+    try {
+      request.actor = auth.check(request, access);
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  app.addHook("preClose", async () => {
+    for (const s of streams) s.close();
+    await coordinator.stop();
+  });
+
+  app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: { title: "multiclaude-coord API", version: options.version ?? "1" },
+      servers: [{ url: API_PREFIX }],
+      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer" } } },
+    },
+    transform: ({ schema, url }) => ({ schema, url: url.startsWith(API_PREFIX) ? url.slice(API_PREFIX.length) || "/" : url }),
+  });
+
+  app.register(
+    async (api) => {
+      metaRoutes(api, coordinator, options.version ?? "0.0.0");
+      nodeRoutes(api, coordinator);
+      taskRoutes(api, coordinator);
+      messageRoutes(api, coordinator);
+      eventRoutes(api, coordinator, { pingIntervalMs: options.ssePingIntervalMs ?? 15_000, retryMs: 3000, streams });
+    },
+    { prefix: API_PREFIX },
+  );
+  return app;
+}

@@ -1,0 +1,81 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { FastifyRequest } from "fastify";
+import { CoordError } from "../core/errors.js";
+import type { Role, TokenEntry } from "../config/types.js";
+
+/** Who is calling; the token itself is never kept here, so it cannot leak into logs. */
+export interface Actor {
+  name: string;
+  role: Role;
+}
+
+/** Route access: `anyone`, or the least role that may call it. */
+export type Access = "anyone" | Role;
+
+const RANK: Record<Role, number> = { read: 0, node: 1, admin: 2 };
+
+export function roleAllows(role: Role, needed: Role): boolean {
+  return RANK[role] >= RANK[needed];
+}
+
+const digest = (s: string) => createHash("sha256").update(s).digest();
+
+/** A short, stable, non-reversible name for a token, for logs. */
+export function tokenFingerprint(token: string): string {
+  return `token:${digest(token).toString("hex").slice(0, 8)}`;
+}
+
+export interface AuthOptions {
+  required: boolean;
+  tokens: TokenEntry[];
+}
+
+/**
+ * Bearer-token authentication. Tokens are compared as SHA-256 digests with timingSafeEqual,
+ * against every entry without stopping early, so timing tells nothing about a near miss.
+ * `setTokens` swaps the list at run time (rotation without a restart).
+ */
+export function createAuth(options: AuthOptions) {
+  let required = options.required;
+  let entries = options.tokens.map((t) => ({ digest: digest(t.token), actor: { name: t.name, role: t.role } }));
+
+  function identify(header: string | undefined): Actor | undefined {
+    if (!required) return { name: "anonymous", role: "admin" };
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? "");
+    if (!match) return undefined;
+    const presented = digest(match[1]!);
+    let found: Actor | undefined;
+    for (const e of entries) if (timingSafeEqual(e.digest, presented) && !found) found = e.actor;
+    return found;
+  }
+
+  return {
+    get required() {
+      return required;
+    },
+    setTokens(next: AuthOptions): void {
+      required = next.required;
+      entries = next.tokens.map((t) => ({ digest: digest(t.token), actor: { name: t.name, role: t.role } }));
+    },
+    /** Resolves the caller of a request or throws 401/403 for the route's access level. */
+    check(request: FastifyRequest, access: Access): Actor | undefined {
+      if (access === "anyone") return identify(request.headers.authorization);
+      const actor = identify(request.headers.authorization);
+      if (!actor) {
+        throw new CoordError(
+          "UNAUTHORIZED",
+          request.headers.authorization ? "invalid token" : "missing bearer token (Authorization: Bearer <token>)",
+        );
+      }
+      if (!roleAllows(actor.role, access)) {
+        throw new CoordError("FORBIDDEN", `this needs the ${access} role; token "${actor.name}" has ${actor.role}`, {
+          required_role: access,
+          role: actor.role,
+        });
+      }
+      return actor;
+    },
+  };
+}
+
+export type Auth = ReturnType<typeof createAuth>;

@@ -1,0 +1,78 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { CoordError, ERROR_STATUS, type ErrorCode } from "../core/errors.js";
+
+/** The error envelope of DESIGN section 5. */
+export interface ErrorBody {
+  success: false;
+  error: string;
+  code: string;
+  details: Record<string, unknown>;
+}
+
+function body(code: ErrorCode, error: string, details: Record<string, unknown> = {}): ErrorBody {
+  return { success: false, error, code, details };
+}
+
+/** ajv's `/capacity/max_workers` → `capacity.max_workers`, prefixed with where it was. */
+function fieldOf(part: string | undefined, instancePath: string, params: Record<string, unknown>): string {
+  let path = instancePath.replace(/^\//, "").replace(/\//g, ".");
+  if (typeof params.missingProperty === "string") path = path ? `${path}.${params.missingProperty}` : params.missingProperty;
+  if (typeof params.additionalProperty === "string") path = path ? `${path}.${params.additionalProperty}` : params.additionalProperty;
+  const where = part === "querystring" ? "query" : part === "params" ? "path" : part ?? "body";
+  return path ? `${where}.${path}` : where;
+}
+
+/**
+ * Turns anything thrown while handling a request into the error envelope. The one place that
+ * decides statuses; nothing else answers an error. Unknown errors become a 500 without internals.
+ */
+export function toErrorResponse(err: unknown, log?: FastifyRequest["log"]): { status: number; body: ErrorBody; headers?: Record<string, string> } {
+  if (err instanceof CoordError) return { status: err.status, body: body(err.code, err.message, err.details) };
+  const e = err as FastifyError & { validationContext?: string };
+  if (e?.validation) {
+    const fields = e.validation.map((v) => ({
+      field: fieldOf(e.validationContext, v.instancePath, v.params as Record<string, unknown>),
+      message: v.keyword === "additionalProperties" ? "unknown field" : (v.message ?? "invalid"),
+    }));
+    const summary = fields.slice(0, 3).map((f) => `${f.field}: ${f.message}`).join("; ");
+    return { status: 400, body: body("INVALID_REQUEST", `invalid request: ${summary}`, { fields }) };
+  }
+  switch (e?.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return { status: 413, body: body("PAYLOAD_TOO_LARGE", "request body is too large", { limit_bytes: 1_048_576 }) };
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return { status: 415, body: body("UNSUPPORTED_MEDIA_TYPE", "send JSON with Content-Type: application/json") };
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return { status: 400, body: body("INVALID_REQUEST", "body is empty; send a JSON object") };
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return { status: 400, body: body("INVALID_REQUEST", "Content-Length does not match the body") };
+  }
+  if (e instanceof SyntaxError || e?.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
+    return { status: 400, body: body("INVALID_REQUEST", "body is not valid JSON") };
+  }
+  const status = typeof e?.statusCode === "number" ? e.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    if (status === 429) {
+      return { status, body: body("RATE_LIMITED", "too many requests; slow down"), headers: {} };
+    }
+    const code: ErrorCode = status === 404 ? "NOT_FOUND" : status === 413 ? "PAYLOAD_TOO_LARGE" : status === 415 ? "UNSUPPORTED_MEDIA_TYPE" : "INVALID_REQUEST";
+    return { status: ERROR_STATUS[code], body: body(code, "bad request") };
+  }
+  log?.error({ err }, "unhandled error");
+  return { status: 500, body: body("INTERNAL", "internal error; see the coordinator's log") };
+}
+
+export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
+  const { status, body: payload, headers } = toErrorResponse(err, reply.log);
+  if (headers) reply.headers(headers);
+  return reply.code(status).type("application/json").send(payload);
+}
+
+/** Installs the error and not-found handlers on an app. */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err, _request, reply) => sendError(reply, err));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?")[0]!.slice(0, 200);
+    sendError(reply, new CoordError("NOT_FOUND", `no route ${request.method} ${path}`, { method: request.method }));
+  });
+}

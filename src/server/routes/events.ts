@@ -1,0 +1,101 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import { CoordError } from "../../core/errors.js";
+import { compileEventFilter, parseTypeGlobs } from "../../core/events.js";
+import type { CoordEvent } from "../../core/types.js";
+import type { Coordinator } from "../../coordinator/index.js";
+import { defineRoute } from "../route.js";
+import * as S from "../schemas.js";
+import { openSse, type SseWriter } from "../sse.js";
+
+export interface EventRouteOptions {
+  pingIntervalMs: number;
+  retryMs: number;
+  /** Open streams, so shutdown can end them. */
+  streams: Set<SseWriter>;
+}
+
+function parseLastEventId(header: string | string[] | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const text = Array.isArray(header) ? header[0]! : header;
+  if (!/^\d{1,15}$/.test(text.trim())) {
+    throw new CoordError("INVALID_REQUEST", "Last-Event-ID must be an event id (a non-negative integer)", {
+      fields: [{ field: "header.last-event-id", message: "not an integer" }],
+    });
+  }
+  return Number(text.trim());
+}
+
+export function eventRoutes(app: FastifyInstance, coordinator: Coordinator, options: EventRouteOptions): void {
+  const tags = ["events"];
+  defineRoute(app, {
+    method: "GET",
+    url: "/events",
+    access: "read",
+    summary: "Events after `since` (for scripts); same ids and data as the stream",
+    tags,
+    querystring: S.EventsQuery,
+    response: Type.Object({ events: Type.Array(S.Event), oldest_id: Type.Integer(), last_event_id: Type.Integer(), reset: Type.Boolean() }),
+    handler: ({ query }) =>
+      coordinator.readEvents(query.since ?? 0, query.limit ?? 100, { types: parseTypeGlobs(query.types), repo: query.repo }),
+  });
+
+  defineRoute(app, {
+    method: "GET",
+    url: "/events/stream",
+    access: "read",
+    summary: "Server-sent events; resume with Last-Event-ID or ?since=, filter with ?types=task.*&repo=",
+    tags,
+    querystring: S.EventsQuery,
+    handler: async ({ query, request, reply }) => {
+      // Validate everything before the 200 goes out; errors after that cannot be answered.
+      const match = compileEventFilter({ types: parseTypeGlobs(query.types), repo: query.repo });
+      const resumeFrom = parseLastEventId(request.headers["last-event-id"]) ?? query.since;
+      coordinator.assertRunning();
+
+      reply.hijack();
+      let lastSent = 0;
+      let live = false;
+      const backlog: CoordEvent[] = [];
+      const deliver = (e: CoordEvent) => {
+        if (e.id <= lastSent) return; // replayed already
+        lastSent = e.id;
+        if (match(e)) sse.send(e);
+      };
+      // Subscribe before reading the backlog, so nothing committed in between is missed.
+      const unsubscribe = coordinator.subscribe((events) => {
+        if (live) events.forEach(deliver);
+        else backlog.push(...events);
+      });
+      const ping = setInterval(() => sse.comment("ping"), options.pingIntervalMs);
+      const sse = openSse(reply.raw, options.retryMs, () => {
+        clearInterval(ping);
+        unsubscribe();
+        options.streams.delete(sse);
+      });
+      options.streams.add(sse);
+
+      try {
+        if (resumeFrom !== undefined) {
+          lastSent = resumeFrom;
+          let page = await coordinator.readEvents(resumeFrom, 1000);
+          if (page.reset) sse.notice("stream.reset", { oldest_id: page.oldest_id, requested_id: resumeFrom });
+          while (page.events.length > 0 && !sse.closed) {
+            page.events.forEach(deliver);
+            page = await coordinator.readEvents(lastSent, 1000);
+          }
+        } else {
+          const bounds = await coordinator.readEvents(Number.MAX_SAFE_INTEGER, 1);
+          lastSent = Math.max(lastSent, bounds.last_event_id);
+        }
+      } catch (err) {
+        request.log.error({ err }, "event replay failed");
+        sse.close();
+        return;
+      }
+      backlog.forEach(deliver);
+      backlog.length = 0;
+      live = true;
+    },
+  });
+}

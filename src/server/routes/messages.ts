@@ -1,0 +1,44 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import type { Coordinator } from "../../coordinator/index.js";
+import { defineRoute } from "../route.js";
+import * as S from "../schemas.js";
+
+export function messageRoutes(app: FastifyInstance, coordinator: Coordinator): void {
+  const tags = ["messages"];
+  defineRoute(app, {
+    method: "POST",
+    url: "/messages",
+    access: "node",
+    summary: "Send a message to agent@node, or to a bare agent name within repo",
+    tags,
+    body: S.SendMessageBody,
+    status: 201,
+    response: S.Message,
+    handler: ({ body }) => coordinator.messages.send(body),
+  });
+
+  defineRoute(app, {
+    method: "GET",
+    url: "/messages",
+    access: "read",
+    summary: "List messages by receiving node, recipient or status",
+    tags,
+    querystring: S.MessagesQuery,
+    response: Type.Object({ messages: Type.Array(S.Message) }),
+    handler: async ({ query }) => ({ messages: await coordinator.messages.list(query) }),
+  });
+
+  defineRoute(app, {
+    method: "POST",
+    url: "/messages/:id/ack",
+    access: "node",
+    summary: "Acknowledge a message (idempotent); with registration_id, only its recipient node may",
+    tags,
+    params: S.IdParams,
+    body: S.AckBody,
+    optionalBody: true,
+    response: S.Message,
+    handler: ({ params, body }) => coordinator.messages.ack(params.id, body.registration_id),
+  });
+}

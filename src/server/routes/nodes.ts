@@ -1,0 +1,90 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import { parseLabelQuery } from "../../core/labels.js";
+import type { Coordinator } from "../../coordinator/index.js";
+import { defineRoute } from "../route.js";
+import * as S from "../schemas.js";
+
+export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator): void {
+  const tags = ["nodes"];
+  defineRoute(app, {
+    method: "POST",
+    url: "/register",
+    access: "node",
+    summary: "Register (or re-register) a node; the previous registration id stops working",
+    tags,
+    body: S.RegisterBody,
+    response: Type.Object({ registration_id: Type.String(), heartbeat_interval_seconds: Type.Integer() }),
+    handler: ({ body }) => coordinator.nodes.register(body),
+  });
+
+  defineRoute(app, {
+    method: "POST",
+    url: "/heartbeat",
+    access: "node",
+    summary: "Report liveness, agents, metrics and repos; renews the node's leases",
+    tags,
+    body: S.HeartbeatBody,
+    response: Type.Object({
+      status: Type.String(),
+      health: Type.String(),
+      pending_messages: Type.Integer(),
+      cancelled_task_ids: Type.Array(Type.String()),
+    }),
+    handler: ({ body }) => coordinator.nodes.heartbeat(body),
+  });
+
+  defineRoute(app, {
+    method: "POST",
+    url: "/deregister",
+    access: "node",
+    summary: "Leave: the node's claims go back to pending",
+    tags,
+    body: S.RegistrationBody,
+    response: Type.Object({ node_id: Type.String(), released_tasks: Type.Array(Type.String()) }),
+    handler: ({ body }) => coordinator.nodes.deregister(body.registration_id),
+  });
+
+  defineRoute(app, {
+    method: "GET",
+    url: "/nodes",
+    access: "read",
+    summary: "List nodes, optionally by status and labels (label=k:v,k:v)",
+    tags,
+    querystring: S.NodesQuery,
+    response: Type.Object({ nodes: Type.Array(S.Node) }),
+    handler: async ({ query }) => ({
+      nodes: await coordinator.nodes.listNodes({ status: query.status, labels: query.label ? parseLabelQuery(query.label, "label") : undefined }),
+    }),
+  });
+
+  defineRoute(app, {
+    method: "GET",
+    url: "/nodes/:id",
+    access: "read",
+    summary: "One node",
+    tags,
+    params: S.IdParams,
+    response: S.Node,
+    handler: ({ params }) => coordinator.nodes.getNode(params.id),
+  });
+
+  defineRoute(app, {
+    method: "GET",
+    url: "/state/:repo",
+    access: "read",
+    summary: "Agents (keyed name@node), pending task count and active PRs of a repo, from heartbeats",
+    tags: ["state"],
+    params: S.RepoParams,
+    response: Type.Object({
+      repo: Type.String(),
+      agents: Type.Record(
+        Type.String(),
+        Type.Object({ name: Type.String(), node: Type.String(), type: Type.String(), status: Type.String(), task: Type.Union([Type.String(), Type.Null()]) }),
+      ),
+      pending_tasks: Type.Integer(),
+      active_prs: Type.Integer(),
+    }),
+    handler: ({ params }) => coordinator.nodes.state(params.repo),
+  });
+}

@@ -1,0 +1,142 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import { parseLabelQuery } from "../../core/labels.js";
+import type { Coordinator } from "../../coordinator/index.js";
+import { defineRoute, withStatus } from "../route.js";
+import * as S from "../schemas.js";
+
+/** An AbortSignal that fires when the client goes away before its answer is sent. */
+function clientGone(reply: { raw: import("node:http").ServerResponse }): AbortSignal {
+  const ac = new AbortController();
+  reply.raw.once("close", () => {
+    if (!reply.raw.writableFinished) ac.abort();
+  });
+  return ac.signal;
+}
+
+export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void {
+  const tags = ["tasks"];
+  const tasks = coordinator.tasks;
+
+  defineRoute(app, {
+    method: "POST",
+    url: "/tasks",
+    access: "node",
+    summary: "Create a task (201); the same idempotency_key returns the first task (200)",
+    tags,
+    body: S.CreateTaskBody,
+    status: 201,
+    response: S.Task,
+    handler: async ({ body }) => {
+      const { task, created } = await tasks.create(body);
+      return withStatus(created ? 201 : 200, task);
+    },
+  });
+
+  defineRoute(app, {
+    method: "GET",
+    url: "/tasks",
+    access: "read",
+    summary: "List tasks, newest first, paged by cursor",
+    tags,
+    querystring: S.TasksQuery,
+    response: Type.Object({ tasks: Type.Array(S.Task), next_cursor: Type.Union([Type.String(), Type.Null()]) }),
+    handler: ({ query }) => tasks.list(query),
+  });
+
+  defineRoute(app, {
+    method: "GET",
+    url: "/tasks/pending",
+    access: "read",
+    summary: "Claimable tasks a node with exactly these labels could take, best first",
+    tags,
+    querystring: S.PendingQuery,
+    response: Type.Object({ tasks: Type.Array(S.Task) }),
+    handler: async ({ query }) => ({
+      tasks: await tasks.pending({ labels: query.labels !== undefined ? parseLabelQuery(query.labels) : undefined, repo: query.repo, limit: query.limit }),
+    }),
+  });
+
+  defineRoute(app, {
+    method: "GET",
+    url: "/tasks/:id",
+    access: "read",
+    summary: "One task",
+    tags,
+    params: S.IdParams,
+    response: S.Task,
+    handler: ({ params }) => tasks.get(params.id),
+  });
+
+  defineRoute(app, {
+    method: "POST",
+    url: "/tasks/claim",
+    access: "node",
+    summary: "Claim the best fitting task; with wait_seconds, answer as soon as one appears",
+    tags,
+    body: S.ClaimNextBody,
+    response: Type.Object({ task: Type.Union([S.Task, Type.Null()]) }),
+    handler: async ({ body, reply }) => ({ task: await coordinator.claimNext(body, clientGone(reply)) }),
+  });
+
+  defineRoute(app, {
+    method: "POST",
+    url: "/tasks/:id/claim",
+    access: "node",
+    summary: "Claim one task; first write wins, the others get 409 TASK_CLAIMED",
+    tags,
+    params: S.IdParams,
+    body: S.ClaimBody,
+    response: S.Task,
+    handler: ({ params, body }) => tasks.claim(params.id, body),
+  });
+
+  defineRoute(app, {
+    method: "POST",
+    url: "/tasks/:id/complete",
+    access: "node",
+    summary: "Complete a claimed task (claimant only)",
+    tags,
+    params: S.IdParams,
+    body: S.CompleteBody,
+    response: S.Task,
+    handler: ({ params, body }) => tasks.complete(params.id, body),
+  });
+
+  defineRoute(app, {
+    method: "POST",
+    url: "/tasks/:id/fail",
+    access: "node",
+    summary: "Fail a claimed task (claimant only); retry (default) puts it back while attempts remain",
+    tags,
+    params: S.IdParams,
+    body: S.FailBody,
+    response: S.Task,
+    handler: ({ params, body }) => tasks.fail(params.id, body),
+  });
+
+  defineRoute(app, {
+    method: "POST",
+    url: "/tasks/:id/release",
+    access: "node",
+    summary: "Give a claimed task back to pending (claimant only)",
+    tags,
+    params: S.IdParams,
+    body: S.ReleaseBody,
+    response: S.Task,
+    handler: ({ params, body }) => tasks.release(params.id, body),
+  });
+
+  defineRoute(app, {
+    method: "POST",
+    url: "/tasks/:id/cancel",
+    access: "admin",
+    summary: "Cancel an unfinished task; its node hears of it in the next heartbeat response",
+    tags,
+    params: S.IdParams,
+    body: S.CancelBody,
+    optionalBody: true,
+    response: S.Task,
+    handler: ({ params, body }) => tasks.cancel(params.id, body.reason ?? null),
+  });
+}

@@ -1,0 +1,227 @@
+/**
+ * Request and response schemas of API v1 (typebox). Validation, the OpenAPI document and the
+ * response serialisation all come from these, so they are the contract in code.
+ */
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { EVENT_TYPES, MESSAGE_STATUSES, NODE_HEALTHS, NODE_STATUSES, PRIORITIES, TASK_STATUSES } from "../core/types.js";
+
+const NAME = "^[A-Za-z0-9][A-Za-z0-9._-]*$";
+/** Node ids, agent and worker names, repo names: no `@`, `/`, `,`, `:` or whitespace. */
+export const Name = (description: string) => Type.String({ minLength: 1, maxLength: 128, pattern: NAME, description });
+export const Id = Type.String({ minLength: 1, maxLength: 128, pattern: NAME });
+const Timestamp = Type.String({ format: "date-time" });
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+export const Labels = Type.Record(
+  Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$" }),
+  Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9._/+@=-]+$" }),
+  { maxProperties: 32, additionalProperties: false, description: "key → value; a task's labels are requirements" },
+);
+export const Priority = Type.Union(PRIORITIES.map((p) => Type.Literal(p)));
+const StringEnum = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
+const Text = (max: number) => Type.String({ maxLength: max });
+const Address = Type.String({ minLength: 1, maxLength: 257, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9][A-Za-z0-9._-]*)?$" });
+
+// ---- entities -------------------------------------------------------------
+
+export const AgentSummary = Type.Object(
+  {
+    name: Name("agent name"),
+    type: Type.String({ minLength: 1, maxLength: 64 }),
+    status: Type.String({ minLength: 1, maxLength: 64 }),
+    task: Type.Optional(Nullable(Text(4096))),
+    repo: Type.Optional(Nullable(Name("repo"))),
+    task_id: Type.Optional(Nullable(Id)),
+  },
+  { additionalProperties: false },
+);
+const Metrics = Type.Record(Type.String({ pattern: "^[a-z][a-z0-9_]{0,63}$" }), Type.Number(), {
+  maxProperties: 32,
+  additionalProperties: false,
+});
+const RepoReport = Type.Object({ name: Name("repo"), active_prs: Type.Integer({ minimum: 0, maximum: 1_000_000 }) }, { additionalProperties: false });
+
+export const Node = Type.Object({
+  id: Type.String(),
+  hostname: Type.String(),
+  capacity: Type.Object({ max_workers: Type.Integer(), current_workers: Type.Integer() }),
+  labels: Type.Record(Type.String(), Type.String()),
+  status: StringEnum(NODE_STATUSES),
+  health: StringEnum(NODE_HEALTHS),
+  registered_at: Timestamp,
+  last_seen: Timestamp,
+  agents: Type.Array(AgentSummary),
+  metrics: Type.Record(Type.String(), Type.Number()),
+  repos: Type.Array(RepoReport),
+  claimed_tasks: Type.Array(Type.String()),
+});
+
+export const Task = Type.Object({
+  id: Type.String(),
+  repo: Type.String(),
+  description: Type.String(),
+  priority: Priority,
+  labels: Type.Record(Type.String(), Type.String()),
+  status: StringEnum(TASK_STATUSES),
+  attempts: Type.Integer(),
+  max_attempts: Type.Integer(),
+  idempotency_key: Nullable(Type.String()),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  claimed_by: Nullable(Type.String()),
+  claimed_node: Nullable(Type.String()),
+  worker_name: Nullable(Type.String()),
+  claimed_at: Nullable(Timestamp),
+  lease_expires_at: Nullable(Timestamp),
+  completed_at: Nullable(Timestamp),
+  result: Nullable(Type.Object({ pr: Nullable(Type.String()), summary: Nullable(Type.String()) })),
+  failure_reason: Nullable(Type.String()),
+  cancel_reason: Nullable(Type.String()),
+});
+
+export const Message = Type.Object({
+  id: Type.String(),
+  from: Type.String(),
+  to: Type.String(),
+  to_agent: Type.String(),
+  to_node: Type.String(),
+  repo: Nullable(Type.String()),
+  body: Type.String(),
+  status: StringEnum(MESSAGE_STATUSES),
+  created_at: Timestamp,
+  acked_at: Nullable(Timestamp),
+});
+
+export const Event = Type.Object({
+  id: Type.Integer(),
+  type: StringEnum(EVENT_TYPES),
+  data: Type.Object({ ts: Timestamp }, { additionalProperties: true }),
+});
+
+// ---- requests -------------------------------------------------------------
+
+const RegistrationId = Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9_-]+$" });
+const WorkerName = Name("the agent that works on the task, e.g. worker-3");
+
+export const RegisterBody = Type.Object(
+  {
+    node_id: Name("stable id of this machine"),
+    hostname: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" })),
+    capacity: Type.Optional(
+      Type.Object(
+        { max_workers: Type.Optional(Type.Integer({ minimum: 0, maximum: 1024 })), current_workers: Type.Optional(Type.Integer({ minimum: 0, maximum: 1024 })) },
+        { additionalProperties: false },
+      ),
+    ),
+    labels: Type.Optional(Labels),
+  },
+  { additionalProperties: false },
+);
+
+export const HeartbeatBody = Type.Object(
+  {
+    registration_id: RegistrationId,
+    status: Type.Optional(StringEnum(NODE_HEALTHS)),
+    agents: Type.Optional(Type.Array(AgentSummary, { maxItems: 256 })),
+    metrics: Type.Optional(Metrics),
+    repos: Type.Optional(Type.Array(RepoReport, { maxItems: 256 })),
+    capacity: Type.Optional(Type.Object({ current_workers: Type.Optional(Type.Integer({ minimum: 0, maximum: 1024 })) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+
+export const RegistrationBody = Type.Object({ registration_id: RegistrationId }, { additionalProperties: false });
+
+export const CreateTaskBody = Type.Object(
+  {
+    repo: Name("repository name as multiclaude knows it"),
+    description: Type.String({ minLength: 1, maxLength: 65_536 }),
+    priority: Type.Optional(Priority),
+    labels: Type.Optional(Labels),
+    max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: "^[\\x21-\\x7e]+$" })),
+  },
+  { additionalProperties: false },
+);
+
+export const ClaimBody = Type.Object({ registration_id: RegistrationId, worker_name: WorkerName }, { additionalProperties: false });
+
+export const ClaimNextBody = Type.Object(
+  {
+    registration_id: RegistrationId,
+    worker_name: WorkerName,
+    repo: Type.Optional(Name("only tasks of this repo")),
+    wait_seconds: Type.Optional(Type.Number({ minimum: 0, maximum: 300 })),
+  },
+  { additionalProperties: false },
+);
+
+export const CompleteBody = Type.Object(
+  { registration_id: RegistrationId, pr: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })), summary: Type.Optional(Text(65_536)) },
+  { additionalProperties: false },
+);
+export const FailBody = Type.Object(
+  { registration_id: RegistrationId, reason: Type.String({ minLength: 1, maxLength: 65_536 }), retry: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+export const ReleaseBody = Type.Object(
+  { registration_id: RegistrationId, reason: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })) },
+  { additionalProperties: false },
+);
+export const CancelBody = Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })) }, { additionalProperties: false });
+
+export const SendMessageBody = Type.Object(
+  { from: Address, to: Address, body: Type.String({ minLength: 1, maxLength: 65_536 }), repo: Type.Optional(Name("repo")) },
+  { additionalProperties: false },
+);
+export const AckBody = Type.Object({ registration_id: Type.Optional(RegistrationId) }, { additionalProperties: false });
+
+// ---- queries and params ---------------------------------------------------
+
+const Limit = Type.Integer({ minimum: 1, maximum: 1000 });
+export const IdParams = Type.Object({ id: Id });
+export const RepoParams = Type.Object({ repo: Name("repo") });
+export const NodesQuery = Type.Object(
+  { status: Type.Optional(StringEnum(NODE_STATUSES)), label: Type.Optional(Type.String({ maxLength: 4096 })) },
+  { additionalProperties: false },
+);
+export const TasksQuery = Type.Object(
+  { status: Type.Optional(StringEnum(TASK_STATUSES)), repo: Type.Optional(Name("repo")), limit: Type.Optional(Limit), cursor: Type.Optional(Id) },
+  { additionalProperties: false },
+);
+export const PendingQuery = Type.Object(
+  {
+    labels: Type.Optional(Type.String({ maxLength: 4096 })),
+    repo: Type.Optional(Name("repo")),
+    limit: Type.Optional(Limit),
+    wait_seconds: Type.Optional(Type.Number({ minimum: 0, maximum: 300 })),
+  },
+  { additionalProperties: false },
+);
+export const MessagesQuery = Type.Object(
+  { node: Type.Optional(Name("node id")), to: Type.Optional(Address), status: Type.Optional(StringEnum(MESSAGE_STATUSES)), limit: Type.Optional(Limit) },
+  { additionalProperties: false },
+);
+export const EventsQuery = Type.Object(
+  {
+    since: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    limit: Type.Optional(Limit),
+    types: Type.Optional(Type.String({ maxLength: 1024 })),
+    repo: Type.Optional(Name("repo")),
+  },
+  { additionalProperties: false },
+);
+
+/** The success envelope around a data schema, for responses and the OpenAPI document. */
+export function ok<T extends TSchema>(data: T) {
+  return Type.Object({ success: Type.Literal(true), data });
+}
+
+export const ErrorEnvelope = Type.Object({
+  success: Type.Literal(false),
+  error: Type.String(),
+  code: Type.String(),
+  details: Type.Record(Type.String(), Type.Unknown()),
+});
+
+export type RegisterBody = Static<typeof RegisterBody>;

@@ -1,0 +1,118 @@
+import { readFileSync } from "node:fs";
+import { CoordError } from "../core/errors.js";
+import { createCoordinator } from "../coordinator/index.js";
+import { defaultTokenFile } from "../config/paths.js";
+import type { ServerConfig, TokenEntry } from "../config/types.js";
+import { createStore } from "../store/index.js";
+import { createApp } from "./app.js";
+import { createAuth } from "./auth.js";
+import { ensureTokenFile } from "./token-file.js";
+import { VERSION } from "./version.js";
+
+export interface StartServerOptions {
+  /** Where to say what happens (listening address, token file); stderr by default. */
+  log?: (line: string) => void;
+  /** Allow a non-loopback address with auth switched off. */
+  insecure?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** pino level for request logs; `silent` unless given. */
+  logLevel?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** Set when the zero-config admin token is in use. */
+  tokenFile?: string;
+  /** Swaps tokens at run time (SIGHUP). */
+  setTokens(auth: ServerConfig["auth"]): void;
+  close(): Promise<void>;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
+/** Tokens from the config, or the zero-config admin token from its file. */
+function resolveTokens(config: ServerConfig, env: NodeJS.ProcessEnv): { tokens: TokenEntry[]; tokenFile?: string; created?: boolean } {
+  if (!config.auth.required || config.auth.tokens.length > 0) return { tokens: config.auth.tokens };
+  const tokenFile = defaultTokenFile(env);
+  const { token, created } = ensureTokenFile(tokenFile);
+  return { tokens: [{ token, role: "admin", name: "local-admin" }], tokenFile, created };
+}
+
+/**
+ * Starts the coordinator as `serve` runs it: store, coordinator with its sweeps, HTTP(S) app,
+ * listening. `close()` ends streams and long polls, frees the port and closes the store.
+ */
+export async function startServer(config: ServerConfig, options: StartServerOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const env = options.env ?? process.env;
+  const { host, port } = config.listen;
+  if (!config.auth.required && !isLoopback(host) && !options.insecure) {
+    throw new CoordError(
+      "INVALID_REQUEST",
+      `refusing to listen on ${host} with auth switched off; use a loopback address, turn auth on, or pass --insecure`,
+    );
+  }
+  const { tokens, tokenFile, created } = resolveTokens(config, env);
+  const auth = createAuth({ required: config.auth.required, tokens });
+
+  const store = await createStore(config.store, { retention: config.events_retention });
+  const coordinator = createCoordinator({
+    store,
+    heartbeatIntervalMs: config.heartbeat_interval_ms,
+    offlineThresholdMs: config.offline_threshold_ms,
+    claimTimeoutMs: config.claim_timeout_ms,
+    defaultPriority: config.default_priority,
+    defaultMaxAttempts: config.max_attempts,
+    version: VERSION,
+  });
+  const https = config.tls.enabled
+    ? {
+        cert: readFileSync(config.tls.cert_file!),
+        key: readFileSync(config.tls.key_file!),
+        ...(config.tls.ca_file ? { ca: readFileSync(config.tls.ca_file) } : {}),
+        requestCert: config.tls.client_auth === "require",
+        rejectUnauthorized: config.tls.client_auth === "require",
+      }
+    : undefined;
+  const app = createApp({
+    coordinator,
+    auth,
+    version: VERSION,
+    logger: options.logLevel && options.logLevel !== "silent" ? { level: options.logLevel } : false,
+    fastify: https ? { https } : {},
+  });
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    await app.close().catch(() => {});
+    await store.close();
+    throw err;
+  }
+  coordinator.start((err) => log(`sweep failed: ${(err as Error).message}`));
+  const address = app.server.address();
+  const actualPort = typeof address === "object" && address ? address.port : port;
+  const scheme = https ? "https" : "http";
+  const shownHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
+  const url = `${scheme}://${shownHost}:${actualPort}`;
+  log(`multiclaude-coord ${VERSION} listening on ${scheme}://${host.includes(":") ? `[${host}]` : host}:${actualPort} (store ${store.backend})`);
+  if (tokenFile) log(`${created ? "created" : "using"} admin token in ${tokenFile}`);
+  if (!config.auth.required) log("warning: authentication is switched off");
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port: actualPort,
+    tokenFile,
+    setTokens: (next) => auth.setTokens({ required: next.required, tokens: next.tokens.length ? next.tokens : tokens }),
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

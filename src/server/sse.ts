@@ -1,0 +1,60 @@
+import type { ServerResponse } from "node:http";
+import type { CoordEvent } from "../core/types.js";
+
+/** A stream past this many unsent bytes belongs to a client that cannot keep up: it is cut and resumes by id. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+export interface SseWriter {
+  send(event: CoordEvent): boolean;
+  /** An event without id (it is not part of the log), e.g. `stream.reset`. */
+  notice(type: string, data: unknown): boolean;
+  comment(text: string): boolean;
+  close(): void;
+  readonly closed: boolean;
+}
+
+/**
+ * SSE framing in one place: `retry:` first, then `id`/`event`/`data` frames with the data as
+ * one line of JSON (JSON.stringify escapes newlines, so a field can never break a frame).
+ */
+export function openSse(res: ServerResponse, retryMs: number, onClose: () => void): SseWriter {
+  let closed = false;
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache, no-transform",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+  });
+  const finish = () => {
+    if (closed) return;
+    closed = true;
+    onClose();
+  };
+  res.on("close", finish);
+  res.on("error", finish);
+
+  function write(chunk: string): boolean {
+    if (closed) return false;
+    if (res.writableLength > MAX_BUFFERED_BYTES) {
+      res.destroy();
+      finish();
+      return false;
+    }
+    res.write(chunk);
+    return true;
+  }
+
+  write(`retry: ${retryMs}\n\n`);
+  return {
+    send: (e) => write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`),
+    notice: (type, data) => write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`),
+    comment: (text) => write(`: ${text}\n\n`),
+    close() {
+      if (!closed) res.end();
+      finish();
+    },
+    get closed() {
+      return closed;
+    },
+  };
+}
