@@ -1,6 +1,6 @@
 import { CoordError } from "../core/errors.js";
 import { compileEventFilter, type EventFilter } from "../core/events.js";
-import type { CoordEvent, Task } from "../core/types.js";
+import type { CoordEvent, Labels, Task } from "../core/types.js";
 import type { EventListener } from "../store/types.js";
 import { createClaimWaiters, makesTaskClaimable } from "./claim-waiters.js";
 import { createMessageService } from "./message-service.js";
@@ -37,6 +37,8 @@ export function createCoordinator(options: CoordinatorOptions) {
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweeping: Promise<SweepResult> | undefined;
   let stopped = false;
+  /** Ends the open `pending` long polls (shutdown). */
+  const pendingWaits = new Set<() => void>();
 
   const unsubscribe = ctx.store.onEvents((events) => {
     if (waiters.size > 0 && events.some(makesTaskClaimable)) waiters.wake();
@@ -88,6 +90,56 @@ export function createCoordinator(options: CoordinatorOptions) {
       });
     },
 
+    /**
+     * Lists claimable tasks; with `waitMs`, an empty answer waits until a fitting task appears
+     * (or the wait ends, or `signal` aborts). Scripts use it to watch a queue without polling.
+     */
+    async pendingTasks(
+      query: { labels?: Labels; repo?: string; limit?: number },
+      waitMs = 0,
+      signal?: AbortSignal,
+    ): Promise<Task[]> {
+      const first = await tasks.pending(query);
+      if (first.length > 0 || waitMs <= 0 || stopped || signal?.aborted) return first;
+      return new Promise((resolve) => {
+        let checking = false;
+        let recheck = false;
+        const done = (result: Task[]) => {
+          if (!pendingWaits.delete(end)) return;
+          clearTimeout(timer);
+          unsubscribe();
+          signal?.removeEventListener("abort", end);
+          resolve(result);
+        };
+        const end = () => done([]);
+        const check = async (): Promise<void> => {
+          if (checking) {
+            recheck = true;
+            return;
+          }
+          checking = true;
+          try {
+            do {
+              recheck = false;
+              const found = await tasks.pending(query);
+              if (found.length > 0) return done(found);
+            } while (recheck);
+          } catch {
+            end();
+          } finally {
+            checking = false;
+          }
+        };
+        const unsubscribe = ctx.store.onEvents((events) => {
+          if (events.some((e) => makesTaskClaimable(e) && (!query.repo || e.data.repo === query.repo))) void check();
+        });
+        const timer = setTimeout(end, Math.min(waitMs, MAX_WAIT_SECONDS * 1000));
+        pendingWaits.add(end);
+        signal?.addEventListener("abort", end, { once: true });
+        void check();
+      });
+    },
+
     /** Reads the log after `since`, filtered, with what a client needs to detect a gap. */
     async readEvents(since: number, limit: number, filter: EventFilter = {}) {
       const match = compileEventFilter(filter);
@@ -128,6 +180,7 @@ export function createCoordinator(options: CoordinatorOptions) {
       stopped = true;
       clearInterval(sweepTimer);
       waiters.closeAll();
+      for (const end of [...pendingWaits]) end();
       unsubscribe();
       await sweeping?.catch(() => {});
     },

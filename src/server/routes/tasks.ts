@@ -48,12 +48,16 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     method: "GET",
     url: "/tasks/pending",
     access: "read",
-    summary: "Claimable tasks a node with exactly these labels could take, best first",
+    summary: "Claimable tasks a node with exactly these labels could take, best first; wait_seconds waits for one",
     tags,
     querystring: S.PendingQuery,
     response: Type.Object({ tasks: Type.Array(S.Task) }),
-    handler: async ({ query }) => ({
-      tasks: await tasks.pending({ labels: query.labels !== undefined ? parseLabelQuery(query.labels) : undefined, repo: query.repo, limit: query.limit }),
+    handler: async ({ query, reply }) => ({
+      tasks: await coordinator.pendingTasks(
+        { labels: query.labels !== undefined ? parseLabelQuery(query.labels) : undefined, repo: query.repo, limit: query.limit },
+        (query.wait_seconds ?? 0) * 1000,
+        clientGone(reply),
+      ),
     }),
   });
 
