@@ -100,7 +100,6 @@ export function createClaimWaiters() {
     wait(opts: WaitOptions): Promise<Task | null> {
       return new Promise((resolve, reject) => {
         if (opts.signal?.aborted) return resolve(null);
-        let timer: NodeJS.Timeout | undefined;
         const end = (abandoned: boolean) => {
           if (!waiters.has(w)) return;
           w.abandoned ||= abandoned;
@@ -123,7 +122,7 @@ export function createClaimWaiters() {
           onAbandonedClaim: opts.onAbandonedClaim,
         };
         waiters.add(w);
-        timer = setTimeout(() => end(false), opts.waitMs);
+        const timer = setTimeout(() => end(false), opts.waitMs);
         opts.signal?.addEventListener("abort", onAbort, { once: true });
         // A task may have appeared between the caller's first try and now.
         void dispatch();
