@@ -1,0 +1,264 @@
+import type { CoordEvent, Labels, Message, Node, RepoState, Task } from "../core/types.js";
+import { isApiError } from "./errors.js";
+import { streamEvents } from "./event-stream.js";
+import { Transport } from "./transport.js";
+import type {
+  ClaimNextRequest,
+  ClientOptions,
+  CreateTaskRequest,
+  EventQuery,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  ListMessagesQuery,
+  ListNodesQuery,
+  ListTasksQuery,
+  PendingQuery,
+  RegisterRequest,
+  RegisterResponse,
+  SendMessageRequest,
+  ServerStatus,
+  StreamEvent,
+  StreamOptions,
+  TaskPage,
+} from "./types.js";
+
+const VERSION = "0.1.0";
+
+/** `{pool: "gpu"}` → `pool:gpu` (the API's query form). */
+export function labelQuery(labels: Labels | undefined): string | undefined {
+  if (!labels) return undefined;
+  const parts = Object.entries(labels).map(([k, v]) => `${k}:${v}`);
+  return parts.length ? parts.join(",") : undefined;
+}
+
+const enc = encodeURIComponent;
+
+/**
+ * A client of the coordination REST API (DESIGN section 5). One keep-alive connection pool
+ * per client; call `close()` when done. Node calls (heartbeat, claims, ...) use the client's
+ * registration; if the coordinator has forgotten it (`REGISTRATION_NOT_FOUND`), the client
+ * registers again with the last request and retries the call once.
+ *
+ * @example
+ * const client = new Client({ url: "http://127.0.0.1:7331", token });
+ * await client.register({ node_id: "machine-b", labels: { pool: "gpu" } });
+ * const task = await client.claimNext({ workerName: "worker-1", waitSeconds: 30 });
+ */
+export class Client {
+  readonly transport: Transport;
+  private registration?: { id: string; request?: RegisterRequest };
+  private reregistering?: Promise<string>;
+
+  constructor(private readonly options: ClientOptions) {
+    this.transport = new Transport({
+      url: options.url,
+      token: options.token,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      retries: options.retries ?? 3,
+      tls: options.tls,
+      userAgent: options.userAgent ?? `multiclaude-coord/${VERSION}`,
+    });
+    this.registration = options.registration;
+  }
+
+  /** The base URL requests go to (origin and any prefix, without `/api/v1`). */
+  get url(): string {
+    return this.transport.baseUrl;
+  }
+
+  /** The current registration id, if this client has registered (or was given one). */
+  get registrationId(): string | undefined {
+    return this.registration?.id;
+  }
+
+  /** Closes the connection pool; the client cannot be used afterwards. */
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  // ── Server ─────────────────────────────────────────────────────────────
+
+  health(): Promise<{ status: string }> {
+    return this.transport.request("GET", "/health");
+  }
+
+  /** Version, uptime, store backend, node and task counts, last event id. */
+  status(): Promise<ServerStatus> {
+    return this.transport.request("GET", "/status");
+  }
+
+  // ── Nodes ──────────────────────────────────────────────────────────────
+
+  /** Registers (upserts) this node; later node calls use the returned registration id. */
+  async register(request: RegisterRequest): Promise<RegisterResponse> {
+    // An upsert: sending it twice leaves one registration, the last one, which we keep.
+    const response = await this.transport.request<RegisterResponse>("POST", "/register", { body: request, retry: "safe" });
+    this.registration = { id: response.registration_id, request };
+    this.options.onRegistered?.({ id: response.registration_id, request, response });
+    return response;
+  }
+
+  /** Reports liveness, agents and metrics; renews the leases of this node's claims. */
+  heartbeat(request: HeartbeatRequest = {}): Promise<HeartbeatResponse> {
+    return this.asNode(request.registration_id, (registration_id) =>
+      this.transport.request<HeartbeatResponse>("POST", "/heartbeat", { body: { ...request, registration_id }, retry: "safe" }),
+    );
+  }
+
+  /** Leaves the coordinator; the node's claims go back to pending. */
+  async deregister(registrationId?: string): Promise<unknown> {
+    const id = this.requireRegistration(registrationId);
+    const data = await this.transport.request("POST", "/deregister", { body: { registration_id: id }, retry: "safe" });
+    if (this.registration?.id === id) this.registration = undefined;
+    return data;
+  }
+
+  async listNodes(query: ListNodesQuery = {}): Promise<Node[]> {
+    const data = await this.transport.request<{ nodes: Node[] }>("GET", "/nodes", {
+      query: { status: query.status, label: labelQuery(query.labels) },
+    });
+    return data.nodes;
+  }
+
+  getNode(id: string): Promise<Node> {
+    return this.transport.request("GET", `/nodes/${enc(id)}`);
+  }
+
+  // ── Tasks ──────────────────────────────────────────────────────────────
+
+  /** Creates a task; with `idempotency_key` the same key returns the same task, so it is retried safely. */
+  createTask(request: CreateTaskRequest): Promise<Task> {
+    return this.transport.request("POST", "/tasks", { body: request, retry: request.idempotency_key ? "safe" : "unsafe" });
+  }
+
+  listTasks(query: ListTasksQuery = {}): Promise<TaskPage> {
+    return this.transport.request("GET", "/tasks", { query: { ...query } });
+  }
+
+  /** The tasks a node with exactly these labels could claim (PRD `GetPendingTasks`). */
+  async getPendingTasks(labels?: Labels, query: PendingQuery = {}): Promise<Task[]> {
+    const data = await this.transport.request<{ tasks: Task[] }>("GET", "/tasks/pending", {
+      query: { labels: labelQuery(labels), repo: query.repo, limit: query.limit, wait_seconds: query.waitSeconds },
+      extraTimeoutMs: (query.waitSeconds ?? 0) * 1000,
+    });
+    return data.tasks;
+  }
+
+  getTask(id: string): Promise<Task> {
+    return this.transport.request("GET", `/tasks/${enc(id)}`);
+  }
+
+  /** Claims one task for `workerName` on this node; 409 `TASK_CLAIMED` when someone was first. */
+  claimTask(taskId: string, workerName: string, options: { registrationId?: string } = {}): Promise<Task> {
+    return this.asNode(options.registrationId, (registration_id) =>
+      this.transport.request<Task>("POST", `/tasks/${enc(taskId)}/claim`, { body: { registration_id, worker_name: workerName } }),
+    );
+  }
+
+  /** Claims the best fitting task, waiting up to `waitSeconds` for one; `null` when none came. */
+  async claimNext(request: ClaimNextRequest): Promise<Task | null> {
+    const data = await this.asNode(undefined, (registration_id) =>
+      this.transport.request<{ task: Task | null }>("POST", "/tasks/claim", {
+        body: { registration_id, worker_name: request.workerName, repo: request.repo, wait_seconds: request.waitSeconds },
+        extraTimeoutMs: (request.waitSeconds ?? 0) * 1000,
+        signal: request.signal,
+      }),
+    );
+    return data.task;
+  }
+
+  completeTask(taskId: string, result: { pr?: string; summary?: string } = {}): Promise<Task> {
+    return this.asNode(undefined, (registration_id) =>
+      this.transport.request<Task>("POST", `/tasks/${enc(taskId)}/complete`, { body: { registration_id, ...result } }),
+    );
+  }
+
+  /** Fails the task; with `retry` (default true) it goes back to pending while attempts remain. */
+  failTask(taskId: string, failure: { reason: string; retry?: boolean }): Promise<Task> {
+    return this.asNode(undefined, (registration_id) =>
+      this.transport.request<Task>("POST", `/tasks/${enc(taskId)}/fail`, { body: { registration_id, ...failure } }),
+    );
+  }
+
+  releaseTask(taskId: string, options: { reason?: string } = {}): Promise<Task> {
+    return this.asNode(undefined, (registration_id) =>
+      this.transport.request<Task>("POST", `/tasks/${enc(taskId)}/release`, { body: { registration_id, ...options } }),
+    );
+  }
+
+  /** Cancels an unfinished task (admin token). */
+  cancelTask(taskId: string, options: { reason?: string } = {}): Promise<Task> {
+    return this.transport.request("POST", `/tasks/${enc(taskId)}/cancel`, { body: options });
+  }
+
+  // ── State, messages, events ────────────────────────────────────────────
+
+  getState(repo: string): Promise<RepoState> {
+    return this.transport.request("GET", `/state/${enc(repo)}`);
+  }
+
+  /** Sends `body` to `agent@node` (or a bare agent name plus `repo`). */
+  sendMessage(message: SendMessageRequest): Promise<Message> {
+    return this.transport.request("POST", "/messages", { body: message });
+  }
+
+  async listMessages(query: ListMessagesQuery = {}): Promise<Message[]> {
+    const data = await this.transport.request<{ messages: Message[] }>("GET", "/messages", { query: { ...query } });
+    return data.messages;
+  }
+
+  /** Acknowledges a message (idempotent, so retried safely). */
+  ackMessage(id: string): Promise<Message> {
+    const body = this.registration ? { registration_id: this.registration.id } : {};
+    return this.transport.request("POST", `/messages/${enc(id)}/ack`, { body, retry: "safe" });
+  }
+
+  /** One page of the event log after `since` (for scripts; use `streamEvents` to follow). */
+  async listEvents(query: EventQuery = {}): Promise<CoordEvent[]> {
+    const data = await this.transport.request<{ events: CoordEvent[] }>("GET", "/events", {
+      query: { since: query.since, limit: query.limit, types: query.types?.join(","), repo: query.repo },
+    });
+    return data.events;
+  }
+
+  /**
+   * Follows the event stream, reconnecting by itself and resuming where it stopped.
+   *
+   * @example
+   * for await (const event of client.streamEvents({ types: ["task.*"], signal })) console.log(event.type);
+   */
+  streamEvents(options: StreamOptions = {}): AsyncGenerator<StreamEvent> {
+    return streamEvents(this.transport, options);
+  }
+
+  // ── Registration handling ──────────────────────────────────────────────
+
+  private requireRegistration(explicit?: string): string {
+    const id = explicit ?? this.registration?.id;
+    if (!id) throw new Error("this client is not registered: call register() first");
+    return id;
+  }
+
+  /**
+   * Runs a node call with the registration id; when the coordinator no longer knows it,
+   * registers again (once, shared by concurrent calls) and retries with the new id.
+   */
+  private async asNode<T>(explicit: string | undefined, call: (registrationId: string) => Promise<T>): Promise<T> {
+    const id = this.requireRegistration(explicit);
+    try {
+      return await call(id);
+    } catch (err) {
+      const request = this.registration?.request;
+      if (!isApiError(err, "REGISTRATION_NOT_FOUND") || !request || (explicit !== undefined && explicit !== this.registration?.id)) throw err;
+      if (this.registration?.id === id) {
+        this.reregistering ??= this.register(request)
+          .then((r) => r.registration_id)
+          .finally(() => {
+            this.reregistering = undefined;
+          });
+      }
+      const fresh = this.reregistering ? await this.reregistering : this.requireRegistration();
+      return call(fresh);
+    }
+  }
+}

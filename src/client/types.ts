@@ -1,0 +1,139 @@
+import type { AgentSummary, CoordEvent, Labels, NodeHealth, NodeMetrics, NodeStatus, Priority, RepoReport, Task, TaskStatus } from "../core/types.js";
+
+/** How to reach a coordinator. */
+export interface ClientOptions {
+  /** Base URL, e.g. `http://127.0.0.1:7331` (a trailing `/api/v1` is accepted). */
+  url: string;
+  token?: string;
+  /** Per-request timeout in milliseconds (default 30s); long polls get their wait on top. */
+  timeoutMs?: number;
+  /** Retries of safe requests on connection failures, 429 and 503 (default 3). */
+  retries?: number;
+  /** PEM contents for TLS: a private CA, and a client certificate for mTLS. */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
+  /** A registration made earlier (e.g. saved by `multiclaude-coord register`). */
+  registration?: { id: string; request?: RegisterRequest };
+  /** Called after every successful registration, including transparent re-registrations. */
+  onRegistered?: (registration: { id: string; request: RegisterRequest; response: RegisterResponse }) => void;
+  userAgent?: string;
+}
+
+export interface RegisterRequest {
+  node_id: string;
+  hostname?: string;
+  capacity?: { max_workers?: number; current_workers?: number };
+  labels?: Labels;
+}
+
+export interface RegisterResponse {
+  registration_id: string;
+  heartbeat_interval_seconds: number;
+}
+
+export interface HeartbeatRequest {
+  /** Defaults to the client's current registration. */
+  registration_id?: string;
+  status?: NodeHealth;
+  agents?: AgentSummary[];
+  metrics?: NodeMetrics;
+  repos?: RepoReport[];
+  capacity?: { current_workers?: number };
+}
+
+export interface HeartbeatResponse {
+  status: NodeStatus | string;
+  pending_messages: number;
+  cancelled_task_ids: string[];
+}
+
+export interface CreateTaskRequest {
+  repo: string;
+  description: string;
+  priority?: Priority;
+  labels?: Labels;
+  max_attempts?: number;
+  /** Same key → same task; makes the create safe to retry. */
+  idempotency_key?: string;
+}
+
+export interface ListTasksQuery {
+  status?: TaskStatus;
+  repo?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface TaskPage {
+  tasks: Task[];
+  next_cursor: string | null;
+}
+
+export interface PendingQuery {
+  repo?: string;
+  limit?: number;
+  /** Hold the request until a fitting task exists (long poll). */
+  waitSeconds?: number;
+}
+
+export interface ClaimNextRequest {
+  workerName: string;
+  repo?: string;
+  /** Hold the request open until a task appears (server caps it at 300). */
+  waitSeconds?: number;
+  signal?: AbortSignal;
+}
+
+export interface ListNodesQuery {
+  status?: NodeStatus;
+  labels?: Labels;
+}
+
+export interface SendMessageRequest {
+  from: string;
+  to: string;
+  body: string;
+  repo?: string;
+}
+
+export interface ListMessagesQuery {
+  node?: string;
+  to?: string;
+  status?: "pending" | "acked";
+}
+
+export interface EventQuery {
+  /** Events after this id. */
+  since?: number;
+  limit?: number;
+  /** Type globs, e.g. `task.*`, `node.offline`. */
+  types?: string[];
+  repo?: string;
+}
+
+export interface StreamOptions extends Omit<EventQuery, "limit"> {
+  signal?: AbortSignal;
+  /** Told about each lost connection before the client reconnects. */
+  onDisconnect?: (info: { error: unknown; retryInMs: number; lastEventId: number | undefined }) => void;
+  /** Told when a (re)connection is established. */
+  onConnect?: (info: { lastEventId: number | undefined; reconnect: boolean }) => void;
+}
+
+/** Sent by the server when the requested resume point is older than the retained log. */
+export interface StreamResetEvent {
+  id: null;
+  type: "stream.reset";
+  data: { oldest_id: number; [key: string]: unknown };
+}
+
+export type StreamEvent = CoordEvent | StreamResetEvent;
+
+export interface ServerStatus {
+  version: string;
+  uptime_seconds: number;
+  started_at?: string;
+  store: string;
+  nodes: { total: number; [status: string]: number };
+  tasks: { total: number; [status: string]: number };
+  last_event_id: number;
+  [key: string]: unknown;
+}
