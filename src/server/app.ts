@@ -10,6 +10,10 @@ import { metaRoutes } from "./routes/meta.js";
 import { nodeRoutes } from "./routes/nodes.js";
 import { taskRoutes } from "./routes/tasks.js";
 import type { SseWriter } from "./sse.js";
+import { createAuditLog, type AuditLog, type AuditLogOptions } from "./audit-log.js";
+import { installAudit } from "./audit-hook.js";
+import { installMetrics } from "./metrics.js";
+import { createAuthFailureLimiter, installRateLimit, type RateLimitSettings } from "./rate-limit.js";
 
 export const API_PREFIX = "/api/v1";
 export const BODY_LIMIT = 1024 * 1024;
@@ -22,6 +26,12 @@ export interface AppOptions {
   logger?: FastifyServerOptions["logger"];
   /** SSE keepalive comment interval (DESIGN: 15s). */
   ssePingIntervalMs?: number;
+  /** Rate limits; off unless given (tests and benchmarks). The object may be changed at run time. */
+  rateLimit?: RateLimitSettings;
+  /** Audit log file (JSON lines); none unless given. */
+  audit?: AuditLogOptions;
+  /** Open event streams allowed per token (default 100). */
+  maxStreamsPerToken?: number;
   /** Extra options for fastify (TLS `https`, etc.). */
   fastify?: Partial<FastifyServerOptions> & Record<string, unknown>;
 }
@@ -51,6 +61,9 @@ export function createApp(options: AppOptions): FastifyInstance {
   const { coordinator } = options;
   const auth = "check" in options.auth ? options.auth : createAuth(options.auth);
   const streams = new Set<SseWriter>();
+  const limits = options.rateLimit ?? { enabled: false, requests_per_second: 50, burst: 100 };
+  const authFailures = createAuthFailureLimiter(limits);
+  const audit: AuditLog | undefined = options.audit ? createAuditLog(options.audit) : undefined;
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT,
@@ -67,15 +80,22 @@ export function createApp(options: AppOptions): FastifyInstance {
     const access = request.routeOptions.config?.access;
     if (!access) return; // not-found handler: answered there
     try {
+      authFailures.check(request.ip);
       request.actor = auth.check(request, access);
     } catch (err) {
+      if ((err as { code?: string }).code === "UNAUTHORIZED") authFailures.failed(request.ip);
       return sendError(reply, err);
     }
   });
+  if (audit) installAudit(app, audit);
+  installMetrics(app, coordinator, () => streams.size);
 
   app.addHook("preClose", async () => {
     for (const s of streams) s.close();
     await coordinator.stop();
+  });
+  app.addHook("onClose", async () => {
+    await audit?.close();
   });
 
   app.register(swagger, {
@@ -90,11 +110,17 @@ export function createApp(options: AppOptions): FastifyInstance {
 
   app.register(
     async (api) => {
+      await installRateLimit(api, limits);
       metaRoutes(api, coordinator, options.version ?? "0.0.0");
-      nodeRoutes(api, coordinator);
+      nodeRoutes(api, coordinator, limits);
       taskRoutes(api, coordinator);
       messageRoutes(api, coordinator);
-      eventRoutes(api, coordinator, { pingIntervalMs: options.ssePingIntervalMs ?? 15_000, retryMs: 3000, streams });
+      eventRoutes(api, coordinator, {
+        pingIntervalMs: options.ssePingIntervalMs ?? 15_000,
+        retryMs: 3000,
+        streams,
+        maxStreamsPerToken: options.maxStreamsPerToken ?? 100,
+      });
     },
     { prefix: API_PREFIX },
   );

@@ -27,7 +27,12 @@ function fieldOf(part: string | undefined, instancePath: string, params: Record<
  * decides statuses; nothing else answers an error. Unknown errors become a 500 without internals.
  */
 export function toErrorResponse(err: unknown, log?: FastifyRequest["log"]): { status: number; body: ErrorBody; headers?: Record<string, string> } {
-  if (err instanceof CoordError) return { status: err.status, body: body(err.code, err.message, err.details) };
+  if (err instanceof CoordError) {
+    const headers: Record<string, string> = {};
+    if (err.code === "RATE_LIMITED") headers["retry-after"] = String(err.details.retry_after_seconds ?? 1);
+    if (err.code === "UNAUTHORIZED") headers["www-authenticate"] = 'Bearer realm="multiclaude-coord"';
+    return { status: err.status, body: body(err.code, err.message, err.details), headers };
+  }
   const e = err as FastifyError & { validationContext?: string };
   if (e?.validation) {
     const fields = e.validation.map((v) => ({
@@ -52,9 +57,7 @@ export function toErrorResponse(err: unknown, log?: FastifyRequest["log"]): { st
   }
   const status = typeof e?.statusCode === "number" ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
-    if (status === 429) {
-      return { status, body: body("RATE_LIMITED", "too many requests; slow down"), headers: {} };
-    }
+    if (status === 429) return { status, body: body("RATE_LIMITED", "too many requests; slow down") };
     const code: ErrorCode = status === 404 ? "NOT_FOUND" : status === 413 ? "PAYLOAD_TOO_LARGE" : status === 415 ? "UNSUPPORTED_MEDIA_TYPE" : "INVALID_REQUEST";
     return { status: ERROR_STATUS[code], body: body(code, "bad request") };
   }
@@ -65,6 +68,7 @@ export function toErrorResponse(err: unknown, log?: FastifyRequest["log"]): { st
 export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   const { status, body: payload, headers } = toErrorResponse(err, reply.log);
   if (headers) reply.headers(headers);
+  reply.coordErrorCode = payload.code;
   return reply.code(status).type("application/json").send(payload);
 }
 

@@ -25,6 +25,8 @@ export interface RouteSpec<B extends TSchema, Q extends TSchema, P extends TSche
   params?: P;
   /** Schema of `data` in the success envelope (also serialises it). */
   response?: TSchema;
+  /** Route-specific @fastify/rate-limit settings (stricter than the global ones). */
+  rateLimit?: Record<string, unknown>;
   /** Success status, 200 unless said. A handler may also answer `{ status, data }` via `withStatus`. */
   status?: number;
   handler(ctx: RouteContext<Static<B>, Static<Q>, Static<P>>): Promise<unknown>;
@@ -53,7 +55,7 @@ export function defineRoute<B extends TSchema, Q extends TSchema, P extends TSch
   app.route({
     method: spec.method,
     url: spec.url,
-    config: { access: spec.access },
+    config: { access: spec.access, ...(spec.rateLimit ? { rateLimit: spec.rateLimit } : {}) },
     schema: {
       summary: spec.summary,
       tags: spec.tags,

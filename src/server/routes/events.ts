@@ -13,6 +13,7 @@ export interface EventRouteOptions {
   retryMs: number;
   /** Open streams, so shutdown can end them. */
   streams: Set<SseWriter>;
+  maxStreamsPerToken: number;
 }
 
 function parseLastEventId(header: string | string[] | undefined): number | undefined {
@@ -28,6 +29,7 @@ function parseLastEventId(header: string | string[] | undefined): number | undef
 
 export function eventRoutes(app: FastifyInstance, coordinator: Coordinator, options: EventRouteOptions): void {
   const tags = ["events"];
+  const openPerToken = new Map<string, number>();
   defineRoute(app, {
     method: "GET",
     url: "/events",
@@ -52,6 +54,15 @@ export function eventRoutes(app: FastifyInstance, coordinator: Coordinator, opti
       const match = compileEventFilter({ types: parseTypeGlobs(query.types), repo: query.repo });
       const resumeFrom = parseLastEventId(request.headers["last-event-id"]) ?? query.since;
       coordinator.assertRunning();
+      const owner = request.actor?.name ?? request.ip;
+      const open = openPerToken.get(owner) ?? 0;
+      if (open >= options.maxStreamsPerToken) {
+        throw new CoordError("RATE_LIMITED", `too many open event streams for "${owner}" (limit ${options.maxStreamsPerToken})`, {
+          limit: options.maxStreamsPerToken,
+          retry_after_seconds: 5,
+        });
+      }
+      openPerToken.set(owner, open + 1);
 
       reply.hijack();
       let lastSent = 0;
@@ -72,6 +83,9 @@ export function eventRoutes(app: FastifyInstance, coordinator: Coordinator, opti
         clearInterval(ping);
         unsubscribe();
         options.streams.delete(sse);
+        const left = (openPerToken.get(owner) ?? 1) - 1;
+        if (left > 0) openPerToken.set(owner, left);
+        else openPerToken.delete(owner);
       });
       options.streams.add(sse);
 

@@ -2,10 +2,11 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { parseLabelQuery } from "../../core/labels.js";
 import type { Coordinator } from "../../coordinator/index.js";
+import { registerRateLimit, type RateLimitSettings } from "../rate-limit.js";
 import { defineRoute } from "../route.js";
 import * as S from "../schemas.js";
 
-export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator): void {
+export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limits: RateLimitSettings): void {
   const tags = ["nodes"];
   defineRoute(app, {
     method: "POST",
@@ -14,6 +15,7 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator): void
     summary: "Register (or re-register) a node; the previous registration id stops working",
     tags,
     body: S.RegisterBody,
+    rateLimit: registerRateLimit(limits),
     response: Type.Object({ registration_id: Type.String(), heartbeat_interval_seconds: Type.Integer() }),
     handler: ({ body }) => coordinator.nodes.register(body),
   });

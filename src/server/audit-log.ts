@@ -1,0 +1,84 @@
+import { createWriteStream, mkdirSync, renameSync, statSync, type WriteStream } from "node:fs";
+import { dirname } from "node:path";
+
+export interface AuditRecord {
+  time: string;
+  actor: string;
+  role: string | null;
+  address: string;
+  action: string;
+  target: string | null;
+  status: number;
+  outcome: "ok" | "error";
+  code?: string;
+}
+
+export interface AuditLogOptions {
+  file: string;
+  /** Rotate past this size (default 10 MiB). */
+  maxBytes?: number;
+  /** Rotated files kept: `FILE.1` … `FILE.N` (default 3). */
+  keep?: number;
+}
+
+export interface AuditLog {
+  write(record: AuditRecord): void;
+  close(): Promise<void>;
+}
+
+/**
+ * JSON-lines audit log. Writes go to a buffered stream, so a request never waits for the
+ * disk; past `maxBytes` the file is renamed to `.1` (older ones shift) and a new one started.
+ * Renaming an open file is safe on POSIX: the old stream finishes into the renamed file.
+ */
+export function createAuditLog(options: AuditLogOptions): AuditLog {
+  const maxBytes = options.maxBytes ?? 10 * 1024 * 1024;
+  const keep = options.keep ?? 3;
+  mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 });
+  let size = 0;
+  try {
+    size = statSync(options.file).size;
+  } catch {
+    size = 0;
+  }
+  const open = () => createWriteStream(options.file, { flags: "a", mode: 0o600 });
+  let stream: WriteStream = open();
+  // A full disk or a removed folder must not take the coordinator down; the error is reported once.
+  let failed = false;
+  const onError = (err: Error) => {
+    if (!failed) process.stderr.write(`audit log: ${err.message}\n`);
+    failed = true;
+  };
+  stream.on("error", onError);
+
+  function rotate(): void {
+    stream.end();
+    try {
+      for (let i = keep - 1; i >= 1; i--) {
+        try {
+          renameSync(`${options.file}.${i}`, `${options.file}.${i + 1}`);
+        } catch {
+          // that generation does not exist yet
+        }
+      }
+      renameSync(options.file, `${options.file}.1`);
+    } catch (err) {
+      onError(err as Error);
+    }
+    stream = open();
+    stream.on("error", onError);
+    size = 0;
+  }
+
+  return {
+    write(record) {
+      const line = `${JSON.stringify(record)}\n`;
+      if (size + line.length > maxBytes && size > 0) rotate();
+      size += Buffer.byteLength(line);
+      stream.write(line);
+    },
+    close() {
+      return new Promise((resolve) => stream.end(resolve));
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import type { FastifyInstance } from "fastify";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Coordinator } from "../coordinator/index.js";
+
+/**
+ * Prometheus metrics on a registry of this app's own (several apps can live in one process).
+ * Store counts are read at scrape time, so nothing is added to the hot paths but one observe.
+ */
+export function installMetrics(app: FastifyInstance, coordinator: Coordinator, openStreams: () => number): void {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: "mcc_http_requests_total",
+    help: "HTTP requests by route and status",
+    labelNames: ["method", "route", "status"] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "mcc_http_request_duration_seconds",
+    help: "HTTP request duration (long polls included)",
+    labelNames: ["method", "route"] as const,
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "mcc_sse_streams",
+    help: "Open event streams",
+    registers: [registry],
+    collect() {
+      this.set(openStreams());
+    },
+  });
+  const nodes = new Gauge({ name: "mcc_nodes", help: "Nodes by status", labelNames: ["status"] as const, registers: [registry] });
+  const tasks = new Gauge({ name: "mcc_tasks", help: "Tasks by status", labelNames: ["status"] as const, registers: [registry] });
+  const lastEvent = new Gauge({ name: "mcc_last_event_id", help: "Id of the newest event", registers: [registry] });
+
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.get("/metrics", { schema: { hide: true }, config: { access: "read" } }, async (_request, reply) => {
+    const status = await coordinator.status("");
+    for (const [k, v] of Object.entries(status.nodes)) if (k !== "total") nodes.set({ status: k }, v);
+    for (const [k, v] of Object.entries(status.tasks)) if (k !== "total") tasks.set({ status: k }, v);
+    lastEvent.set(status.last_event_id);
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+}
