@@ -24,8 +24,8 @@ export interface RunningServer {
   port: number;
   /** Set when the zero-config admin token is in use. */
   tokenFile?: string;
-  /** Swaps tokens at run time (SIGHUP). */
-  setTokens(auth: ServerConfig["auth"]): void;
+  /** Applies a re-read config's tokens and rate limits at run time (SIGHUP); other changes need a restart. */
+  reload(config: ServerConfig): void;
   close(): Promise<void>;
 }
 
@@ -77,9 +77,12 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         rejectUnauthorized: config.tls.client_auth === "require",
       }
     : undefined;
+  const limits = { ...config.rate_limit };
   const app = createApp({
     coordinator,
     auth,
+    rateLimit: limits,
+    audit: config.audit.file ? { file: config.audit.file } : undefined,
     version: VERSION,
     logger: options.logLevel && options.logLevel !== "silent" ? { level: options.logLevel } : false,
     fastify: https ? { https } : {},
@@ -106,7 +109,11 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     url,
     port: actualPort,
     tokenFile,
-    setTokens: (next) => auth.setTokens({ required: next.required, tokens: next.tokens.length ? next.tokens : tokens }),
+    reload(next) {
+      // With no tokens configured the zero-config token stays in force.
+      auth.setTokens({ required: next.auth.required, tokens: next.auth.tokens.length ? next.auth.tokens : resolveTokens(next, env).tokens });
+      Object.assign(limits, next.rate_limit);
+    },
     close() {
       closing ??= (async () => {
         await app.close();
