@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync, renameSync, statSync, type WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, openSync, renameSync, statSync, type WriteStream } from "node:fs";
 import { dirname } from "node:path";
 
 export interface AuditRecord {
@@ -41,7 +41,8 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
   } catch {
     size = 0;
   }
-  const open = () => createWriteStream(options.file, { flags: "a", mode: 0o600 });
+  // Opened synchronously, so the file exists (and can be renamed) before the first write lands.
+  const open = () => createWriteStream("", { fd: openSync(options.file, "a", 0o600) });
   let stream: WriteStream = open();
   // A full disk or a removed folder must not take the coordinator down; the error is reported once.
   let failed = false;

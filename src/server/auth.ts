@@ -67,6 +67,8 @@ export function createAuth(options: AuthOptions) {
           request.headers.authorization ? "invalid token" : "missing bearer token (Authorization: Bearer <token>)",
         );
       }
+      // Known even when refused, so the audit log can name who was refused.
+      request.actor = actor;
       if (!roleAllows(actor.role, access)) {
         throw new CoordError("FORBIDDEN", `this needs the ${access} role; token "${actor.name}" has ${actor.role}`, {
           required_role: access,

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { createCoordinator, type Coordinator, type CoordinatorOptions } from "../../src/coordinator/index.js";
-import { createApp } from "../../src/server/app.js";
+import { createApp, type AppOptions } from "../../src/server/app.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import type { Store } from "../../src/store/types.js";
 
@@ -24,7 +24,7 @@ export interface TestServer {
 
 /** A real coordinator on a real port (127.0.0.1:0) over a memory store unless one is given. */
 export async function startTestServer(
-  opts: Partial<CoordinatorOptions> & { store?: Store; ssePingIntervalMs?: number } = {},
+  opts: Partial<CoordinatorOptions> & { store?: Store; ssePingIntervalMs?: number; app?: Partial<AppOptions> } = {},
 ): Promise<TestServer> {
   const store = opts.store ?? createMemoryStore();
   const coordinator = createCoordinator({ ...opts, store });
@@ -39,6 +39,7 @@ export async function startTestServer(
       ],
     },
     ssePingIntervalMs: opts.ssePingIntervalMs,
+    ...opts.app,
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const address = app.server.address();
