@@ -85,13 +85,11 @@ describe("long-polled POST /tasks/claim", () => {
     let completed = 0;
     const claimedBy = new Map<string, string>();
     const unexpected: unknown[] = [];
-    let atCapacity = 0;
 
     async function loop(reg: string, node: string, worker: string): Promise<void> {
       while (completed < TASKS) {
         const res = await claimNext(server, reg, { worker, wait_seconds: 1 });
         if (res.status === 409 && res.body.code === "NODE_AT_CAPACITY") {
-          atCapacity++;
           await sleep(10);
           continue;
         }
