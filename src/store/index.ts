@@ -1,19 +1,67 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { CoordError } from "../core/errors.js";
 import { createMemoryStore } from "./memory.js";
 import type { Store, StoreOptions } from "./types.js";
 
 export type { Store, StoreOptions, StoreTx } from "./types.js";
 
+const USAGE = "use memory://, sqlite://PATH (sqlite:///abs/path) or redis://HOST:PORT/DB";
+
+function invalid(url: string, why: string): CoordError {
+  return new CoordError("INVALID_REQUEST", `store URL "${redact(url)}": ${why} (${USAGE})`, {
+    fields: [{ field: "store", message: why }],
+  });
+}
+
+/** A URL may carry a Redis password: never echo it back. */
+function redact(url: string): string {
+  return url.replace(/^(rediss?:\/\/)[^@/]*@/, "$1***@");
+}
+
+/** The file a `sqlite://` URL names: `sqlite:///abs`, `sqlite://rel/to/cwd`, `sqlite://~/in/home`. */
+export function sqlitePathOf(url: string): string {
+  const rest = decodeURIComponent(url.slice("sqlite://".length));
+  if (rest === "" || rest === "/") throw invalid(url, "sqlite:// needs a file path");
+  if (rest === "~" || rest.startsWith("~/")) return join(process.env.HOME || homedir(), rest.slice(1));
+  return rest;
+}
+
+function checkRedisUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalid(url, "not a valid URL");
+  }
+  if (!parsed.hostname) throw invalid(url, "redis:// needs a host");
+  const db = parsed.pathname.replace(/^\//, "");
+  if (db !== "" && !/^\d{1,2}$/.test(db)) throw invalid(url, `database "${db}" must be a number`);
+}
+
 /**
- * Opens the store a URL names: `memory://`, `sqlite://PATH`, `redis://HOST:PORT/DB`.
- * Heavy drivers are imported only when their scheme is used.
+ * Opens the store a URL names: `memory://`, `sqlite://PATH`, `redis://HOST:PORT/DB`
+ * (`rediss://` for TLS). Heavy drivers are imported only when their scheme is used.
+ * A URL of any other shape throws `CoordError("INVALID_REQUEST")`.
  */
 export async function createStore(url: string, options: StoreOptions = {}): Promise<Store> {
-  const scheme = url.slice(0, url.indexOf("://") + 3);
+  const at = url.indexOf("://");
+  const scheme = at > 0 ? url.slice(0, at).toLowerCase() : "";
   switch (scheme) {
-    case "memory://":
+    case "memory":
+      if (url.length > "memory://".length) throw invalid(url, "memory:// takes no path");
       return createMemoryStore(options);
+    case "sqlite": {
+      const { createSqliteStore } = await import("./sqlite.js");
+      return createSqliteStore(sqlitePathOf(url), options);
+    }
+    case "redis":
+    case "rediss": {
+      checkRedisUrl(url);
+      const { createRedisStore } = await import("./redis.js");
+      return createRedisStore(url, options);
+    }
     default:
-      throw new CoordError("INVALID_REQUEST", `unsupported store URL "${url}" (use memory://, sqlite://PATH or redis://HOST:PORT/DB)`);
+      throw invalid(url, scheme ? `unsupported scheme "${scheme}://"` : "missing scheme");
   }
 }

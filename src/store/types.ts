@@ -104,4 +104,6 @@ export interface Store extends StoreTxReads {
 export interface StoreOptions {
   /** How many events the log keeps (DESIGN: events.retention). */
   retention?: number;
+  /** Prefix of every key a shared store writes (redis), so several deployments can share one server. */
+  keyPrefix?: string;
 }

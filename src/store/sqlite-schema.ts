@@ -1,0 +1,85 @@
+import type { Database } from "better-sqlite3";
+import { CoordError } from "../core/errors.js";
+
+/**
+ * The SQLite schema, one migration per version. `PRAGMA user_version` records how many have run;
+ * a database is migrated forward when opened. Never edit a shipped migration: append a new one.
+ *
+ * Records are kept whole as JSON; the columns beside them exist only to be indexed.
+ */
+const MIGRATIONS: string[] = [
+  // 1: initial schema.
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+  -- The last event id ever given: kept apart from the events table so that trimming the log
+  -- never lets an id be handed out twice.
+  INSERT INTO meta (key, value) VALUES ('last_event_id', 0);
+
+  CREATE TABLE nodes (
+    id TEXT PRIMARY KEY,
+    registration_id TEXT UNIQUE,
+    status TEXT NOT NULL,
+    last_seen_ms INTEGER NOT NULL,
+    json TEXT NOT NULL
+  );
+  CREATE INDEX nodes_by_heartbeat ON nodes (status, last_seen_ms);
+
+  CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    repo TEXT NOT NULL,
+    status TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    label_sig TEXT NOT NULL,
+    idempotency_key TEXT UNIQUE,
+    lease_ms INTEGER,
+    json TEXT NOT NULL
+  );
+  -- Claim order inside one (repo, label requirements) bucket: priority rank, then oldest id.
+  CREATE INDEX tasks_pending ON tasks (repo, label_sig, rank, id) WHERE status IN ('pending', 'orphaned');
+  CREATE INDEX tasks_leases ON tasks (lease_ms) WHERE status = 'claimed';
+  CREATE INDEX tasks_by_status ON tasks (status, id);
+  CREATE INDEX tasks_by_repo ON tasks (repo, id);
+
+  -- The non-empty pending buckets, so a claim looks only at buckets whose requirements fit.
+  CREATE TABLE pending_buckets (
+    repo TEXT NOT NULL,
+    label_sig TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (repo, label_sig)
+  );
+
+  CREATE TABLE messages (
+    id TEXT PRIMARY KEY,
+    to_node TEXT NOT NULL,
+    to_addr TEXT NOT NULL,
+    status TEXT NOT NULL,
+    json TEXT NOT NULL
+  );
+  CREATE INDEX messages_by_recipient ON messages (to_node, status, id);
+  CREATE INDEX messages_by_address ON messages (to_addr, id);
+
+  CREATE TABLE repos (name TEXT PRIMARY KEY, json TEXT NOT NULL);
+
+  CREATE TABLE events (id INTEGER PRIMARY KEY, type TEXT NOT NULL, data TEXT NOT NULL);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the database up to SCHEMA_VERSION; each migration runs in its own transaction. */
+export function migrate(db: Database): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new CoordError(
+      "UNAVAILABLE",
+      `store ${db.name} has schema version ${current}, newer than this build knows (${SCHEMA_VERSION}); upgrade multiclaude-coord`,
+    );
+  }
+  for (let v = current; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,36 @@
+import { afterEach, beforeEach, describe } from "vitest";
+import type { Store } from "../../src/store/types.js";
+import { claimSpecs } from "./conformance-claims.js";
+import { eventSpecs } from "./conformance-events.js";
+import { makeHarness, type Harness, type MakeStore } from "./conformance-harness.js";
+import { lifecycleSpecs } from "./conformance-lifecycle.js";
+
+export type { MakeStore } from "./conformance-harness.js";
+
+/**
+ * The store conformance suite: every rule of DESIGN §4 that a store can affect, checked through
+ * the real coordinator (with a clock the tests move) over a fresh store from `makeStore` per test.
+ * Every backend runs this one suite, so they cannot drift apart.
+ */
+export function describeStoreConformance(name: string, makeStore: MakeStore): void {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store | undefined;
+    let harness: Harness | undefined;
+
+    beforeEach(async () => {
+      store = await makeStore({});
+      harness = makeHarness(store, { t: Date.parse("2030-01-01T00:00:00Z") });
+    });
+
+    afterEach(async () => {
+      await harness?.coord.stop();
+      await store?.close();
+      store = harness = undefined;
+    });
+
+    const h = (): Harness => harness!;
+    describe("claims", () => claimSpecs(h));
+    describe("lifecycle", () => lifecycleSpecs(h));
+    describe("events, messages, state", () => eventSpecs(h, makeStore));
+  });
+}

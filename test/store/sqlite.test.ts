@@ -1,0 +1,98 @@
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { SCHEMA_VERSION } from "../../src/store/sqlite-schema.js";
+import { createSqliteStore } from "../../src/store/sqlite.js";
+import { describeStoreConformance } from "./conformance.js";
+import { makeHarness } from "./conformance-harness.js";
+
+const root = mkdtempSync(join(tmpdir(), "mcc-sqlite-"));
+let n = 0;
+const nextPath = () => join(root, `db-${++n}`, "coordination.db");
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describeStoreConformance("sqlite", (options) => createSqliteStore(nextPath(), options));
+
+describe("SQLite store", () => {
+  it("creates the database folder with mode 0700, in WAL mode, at the current schema version", async () => {
+    const path = join(root, "private", "nested", "c.db");
+    const store = await createSqliteStore(path);
+    await store.close();
+    expect(statSync(join(root, "private", "nested")).mode & 0o777).toBe(0o700);
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+      expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("keeps everything across a reopen, and event ids keep increasing past trimmed ones", async () => {
+    const path = nextPath();
+    const clock = { t: Date.parse("2030-01-01T00:00:00Z") };
+    let store = await createSqliteStore(path, { retention: 5 });
+    let h = makeHarness(store, clock);
+    const reg = await h.register("n1", { labels: { pool: "gpu" } });
+    const tasks = [];
+    for (let i = 0; i < 8; i++) tasks.push(await h.createTask({ priority: i % 2 ? "high" : "low", labels: i % 3 ? {} : { pool: "gpu" } }));
+    await h.coord.tasks.claim(tasks[0]!.id, { registration_id: reg, worker_name: "w" });
+    await h.coord.nodes.heartbeat({ registration_id: reg, repos: [{ name: "acme/app", active_prs: 3 }] });
+    const msg = await h.coord.messages.send({ from: "lead", to: "w@n1", body: "hi" });
+    const before = {
+      bounds: await store.eventBounds(),
+      events: await store.readEvents(0, 100),
+      pending: await h.coord.tasks.pending({ labels: { pool: "gpu" } }),
+      tasks: await store.listTasks({ limit: 100 }),
+      nodes: await store.listNodes({}),
+      counts: await store.counts(),
+    };
+    expect(before.events.length).toBe(5);
+    await h.coord.stop();
+    await store.close();
+
+    store = await createSqliteStore(path, { retention: 5 });
+    h = makeHarness(store, clock);
+    expect(await store.eventBounds()).toEqual(before.bounds);
+    expect(await store.readEvents(0, 100)).toEqual(before.events);
+    expect(await h.coord.tasks.pending({ labels: { pool: "gpu" } })).toEqual(before.pending);
+    expect(await store.listTasks({ limit: 100 })).toEqual(before.tasks);
+    expect(await store.listNodes({})).toEqual(before.nodes);
+    expect(await store.counts()).toEqual(before.counts);
+    expect((await store.getNodeByRegistration(reg))?.id).toBe("n1");
+    expect((await store.getTask(tasks[0]!.id))!.status).toBe("claimed");
+    expect(await store.getMessage(msg.id)).toEqual(msg);
+    expect(await store.countPendingMessages("n1")).toBe(1);
+    expect(await store.getRepo("acme/app")).toMatchObject({ active_prs: 3 });
+
+    const seen: number[] = [];
+    store.onEvents((batch) => seen.push(...batch.map((e) => e.id)));
+    await h.createTask();
+    await h.coord.tasks.complete(tasks[0]!.id, { registration_id: reg });
+    expect(seen).toEqual([before.bounds.last_id + 1, before.bounds.last_id + 2]);
+    expect((await store.eventBounds()).last_id).toBe(before.bounds.last_id + 2);
+    await h.coord.stop();
+    await store.close();
+  });
+
+  it("refuses a database written by a newer schema, and a path it cannot create", async () => {
+    const path = nextPath();
+    await (await createSqliteStore(path)).close();
+    const db = new Database(path);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    await expect(createSqliteStore(path)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    const blocker = join(root, "file-not-dir");
+    await (await createSqliteStore(blocker)).close();
+    await expect(createSqliteStore(join(blocker, "x.db"))).rejects.toMatchObject({ code: "UNAVAILABLE" });
+  });
+
+  it("refuses transactions after close", async () => {
+    const store = await createSqliteStore(nextPath());
+    await store.close();
+    await expect(store.transact(async () => 1)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+  });
+});
