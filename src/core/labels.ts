@@ -26,20 +26,20 @@ export function labelSignature(labels: Labels): string {
     .join(",");
 }
 
-/** Parses `k:v,k:v` (API query form) into labels. */
+const PAIR = /^([A-Za-z0-9][A-Za-z0-9._/-]{0,62}):([A-Za-z0-9._/+@=-]{1,128})$/;
+
+/** Parses `k:v,k:v` (API query form) into labels; keys and values follow the same rules as in bodies. */
 export function parseLabelQuery(text: string, field = "labels"): Labels {
   const labels: Labels = {};
-  if (text.trim() === "") return labels;
+  if (text === "") return labels;
   for (const part of text.split(",")) {
-    const i = part.indexOf(":");
-    const key = i > 0 ? part.slice(0, i).trim() : "";
-    const value = i > 0 ? part.slice(i + 1).trim() : "";
-    if (!key || !value) {
-      throw new CoordError("INVALID_REQUEST", `${field}: expected key:value pairs separated by commas, got "${part}"`, {
-        fields: [{ field, message: `bad pair "${part}"` }],
+    const m = PAIR.exec(part);
+    if (!m) {
+      throw new CoordError("INVALID_REQUEST", `${field}: expected key:value pairs separated by commas, got ${JSON.stringify(part.slice(0, 100))}`, {
+        fields: [{ field: `query.${field}`, message: "bad key:value pair" }],
       });
     }
-    labels[key] = value;
+    labels[m[1]!] = m[2]!;
   }
   return labels;
 }

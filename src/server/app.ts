@@ -70,6 +70,8 @@ export function createApp(options: AppOptions): FastifyInstance {
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
     forceCloseConnections: true,
+    // Router errors (bad %-encoding, over-long path parameters) get the envelope too.
+    frameworkErrors: (err, _request, reply) => sendError(reply, err),
     ...options.fastify,
   });
   app.decorate("coordAuth", auth);

@@ -49,6 +49,10 @@ export function toErrorResponse(err: unknown, log?: FastifyRequest["log"]): { st
       return { status: 415, body: body("UNSUPPORTED_MEDIA_TYPE", "send JSON with Content-Type: application/json") };
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return { status: 400, body: body("INVALID_REQUEST", "body is empty; send a JSON object") };
+    case "FST_ERR_BAD_URL":
+      return { status: 400, body: body("INVALID_REQUEST", "the URL is not validly encoded") };
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return { status: 400, body: body("INVALID_REQUEST", "a path parameter is too long (at most 200 characters)") };
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
       return { status: 400, body: body("INVALID_REQUEST", "Content-Length does not match the body") };
   }

@@ -19,7 +19,9 @@ export const Labels = Type.Record(
 );
 export const Priority = Type.Union(PRIORITIES.map((p) => Type.Literal(p)));
 const StringEnum = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
-const Text = (max: number) => Type.String({ maxLength: max });
+/** Free text (descriptions, summaries, reasons, message bodies): any characters but C0 controls other than tab and newlines. */
+const TEXT = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$";
+const Text = (max: number, min = 0) => Type.String({ minLength: min, maxLength: max, pattern: TEXT });
 const Address = Type.String({ minLength: 1, maxLength: 257, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9][A-Za-z0-9._-]*)?$" });
 
 // ---- entities -------------------------------------------------------------
@@ -135,7 +137,7 @@ export const RegistrationBody = Type.Object({ registration_id: RegistrationId },
 export const CreateTaskBody = Type.Object(
   {
     repo: Name("repository name as multiclaude knows it"),
-    description: Type.String({ minLength: 1, maxLength: 65_536 }),
+    description: Text(65_536, 1),
     priority: Type.Optional(Priority),
     labels: Type.Optional(Labels),
     max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
@@ -157,21 +159,21 @@ export const ClaimNextBody = Type.Object(
 );
 
 export const CompleteBody = Type.Object(
-  { registration_id: RegistrationId, pr: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })), summary: Type.Optional(Text(65_536)) },
+  { registration_id: RegistrationId, pr: Type.Optional(Text(2048, 1)), summary: Type.Optional(Text(65_536)) },
   { additionalProperties: false },
 );
 export const FailBody = Type.Object(
-  { registration_id: RegistrationId, reason: Type.String({ minLength: 1, maxLength: 65_536 }), retry: Type.Optional(Type.Boolean()) },
+  { registration_id: RegistrationId, reason: Text(65_536, 1), retry: Type.Optional(Type.Boolean()) },
   { additionalProperties: false },
 );
 export const ReleaseBody = Type.Object(
-  { registration_id: RegistrationId, reason: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })) },
+  { registration_id: RegistrationId, reason: Type.Optional(Text(4096, 1)) },
   { additionalProperties: false },
 );
-export const CancelBody = Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })) }, { additionalProperties: false });
+export const CancelBody = Type.Object({ reason: Type.Optional(Text(4096, 1)) }, { additionalProperties: false });
 
 export const SendMessageBody = Type.Object(
-  { from: Address, to: Address, body: Type.String({ minLength: 1, maxLength: 65_536 }), repo: Type.Optional(Name("repo")) },
+  { from: Address, to: Address, body: Text(65_536, 1), repo: Type.Optional(Name("repo")) },
   { additionalProperties: false },
 );
 export const AckBody = Type.Object({ registration_id: Type.Optional(RegistrationId) }, { additionalProperties: false });
