@@ -1,0 +1,99 @@
+import { createHash } from "node:crypto";
+import { priorityRank } from "../core/priority.js";
+import { isClaimable } from "../core/tasks.js";
+import type { Labels, Message, NodeRecord, Task } from "../core/types.js";
+
+/**
+ * The Redis key layout. Every record is a hash `{v: version, j: JSON, x: footprint}` where the
+ * footprint lists the index entries the record occupies. The commit script removes a record's
+ * old footprint and adds its new one, so index upkeep lives in one generic Lua loop and all the
+ * knowledge of which index holds what stays here, in TypeScript.
+ *
+ * Footprint entries (all keys already prefixed):
+ *   ["z", zset, score, member]                 sorted-set member
+ *   ["z", zset, score, member, set, setMember] ...and keep `setMember` in `set` while zset is non-empty
+ *   ["s", set, member]                         set member
+ *   ["k", key, value]                          string key → value (removed only while it still holds value)
+ */
+export type FootprintEntry = [kind: "z" | "s" | "k", key: string, ...rest: string[]];
+
+export function redisKeys(prefix: string) {
+  const P = prefix;
+  return {
+    prefix: P,
+    node: (id: string) => `${P}node:${id}`,
+    task: (id: string) => `${P}task:${id}`,
+    message: (id: string) => `${P}msg:${id}`,
+    repo: (name: string) => `${P}repo:${name}`,
+    registration: (reg: string) => `${P}reg:${reg}`,
+    idempotency: (key: string) => `${P}idem:${key}`,
+    /** All node ids, and node ids by status. */
+    nodes: `${P}nodes`,
+    nodesByStatus: (status: string) => `${P}nodes:s:${status}`,
+    /** Online nodes scored by last heartbeat (ms). */
+    online: `${P}online`,
+    /** Task ids at score 0, so lexicographic order = creation order. */
+    tasks: `${P}tasks`,
+    tasksByStatus: (status: string) => `${P}tasks:s:${status}`,
+    tasksByRepo: (repo: string) => `${P}tasks:r:${repo}`,
+    /** Claimed task ids scored by lease end (ms). */
+    leases: `${P}leases`,
+    /** Ids of claimable tasks, all and per repo (for counts). */
+    pending: `${P}pending`,
+    pendingByRepo: (repo: string) => `${P}pending:r:${repo}`,
+    /** The set of non-empty pending buckets; each member is a bucket descriptor (see bucketOf). */
+    buckets: `${P}pbuckets`,
+    bucket: (descriptor: string) => `${P}pq:${createHash("sha1").update(descriptor, "utf8").digest("hex")}`,
+    messages: `${P}msgs`,
+    messagesByNode: (node: string) => `${P}msgs:n:${node}`,
+    pendingMessages: (node: string) => `${P}msgs:p:${node}`,
+    events: `${P}events`,
+    eventCounter: `${P}event-id`,
+    channel: `${P}events`,
+  };
+}
+
+export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/** `[repo, labels with sorted keys]` as JSON: one bucket per distinct (repo, requirements). */
+export function bucketOf(repo: string, labels: Labels): string {
+  const sorted: Labels = {};
+  for (const k of Object.keys(labels).sort()) sorted[k] = labels[k]!;
+  return JSON.stringify([repo, sorted]);
+}
+
+export function taskFootprint(k: RedisKeys, t: Task): FootprintEntry[] {
+  const fp: FootprintEntry[] = [
+    ["z", k.tasks, "0", t.id],
+    ["z", k.tasksByStatus(t.status), "0", t.id],
+    ["z", k.tasksByRepo(t.repo), "0", t.id],
+  ];
+  if (isClaimable(t.status)) {
+    // Score = priority rank; equal scores sort by member, i.e. by id = age. That is claim order.
+    const descriptor = bucketOf(t.repo, t.labels);
+    fp.push(["z", k.bucket(descriptor), String(priorityRank(t.priority)), t.id, k.buckets, descriptor]);
+    fp.push(["s", k.pending, t.id], ["s", k.pendingByRepo(t.repo), t.id]);
+  }
+  if (t.status === "claimed" && t.lease_expires_at) fp.push(["z", k.leases, String(Date.parse(t.lease_expires_at)), t.id]);
+  if (t.idempotency_key) fp.push(["k", k.idempotency(t.idempotency_key), t.id]);
+  return fp;
+}
+
+export function nodeFootprint(k: RedisKeys, n: NodeRecord): FootprintEntry[] {
+  const fp: FootprintEntry[] = [
+    ["s", k.nodes, n.id],
+    ["s", k.nodesByStatus(n.status), n.id],
+  ];
+  if (n.status === "online") fp.push(["z", k.online, String(Date.parse(n.last_seen)), n.id]);
+  if (n.registration_id) fp.push(["k", k.registration(n.registration_id), n.id]);
+  return fp;
+}
+
+export function messageFootprint(k: RedisKeys, m: Message): FootprintEntry[] {
+  const fp: FootprintEntry[] = [
+    ["z", k.messages, "0", m.id],
+    ["z", k.messagesByNode(m.to_node), "0", m.id],
+  ];
+  if (m.status === "pending") fp.push(["z", k.pendingMessages(m.to_node), "0", m.id]);
+  return fp;
+}

@@ -1,0 +1,105 @@
+import type { Redis } from "ioredis";
+import { CoordError, TxConflict, isCoordError } from "../core/errors.js";
+import type { Message, NodeRecord, Task } from "../core/types.js";
+import type { RedisKeys } from "./redis-keys.js";
+import { COMMIT_LUA, PENDING_LUA, RECORDS_LUA, VIA_LUA } from "./redis-scripts.js";
+import type { StoreTxReads } from "./types.js";
+
+type Arg = string | number;
+
+/** An ioredis client with the store's scripts defined on it. */
+export type ScriptedRedis = Redis & {
+  mccCommit(...args: Arg[]): Promise<number[]>;
+  mccPending(...args: Arg[]): Promise<(string | null)[]>;
+  mccVia(...args: Arg[]): Promise<(string | null)[]>;
+  mccRecords(...args: Arg[]): Promise<string[]>;
+};
+
+export function defineScripts(client: Redis): ScriptedRedis {
+  // ioredis runs these with EVALSHA and falls back to EVAL after a server restart (NOSCRIPT).
+  client.defineCommand("mccCommit", { numberOfKeys: 0, lua: COMMIT_LUA });
+  client.defineCommand("mccPending", { numberOfKeys: 0, lua: PENDING_LUA });
+  client.defineCommand("mccVia", { numberOfKeys: 0, lua: VIA_LUA });
+  client.defineCommand("mccRecords", { numberOfKeys: 0, lua: RECORDS_LUA });
+  return client as ScriptedRedis;
+}
+
+/** Redis failures become UNAVAILABLE (503), never a raw driver error (500). */
+export function unavailable(err: unknown): never {
+  if (isCoordError(err) || err instanceof TxConflict) throw err;
+  throw new CoordError("UNAVAILABLE", `redis: ${(err as Error)?.message ?? String(err)}`);
+}
+
+/** A Redis call whose failure means the store is unavailable. */
+export function rc<T>(p: Promise<T>): Promise<T> {
+  return p.catch(unavailable);
+}
+
+/**
+ * What a transaction has read: the version of each record ("v", "0" = absent) and the value of
+ * each string index ("k", "" = absent). The commit applies only if all are unchanged. Reading
+ * one key twice with different results means another replica wrote in between: a conflict now.
+ */
+export function createReadSet() {
+  const conditions = new Map<string, { kind: "v" | "k"; value: string }>();
+  return {
+    note(kind: "v" | "k", key: string, value: string): void {
+      const prev = conditions.get(key);
+      if (prev && prev.value !== value) throw new TxConflict();
+      conditions.set(key, { kind, value });
+    },
+    get size(): number {
+      return conditions.size;
+    },
+    /** Flat `kind, key, expected` triples for the commit script. */
+    args(): string[] {
+      const out: string[] = [];
+      for (const [key, c] of conditions) out.push(c.kind, key, c.value);
+      return out;
+    },
+  };
+}
+
+export type ReadSet = ReturnType<typeof createReadSet>;
+
+/** Record reads against Redis; with a read set, each read becomes a condition of the commit. */
+export function createRedisReads(client: ScriptedRedis, k: RedisKeys, rs?: ReadSet): StoreTxReads {
+  async function record<T>(key: string): Promise<T | undefined> {
+    const [v, j] = await rc(client.hmget(key, "v", "j"));
+    rs?.note("v", key, v ?? "0");
+    return j ? (JSON.parse(j) as T) : undefined;
+  }
+
+  async function via<T>(indexKey: string, recordPrefix: string): Promise<T | undefined> {
+    const [id, v, j] = await rc(client.mccVia(indexKey, recordPrefix));
+    rs?.note("k", indexKey, id ?? "");
+    if (!id) return undefined;
+    rs?.note("v", recordPrefix + id, v ?? "0");
+    return j ? (JSON.parse(j) as T) : undefined;
+  }
+
+  return {
+    getNode: (id) => record<NodeRecord>(k.node(id)),
+    async getNodeByRegistration(reg) {
+      const node = await via<NodeRecord>(k.registration(reg), k.node(""));
+      return node?.registration_id === reg ? node : undefined;
+    },
+    getTask: (id) => record<Task>(k.task(id)),
+    async getTaskByIdempotencyKey(key) {
+      const task = await via<Task>(k.idempotency(key), k.task(""));
+      return task?.idempotency_key === key ? task : undefined;
+    },
+    getMessage: (id) => record<Message>(k.message(id)),
+    async listPending(query) {
+      const labels = query.labels ? JSON.stringify(query.labels) : "";
+      const flat = await rc(client.mccPending(k.prefix, query.repo ?? "", labels, query.limit));
+      const tasks: Task[] = [];
+      for (let i = 0; i + 2 < flat.length; i += 3) {
+        const json = flat[i + 2];
+        rs?.note("v", k.task(flat[i]!), flat[i + 1] ?? "0");
+        if (json) tasks.push(JSON.parse(json) as Task);
+      }
+      return tasks;
+    },
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * Lua scripts of the Redis store. Each runs atomically on the server; keys are computed inside
+ * (from the prefix or from footprints), so the store supports a single Redis (or a primary with
+ * replicas), not Redis Cluster.
+ */
+
+/**
+ * Commit of one transaction.
+ * ARGV: prefix, retention, #conditions, #writes, #events, then
+ *   conditions: kind ("v": hash version, "k": string value), key, expected ("0" / "" = absent)
+ *   writes: key, record JSON, footprint JSON
+ *   events: JSON of {type, data} (without id)
+ * Returns {0} when a condition fails (nothing written), else {1, first event id (0 if none)}.
+ */
+export const COMMIT_LUA = `
+local P, retention = ARGV[1], tonumber(ARGV[2])
+local nc, nw, ne = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local i = 6
+for _ = 1, nc do
+  local kind, key, want = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  i = i + 3
+  local have
+  if kind == 'v' then have = redis.call('HGET', key, 'v') or '0' else have = redis.call('GET', key) or '' end
+  if have ~= want then return {0} end
+end
+
+local function unindex(fp)
+  for _, e in ipairs(fp) do
+    if e[1] == 'z' then
+      redis.call('ZREM', e[2], e[4])
+      if e[5] and redis.call('ZCARD', e[2]) == 0 then redis.call('SREM', e[5], e[6]) end
+    elseif e[1] == 's' then
+      redis.call('SREM', e[2], e[3])
+    elseif redis.call('GET', e[2]) == e[3] then
+      redis.call('DEL', e[2])
+    end
+  end
+end
+
+local function index(fp)
+  for _, e in ipairs(fp) do
+    if e[1] == 'z' then
+      redis.call('ZADD', e[2], e[3], e[4])
+      if e[5] then redis.call('SADD', e[5], e[6]) end
+    elseif e[1] == 's' then
+      redis.call('SADD', e[2], e[3])
+    else
+      redis.call('SET', e[2], e[3])
+    end
+  end
+end
+
+for _ = 1, nw do
+  local key, json, fp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  i = i + 3
+  local old = redis.call('HGET', key, 'x')
+  if old then unindex(cjson.decode(old)) end
+  redis.call('HSET', key, 'j', json, 'x', fp)
+  redis.call('HINCRBY', key, 'v', 1)
+  index(cjson.decode(fp))
+end
+
+local first = 0
+if ne > 0 then
+  local last = redis.call('INCRBY', P .. 'event-id', ne)
+  first = last - ne + 1
+  local out = {}
+  for k = 0, ne - 1 do
+    local id = first + k
+    local full = '{"id":' .. string.format('%d', id) .. ',' .. string.sub(ARGV[i + k], 2)
+    redis.call('ZADD', P .. 'events', id, full)
+    out[#out + 1] = full
+  end
+  -- Keep the last \`retention\` events; the counter above never goes back, so ids are never reused.
+  redis.call('ZREMRANGEBYSCORE', P .. 'events', '-inf', string.format('%d', last - retention))
+  redis.call('PUBLISH', P .. 'events', '[' .. table.concat(out, ',') .. ']')
+end
+return {1, first}
+`;
+
+/**
+ * The best claimable tasks for a node: only buckets whose repo and label requirements fit are
+ * read, each only up to `limit`. ARGV: prefix, repo ("" = any), node labels JSON ("" = no filter),
+ * limit. Returns a flat list: id, version, JSON, ... in claim order.
+ */
+export const PENDING_LUA = `
+local P, repo, limit = ARGV[1], ARGV[2], tonumber(ARGV[4])
+local want = nil
+if ARGV[3] ~= '' then want = cjson.decode(ARGV[3]) end
+local fitting = {}
+for _, member in ipairs(redis.call('SMEMBERS', P .. 'pbuckets')) do
+  local b = cjson.decode(member)
+  local fits = repo == '' or b[1] == repo
+  if fits and want then
+    for k, v in pairs(b[2]) do
+      if want[k] ~= v then fits = false break end
+    end
+  end
+  if fits then fitting[#fitting + 1] = P .. 'pq:' .. redis.sha1hex(member) end
+end
+local ids
+if #fitting == 1 then
+  ids = redis.call('ZRANGE', fitting[1], 0, limit - 1)
+else
+  -- Merge the bucket heads in a scratch sorted set: Redis orders equal scores bytewise, as the
+  -- buckets do (Lua string comparison would follow the server's locale).
+  local tmp = P .. 'scratch:pending'
+  redis.call('DEL', tmp)
+  for _, key in ipairs(fitting) do
+    local r = redis.call('ZRANGE', key, 0, limit - 1, 'WITHSCORES')
+    for j = 1, #r, 2 do redis.call('ZADD', tmp, r[j + 1], r[j]) end
+  end
+  ids = redis.call('ZRANGE', tmp, 0, limit - 1)
+  redis.call('DEL', tmp)
+end
+local out = {}
+for _, id in ipairs(ids) do
+  local rec = redis.call('HMGET', P .. 'task:' .. id, 'v', 'j')
+  out[#out + 1] = id
+  out[#out + 1] = rec[1]
+  out[#out + 1] = rec[2]
+end
+return out
+`;
+
+/** A record through a string index (registration, idempotency key). ARGV: index key, record key prefix. Returns {} or {id, v, j}. */
+export const VIA_LUA = `
+local id = redis.call('GET', ARGV[1])
+if not id then return {} end
+local rec = redis.call('HMGET', ARGV[2] .. id, 'v', 'j')
+return {id, rec[1], rec[2]}
+`;
+
+/**
+ * Records named by an index read. ARGV: record key prefix, then a Redis command and its
+ * arguments that return ids (SMEMBERS, ZRANGEBYSCORE, ZRANGEBYLEX, ...). Returns their JSON, in
+ * the command's order, skipping ids without a record.
+ */
+export const RECORDS_LUA = `
+local prefix = ARGV[1]
+local args = {}
+for i = 2, #ARGV do args[#args + 1] = ARGV[i] end
+local out = {}
+for _, id in ipairs(redis.call(unpack(args))) do
+  local j = redis.call('HGET', prefix .. id, 'j')
+  if j then out[#out + 1] = j end
+end
+return out
+`;

@@ -1,0 +1,225 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { CoordError, TxConflict } from "../core/errors.js";
+import { labelsSatisfied } from "../core/labels.js";
+import { NODE_STATUSES, TASK_STATUSES, type CoordEvent, type Message, type NodeRecord, type Task } from "../core/types.js";
+import { createBufferedTx, createWriteSet, type WriteSet } from "./buffered-tx.js";
+import { createEventFeed } from "./redis-events.js";
+import { messageFootprint, nodeFootprint, redisKeys, taskFootprint } from "./redis-keys.js";
+import { createReadSet, createRedisReads, defineScripts, rc, type ReadSet } from "./redis-reads.js";
+import type { Store, StoreCounts, StoreOptions, StoreTx } from "./types.js";
+
+export interface RedisStoreOptions extends StoreOptions {
+  /** How many times a transaction is re-run after losing a race before answering UNAVAILABLE. */
+  maxAttempts?: number;
+  /** How often the event feed checks the log for events pub/sub did not bring (ms). */
+  catchUpIntervalMs?: number;
+}
+
+const parse = <T>(json: string): T => JSON.parse(json) as T;
+
+/**
+ * A store shared by several coordinator replicas through one Redis. Transactions are
+ * optimistic: `fn` runs against a buffered overlay while every read is noted with its version;
+ * one Lua script then checks those versions, writes records, indexes and events, and publishes
+ * the events, atomically. A lost race re-runs `fn` (bounded, with jittered backoff).
+ */
+export async function createRedisStore(url: string, options: RedisStoreOptions = {}): Promise<Store> {
+  // Loaded here so that memory:// and sqlite:// users never load the driver.
+  const { Redis } = await import("ioredis");
+  const retention = options.retention ?? 10_000;
+  const maxAttempts = options.maxAttempts ?? 100;
+  const k = redisKeys(options.keyPrefix ?? "mcc:");
+  const safeUrl = url.replace(/^(rediss?:\/\/)[^@/]*@/, "$1***@");
+  const client = defineScripts(new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true }));
+  const sub = client.duplicate();
+  // Failures reach callers through rejected commands; the 'error' events would only be noise.
+  client.on("error", () => {});
+  sub.on("error", () => {});
+  try {
+    await client.connect();
+    await sub.connect();
+    await sub.subscribe(k.channel);
+  } catch (err) {
+    client.disconnect();
+    sub.disconnect();
+    throw new CoordError("UNAVAILABLE", `cannot reach Redis at ${safeUrl}: ${(err as Error).message}`);
+  }
+
+  const reads = createRedisReads(client, k);
+  const records = async <T>(recordPrefix: string, ...command: string[]) =>
+    (await rc(client.mccRecords(recordPrefix, ...command))).map((j) => parse<T>(j));
+
+  async function readEvents(afterId: number, limit: number): Promise<CoordEvent[]> {
+    const rows = await rc(client.zrangebyscore(k.events, `(${afterId}`, "+inf", "LIMIT", 0, limit));
+    return rows.map((r) => parse<CoordEvent>(r));
+  }
+  const lastId = async () => Number((await rc(client.get(k.eventCounter))) ?? 0);
+
+  const feed = createEventFeed({ readLog: readEvents, lastId });
+  await feed.start();
+  sub.on("message", (_channel: string, message: string) => {
+    void feed.ingest(parse<CoordEvent[]>(message));
+  });
+  // ioredis re-subscribes after a reconnect; whatever was published meanwhile comes from the log.
+  sub.on("ready", () => void feed.catchUp());
+  const catchUpTimer = setInterval(() => void feed.catchUp(), options.catchUpIntervalMs ?? 1000);
+  catchUpTimer.unref();
+
+  /** Runs the commit script; null when a read changed since (nothing was written). */
+  async function commit(rs: ReadSet, ws: WriteSet): Promise<CoordEvent[] | null> {
+    const writes: string[] = [];
+    for (const n of ws.nodes.values()) writes.push(k.node(n.id), JSON.stringify(n), JSON.stringify(nodeFootprint(k, n)));
+    for (const t of ws.tasks.values()) writes.push(k.task(t.id), JSON.stringify(t), JSON.stringify(taskFootprint(k, t)));
+    for (const m of ws.messages.values()) writes.push(k.message(m.id), JSON.stringify(m), JSON.stringify(messageFootprint(k, m)));
+    for (const r of ws.repos.values()) writes.push(k.repo(r.name), JSON.stringify(r), "[]");
+    // A single read is consistent by itself: a read-only transaction of one read needs no check.
+    if (writes.length === 0 && ws.events.length === 0 && rs.size < 2) return [];
+    const conditions = rs.args();
+    const events = ws.events.map((e) => JSON.stringify({ type: e.type, data: e.data }));
+    const [ok, first] = await rc(
+      client.mccCommit(k.prefix, retention, conditions.length / 3, writes.length / 3, events.length, ...conditions, ...writes, ...events),
+    );
+    if (ok !== 1) return null;
+    return ws.events.map((e, i) => ({ id: first! + i, type: e.type, data: e.data }));
+  }
+
+  /** After a lost race: a short, growing, jittered pause, so racing replicas spread out. */
+  async function backoff(attempt: number): Promise<void> {
+    if (attempt >= maxAttempts) {
+      throw new CoordError("UNAVAILABLE", `transaction lost ${attempt} races in a row; try again`, { attempts: attempt });
+    }
+    await sleep(Math.random() * Math.min(20, 2 ** Math.min(attempt, 5)));
+  }
+
+  const inFlight = new Set<Promise<unknown>>();
+  let closed = false;
+
+  async function runTransaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      if (closed) throw new CoordError("UNAVAILABLE", "store is closed");
+      const rs = createReadSet();
+      const ws = createWriteSet();
+      let result: T;
+      try {
+        result = await fn(createBufferedTx(createRedisReads(client, k, rs), ws));
+      } catch (err) {
+        // An answer (e.g. TASK_CLAIMED) must rest on reads that held together, like a commit.
+        const conflict = err instanceof TxConflict || (rs.size >= 2 && (await commit(rs, createWriteSet())) === null);
+        if (!conflict) throw err;
+        await backoff(attempt);
+        continue;
+      }
+      const committed = await commit(rs, ws);
+      if (committed) {
+        await feed.ingest(committed);
+        return result;
+      }
+      await backoff(attempt);
+    }
+  }
+
+  return {
+    backend: "redis",
+    ...reads,
+    transact(fn) {
+      const run = runTransaction(fn);
+      inFlight.add(run);
+      void run.catch(() => {}).finally(() => inFlight.delete(run));
+      return run;
+    },
+    async listNodes(query) {
+      const nodes = await records<NodeRecord>(k.node(""), "SMEMBERS", query.status ? k.nodesByStatus(query.status) : k.nodes);
+      return nodes
+        .filter((n) => (!query.status || n.status === query.status) && (!query.labels || labelsSatisfied(query.labels, n.labels)))
+        .sort((a, b) => (a.id < b.id ? -1 : 1));
+    },
+    async listTasks(query) {
+      const index = query.status ? k.tasksByStatus(query.status) : query.repo ? k.tasksByRepo(query.repo) : k.tasks;
+      const exact = !(query.status && query.repo);
+      const chunk = exact ? query.limit + 1 : Math.max(query.limit + 1, 200);
+      const out: Task[] = [];
+      let cursor = query.cursor;
+      while (out.length <= query.limit) {
+        const max = cursor === undefined ? "+" : `(${cursor}`;
+        const batch = await records<Task>(k.task(""), "ZREVRANGEBYLEX", index, max, "-", "LIMIT", "0", String(chunk));
+        for (const t of batch) {
+          if ((!query.status || t.status === query.status) && (!query.repo || t.repo === query.repo)) out.push(t);
+        }
+        if (batch.length < chunk) break;
+        cursor = batch[batch.length - 1]!.id;
+      }
+      const more = out.length > query.limit;
+      const page = more ? out.slice(0, query.limit) : out;
+      return { tasks: page, next_cursor: more ? page[page.length - 1]!.id : null };
+    },
+    async countPending(repo) {
+      return rc(client.scard(repo === undefined ? k.pending : k.pendingByRepo(repo)));
+    },
+    async listMessages(query) {
+      const index = query.to_node
+        ? query.status === "pending"
+          ? k.pendingMessages(query.to_node)
+          : k.messagesByNode(query.to_node)
+        : k.messages;
+      const chunk = Math.max(query.limit, 200);
+      const out: Message[] = [];
+      let cursor: string | undefined;
+      while (out.length < query.limit) {
+        const min = cursor === undefined ? "-" : `(${cursor}`;
+        const batch = await records<Message>(k.message(""), "ZRANGEBYLEX", index, min, "+", "LIMIT", "0", String(chunk));
+        for (const m of batch) {
+          if (query.to_node && m.to_node !== query.to_node) continue;
+          if (query.to && m.to !== query.to) continue;
+          if (query.status && m.status !== query.status) continue;
+          out.push(m);
+        }
+        if (batch.length < chunk) break;
+        cursor = batch[batch.length - 1]!.id;
+      }
+      return out.slice(0, query.limit);
+    },
+    async countPendingMessages(nodeId) {
+      return rc(client.zcard(k.pendingMessages(nodeId)));
+    },
+    async getRepo(name) {
+      const j = await rc(client.hget(k.repo(name), "j"));
+      return j ? parse(j) : undefined;
+    },
+    async staleNodes(cutoff) {
+      const ms = Date.parse(cutoff);
+      const nodes = await records<NodeRecord>(k.node(""), "ZRANGEBYSCORE", k.online, "-inf", `(${ms}`);
+      return nodes.filter((n) => n.status === "online" && Date.parse(n.last_seen) < ms);
+    },
+    async expiredLeases(now) {
+      const ms = Date.parse(now);
+      const tasks = await records<Task>(k.task(""), "ZRANGEBYSCORE", k.leases, "-inf", String(ms));
+      return tasks.filter((t) => t.status === "claimed" && t.lease_expires_at !== null && Date.parse(t.lease_expires_at) <= ms);
+    },
+    async counts() {
+      const [nodes, tasks] = await Promise.all([
+        Promise.all(NODE_STATUSES.map((s) => rc(client.scard(k.nodesByStatus(s))))),
+        Promise.all(TASK_STATUSES.map((s) => rc(client.zcard(k.tasksByStatus(s))))),
+      ]);
+      return {
+        nodes: Object.fromEntries(NODE_STATUSES.map((s, i) => [s, nodes[i]])) as StoreCounts["nodes"],
+        tasks: Object.fromEntries(TASK_STATUSES.map((s, i) => [s, tasks[i]])) as StoreCounts["tasks"],
+      };
+    },
+    readEvents,
+    async eventBounds() {
+      const res = await rc(client.multi().zrange(k.events, 0, 0, "WITHSCORES").get(k.eventCounter).exec());
+      const oldest = (res?.[0]?.[1] as string[] | undefined)?.[1];
+      return { oldest_id: oldest ? Number(oldest) : 0, last_id: Number((res?.[1]?.[1] as string | null) ?? 0) };
+    },
+    onEvents(listener) {
+      return feed.add(listener);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(catchUpTimer);
+      await Promise.allSettled([...inFlight]);
+      await Promise.allSettled([sub.quit(), client.quit()]);
+    },
+  };
+}

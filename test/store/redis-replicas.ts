@@ -1,0 +1,79 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { CoordEvent, Task } from "../../src/core/types.js";
+import { createRedisStore } from "../../src/store/redis.js";
+import type { Store } from "../../src/store/types.js";
+import { CLAIM_TIMEOUT_MS, eventually, makeHarness, typesOf, type Harness } from "./conformance-harness.js";
+
+/** Two coordinator replicas, each with its own store instance, sharing one Redis and one clock. */
+export function replicaSpecs(url: () => string, nextPrefix: () => string): void {
+  describe("two replicas on one redis-server", () => {
+    let stores: Store[] = [];
+    let a: Harness;
+    let b: Harness;
+
+    async function open(): Promise<void> {
+      const keyPrefix = nextPrefix();
+      const clock = { t: Date.parse("2030-01-01T00:00:00Z") };
+      stores = [await createRedisStore(url(), { keyPrefix }), await createRedisStore(url(), { keyPrefix })];
+      a = makeHarness(stores[0]!, clock);
+      b = makeHarness(stores[1]!, clock);
+    }
+
+    afterEach(async () => {
+      await Promise.all([a?.coord.stop(), b?.coord.stop()]);
+      await Promise.all(stores.map((s) => s.close()));
+    });
+
+    it("lets exactly one of many concurrent claims through both replicas win", async () => {
+      await open();
+      const task = await a.createTask();
+      const regs: string[] = [];
+      for (let i = 0; i < 6; i++) regs.push(await (i % 2 ? b : a).register(`node-${i}`, { maxWorkers: 10 }));
+      const results = await Promise.allSettled(
+        Array.from({ length: 60 }, (_, i) =>
+          (i % 2 ? b : a).coord.tasks.claim(task.id, { registration_id: regs[i % 6]!, worker_name: `w${i}` }),
+        ),
+      );
+      const won = results.filter((r): r is PromiseFulfilledResult<Task> => r.status === "fulfilled");
+      expect(won).toHaveLength(1);
+      for (const r of results) if (r.status === "rejected") expect(r.reason).toMatchObject({ code: "TASK_CLAIMED" });
+      expect((await b.store.getTask(task.id))!.claimed_by).toBe(won[0]!.value.claimed_by);
+      expect((await a.allEvents()).filter((e) => e.type === "task.claimed")).toHaveLength(1);
+    });
+
+    it("delivers the other replica's events to onEvents in id order, exactly once", async () => {
+      await open();
+      const seenA: CoordEvent[] = [];
+      const seenB: CoordEvent[] = [];
+      a.store.onEvents((batch) => seenA.push(...batch));
+      b.store.onEvents((batch) => seenB.push(...batch));
+      await Promise.all(Array.from({ length: 40 }, (_, i) => ((i % 2 ? b : a).createTask({ description: `t${i}` }))));
+      await b.register("n-b");
+      const log = await a.allEvents();
+      expect(log).toHaveLength(41);
+      await eventually(() => {
+        expect(seenA).toEqual(log);
+        expect(seenB).toEqual(log);
+      });
+    });
+
+    it("moves each expired lease exactly once when both replicas sweep at the same time", async () => {
+      await open();
+      const reg = await a.register("n1", { maxWorkers: 10 });
+      const claimed: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        const t = await (i % 2 ? a : b).createTask();
+        await a.coord.tasks.claim(t.id, { registration_id: reg, worker_name: `w${i}` });
+        claimed.push(t.id);
+      }
+      a.advance(CLAIM_TIMEOUT_MS + 1);
+      const [ra, rb] = await Promise.all([a.coord.sweep(), b.coord.sweep()]);
+      expect([...ra.expired, ...rb.expired].sort()).toEqual([...claimed].sort());
+      const orphanedEvents = (await b.allEvents()).filter((e) => e.type === "task.orphaned");
+      expect(orphanedEvents.map((e) => e.data.task_id).sort()).toEqual([...claimed].sort());
+      expect((await a.store.getNode("n1"))!.claimed_tasks).toEqual([]);
+      expect(await b.store.countPending()).toBe(8);
+      expect(typesOf((await a.coord.readEvents(0, 1000)).events).filter((t) => t === "task.orphaned")).toHaveLength(8);
+    });
+  });
+}
