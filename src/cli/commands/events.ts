@@ -1,0 +1,71 @@
+import type { Command } from "commander";
+import type { StreamEvent } from "../../client/types.js";
+import type { Output } from "../output/output.js";
+import { collect, intArg } from "../parse.js";
+import type { Runner } from "../runner.js";
+
+interface EventsOptions {
+  since?: number;
+  type: string[];
+  repo?: string;
+  follow: boolean;
+  limit?: number;
+}
+
+function summary(data: Record<string, unknown>): string {
+  return Object.entries(data)
+    .filter(([k, v]) => k !== "ts" && v !== null && v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === "string" ? (/\s/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`)
+    .join(" ");
+}
+
+/** One event: a JSON line with --json, else `#id time type key=value...`. */
+function printEvent(out: Output, e: StreamEvent): void {
+  if (out.json) return out.data(e, false);
+  if (e.type === "stream.reset") {
+    out.warn(`events before #${e.data.oldest_id} are no longer kept; continuing from there`);
+    return;
+  }
+  const ts = typeof e.data.ts === "string" ? e.data.ts.slice(11, 19) : "";
+  const type = e.type.endsWith("failed") || e.type.endsWith("offline") || e.type.endsWith("orphaned") ? out.c.red(e.type) : out.c.cyan(e.type);
+  out.line(`${out.c.dim(`#${e.id}`)} ${out.c.dim(ts)} ${type} ${summary(e.data)}`);
+}
+
+/** `events`: follows the SSE stream until Ctrl-C, reconnecting and resuming without gaps. */
+export function registerEvents(program: Command, run: Runner): void {
+  program
+    .command("events")
+    .description("Follow the event stream (until Ctrl-C), or print past events with --no-follow")
+    .option("--since <id>", "start after this event id (0 = from the oldest kept)", intArg(0))
+    .option("--type <glob>", "only these event types, e.g. task.* or node.offline (repeatable, or comma-separated)", collect, [])
+    .option("--repo <repo>", "only events about this repo")
+    .option("--no-follow", "print the events after --since and exit")
+    .option("--limit <n>", "with --no-follow: at most this many events", intArg(1, 10_000))
+    .action(
+      run<EventsOptions>(async (ctx, opts) => {
+        const client = await ctx.client();
+        const types = opts.type.flatMap((t) => t.split(",")).map((t) => t.trim()).filter(Boolean);
+        if (!opts.follow) {
+          const events = await client.listEvents({ since: opts.since ?? 0, limit: opts.limit ?? 1000, types, repo: opts.repo });
+          if (ctx.out.json) for (const e of events) ctx.out.data(e, false);
+          else if (events.length === 0) ctx.out.info("no events");
+          else for (const e of events) printEvent(ctx.out, e);
+          return;
+        }
+        const signal = ctx.interruptSignal();
+        const stream = client.streamEvents({
+          since: opts.since,
+          types: types.length ? types : undefined,
+          repo: opts.repo,
+          signal,
+          onDisconnect: ({ retryInMs, lastEventId }) =>
+            ctx.out.info(`connection lost; reconnecting in ${Math.round(retryInMs / 100) / 10}s (resuming after #${lastEventId ?? 0})`),
+          onConnect: ({ reconnect }) => {
+            if (reconnect) ctx.out.info("reconnected");
+          },
+        });
+        if (!ctx.out.json) ctx.out.info(`following events from ${client.url} (Ctrl-C to stop)`);
+        for await (const event of stream) printEvent(ctx.out, event);
+      }),
+    );
+}

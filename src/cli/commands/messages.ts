@@ -1,0 +1,69 @@
+import { Option, type Command } from "commander";
+import { MESSAGE_STATUSES, type Message, type MessageStatus } from "../../core/types.js";
+import { ago, status, truncate } from "../output/format.js";
+import type { Runner } from "../runner.js";
+
+interface SendOptions {
+  from: string;
+  to: string;
+  body: string;
+  repo?: string;
+}
+
+interface ListOptions {
+  node?: string;
+  to?: string;
+  status?: MessageStatus;
+}
+
+/** `messages send|list|ack`: inter-agent messages routed through the coordinator. */
+export function registerMessages(program: Command, run: Runner): void {
+  const messages = program.command("messages").description("Send, list and acknowledge inter-agent messages");
+
+  messages
+    .command("send")
+    .description("Send a message to agent@node (or a bare agent name with --repo)")
+    .requiredOption("--from <agent@node>", "sender")
+    .requiredOption("--to <agent[@node]>", "recipient")
+    .requiredOption("--body <text>", "the message (plain text, at most 64 KiB)")
+    .option("--repo <repo>", "resolve a bare --to name through this repo's agents")
+    .action(
+      run<SendOptions>(async (ctx, opts) => {
+        const client = await ctx.client();
+        const msg = await client.sendMessage({ from: opts.from, to: opts.to, body: opts.body, repo: opts.repo });
+        ctx.out.result(msg, (m) => ctx.out.success(`sent ${ctx.out.c.bold(m.id)} to ${m.to}`));
+      }),
+    );
+
+  messages
+    .command("list", { isDefault: true })
+    .description("List stored messages")
+    .option("--node <node-id>", "messages addressed to agents on this node")
+    .option("--to <agent@node>", "messages addressed to this agent")
+    .addOption(new Option("--status <status>", "pending (not yet acked) or acked").choices(MESSAGE_STATUSES))
+    .action(
+      run<ListOptions>(async (ctx, opts) => {
+        const client = await ctx.client();
+        const list = await client.listMessages({ node: opts.node, to: opts.to, status: opts.status });
+        ctx.out.result({ messages: list }, (r) =>
+          ctx.out.table(
+            ["ID", "FROM", "TO", "STATUS", "SENT", "BODY"],
+            r.messages.map((m: Message) => [m.id, m.from, m.to, status(ctx.out.c, m.status), ago(m.created_at), truncate(m.body, 60)]),
+            "no messages",
+          ),
+        );
+      }),
+    );
+
+  messages
+    .command("ack")
+    .description("Acknowledge a message (idempotent)")
+    .argument("<message-id>")
+    .action(
+      run<Record<string, never>, [string]>(async (ctx, _opts, id) => {
+        const client = await ctx.client();
+        const msg = await client.ackMessage(id);
+        ctx.out.result(msg, (m) => ctx.out.success(`acked ${ctx.out.c.bold(m.id)}`));
+      }),
+    );
+}

@@ -1,0 +1,49 @@
+import { Option, type Command } from "commander";
+import { resolveServerConfig } from "../../config/overrides.js";
+import { startServer } from "../../server/serve.js";
+import type { Runner } from "../runner.js";
+
+export interface ServeOptions {
+  listen?: string;
+  store?: string;
+  logLevel?: string;
+  insecure: boolean;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** `serve`: the only command that runs the coordinator itself; the rest go through the client. */
+export function registerServe(program: Command, run: Runner): void {
+  program
+    .command("serve")
+    .description("Run the coordination server (REST API, SSE events, store)")
+    .option("--listen <host:port>", "address to listen on, e.g. :7331 or 127.0.0.1:7331 (default from server.listen_addr)")
+    .option("--store <url>", "store: sqlite://PATH, memory:// or redis://HOST:PORT/DB (default from store)")
+    .addOption(new Option("--log-level <level>", "request log level (pino, on stdout)").choices(LOG_LEVELS))
+    .option("--insecure", "allow a non-loopback address with server.auth.require_auth false", false)
+    .action(
+      run<ServeOptions>(async (ctx, opts) => {
+        const config = await ctx.config();
+        const server = resolveServerConfig(config, { listen: opts.listen, store: opts.store });
+        const signal = ctx.interruptSignal();
+        const running = await startServer(server, {
+          log: (line) => ctx.out.info(line),
+          env: ctx.env,
+          insecure: opts.insecure,
+          logLevel: opts.logLevel ?? (config.source ? server.log_level : "silent"),
+        });
+        ctx.out.result({ url: running.url, port: running.port, token_file: running.tokenFile ?? null, config: config.source ?? null }, (r) => {
+          ctx.out.line(`listening on ${ctx.out.c.bold(r.url)}`);
+          if (r.token_file) ctx.out.line(`admin token in ${r.token_file}`);
+          if (r.config) ctx.out.line(`config from ${r.config}`);
+        });
+        await new Promise<void>((resolve) => {
+          if (signal.aborted) resolve();
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+        ctx.out.info("shutting down");
+        await running.close();
+        return 0;
+      }),
+    );
+}

@@ -1,0 +1,128 @@
+import { Option, type Command } from "commander";
+import { PRIORITIES, TASK_STATUSES, type Priority, type TaskStatus } from "../../core/types.js";
+import { collect, intArg, parseLabels } from "../parse.js";
+import type { Runner } from "../runner.js";
+import { registerTaskClaims } from "./tasks-claim.js";
+import { printOne, printTask, printTaskChange, printTasks } from "./task-format.js";
+
+interface ListOptions {
+  status?: TaskStatus;
+  repo?: string;
+  limit?: number;
+  cursor?: string;
+  all: boolean;
+}
+
+interface PendingOptions {
+  label: string[];
+  repo?: string;
+  limit?: number;
+}
+
+interface CreateOptions {
+  repo: string;
+  description: string;
+  priority?: Priority;
+  label: string[];
+  maxAttempts?: number;
+  idempotencyKey?: string;
+  quiet: boolean;
+}
+
+/** `tasks [list]`, `pending`, `show`, `create`, `cancel`; the claimant's verbs are in tasks-claim.ts. */
+export function registerTasks(program: Command, run: Runner): void {
+  const tasks = program.command("tasks").description("List, create, claim and finish tasks");
+
+  tasks
+    .command("list", { isDefault: true })
+    .description("List tasks, newest first")
+    .addOption(new Option("--status <status>", "only tasks in this state").choices(TASK_STATUSES))
+    .option("--repo <repo>", "only tasks of this repo")
+    .option("--limit <n>", "at most this many per page", intArg(1, 1000))
+    .option("--cursor <cursor>", "continue after a previous page")
+    .option("--all", "follow every page", false)
+    .action(
+      run<ListOptions>(async (ctx, opts) => {
+        const client = await ctx.client();
+        const query = { status: opts.status, repo: opts.repo, limit: opts.limit, cursor: opts.cursor };
+        let page = await client.listTasks(query);
+        if (opts.all) {
+          const all = [...page.tasks];
+          while (page.next_cursor) {
+            page = await client.listTasks({ ...query, cursor: page.next_cursor });
+            all.push(...page.tasks);
+          }
+          page = { tasks: all, next_cursor: null };
+        }
+        ctx.out.result(page, (p) => {
+          printTasks(ctx.out, p.tasks);
+          if (p.next_cursor) ctx.out.line(ctx.out.c.dim(`more: --cursor ${p.next_cursor} (or --all)`));
+        });
+      }),
+    );
+
+  tasks
+    .command("pending")
+    .description("Tasks a node with these labels could claim, best first")
+    .option("--label <key=value>", "the node's labels (repeatable)", collect, [])
+    .option("--repo <repo>", "only tasks of this repo")
+    .option("--limit <n>", "at most this many", intArg(1, 1000))
+    .action(
+      run<PendingOptions>(async (ctx, opts) => {
+        const client = await ctx.client();
+        const list = await client.getPendingTasks(parseLabels(opts.label), { repo: opts.repo, limit: opts.limit });
+        ctx.out.result({ tasks: list }, (r) => printTasks(ctx.out, r.tasks, "no claimable tasks"));
+      }),
+    );
+
+  tasks
+    .command("show")
+    .description("Show one task")
+    .argument("<task-id>")
+    .action(
+      run<Record<string, never>, [string]>(async (ctx, _opts, id) => {
+        const client = await ctx.client();
+        ctx.out.result(await client.getTask(id), (t) => printTask(ctx.out, t));
+      }),
+    );
+
+  tasks
+    .command("create")
+    .description("Create a task")
+    .requiredOption("--repo <repo>", "repository the task is about")
+    .requiredOption("--description <text>", "what to do")
+    .addOption(new Option("--priority <priority>", "default from tasks.default_priority on the server").choices(PRIORITIES))
+    .option("--label <key=value>", "a label the claiming node must have (repeatable)", collect, [])
+    .option("--max-attempts <n>", "claims before the task fails for good", intArg(1, 100))
+    .option("--idempotency-key <key>", "same key → same task (safe to retry)")
+    .option("-q, --quiet", "print only the task id", false)
+    .action(
+      run<CreateOptions>(async (ctx, opts) => {
+        const client = await ctx.client();
+        const task = await client.createTask({
+          repo: opts.repo,
+          description: opts.description,
+          priority: opts.priority,
+          labels: parseLabels(opts.label),
+          max_attempts: opts.maxAttempts,
+          idempotency_key: opts.idempotencyKey,
+        });
+        printOne(ctx.out, task, opts.quiet, "created");
+      }),
+    );
+
+  tasks
+    .command("cancel")
+    .description("Cancel an unfinished task (admin token)")
+    .argument("<task-id>")
+    .option("--reason <text>", "why")
+    .action(
+      run<{ reason?: string }, [string]>(async (ctx, opts, id) => {
+        const client = await ctx.client();
+        const task = await client.cancelTask(id, { reason: opts.reason });
+        ctx.out.result(task, (t) => printTaskChange(ctx.out, t, "cancelled"));
+      }),
+    );
+
+  registerTaskClaims(tasks, run);
+}

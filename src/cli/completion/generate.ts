@@ -1,0 +1,152 @@
+import type { LevelSpec, OptionSpec } from "./spec.js";
+
+export const SHELLS = ["bash", "zsh", "fish"] as const;
+export type Shell = (typeof SHELLS)[number];
+
+const BIN = "multiclaude-coord";
+const HEADER = `generated from the CLI definition by \`${BIN} completion\`; test/cli/completions.test.ts keeps it in step`;
+
+const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+const dq = (s: string) => `"${s.replace(/(["\\$`])/g, "\\$1")}"`;
+const short = (s: string) => s.replace(/\s+/g, " ").replace(/\s*\(.*$/, "").trim();
+
+function words(level: LevelSpec): string[] {
+  return [...level.commands.map((c) => c.name), ...(level.argChoices ?? []), ...level.options.flatMap((o) => [o.long])];
+}
+
+/** `(path, option)` pairs that take a value, grouped by what to complete. */
+function valueCases(levels: LevelSpec[]) {
+  const choices = new Map<string, string[]>();
+  const files: string[] = [];
+  const free: string[] = [];
+  for (const l of levels) {
+    for (const o of l.options) {
+      if (!o.takesValue) continue;
+      const keys = [o.long, ...(o.short ? [o.short] : [])].map((f) => `${l.path}:${f}`);
+      if (o.choices) choices.set(o.choices.join(" "), [...(choices.get(o.choices.join(" ")) ?? []), ...keys]);
+      else if (o.file) files.push(...keys);
+      else free.push(...keys);
+    }
+  }
+  return { choices, files, free };
+}
+
+function bash(levels: LevelSpec[]): string {
+  const paths = levels.filter((l) => l.path).map((l) => dq(l.path));
+  const { choices, files, free } = valueCases(levels);
+  const out = [
+    `# bash completion for ${BIN}`,
+    `# ${HEADER}`,
+    `_multiclaude_coord() {`,
+    `  local cur prev path w i words`,
+    `  COMPREPLY=()`,
+    `  cur="\${COMP_WORDS[COMP_CWORD]}"`,
+    `  prev="\${COMP_WORDS[COMP_CWORD-1]}"`,
+    `  path=""`,
+    `  for ((i = 1; i < COMP_CWORD; i++)); do`,
+    `    w="\${COMP_WORDS[i]}"`,
+    `    case "$w" in -*) continue ;; esac`,
+    `    case "\${path:+$path }$w" in`,
+    `      ${paths.join("|")}) path="\${path:+$path }$w" ;;`,
+    `    esac`,
+    `  done`,
+    `  case "$path:$prev" in`,
+  ];
+  for (const [list, keys] of choices) out.push(`    ${keys.map(dq).join("|")}) COMPREPLY=($(compgen -W ${dq(list)} -- "$cur")); return ;;`);
+  if (files.length) out.push(`    ${files.map(dq).join("|")}) COMPREPLY=($(compgen -f -- "$cur")); return ;;`);
+  if (free.length) out.push(`    ${free.map(dq).join("|")}) return ;;`);
+  out.push(`  esac`, `  case "$path" in`);
+  for (const l of levels) out.push(`    ${dq(l.path)}) words=${dq(words(l).join(" "))} ;;`);
+  out.push(`  esac`, `  COMPREPLY=($(compgen -W "$words" -- "$cur"))`, `}`, `complete -F _multiclaude_coord ${BIN}`, ``);
+  return out.join("\n");
+}
+
+function zshOption(o: OptionSpec): string {
+  return sq(`${o.long}:${short(o.description).replace(/:/g, "\\:")}`);
+}
+
+function zsh(levels: LevelSpec[]): string {
+  const paths = levels.filter((l) => l.path).map((l) => dq(l.path));
+  const { choices, files, free } = valueCases(levels);
+  const out = [
+    `#compdef ${BIN}`,
+    `# zsh completion for ${BIN}`,
+    `# ${HEADER}`,
+    `_multiclaude_coord() {`,
+    `  local path_="" w i prev`,
+    `  local -a cmds opts`,
+    `  for ((i = 2; i < CURRENT; i++)); do`,
+    `    w=\${words[i]}`,
+    `    [[ $w == -* ]] && continue`,
+    `    case "\${path_:+$path_ }$w" in`,
+    `      ${paths.join("|")}) path_="\${path_:+$path_ }$w" ;;`,
+    `    esac`,
+    `  done`,
+    `  prev=\${words[CURRENT-1]}`,
+    `  case "$path_:$prev" in`,
+  ];
+  for (const [list, keys] of choices) out.push(`    ${keys.map(dq).join("|")}) compadd -- ${list}; return ;;`);
+  if (files.length) out.push(`    ${files.map(dq).join("|")}) _files; return ;;`);
+  if (free.length) out.push(`    ${free.map(dq).join("|")}) _message 'value'; return ;;`);
+  out.push(`  esac`, `  case "$path_" in`);
+  for (const l of levels) {
+    const cmds = [...l.commands.map((c) => sq(`${c.name}:${short(c.description).replace(/:/g, "\\:")}`)), ...(l.argChoices ?? []).map((c) => sq(c))];
+    out.push(`    ${dq(l.path)})`, `      cmds=(${cmds.join(" ")})`, `      opts=(${l.options.map(zshOption).join(" ")}) ;;`);
+  }
+  out.push(
+    `  esac`,
+    `  if [[ $PREFIX == -* ]]; then`,
+    `    _describe 'option' opts`,
+    `  else`,
+    `    _describe 'command' cmds`,
+    `  fi`,
+    `}`,
+    `if [[ \${zsh_eval_context[-1]} == loadautofunc ]]; then`,
+    `  _multiclaude_coord "$@"`,
+    `else`,
+    `  compdef _multiclaude_coord ${BIN}`,
+    `fi`,
+    ``,
+  );
+  return out.join("\n");
+}
+
+function fish(levels: LevelSpec[]): string {
+  const paths = levels.filter((l) => l.path).map((l) => sq(l.path));
+  const out = [
+    `# fish completion for ${BIN}`,
+    `# ${HEADER}`,
+    `function __multiclaude_coord_path`,
+    `    set -l path`,
+    `    for w in (commandline -opc)[2..-1]`,
+    `        string match -q -- '-*' $w; and continue`,
+    `        if contains -- (string join ' ' $path $w) ${paths.join(" ")}`,
+    `            set path $path $w`,
+    `        end`,
+    `    end`,
+    `    string join ' ' $path`,
+    `end`,
+    `function __multiclaude_coord_at`,
+    `    set -l p (__multiclaude_coord_path)`,
+    `    test "$p" = "$argv[1]"`,
+    `end`,
+    `complete -c ${BIN} -f`,
+  ];
+  for (const l of levels) {
+    const cond = `-n ${sq(`__multiclaude_coord_at ${sq(l.path)}`)}`;
+    for (const c of l.commands) out.push(`complete -c ${BIN} ${cond} -a ${c.name} -d ${sq(short(c.description))}`);
+    if (l.argChoices) out.push(`complete -c ${BIN} ${cond} -a ${sq(l.argChoices.join(" "))}`);
+    for (const o of l.options) {
+      const flags = [`-l ${o.long.slice(2)}`, ...(o.short ? [`-s ${o.short.slice(1)}`] : [])].join(" ");
+      const value = !o.takesValue ? "" : o.choices ? ` -x -a ${sq(o.choices.join(" "))}` : o.file ? " -r -F" : " -x";
+      out.push(`complete -c ${BIN} ${cond} ${flags}${value} -d ${sq(short(o.description))}`);
+    }
+  }
+  out.push(``);
+  return out.join("\n");
+}
+
+/** The completion script for `shell`, generated from the program's commands and flags. */
+export function generateCompletion(shell: Shell, levels: LevelSpec[]): string {
+  return shell === "bash" ? bash(levels) : shell === "zsh" ? zsh(levels) : fish(levels);
+}

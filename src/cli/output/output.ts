@@ -1,0 +1,131 @@
+import { Chalk, type ChalkInstance } from "chalk";
+import Table from "cli-table3";
+import ora from "ora";
+
+/** Where output goes; a TTY check decides about colour and spinners. */
+export interface OutputStream {
+  write(chunk: string): boolean;
+  isTTY?: boolean;
+}
+
+export interface OutputOptions {
+  stdout: OutputStream;
+  stderr: OutputStream;
+  /** `--json`: stdout carries only JSON. */
+  json: boolean;
+  /** false for `--no-color`. */
+  color: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface Spinner {
+  succeed(text?: string): void;
+  fail(text?: string): void;
+  stop(): void;
+}
+
+const NO_SPINNER: Spinner = { succeed() {}, fail() {}, stop() {} };
+
+/** Colour only for a human at a terminal: not with NO_COLOR, --no-color, --json, or a pipe. */
+export function colorEnabled(options: Pick<OutputOptions, "stdout" | "json" | "color" | "env">): boolean {
+  if (!options.color || options.json) return false;
+  if (options.env.NO_COLOR !== undefined && options.env.NO_COLOR !== "") return false;
+  if (options.env.FORCE_COLOR !== undefined && options.env.FORCE_COLOR !== "0") return true;
+  return options.stdout.isTTY === true && options.env.TERM !== "dumb";
+}
+
+/**
+ * The one output module of the CLI: everything a command prints goes through here, so
+ * `--json`, colour and spinner rules hold for every command.
+ */
+export class Output {
+  readonly c: ChalkInstance;
+  readonly json: boolean;
+
+  constructor(private readonly options: OutputOptions) {
+    this.json = options.json;
+    this.c = new Chalk({ level: colorEnabled(options) ? 1 : 0 });
+  }
+
+  /** A human line on stdout (suppressed with --json so stdout stays one JSON document). */
+  line(text = ""): void {
+    if (!this.json) this.options.stdout.write(`${text}\n`);
+  }
+
+  /** A bare value for scripts (`--quiet` ids): printed even with --json. */
+  plain(text: string): void {
+    this.options.stdout.write(`${text}\n`);
+  }
+
+  /** Machine data on stdout: one document, or (for event streams) one object per line. */
+  data(value: unknown, pretty = true): void {
+    this.options.stdout.write(`${pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)}\n`);
+  }
+
+  /** Prints `value` as JSON with --json, else runs the human renderer. */
+  result<T>(value: T, human: (value: T) => void): void {
+    if (this.json) this.data(value);
+    else human(value);
+  }
+
+  /** Notes and progress for humans: stderr, so they never mix with data. */
+  info(text: string): void {
+    this.options.stderr.write(`${text}\n`);
+  }
+
+  warn(text: string): void {
+    this.options.stderr.write(`${this.c.yellow("warning:")} ${text}\n`);
+  }
+
+  error(text: string): void {
+    this.options.stderr.write(`${this.c.red("error:")} ${text}\n`);
+  }
+
+  success(text: string): void {
+    this.line(`${this.c.green("✓")} ${text}`);
+  }
+
+  /** A table with a header row; empty tables print `emptyText` instead. */
+  table(head: string[], rows: (string | number)[][], emptyText = "(none)"): void {
+    if (rows.length === 0) {
+      this.line(this.c.dim(emptyText));
+      return;
+    }
+    const plain = this.c.level === 0;
+    const table = new Table({
+      head: head.map((h) => this.c.bold(h)),
+      style: plain ? { head: [], border: [], "padding-left": 0, "padding-right": 0 } : { head: [], border: ["grey"] },
+      ...(plain ? { chars: plainChars } : {}),
+    });
+    for (const r of rows) table.push(r.map(String));
+    this.line(table.toString());
+  }
+
+  /** `key  value` pairs, aligned. */
+  fields(pairs: [string, unknown][]): void {
+    const width = Math.max(...pairs.map(([k]) => k.length));
+    for (const [k, v] of pairs) {
+      if (v === undefined) continue;
+      this.line(`${this.c.bold(k.padEnd(width))}  ${v === null || v === "" ? this.c.dim("-") : String(v)}`);
+    }
+  }
+
+  /** An ora spinner on stderr, only for a human at a terminal. */
+  spinner(text: string): Spinner {
+    if (this.json || this.options.stderr.isTTY !== true || this.c.level === 0) return NO_SPINNER;
+    const s = ora({ text, stream: this.options.stderr as NodeJS.WritableStream }).start();
+    return {
+      succeed: (t) => s.succeed(t),
+      fail: (t) => s.fail(t),
+      stop: () => s.stop(),
+    };
+  }
+}
+
+/** Table borders in plain ASCII for pipes and NO_COLOR terminals. */
+const plainChars = {
+  top: "", "top-mid": "", "top-left": "", "top-right": "",
+  bottom: "", "bottom-mid": "", "bottom-left": "", "bottom-right": "",
+  left: "", "left-mid": "", mid: "", "mid-mid": "",
+  right: "", "right-mid": "", middle: "  ",
+};
