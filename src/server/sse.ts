@@ -4,6 +4,18 @@ import type { CoordEvent } from "../core/types.js";
 /** A stream past this many unsent bytes belongs to a client that cannot keep up: it is cut and resumes by id. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
+/** Frames by event: with many subscribers, each event is serialised once, not once per stream. */
+const frames = new WeakMap<CoordEvent, string>();
+
+export function eventFrame(e: CoordEvent): string {
+  let frame = frames.get(e);
+  if (frame === undefined) {
+    frame = `id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`;
+    frames.set(e, frame);
+  }
+  return frame;
+}
+
 export interface SseWriter {
   send(event: CoordEvent): boolean;
   /** An event without id (it is not part of the log), e.g. `stream.reset`. */
@@ -46,7 +58,7 @@ export function openSse(res: ServerResponse, retryMs: number, onClose: () => voi
 
   write(`retry: ${retryMs}\n\n`);
   return {
-    send: (e) => write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`),
+    send: (e) => write(eventFrame(e)),
     notice: (type, data) => write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`),
     comment: (text) => write(`: ${text}\n\n`),
     close() {
