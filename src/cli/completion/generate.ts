@@ -7,12 +7,17 @@ const BIN = "multiclaude-coord";
 const HEADER = `generated from the CLI definition by \`${BIN} completion\`; test/cli/completions.test.ts keeps it in step`;
 
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** fish single quotes take `\'` and `\\` as escapes. */
+const fsq = (s: string) => `'${s.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 const dq = (s: string) => `"${s.replace(/(["\\$`])/g, "\\$1")}"`;
 const short = (s: string) => s.replace(/\s+/g, " ").replace(/\s*\(.*$/, "").trim();
 
 function words(level: LevelSpec): string[] {
   return [...level.commands.map((c) => c.name), ...(level.argChoices ?? []), ...level.options.flatMap((o) => [o.long])];
 }
+
+/** A case pattern: `"tasks:--repo"`, or `*":--url"` for a global flag at any level. */
+const pat = (key: string) => (key.startsWith("*:") ? `*${dq(key.slice(1))}` : dq(key));
 
 /** `(path, option)` pairs that take a value, grouped by what to complete. */
 function valueCases(levels: LevelSpec[]) {
@@ -21,8 +26,8 @@ function valueCases(levels: LevelSpec[]) {
   const free: string[] = [];
   for (const l of levels) {
     for (const o of l.options) {
-      if (!o.takesValue) continue;
-      const keys = [o.long, ...(o.short ? [o.short] : [])].map((f) => `${l.path}:${f}`);
+      if (!o.takesValue || (o.global && l.path !== "")) continue;
+      const keys = [o.long, ...(o.short ? [o.short] : [])].map((f) => (o.global ? `*:${f}` : `${l.path}:${f}`));
       if (o.choices) choices.set(o.choices.join(" "), [...(choices.get(o.choices.join(" ")) ?? []), ...keys]);
       else if (o.file) files.push(...keys);
       else free.push(...keys);
@@ -52,9 +57,9 @@ function bash(levels: LevelSpec[]): string {
     `  done`,
     `  case "$path:$prev" in`,
   ];
-  for (const [list, keys] of choices) out.push(`    ${keys.map(dq).join("|")}) COMPREPLY=($(compgen -W ${dq(list)} -- "$cur")); return ;;`);
-  if (files.length) out.push(`    ${files.map(dq).join("|")}) COMPREPLY=($(compgen -f -- "$cur")); return ;;`);
-  if (free.length) out.push(`    ${free.map(dq).join("|")}) return ;;`);
+  for (const [list, keys] of choices) out.push(`    ${keys.map(pat).join("|")}) COMPREPLY=($(compgen -W ${dq(list)} -- "$cur")); return ;;`);
+  if (files.length) out.push(`    ${files.map(pat).join("|")}) COMPREPLY=($(compgen -f -- "$cur")); return ;;`);
+  if (free.length) out.push(`    ${free.map(pat).join("|")}) return ;;`);
   out.push(`  esac`, `  case "$path" in`);
   for (const l of levels) out.push(`    ${dq(l.path)}) words=${dq(words(l).join(" "))} ;;`);
   out.push(`  esac`, `  COMPREPLY=($(compgen -W "$words" -- "$cur"))`, `}`, `complete -F _multiclaude_coord ${BIN}`, ``);
@@ -62,7 +67,7 @@ function bash(levels: LevelSpec[]): string {
 }
 
 function zshOption(o: OptionSpec): string {
-  return sq(`${o.long}:${short(o.description).replace(/:/g, "\\:")}`);
+  return sq(`${o.long}:${short(o.description)}`);
 }
 
 function zsh(levels: LevelSpec[]): string {
@@ -85,12 +90,12 @@ function zsh(levels: LevelSpec[]): string {
     `  prev=\${words[CURRENT-1]}`,
     `  case "$path_:$prev" in`,
   ];
-  for (const [list, keys] of choices) out.push(`    ${keys.map(dq).join("|")}) compadd -- ${list}; return ;;`);
-  if (files.length) out.push(`    ${files.map(dq).join("|")}) _files; return ;;`);
-  if (free.length) out.push(`    ${free.map(dq).join("|")}) _message 'value'; return ;;`);
+  for (const [list, keys] of choices) out.push(`    ${keys.map(pat).join("|")}) compadd -- ${list}; return ;;`);
+  if (files.length) out.push(`    ${files.map(pat).join("|")}) _files; return ;;`);
+  if (free.length) out.push(`    ${free.map(pat).join("|")}) _message 'value'; return ;;`);
   out.push(`  esac`, `  case "$path_" in`);
   for (const l of levels) {
-    const cmds = [...l.commands.map((c) => sq(`${c.name}:${short(c.description).replace(/:/g, "\\:")}`)), ...(l.argChoices ?? []).map((c) => sq(c))];
+    const cmds = [...l.commands.map((c) => sq(`${c.name}:${short(c.description)}`)), ...(l.argChoices ?? []).map((c) => sq(c))];
     out.push(`    ${dq(l.path)})`, `      cmds=(${cmds.join(" ")})`, `      opts=(${l.options.map(zshOption).join(" ")}) ;;`);
   }
   out.push(
@@ -111,8 +116,14 @@ function zsh(levels: LevelSpec[]): string {
   return out.join("\n");
 }
 
+function fishOption(o: OptionSpec, cond: string): string {
+  const flags = [`-l ${o.long.slice(2)}`, ...(o.short ? [`-s ${o.short.slice(1)}`] : [])].join(" ");
+  const value = !o.takesValue ? "" : o.choices ? ` -x -a ${fsq(o.choices.join(" "))}` : o.file ? " -r -F" : " -x";
+  return `complete -c ${BIN}${cond} ${flags}${value} -d ${fsq(short(o.description))}`;
+}
+
 function fish(levels: LevelSpec[]): string {
-  const paths = levels.filter((l) => l.path).map((l) => sq(l.path));
+  const paths = levels.filter((l) => l.path).map((l) => fsq(l.path));
   const out = [
     `# fish completion for ${BIN}`,
     `# ${HEADER}`,
@@ -131,16 +142,14 @@ function fish(levels: LevelSpec[]): string {
     `    test "$p" = "$argv[1]"`,
     `end`,
     `complete -c ${BIN} -f`,
+    `# global flags, valid after any command`,
+    ...levels[0]!.options.filter((o) => o.global).map((o) => fishOption(o, "")),
   ];
   for (const l of levels) {
-    const cond = `-n ${sq(`__multiclaude_coord_at ${sq(l.path)}`)}`;
-    for (const c of l.commands) out.push(`complete -c ${BIN} ${cond} -a ${c.name} -d ${sq(short(c.description))}`);
-    if (l.argChoices) out.push(`complete -c ${BIN} ${cond} -a ${sq(l.argChoices.join(" "))}`);
-    for (const o of l.options) {
-      const flags = [`-l ${o.long.slice(2)}`, ...(o.short ? [`-s ${o.short.slice(1)}`] : [])].join(" ");
-      const value = !o.takesValue ? "" : o.choices ? ` -x -a ${sq(o.choices.join(" "))}` : o.file ? " -r -F" : " -x";
-      out.push(`complete -c ${BIN} ${cond} ${flags}${value} -d ${sq(short(o.description))}`);
-    }
+    const cond = ` -n '__multiclaude_coord_at "${l.path}"'`;
+    for (const c of l.commands) out.push(`complete -c ${BIN}${cond} -a ${c.name} -d ${fsq(short(c.description))}`);
+    if (l.argChoices) out.push(`complete -c ${BIN}${cond} -a ${fsq(l.argChoices.join(" "))}`);
+    for (const o of l.options) if (!o.global) out.push(fishOption(o, cond));
   }
   out.push(``);
   return out.join("\n");

@@ -1,0 +1,112 @@
+#compdef multiclaude-coord
+# zsh completion for multiclaude-coord
+# generated from the CLI definition by `multiclaude-coord completion`; test/cli/completions.test.ts keeps it in step
+_multiclaude_coord() {
+  local path_="" w i prev
+  local -a cmds opts
+  for ((i = 2; i < CURRENT; i++)); do
+    w=${words[i]}
+    [[ $w == -* ]] && continue
+    case "${path_:+$path_ }$w" in
+      "serve"|"status"|"nodes"|"nodes list"|"nodes show"|"tasks"|"tasks list"|"tasks pending"|"tasks show"|"tasks create"|"tasks cancel"|"tasks claim"|"tasks complete"|"tasks fail"|"tasks release"|"register"|"heartbeat"|"deregister"|"events"|"messages"|"messages send"|"messages list"|"messages ack"|"completion") path_="${path_:+$path_ }$w" ;;
+    esac
+  done
+  prev=${words[CURRENT-1]}
+  case "$path_:$prev" in
+    "serve:--log-level") compadd -- fatal error warn info debug trace silent; return ;;
+    "nodes:--status"|"nodes list:--status") compadd -- online offline deregistered; return ;;
+    "tasks:--status"|"tasks list:--status") compadd -- pending claimed orphaned completed failed cancelled; return ;;
+    "tasks create:--priority") compadd -- critical high medium low; return ;;
+    "heartbeat:--status") compadd -- healthy degraded draining; return ;;
+    "messages:--status"|"messages list:--status") compadd -- pending acked; return ;;
+    *":--config") _files; return ;;
+    *":--url"|*":--token"|*":--timeout"|"serve:--listen"|"serve:--store"|"nodes:--label"|"nodes list:--label"|"tasks:--repo"|"tasks:--limit"|"tasks:--cursor"|"tasks list:--repo"|"tasks list:--limit"|"tasks list:--cursor"|"tasks pending:--label"|"tasks pending:--repo"|"tasks pending:--limit"|"tasks create:--repo"|"tasks create:--description"|"tasks create:--label"|"tasks create:--max-attempts"|"tasks create:--idempotency-key"|"tasks cancel:--reason"|"tasks claim:--wait"|"tasks claim:--worker"|"tasks claim:--repo"|"tasks complete:--pr"|"tasks complete:--summary"|"tasks fail:--reason"|"tasks release:--reason"|"register:--node-id"|"register:--hostname"|"register:--label"|"register:--max-workers"|"register:--current-workers"|"heartbeat:--current-workers"|"events:--since"|"events:--type"|"events:--repo"|"events:--limit"|"messages:--node"|"messages:--to"|"messages send:--from"|"messages send:--to"|"messages send:--body"|"messages send:--repo"|"messages list:--node"|"messages list:--to") _message 'value'; return ;;
+  esac
+  case "$path_" in
+    "")
+      cmds=('serve:Run the coordination server' 'status:Show the coordinator'\''s version, uptime, store and node/task counts' 'nodes:List registered nodes, or show one' 'tasks:List, create, claim and finish tasks' 'register:Register this machine as a node' 'heartbeat:Send one heartbeat for this machine'\''s registration' 'deregister:Leave the coordinator; this node'\''s claims go back to pending' 'events:Follow the event stream' 'messages:Send, list and acknowledge inter-agent messages' 'completion:Print the shell completion script')
+      opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "serve")
+      cmds=()
+      opts=('--listen:address to listen on, e.g. :7331 or 127.0.0.1:7331' '--store:store: sqlite://PATH, memory:// or redis://HOST:PORT/DB' '--log-level:request log level' '--insecure:allow a non-loopback address with server.auth.require_auth false' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "status")
+      cmds=()
+      opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "nodes")
+      cmds=('list:List registered nodes' 'show:Show one node: capacity, labels, agents, claims')
+      opts=('--status:only nodes with this status' '--label:only nodes with this label' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "nodes list")
+      cmds=()
+      opts=('--status:only nodes with this status' '--label:only nodes with this label' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "nodes show")
+      cmds=()
+      opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "tasks")
+      cmds=('list:List tasks, newest first' 'pending:Tasks a node with these labels could claim, best first' 'show:Show one task' 'create:Create a task' 'cancel:Cancel an unfinished task' 'claim:Claim a task by id, or the best fitting one with --next' 'complete:Mark a claimed task done' 'fail:Report a claimed task failed; it is retried while attempts remain unless --no-retry' 'release:Give a claimed task back to pending')
+      opts=('--status:only tasks in this state' '--repo:only tasks of this repo' '--limit:at most this many per page' '--cursor:continue after a previous page' '--all:follow every page' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "tasks list")
+      cmds=()
+      opts=('--status:only tasks in this state' '--repo:only tasks of this repo' '--limit:at most this many per page' '--cursor:continue after a previous page' '--all:follow every page' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "tasks pending")
+      cmds=()
+      opts=('--label:the node'\''s labels' '--repo:only tasks of this repo' '--limit:at most this many' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "tasks show")
+      cmds=()
+      opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "tasks create")
+      cmds=()
+      opts=('--repo:repository the task is about' '--description:what to do' '--priority:default from tasks.default_priority on the server' '--label:a label the claiming node must have' '--max-attempts:claims before the task fails for good' '--idempotency-key:same key → same task' '--quiet:print only the task id' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "tasks cancel")
+      cmds=()
+      opts=('--reason:why' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "tasks claim")
+      cmds=()
+      opts=('--next:claim the best task that fits this node' '--wait:with --next: wait this long for a task to appear' '--worker:the worker that will do it' '--repo:with --next: only tasks of this repo' '--quiet:print only the task id' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "tasks complete")
+      cmds=()
+      opts=('--pr:the pull request' '--summary:what was done' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "tasks fail")
+      cmds=()
+      opts=('--reason:what went wrong' '--no-retry:fail it for good' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "tasks release")
+      cmds=()
+      opts=('--reason:why' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "register")
+      cmds=()
+      opts=('--node-id:this node'\''s id' '--hostname:reported hostname' '--label:a label of this node' '--max-workers:claims this node may hold at once' '--current-workers:workers running now' '--quiet:print only the registration id' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "heartbeat")
+      cmds=()
+      opts=('--status:this node'\''s health' '--current-workers:workers running now' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "deregister")
+      cmds=()
+      opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "events")
+      cmds=()
+      opts=('--since:start after this event id' '--type:only these event types, e.g. task.* or node.offline' '--repo:only events about this repo' '--no-follow:print the events after --since and exit' '--limit:with --no-follow: at most this many events' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "messages")
+      cmds=('send:Send a message to agent@node' 'list:List stored messages' 'ack:Acknowledge a message')
+      opts=('--node:messages addressed to agents on this node' '--to:messages addressed to this agent' '--status:pending' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "messages send")
+      cmds=()
+      opts=('--from:sender' '--to:recipient' '--body:the message' '--repo:resolve a bare --to name through this repo'\''s agents' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "messages list")
+      cmds=()
+      opts=('--node:messages addressed to agents on this node' '--to:messages addressed to this agent' '--status:pending' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "messages ack")
+      cmds=()
+      opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "completion")
+      cmds=('bash' 'zsh' 'fish')
+      opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+  esac
+  if [[ $PREFIX == -* ]]; then
+    _describe 'option' opts
+  else
+    _describe 'command' cmds
+  fi
+}
+if [[ ${zsh_eval_context[-1]} == loadautofunc ]]; then
+  _multiclaude_coord "$@"
+else
+  compdef _multiclaude_coord multiclaude-coord
+fi
