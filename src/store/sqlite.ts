@@ -60,8 +60,8 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     taskByKey: one("SELECT json FROM tasks WHERE idempotency_key = ?"),
     message: one("SELECT json FROM messages WHERE id = ?"),
     repo: one("SELECT json FROM repos WHERE name = ?"),
-    buckets: db.prepare("SELECT repo, labels FROM pending_buckets"),
-    bucketsOfRepo: db.prepare("SELECT repo, labels FROM pending_buckets WHERE repo = ?"),
+    buckets: db.prepare("SELECT repo, label_sig, labels FROM pending_buckets"),
+    bucketsOfRepo: db.prepare("SELECT repo, label_sig, labels FROM pending_buckets WHERE repo = ?"),
     bucketHead: db.prepare(`SELECT rank, id FROM tasks WHERE repo = ? AND label_sig = ? AND ${PENDING} ORDER BY rank, id LIMIT ?`),
     countPending: one("SELECT COALESCE(SUM(n), 0) FROM pending_buckets"),
     countPendingRepo: one("SELECT COALESCE(SUM(n), 0) FROM pending_buckets WHERE repo = ?"),
@@ -117,12 +117,11 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
   const parseAll = <T>(rows: unknown[]): T[] => rows.map((r) => JSON.parse(r as string) as T);
 
   function listPending(labels: Labels | undefined, repo: string | undefined, limit: number): Task[] {
-    const buckets = (repo === undefined ? q.buckets.all() : q.bucketsOfRepo.all(repo)) as { repo: string; labels: string }[];
+    const buckets = (repo === undefined ? q.buckets.all() : q.bucketsOfRepo.all(repo)) as { repo: string; label_sig: string; labels: string }[];
     const heads: { rank: number; id: string }[] = [];
     for (const b of buckets) {
-      const required = JSON.parse(b.labels) as Labels;
-      if (labels && !labelsSatisfied(required, labels)) continue;
-      heads.push(...(q.bucketHead.all(b.repo, labelSignature(required), limit) as { rank: number; id: string }[]));
+      if (labels && !labelsSatisfied(JSON.parse(b.labels) as Labels, labels)) continue;
+      heads.push(...(q.bucketHead.all(b.repo, b.label_sig, limit) as { rank: number; id: string }[]));
     }
     heads.sort((a, b) => a.rank - b.rank || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return heads.slice(0, limit).map((h) => parse<Task>(q.task.get(h.id))!);

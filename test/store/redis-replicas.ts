@@ -1,3 +1,4 @@
+import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CoordEvent, Task } from "../../src/core/types.js";
 import { createRedisStore } from "../../src/store/redis.js";
@@ -55,6 +56,27 @@ export function replicaSpecs(url: () => string, nextPrefix: () => string): void 
         expect(seenA).toEqual(log);
         expect(seenB).toEqual(log);
       });
+    });
+
+    it("fills from the stored log what pub/sub missed while the subscription was down", async () => {
+      await open();
+      const seenA: CoordEvent[] = [];
+      a.store.onEvents((batch) => seenA.push(...batch));
+      await a.createTask();
+      const admin = new Redis(url());
+      try {
+        // Drop every subscriber connection: the events below are published to nobody.
+        await admin.client("KILL", "TYPE", "pubsub");
+        for (let i = 0; i < 5; i++) await b.createTask();
+      } finally {
+        admin.disconnect();
+      }
+      const log = await b.allEvents();
+      expect(log).toHaveLength(6);
+      await eventually(() => expect(seenA).toEqual(log), 8000);
+      // And live delivery carries on after the reconnect, still in order and without repeats.
+      await b.createTask();
+      await eventually(async () => expect(seenA).toEqual(await b.allEvents()));
     });
 
     it("moves each expired lease exactly once when both replicas sweep at the same time", async () => {
