@@ -1,6 +1,6 @@
 import { CoordError } from "../core/errors.js";
 import { newSecretId } from "../core/ids.js";
-import { diffAgents } from "../core/nodes.js";
+import { diffAgents, onlyRepo } from "../core/nodes.js";
 import { releaseTask } from "../core/tasks.js";
 import type { Node, NodeRecord, RepoState } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
@@ -90,7 +90,10 @@ export function createNodeService(ctx: CoordinatorContext) {
           cancelled_task_ids: [],
         };
         if (node.status !== "online") tx.emit({ type: "node.online", data: { node_id: node.id, ts } });
-        if (input.agents) for (const e of diffAgents(node.id, node.agents, agents, ts)) tx.emit(e);
+        if (input.agents) {
+          const fallbackRepo = { before: onlyRepo(node.repos), after: onlyRepo(next.repos) };
+          for (const e of diffAgents(node.id, node.agents, agents, ts, fallbackRepo)) tx.emit(e);
+        }
         for (const report of input.repos ?? []) {
           const before = node.repos.find((r) => r.name === report.name);
           if (before?.active_prs !== report.active_prs) {

@@ -4,22 +4,42 @@ function agentKey(a: AgentSummary): string {
   return `${a.repo ?? ""}\u0000${a.name}`;
 }
 
-/** The agent.spawned / agent.exited events between two heartbeats of one node. */
-export function diffAgents(nodeId: string, before: AgentSummary[], after: AgentSummary[], ts: string): NewEvent[] {
+/**
+ * The agent.spawned / agent.exited events between two heartbeats of one node.
+ *
+ * `fallbackRepo` is the repo an agent reported without `repo` counts for (the node's only
+ * reported repo, see GET /state), before and after the heartbeat. Events carry that repo, so
+ * they agree with the repo state and a stream filtered by `?repo=` sees them. (Bug fixed: the
+ * events used to say `repo: null` for such agents while /state counted them for the repo.)
+ */
+export function diffAgents(
+  nodeId: string,
+  before: AgentSummary[],
+  after: AgentSummary[],
+  ts: string,
+  fallbackRepo: { before?: string | null; after?: string | null } = {},
+): NewEvent[] {
   const prev = new Map(before.map((a) => [agentKey(a), a]));
   const next = new Map(after.map((a) => [agentKey(a), a]));
   const events: NewEvent[] = [];
   for (const [key, a] of next) {
     if (!prev.has(key)) {
-      events.push({ type: "agent.spawned", data: { repo: a.repo ?? null, agent: a.name, node: nodeId, node_id: nodeId, type: a.type, ts } });
+      const repo = a.repo ?? fallbackRepo.after ?? null;
+      events.push({ type: "agent.spawned", data: { repo, agent: a.name, node: nodeId, node_id: nodeId, type: a.type, ts } });
     }
   }
   for (const [key, a] of prev) {
     if (!next.has(key)) {
-      events.push({ type: "agent.exited", data: { repo: a.repo ?? null, agent: a.name, node: nodeId, node_id: nodeId, type: a.type, ts } });
+      const repo = a.repo ?? fallbackRepo.before ?? null;
+      events.push({ type: "agent.exited", data: { repo, agent: a.name, node: nodeId, node_id: nodeId, type: a.type, ts } });
     }
   }
   return events;
+}
+
+/** The repo that a node's agents reported without `repo` count for: its only reported repo, if it reports exactly one. */
+export function onlyRepo(repos: readonly { name: string }[]): string | null {
+  return repos.length === 1 ? repos[0]!.name : null;
 }
 
 /** Splits `agent@node`; a bare name gives node undefined. */
