@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// `npm run bench [-- --quick] [-- --only claim-latency,heartbeat] [-- --stores memory,sqlite,redis]`
+// Starts everything it needs on loopback, prints a table and writes bench/results/<time>.json.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startCoordinator, startRedis } from "./lib/processes.mjs";
+import { round } from "./lib/stats.mjs";
+import { claimLatency } from "./scenarios/claim-latency.mjs";
+import { heartbeat } from "./scenarios/heartbeat.mjs";
+import { lifecycle } from "./scenarios/lifecycle.mjs";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const listArg = (name, all) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1].split(",") : all;
+};
+const stores = listArg("--stores", ["memory", "sqlite", "redis"]);
+const only = listArg("--only", ["claim-latency", "lifecycle", "heartbeat", "scale", "sse", "bullmq"]);
+const seconds = quick ? 3 : 10;
+
+const results = { when: new Date().toISOString(), quick, machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memory_gb: round(totalmem() / 2 ** 30, 1), node: process.version }, runs: [] };
+const rows = [];
+const row = (scenario, store, figures, target) => {
+  rows.push({ scenario, store, ...figures, target });
+  results.runs.push({ scenario, store, ...figures, target });
+  console.error(`  ${scenario} [${store}] ${JSON.stringify(figures)}`);
+};
+
+let redis;
+async function storeUrl(store) {
+  if (store !== "redis") return store === "memory" ? "memory://" : store;
+  redis ??= await startRedis();
+  return redis.url;
+}
+
+/** Runs `fn` against a fresh coordinator on `store`, and stops it afterwards. */
+async function withCoordinator(store, fn) {
+  const coordinator = await startCoordinator(await storeUrl(store));
+  try {
+    return await fn(coordinator);
+  } finally {
+    await coordinator.stop();
+  }
+}
+
+try {
+  for (const store of stores) {
+    if (only.includes("claim-latency")) {
+      const r = await withCoordinator(store, (c) => claimLatency(c, { seconds, rate: 200 }));
+      row("create→claim latency (ms)", store, { p50: round(r.p50), p99: round(r.p99), max: round(r.max), samples: r.n }, store === "redis" ? "p99 ≤ 10" : "p99 ≤ 5");
+    }
+    if (only.includes("lifecycle")) {
+      const r = await withCoordinator(store, (c) => lifecycle(c, { seconds }));
+      row("lifecycle (tasks/s)", store, { tasks_per_second: r.tasks_per_second, created_per_second: r.created_per_second }, store === "redis" ? "—" : "≥ 3000");
+    }
+  }
+  if (only.includes("heartbeat")) {
+    const r = await withCoordinator("memory", (c) => heartbeat(c, { seconds, nodes: quick ? 2000 : 10_000 }));
+    row("heartbeat (req/s)", "memory", { coordinator: r.coordinator_rps, bare_node_http: r.bare_rps, ratio: round(r.ratio), nodes: r.nodes }, "ratio ≥ 0.6");
+  }
+} finally {
+  await redis?.stop();
+}
+
+console.table(rows);
+const dir = join(dirname(fileURLToPath(import.meta.url)), "results");
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `${results.when.replace(/[:.]/g, "-")}.json`);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+console.error(`results in ${file}`);
