@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { PRIORITIES, type Labels } from "../core/types.js";
 import { DEFAULT_PORT, defaultStoreUrl } from "./paths.js";
 import { SectionReader } from "./reader.js";
-import { ROLES, type ClientConfig, type Config, type ServerConfig, type TokenEntry } from "./types.js";
+import { ROLES, type AgentConfig, type ClientConfig, type Config, type ServerConfig, type TokenEntry } from "./types.js";
 
 export const DEFAULT_SERVER_URL = `http://127.0.0.1:${DEFAULT_PORT}`;
 export const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
@@ -145,7 +145,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv): ServerConfig {
 
 function readClient(root: SectionReader): ClientConfig {
   const c = root.section("coordination");
-  c.rejectUnknown(["enabled", "server_url", "token", "node_id", "labels", "max_workers", "ca_file", "cert_file", "key_file", "timeout"]);
+  c.rejectUnknown(["enabled", "server_url", "token", "node_id", "labels", "max_workers", "ca_file", "cert_file", "key_file", "timeout", "agent"]);
   const url = c.string("server_url") ?? DEFAULT_SERVER_URL;
   if (!/^https?:\/\/[^/]+/.test(url)) c.problem("server_url", `expected an http:// or https:// URL, got ${JSON.stringify(url)}`);
   return {
@@ -158,6 +158,39 @@ function readClient(root: SectionReader): ClientConfig {
     cert_file: c.string("cert_file"),
     key_file: c.string("key_file"),
     timeout_ms: c.duration("timeout", DEFAULT_CLIENT_TIMEOUT_MS),
+    agent: readAgent(c.section("agent")),
+  };
+}
+
+export const DEFAULT_WORKER_COMMAND = ["multiclaude", "work", "--repo", "{repo}", "{description}"];
+export const DEFAULT_STOP_COMMAND = ["multiclaude", "worker", "rm", "{worker}"];
+
+/** A command as a list of arguments, or a string split on whitespace (placeholders are filled per argument). */
+function readCommand(a: SectionReader, name: string, fallback: string[]): string[] {
+  const raw = a.raw[name];
+  if (raw === undefined || raw === null) return fallback;
+  const argv = typeof raw === "string" ? raw.trim().split(/\s+/).filter(Boolean) : raw;
+  if (!Array.isArray(argv) || argv.length === 0 || !argv.every((x) => typeof x === "string" && x !== "")) {
+    a.problem(name, "expected a non-empty list of arguments (or one string split on spaces)");
+    return fallback;
+  }
+  return argv as string[];
+}
+
+/** `coordination.agent`: how `multiclaude-coord agent` runs multiclaude workers. */
+function readAgent(a: SectionReader): AgentConfig {
+  a.rejectUnknown(["command", "stop_command", "repos", "multiclaude_home", "grace_period", "claim_wait", "heartbeat_interval", "check_interval"]);
+  const claimWait = a.duration("claim_wait", 30_000);
+  if (claimWait > 300_000) a.problem("claim_wait", "must be at most 300s (the coordinator's limit)");
+  return {
+    command: readCommand(a, "command", DEFAULT_WORKER_COMMAND),
+    stop_command: readCommand(a, "stop_command", DEFAULT_STOP_COMMAND),
+    repos: readLabels(a, "repos"),
+    multiclaude_home: a.string("multiclaude_home") || undefined,
+    grace_period_ms: a.duration("grace_period", 300_000),
+    claim_wait_ms: claimWait,
+    heartbeat_interval_ms: a.has("heartbeat_interval") ? a.duration("heartbeat_interval", 30_000) : undefined,
+    check_interval_ms: a.duration("check_interval", 2_000),
   };
 }
 

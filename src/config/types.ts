@@ -39,6 +39,28 @@ export interface ClientConfig {
   cert_file?: string;
   key_file?: string;
   timeout_ms: number;
+  /** How `multiclaude-coord agent` runs multiclaude workers on this node. */
+  agent: AgentConfig;
+}
+
+/** The `coordination.agent` part: the worker-pool process (see docs/agent.md). */
+export interface AgentConfig {
+  /** argv that starts a worker, never run through a shell; `{repo}`, `{description}`, `{task_id}`, `{priority}` are filled in. */
+  command: string[];
+  /** argv that stops a worker whose task was cancelled; `{worker}` and `{repo}` are filled in. */
+  stop_command: string[];
+  /** Coordinator repo name → the local multiclaude repo name (unlisted repos keep their name). */
+  repos: Record<string, string>;
+  /** multiclaude's home folder (default `~/.multiclaude`). */
+  multiclaude_home?: string;
+  /** How long a draining agent waits for running workers before releasing their tasks. */
+  grace_period_ms: number;
+  /** Long-poll wait of one claim request. */
+  claim_wait_ms: number;
+  /** Overrides the heartbeat interval the coordinator asks for. */
+  heartbeat_interval_ms?: number;
+  /** How often multiclaude's state.json is read to notice finished workers. */
+  check_interval_ms: number;
 }
 
 export interface Config {
