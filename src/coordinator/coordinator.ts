@@ -154,7 +154,10 @@ export function createCoordinator(options: CoordinatorOptions) {
         }
         cursor = batch[batch.length - 1]!.id;
       }
-      return { events: out, oldest_id, last_event_id: last_id, reset: oldest_id > 0 && since < oldest_id - 1 };
+      // A gap: events after `since` were trimmed, or `since` is an id this log never gave
+      // (the client saw another log, e.g. of a coordinator that restarted on a memory store).
+      const reset = (oldest_id > 0 && since < oldest_id - 1) || since > last_id;
+      return { events: out, oldest_id, last_event_id: last_id, reset };
     },
 
     /** Every committed event, in id order. */

@@ -76,6 +76,8 @@ export function createApp(options: AppOptions): FastifyInstance {
   });
   app.decorate("coordAuth", auth);
   app.setValidatorCompiler(createValidators());
+  // JSON only: fastify would otherwise accept text/plain bodies as strings (DESIGN: JSON in and out).
+  app.removeContentTypeParser("text/plain");
   installErrorHandling(app);
 
   app.addHook("onRequest", async (request, reply) => {

@@ -39,13 +39,24 @@ export function createAuth(options: AuthOptions) {
   let required = options.required;
   let entries = options.tokens.map((t) => ({ digest: digest(t.token), actor: { name: t.name, role: t.role } }));
 
+  // Headers already verified, so a busy node does not hash its token on every request.
+  // Only successes are kept (guesses never fill it); cleared when the token list changes.
+  let verified = new Map<string, Actor>();
+
   function identify(header: string | undefined): Actor | undefined {
     if (!required) return { name: "anonymous", role: "admin" };
-    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? "");
+    if (header === undefined) return undefined;
+    const known = verified.get(header);
+    if (known) return known;
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
     if (!match) return undefined;
     const presented = digest(match[1]!);
     let found: Actor | undefined;
     for (const e of entries) if (timingSafeEqual(e.digest, presented) && !found) found = e.actor;
+    if (found) {
+      if (verified.size >= 1000) verified = new Map();
+      verified.set(header, found);
+    }
     return found;
   }
 
@@ -55,6 +66,7 @@ export function createAuth(options: AuthOptions) {
     },
     setTokens(next: AuthOptions): void {
       required = next.required;
+      verified = new Map();
       entries = next.tokens.map((t) => ({ digest: digest(t.token), actor: { name: t.name, role: t.role } }));
     },
     /** Resolves the caller of a request or throws 401/403 for the route's access level. */

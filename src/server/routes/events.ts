@@ -93,7 +93,14 @@ export function eventRoutes(app: FastifyInstance, coordinator: Coordinator, opti
         if (resumeFrom !== undefined) {
           lastSent = resumeFrom;
           let page = await coordinator.readEvents(resumeFrom, 1000);
-          if (page.reset) sse.notice("stream.reset", { oldest_id: page.oldest_id, requested_id: resumeFrom });
+          if (page.reset) {
+            sse.notice("stream.reset", { oldest_id: page.oldest_id, requested_id: resumeFrom });
+            if (resumeFrom > page.last_event_id) {
+              // An id from another log: everything retained here is new to this client.
+              lastSent = 0;
+              page = await coordinator.readEvents(0, 1000);
+            }
+          }
           while (page.events.length > 0 && !sse.closed) {
             page.events.forEach(deliver);
             page = await coordinator.readEvents(lastSent, 1000);
