@@ -2,7 +2,7 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 import type { CoordEvent, EventType } from "../core/types.js";
 import { ApiError } from "./errors.js";
 import { backoffMs, parseRetryAfter, sleep, type Transport } from "./transport.js";
-import type { StreamEvent, StreamOptions } from "./types.js";
+import type { ServerStatus, StreamEvent, StreamOptions } from "./types.js";
 
 /** Used until the server sends `retry:` (the server sends 3000 first). */
 const DEFAULT_RETRY_MS = 3000;
@@ -37,11 +37,19 @@ function toEvent(msg: EventSourceMessage): StreamEvent | undefined {
 export async function* streamEvents(transport: Transport, options: StreamOptions = {}): AsyncGenerator<StreamEvent> {
   const { signal } = options;
   let lastId: number | undefined = options.since;
+  if (lastId === undefined) {
+    // "From now on" as an id, so that a reconnect before the first event still resumes
+    // exactly here instead of at whatever is live by then.
+    const status = await transport.request<ServerStatus>("GET", "/status", { signal });
+    lastId = status.last_event_id;
+  }
   let retryMs = DEFAULT_RETRY_MS;
   let failures = 0;
   let connected = false;
-  while (!signal?.aborted) {
+  const stopped = () => signal?.aborted === true || transport.closed;
+  while (!stopped()) {
     const controller = new AbortController();
+    transport.streams.add(controller);
     const onAbort = () => controller.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
     let idle: NodeJS.Timeout | undefined;
@@ -96,16 +104,17 @@ export async function* streamEvents(transport: Transport, options: StreamOptions
             lastId = event.id;
           }
           yield event;
-          if (signal?.aborted) return;
+          if (stopped()) return;
         }
       }
       error = new Error("the server closed the event stream");
     } catch (err) {
-      if (signal?.aborted) return;
+      if (stopped()) return;
       if (isFatal(err)) throw err;
       error = err instanceof ApiError ? err : transport.connectionError(err);
     } finally {
       clearTimeout(idle);
+      transport.streams.delete(controller);
       signal?.removeEventListener("abort", onAbort);
       body?.destroy();
     }

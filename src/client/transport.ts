@@ -73,6 +73,7 @@ export class Transport {
   readonly baseUrl: string;
   readonly basePath: string;
   readonly pool: Pool;
+  private closing?: Promise<void>;
 
   constructor(readonly options: TransportOptions) {
     const url = new URL(options.url);
@@ -194,7 +195,19 @@ export class Transport {
     throw new ApiError(status, codeForStatus(status), `HTTP ${status} from ${this.baseUrl}${snippet ? `: ${snippet}` : ""}`, {}, retryAfter);
   }
 
+  /** Open event streams; closing the client ends them (a stream never ends by itself). */
+  readonly streams = new Set<AbortController>();
+
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** Ends open streams and closes the pool; calling it again is harmless. */
   close(): Promise<void> {
-    return this.pool.close();
+    if (!this.closing) {
+      for (const s of this.streams) s.abort();
+      this.closing = this.pool.close().catch(() => {});
+    }
+    return this.closing;
   }
 }

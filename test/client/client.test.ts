@@ -1,0 +1,184 @@
+import { createServer as createHttpServer } from "node:http";
+import { createServer as createTcpServer } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiError, Client, ConnectionError } from "../../src/index.js";
+import { ADMIN, NODE, READ, startTestServer } from "./server.js";
+
+let server: Awaited<ReturnType<typeof startTestServer>>;
+const clients: Client[] = [];
+
+function client(token = ADMIN, extra: Partial<ConstructorParameters<typeof Client>[0]> = {}): Client {
+  const c = new Client({ url: server.url, token, ...extra });
+  clients.push(c);
+  return c;
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (e: unknown) => e,
+  );
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await server.close();
+});
+
+describe("Client against a real coordinator", () => {
+  it("does the PRD flow: register, heartbeat, pending tasks, claim, complete", async () => {
+    const admin = client();
+    const node = client(NODE);
+    const reg = await node.register({ node_id: "machine-b", hostname: "wp1", capacity: { max_workers: 2 }, labels: { pool: "gpu" } });
+    expect(reg.registration_id).toEqual(expect.any(String));
+    expect(node.registrationId).toBe(reg.registration_id);
+    expect(await node.heartbeat({ status: "healthy", agents: [{ name: "worker-1", type: "worker", status: "running" }] })).toMatchObject({
+      pending_messages: 0,
+      cancelled_task_ids: [],
+    });
+    const task = await admin.createTask({ repo: "my-repo", description: "GPU work", priority: "high", labels: { pool: "gpu" } });
+    expect((await node.getPendingTasks({ pool: "gpu" })).map((t) => t.id)).toContain(task.id);
+    expect((await node.getPendingTasks({ pool: "cpu" })).map((t) => t.id)).not.toContain(task.id);
+    const claimed = await node.claimTask(task.id, "worker-3");
+    expect(claimed).toMatchObject({ status: "claimed", claimed_by: "worker-3@machine-b" });
+    const done = await node.completeTask(task.id, { pr: "#42", summary: "done" });
+    expect(done).toMatchObject({ status: "completed", result: { pr: "#42", summary: "done" } });
+    expect((await admin.getTask(task.id)).status).toBe("completed");
+    expect((await admin.listNodes({ labels: { pool: "gpu" } })).map((n) => n.id)).toContain("machine-b");
+  });
+
+  it("throws ApiError with status, code and details (TASK_CLAIMED names the winner)", async () => {
+    const admin = client();
+    const a = client(NODE);
+    const b = client(NODE);
+    await a.register({ node_id: "node-a" });
+    await b.register({ node_id: "node-b" });
+    const task = await admin.createTask({ repo: "r", description: "race" });
+    await a.claimTask(task.id, "w");
+    const err = await rejection(b.claimTask(task.id, "w"));
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ status: 409, code: "TASK_CLAIMED", details: { claimed_by: "w@node-a" } });
+    expect(await rejection(admin.getTask("task-nope"))).toMatchObject({ status: 404, code: "TASK_NOT_FOUND" });
+    expect(await rejection(client("wrong").status())).toMatchObject({ status: 401, code: "UNAUTHORIZED" });
+    expect(await rejection(client(READ).cancelTask(task.id))).toMatchObject({ status: 403, code: "FORBIDDEN" });
+    expect(await rejection(b.completeTask(task.id))).toMatchObject({ status: 403, code: "NOT_CLAIMANT" });
+  });
+
+  it("claimNext waits for a task (long poll beyond the normal timeout) and returns null when none came", async () => {
+    const admin = client();
+    const node = client(NODE, { timeoutMs: 300 });
+    await node.register({ node_id: "waiter", labels: { pool: "wait" } });
+    const started = Date.now();
+    expect(await node.claimNext({ workerName: "w", waitSeconds: 1 })).toBeNull();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    const pending = node.claimNext({ workerName: "w", waitSeconds: 10 });
+    await new Promise((r) => setTimeout(r, 100));
+    const task = await admin.createTask({ repo: "r", description: "wanted", labels: { pool: "wait" } });
+    expect((await pending)?.id).toBe(task.id);
+  });
+
+  it("re-registers by itself when the coordinator forgot the registration", async () => {
+    const seen: string[] = [];
+    const node = client(NODE, { onRegistered: (r) => seen.push(r.id) });
+    const first = await node.register({ node_id: "flaky", labels: { pool: "x" } });
+    // A second registration of the same node (a restarted daemon) makes the first one stale.
+    await client(NODE).register({ node_id: "flaky", labels: { pool: "x" } });
+    const res = await node.heartbeat({ status: "healthy" });
+    expect(res.status).toBeDefined();
+    expect(node.registrationId).not.toBe(first.registration_id);
+    expect(seen).toEqual([first.registration_id, node.registrationId]);
+  });
+
+  it("an idempotency key returns the same task", async () => {
+    const admin = client();
+    const a = await admin.createTask({ repo: "r", description: "once", idempotency_key: "k-1" });
+    const b = await admin.createTask({ repo: "r", description: "once", idempotency_key: "k-1" });
+    expect(b.id).toBe(a.id);
+  });
+
+  it("messages: send to agent@node, list, ack twice", async () => {
+    const admin = client();
+    const node = client(NODE);
+    await node.register({ node_id: "mail" });
+    const msg = await admin.sendMessage({ from: "supervisor@lead", to: "worker-1@mail", body: "hello" });
+    expect((await admin.listMessages({ node: "mail" })).map((m) => m.id)).toContain(msg.id);
+    expect((await node.ackMessage(msg.id)).status).toBe("acked");
+    expect((await node.ackMessage(msg.id)).status).toBe("acked");
+    expect(await rejection(admin.sendMessage({ from: "a@b", to: "ghost", repo: "nope", body: "x" }))).toMatchObject({ code: "AGENT_NOT_FOUND" });
+  });
+
+  it("status, state and the event log", async () => {
+    const admin = client();
+    const status = await admin.status();
+    expect(status.store).toBe("memory");
+    expect(status.last_event_id).toBeGreaterThan(0);
+    expect(await admin.getState("my-repo")).toMatchObject({ repo: "my-repo", pending_tasks: expect.any(Number) });
+    const events = await admin.listEvents({ since: 0, types: ["task.completed"] });
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.every((e) => e.type === "task.completed")).toBe(true);
+  });
+});
+
+describe("Client when things go wrong on the wire", () => {
+  it("a closed port is UNREACHABLE (after retrying)", async () => {
+    const tcp = createTcpServer();
+    await new Promise<void>((r) => tcp.listen(0, "127.0.0.1", r));
+    const port = (tcp.address() as { port: number }).port;
+    await new Promise<void>((r) => tcp.close(() => r()));
+    const c = new Client({ url: `http://127.0.0.1:${port}`, retries: 1 });
+    clients.push(c);
+    const err = await rejection(c.status());
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect(err).toMatchObject({ code: "UNREACHABLE" });
+  });
+
+  it("a server that never answers is a TIMEOUT, and is not retried", async () => {
+    let requests = 0;
+    const sockets = new Set<import("node:net").Socket>();
+    const tcp = createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on("data", () => requests++);
+    });
+    await new Promise<void>((r) => tcp.listen(0, "127.0.0.1", r));
+    const c = new Client({ url: `http://127.0.0.1:${(tcp.address() as { port: number }).port}`, timeoutMs: 200 });
+    clients.push(c);
+    const started = Date.now();
+    expect(await rejection(c.status())).toMatchObject({ name: "ConnectionError", code: "TIMEOUT" });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(requests).toBe(1);
+    await c.close();
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => tcp.close(() => r()));
+  });
+
+  it("retries 429/503 after Retry-After even for POSTs, but never a plain create that may have happened", async () => {
+    const calls: string[] = [];
+    const http = createHttpServer((req, res) => {
+      calls.push(`${req.method} ${req.url}`);
+      if (calls.length === 1) {
+        res.writeHead(503, { "retry-after": "0", "content-type": "application/json" });
+        res.end(JSON.stringify({ success: false, error: "shutting down", code: "UNAVAILABLE", details: {} }));
+      } else if (req.url === "/api/v1/tasks" && calls.length === 3) {
+        req.socket.destroy(); // the connection dies after the request went out
+      } else {
+        res.writeHead(201, { "content-type": "application/json" });
+        res.end(JSON.stringify({ success: true, data: { id: "task-1" } }));
+      }
+    });
+    await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
+    const c = new Client({ url: `http://127.0.0.1:${(http.address() as { port: number }).port}` });
+    clients.push(c);
+    expect(await c.createTask({ repo: "r", description: "d" })).toEqual({ id: "task-1" });
+    expect(calls).toEqual(["POST /api/v1/tasks", "POST /api/v1/tasks"]);
+    expect(await rejection(c.createTask({ repo: "r", description: "d" }))).toMatchObject({ code: "UNREACHABLE" });
+    expect(calls).toHaveLength(3);
+    await c.close();
+    await new Promise<void>((r) => http.close(() => r()));
+  });
+});

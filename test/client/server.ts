@@ -1,0 +1,73 @@
+/** A real coordinator on port 0 for client tests, with one token per role. */
+import { mkdtempSync } from "node:fs";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../src/config/load.js";
+import type { ServerConfig } from "../../src/config/types.js";
+import { startServer } from "../../src/server/serve.js";
+
+export const ADMIN = "admin-token-for-tests";
+export const NODE = "node-token-for-tests";
+export const READ = "read-token-for-tests";
+
+export async function serverConfig(overrides: Partial<ServerConfig> = {}): Promise<ServerConfig> {
+  const home = mkdtempSync(join(tmpdir(), "mcc-client-"));
+  const base = (await loadConfig({ cwd: home, env: { HOME: home } })).server;
+  return {
+    ...base,
+    listen: { host: "127.0.0.1", port: 0 },
+    store: "memory://",
+    auth: {
+      required: true,
+      tokens: [
+        { token: ADMIN, role: "admin", name: "admin" },
+        { token: NODE, role: "node", name: "node" },
+        { token: READ, role: "read", name: "read" },
+      ],
+    },
+    rate_limit: { enabled: false, requests_per_second: 50, burst: 100 },
+    ...overrides,
+  };
+}
+
+export async function startTestServer(overrides: Partial<ServerConfig> = {}) {
+  const config = await serverConfig(overrides);
+  const server = await startServer(config, { log: () => {} });
+  return { ...server, config };
+}
+
+/**
+ * A TCP proxy in front of a server whose connections the test can cut, to see what a client
+ * does when its stream dies mid-way (a NAT timeout, a Wi-Fi change).
+ */
+export async function startCuttableProxy(targetPort: number): Promise<{ url: string; cutAll(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client: Socket) => {
+    const upstream = connect(targetPort, "127.0.0.1");
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    cutAll: () => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
