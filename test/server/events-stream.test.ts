@@ -186,6 +186,20 @@ describe("GET /events/stream", () => {
     expect(ids(fine.events)).toEqual(range(oldest, 200));
   });
 
+  it("a resume id the coordinator never gave (its log restarted) gets stream.reset, then every event: none dropped", async () => {
+    // A client followed a coordinator up to id 500; the coordinator restarts with a fresh
+    // (memory) store and counts from 1 again. The client reconnects with Last-Event-ID: 500.
+    await start();
+    await makeTasks(3);
+    const c = await stream("", { lastEventId: "500" });
+    expect(c.status).toBe(200);
+    await makeTasks(2); // ids 4 and 5: the client must see them, not wait for id 501
+    await c.waitFor((x) => x.events.some((e) => e.id === 5), 3000, "event 5");
+    const first = c.items.find((i) => i.kind === "event")!;
+    expect(first).toMatchObject({ event: "stream.reset" });
+    expect(ids(c.events.filter((e) => e.event !== "stream.reset"))).toEqual(range(1, 5));
+  });
+
   it("sends : ping comments on an idle stream", async () => {
     await start({ ssePingIntervalMs: 40 });
     const c = await ready(await stream());
