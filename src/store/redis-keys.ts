@@ -17,6 +17,7 @@ import type { Labels, Message, NodeRecord, Task } from "../core/types.js";
  */
 export type FootprintEntry = [kind: "z" | "s" | "k", key: string, ...rest: string[]];
 
+/** Every key of one deployment, under `prefix`. */
 export function redisKeys(prefix: string) {
   const P = prefix;
   return {
@@ -62,6 +63,7 @@ export function bucketOf(repo: string, labels: Labels): string {
   return JSON.stringify([repo, sorted]);
 }
 
+/** Index entries of a task: listings, its pending bucket while claimable, its lease while claimed, its idempotency key. */
 export function taskFootprint(k: RedisKeys, t: Task): FootprintEntry[] {
   const fp: FootprintEntry[] = [
     ["z", k.tasks, "0", t.id],
@@ -79,6 +81,7 @@ export function taskFootprint(k: RedisKeys, t: Task): FootprintEntry[] {
   return fp;
 }
 
+/** Index entries of a node: listings by status, heartbeat order while online, its registration. */
 export function nodeFootprint(k: RedisKeys, n: NodeRecord): FootprintEntry[] {
   const fp: FootprintEntry[] = [
     ["s", k.nodes, n.id],
@@ -89,6 +92,7 @@ export function nodeFootprint(k: RedisKeys, n: NodeRecord): FootprintEntry[] {
   return fp;
 }
 
+/** Index entries of a message: listings, and the recipient's pending queue until acked. */
 export function messageFootprint(k: RedisKeys, m: Message): FootprintEntry[] {
   const fp: FootprintEntry[] = [
     ["z", k.messages, "0", m.id],

@@ -15,6 +15,7 @@ export type ScriptedRedis = Redis & {
   mccRecords(...args: Arg[]): Promise<string[]>;
 };
 
+/** Registers the Lua scripts on a client (once per connection). */
 export function defineScripts(client: Redis): ScriptedRedis {
   // ioredis runs these with EVALSHA and falls back to EVAL after a server restart (NOSCRIPT).
   client.defineCommand("mccCommit", { numberOfKeys: 0, lua: COMMIT_LUA });

@@ -65,6 +65,7 @@ const MIGRATIONS: string[] = [
   `,
 ];
 
+/** The schema version this build writes (`PRAGMA user_version`). */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Brings the database up to SCHEMA_VERSION; each migration runs in its own transaction. */

@@ -42,6 +42,23 @@ export function replicaSpecs(url: () => string, nextPrefix: () => string): void 
       expect((await a.allEvents()).filter((e) => e.type === "task.claimed")).toHaveLength(1);
     });
 
+    it("keeps capacity and idempotency keys across replicas", async () => {
+      await open();
+      for (let i = 0; i < 10; i++) await (i % 2 ? a : b).createTask();
+      const reg = await a.register("small", { maxWorkers: 3 });
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? b : a).coord.claimNext({ registration_id: reg, worker_name: `w${i}` })),
+      );
+      const claimed = results.flatMap((r) => (r.status === "fulfilled" && r.value ? [r.value.id] : []));
+      expect(new Set(claimed).size).toBe(3);
+      expect(claimed).toHaveLength(3);
+      expect((await b.store.getNode("small"))!.claimed_tasks.sort()).toEqual(claimed.sort());
+      const input = { repo: "acme/app", description: "once", idempotency_key: "k-1" };
+      const made = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? b : a).coord.tasks.create(input)));
+      expect(new Set(made.map((m) => m.task.id)).size).toBe(1);
+      expect(made.filter((m) => m.created)).toHaveLength(1);
+    });
+
     it("delivers the other replica's events to onEvents in id order, exactly once", async () => {
       await open();
       const seenA: CoordEvent[] = [];
