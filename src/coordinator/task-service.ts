@@ -151,8 +151,9 @@ export function createTaskService(ctx: CoordinatorContext) {
         const task = await requireTask(tx, taskId);
         const t = rules.cancelTask(task, reason, ts);
         tx.putTask(t.task);
-        if (task.status === "claimed" && task.claimed_node) {
-          const node = await tx.getNode(task.claimed_node);
+        const working = rules.workingNode(task);
+        if (working) {
+          const node = await tx.getNode(working);
           if (node) {
             const next = withoutClaim(node, taskId);
             tx.putNode({ ...next, cancelled_task_ids: [...node.cancelled_task_ids, taskId] });

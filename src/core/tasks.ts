@@ -193,6 +193,16 @@ export function releaseTask(task: Task, nodeId: string, reason: string, now: str
   return { task: next, event: taskEvent("task.released", next, now, { node_id: nodeId, worker: task.worker_name, reason }) };
 }
 
+/**
+ * The node still working on a task, which must hear of its cancellation: the claimant of a
+ * claimed task, and also the last claimant of an orphaned one, since it may still complete it
+ * (see assertClaimant). (Bug fixed: cancelling an orphaned task told nobody, so a node that
+ * came back late kept working on a cancelled task until its complete was refused.)
+ */
+export function workingNode(task: Task): string | null {
+  return task.status === "claimed" || task.status === "orphaned" ? task.claimed_node : null;
+}
+
 export function cancelTask(task: Task, reason: string | null, now: string): Transition {
   if (isFinal(task.status)) {
     throw new CoordError("TASK_NOT_CLAIMABLE", `task is already ${task.status}`, { task_id: task.id, status: task.status });
@@ -200,7 +210,7 @@ export function cancelTask(task: Task, reason: string | null, now: string): Tran
   const next: Task = { ...clearLease(task, "cancelled", now), cancel_reason: reason, completed_at: now };
   return {
     task: next,
-    event: taskEvent("task.cancelled", next, now, { reason, node_id: task.status === "claimed" ? task.claimed_node : null }),
+    event: taskEvent("task.cancelled", next, now, { reason, node_id: workingNode(task) }),
   };
 }
 
