@@ -252,6 +252,29 @@ describe("long-polled POST /tasks/claim", () => {
     expect(got).toEqual([first.id, ...rest.map((t) => t.id)].sort());
   });
 
+  it("closing the server answers open long polls at once instead of leaving them hanging", async () => {
+    const regs = await registerNodes(server, 3, "waiting");
+    const polls = regs.map((reg) => claimNext(server, reg, { wait_seconds: 20 }).then((r) => r, (e: unknown) => e));
+    const pending = server.api("GET", "/tasks/pending?wait_seconds=20", { token: TOKENS.read }).then((r) => r, (e: unknown) => e);
+    await sleep(50);
+    const closed = server.close();
+    const result = await Promise.race([Promise.all([...polls, pending, closed]), sleep(5000).then(() => "hung" as const)]);
+    expect(result).not.toBe("hung");
+    const answers = (result as any[]).slice(0, 4);
+    const shown = answers.map((r) => (r instanceof Error ? "connection closed" : `${r.status} ${JSON.stringify(r.body)}`));
+    for (const [i, r] of answers.entries()) {
+      // The empty answer, or 503 UNAVAILABLE in the envelope (or the connection closed); never a claim, never a 500.
+      if (r instanceof Error) continue;
+      if (r.status === 503) {
+        expect(r.body.code, shown[i]).toBe("UNAVAILABLE");
+        continue;
+      }
+      expect(r.status, shown[i]).toBe(200);
+      expect(r.body.data, shown[i]).toEqual(i < 3 ? { task: null } : { tasks: [] });
+    }
+    server = await startTestServer(); // for afterEach
+  });
+
   it("a poller that disconnects while waiting does not take a task", async () => {
     const reg = await registerNode(server, "gone-node");
     const ac = new AbortController();

@@ -288,6 +288,35 @@ describe("cancel", () => {
     expectError(await finish(server, "complete", t.id, reg), 409, "TASK_NOT_CLAIMABLE");
   });
 
+  it("cancelling an orphaned task tells its last claimant, who may still be working on it", async () => {
+    const reg = await registerNode(server, "slow-node");
+    const t = await createTask(server, {});
+    okData(await claim(server, t.id, reg));
+    clock.advance(LEASE_MS);
+    await server.coordinator.sweep();
+    expect((await getTask(server, t.id)).status).toBe("orphaned");
+
+    okData(await server.api("POST", `/tasks/${t.id}/cancel`, { token: TOKENS.admin, body: { reason: "superseded" } }));
+    const ev = (await allEvents(server)).find((e) => e.type === "task.cancelled")!;
+    expect(ev.data).toMatchObject({ task_id: t.id, node_id: "slow-node" });
+    expect(okData(await heartbeat(server, reg)).cancelled_task_ids).toEqual([t.id]);
+    expect(okData(await heartbeat(server, reg)).cancelled_task_ids).toEqual([]);
+  });
+
+  it("cancelling a task another node took over does not tell its earlier claimant", async () => {
+    const regA = await registerNode(server, "first");
+    const regB = await registerNode(server, "second");
+    const t = await createTask(server, {});
+    okData(await claim(server, t.id, regA));
+    clock.advance(LEASE_MS);
+    okData(await heartbeat(server, regB));
+    await server.coordinator.sweep();
+    okData(await claim(server, t.id, regB));
+    okData(await server.api("POST", `/tasks/${t.id}/cancel`, { token: TOKENS.admin }));
+    expect(okData(await heartbeat(server, regA)).cancelled_task_ids).toEqual([]);
+    expect(okData(await heartbeat(server, regB)).cancelled_task_ids).toEqual([t.id]);
+  });
+
   it("cancels a pending task without a body; a finished task cannot be cancelled", async () => {
     const t = await createTask(server, {});
     expect(okData(await server.api("POST", `/tasks/${t.id}/cancel`, { token: TOKENS.admin })).status).toBe("cancelled");
