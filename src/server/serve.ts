@@ -84,7 +84,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     rateLimit: limits,
     audit: config.audit.file ? { file: config.audit.file } : undefined,
     version: VERSION,
-    logger: options.logLevel && options.logLevel !== "silent" ? { level: options.logLevel } : false,
+    // Request logs go to stderr: stdout is for `--json` answers only.
+    logger: options.logLevel && options.logLevel !== "silent" ? { level: options.logLevel, stream: process.stderr } : false,
     fastify: https ? { https } : {},
   });
   try {
