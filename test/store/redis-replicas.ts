@@ -11,9 +11,10 @@ export function replicaSpecs(url: () => string, nextPrefix: () => string): void 
     let stores: Store[] = [];
     let a: Harness;
     let b: Harness;
+    let keyPrefix = "";
 
     async function open(): Promise<void> {
-      const keyPrefix = nextPrefix();
+      keyPrefix = nextPrefix();
       const clock = { t: Date.parse("2030-01-01T00:00:00Z") };
       stores = [await createRedisStore(url(), { keyPrefix }), await createRedisStore(url(), { keyPrefix })];
       a = makeHarness(stores[0]!, clock);
@@ -57,6 +58,36 @@ export function replicaSpecs(url: () => string, nextPrefix: () => string): void 
       const made = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? b : a).coord.tasks.create(input)));
       expect(new Set(made.map((m) => m.task.id)).size).toBe(1);
       expect(made.filter((m) => m.created)).toHaveLength(1);
+    });
+
+    it("re-runs a transaction whose reads another replica changed, and gives up with UNAVAILABLE", async () => {
+      await open();
+      const task = await a.createTask();
+      let runs = 0;
+      // Replica B changes the task between A's read and A's commit, on A's first run only.
+      const description = await a.store.transact(async (tx) => {
+        const t = (await tx.getTask(task.id))!;
+        if (++runs === 1) await b.store.transact(async (btx) => btx.putTask({ ...t, description: "changed by b" }));
+        tx.putTask({ ...t, description: `${t.description} + a` });
+        return t.description;
+      });
+      expect(runs).toBe(2);
+      expect(description).toBe("changed by b");
+      expect((await b.store.getTask(task.id))!.description).toBe("changed by b + a");
+
+      const impatient = await createRedisStore(url(), { keyPrefix, maxAttempts: 3 });
+      stores.push(impatient);
+      let attempts = 0;
+      const err = await impatient
+        .transact(async (tx) => {
+          const t = (await tx.getTask(task.id))!;
+          attempts++;
+          await b.store.transact(async (btx) => btx.putTask({ ...t, updated_at: new Date(attempts).toISOString() }));
+          tx.putTask(t);
+        })
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: "UNAVAILABLE" });
+      expect(attempts).toBe(3);
     });
 
     it("delivers the other replica's events to onEvents in id order, exactly once", async () => {
