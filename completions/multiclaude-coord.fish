@@ -4,7 +4,7 @@ function __multiclaude_coord_path
     set -l path
     for w in (commandline -opc)[2..-1]
         string match -q -- '-*' $w; and continue
-        if contains -- (string join ' ' $path $w) 'serve' 'status' 'nodes' 'nodes list' 'nodes show' 'tasks' 'tasks list' 'tasks pending' 'tasks show' 'tasks create' 'tasks cancel' 'tasks claim' 'tasks complete' 'tasks fail' 'tasks release' 'register' 'heartbeat' 'deregister' 'events' 'messages' 'messages send' 'messages list' 'messages ack' 'completion'
+        if contains -- (string join ' ' $path $w) 'serve' 'status' 'nodes' 'nodes list' 'nodes show' 'tasks' 'tasks list' 'tasks pending' 'tasks show' 'tasks create' 'tasks cancel' 'tasks claim' 'tasks complete' 'tasks fail' 'tasks release' 'register' 'heartbeat' 'deregister' 'agent' 'events' 'messages' 'messages send' 'messages list' 'messages ack' 'completion'
             set path $path $w
         end
     end
@@ -31,6 +31,7 @@ complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a tasks -d 'List, 
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a register -d 'Register this machine as a node'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a heartbeat -d 'Send one heartbeat for this machine\'s registration'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a deregister -d 'Leave the coordinator; this node\'s claims go back to pending'
+complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a agent -d 'Run this machine as a worker pool: claim fitting tasks, start multiclaude workers, report their PRs'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a events -d 'Follow the event stream'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a messages -d 'Send, list and acknowledge inter-agent messages'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a completion -d 'Print the shell completion script'
@@ -92,6 +93,16 @@ complete -c multiclaude-coord -n '__multiclaude_coord_at "register"' -l current-
 complete -c multiclaude-coord -n '__multiclaude_coord_at "register"' -l quiet -s q -d 'print only the registration id'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "heartbeat"' -l status -x -a 'healthy degraded draining' -d 'this node\'s health'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "heartbeat"' -l current-workers -x -d 'workers running now'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "agent"' -l node-id -x -d 'this node\'s id'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "agent"' -l hostname -x -d 'reported hostname'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "agent"' -l label -x -d 'a label of this node'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "agent"' -l max-workers -x -d 'tasks run at once'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "agent"' -l heartbeat-interval -x -d 'heartbeat every'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "agent"' -l claim-wait -x -d 'long-poll wait of a claim'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "agent"' -l grace-period -x -d 'on SIGTERM, how long workers may finish before their tasks are released'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "agent"' -l check-interval -x -d 'how often multiclaude\'s state.json is read'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "agent"' -l multiclaude-home -x -d 'multiclaude\'s home'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "agent"' -l repo-map -x -d 'coordinator repo name = local multiclaude repo name'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "events"' -l since -x -d 'start after this event id'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "events"' -l type -x -d 'only these event types, e.g. task.* or node.offline'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "events"' -l repo -x -d 'only events about this repo'

@@ -8,7 +8,7 @@ _multiclaude_coord() {
     w=${words[i]}
     [[ $w == -* ]] && continue
     case "${path_:+$path_ }$w" in
-      "serve"|"status"|"nodes"|"nodes list"|"nodes show"|"tasks"|"tasks list"|"tasks pending"|"tasks show"|"tasks create"|"tasks cancel"|"tasks claim"|"tasks complete"|"tasks fail"|"tasks release"|"register"|"heartbeat"|"deregister"|"events"|"messages"|"messages send"|"messages list"|"messages ack"|"completion") path_="${path_:+$path_ }$w" ;;
+      "serve"|"status"|"nodes"|"nodes list"|"nodes show"|"tasks"|"tasks list"|"tasks pending"|"tasks show"|"tasks create"|"tasks cancel"|"tasks claim"|"tasks complete"|"tasks fail"|"tasks release"|"register"|"heartbeat"|"deregister"|"agent"|"events"|"messages"|"messages send"|"messages list"|"messages ack"|"completion") path_="${path_:+$path_ }$w" ;;
     esac
   done
   prev=${words[CURRENT-1]}
@@ -20,11 +20,11 @@ _multiclaude_coord() {
     "heartbeat:--status") compadd -- healthy degraded draining; return ;;
     "messages:--status"|"messages list:--status") compadd -- pending acked; return ;;
     *":--config") _files; return ;;
-    *":--url"|*":--token"|*":--timeout"|"serve:--listen"|"serve:--store"|"nodes:--label"|"nodes list:--label"|"tasks:--repo"|"tasks:--limit"|"tasks:--cursor"|"tasks list:--repo"|"tasks list:--limit"|"tasks list:--cursor"|"tasks pending:--label"|"tasks pending:--repo"|"tasks pending:--limit"|"tasks create:--repo"|"tasks create:--description"|"tasks create:--label"|"tasks create:--max-attempts"|"tasks create:--idempotency-key"|"tasks cancel:--reason"|"tasks claim:--wait"|"tasks claim:--worker"|"tasks claim:--repo"|"tasks complete:--pr"|"tasks complete:--summary"|"tasks fail:--reason"|"tasks release:--reason"|"register:--node-id"|"register:--hostname"|"register:--label"|"register:--max-workers"|"register:--current-workers"|"heartbeat:--current-workers"|"events:--since"|"events:--type"|"events:--repo"|"events:--limit"|"messages:--node"|"messages:--to"|"messages send:--from"|"messages send:--to"|"messages send:--body"|"messages send:--repo"|"messages list:--node"|"messages list:--to") _message 'value'; return ;;
+    *":--url"|*":--token"|*":--timeout"|"serve:--listen"|"serve:--store"|"nodes:--label"|"nodes list:--label"|"tasks:--repo"|"tasks:--limit"|"tasks:--cursor"|"tasks list:--repo"|"tasks list:--limit"|"tasks list:--cursor"|"tasks pending:--label"|"tasks pending:--repo"|"tasks pending:--limit"|"tasks create:--repo"|"tasks create:--description"|"tasks create:--label"|"tasks create:--max-attempts"|"tasks create:--idempotency-key"|"tasks cancel:--reason"|"tasks claim:--wait"|"tasks claim:--worker"|"tasks claim:--repo"|"tasks complete:--pr"|"tasks complete:--summary"|"tasks fail:--reason"|"tasks release:--reason"|"register:--node-id"|"register:--hostname"|"register:--label"|"register:--max-workers"|"register:--current-workers"|"heartbeat:--current-workers"|"agent:--node-id"|"agent:--hostname"|"agent:--label"|"agent:--max-workers"|"agent:--heartbeat-interval"|"agent:--claim-wait"|"agent:--grace-period"|"agent:--check-interval"|"agent:--multiclaude-home"|"agent:--repo-map"|"events:--since"|"events:--type"|"events:--repo"|"events:--limit"|"messages:--node"|"messages:--to"|"messages send:--from"|"messages send:--to"|"messages send:--body"|"messages send:--repo"|"messages list:--node"|"messages list:--to") _message 'value'; return ;;
   esac
   case "$path_" in
     "")
-      cmds=('serve:Run the coordination server' 'status:Show the coordinator'\''s version, uptime, store and node/task counts' 'nodes:List registered nodes, or show one' 'tasks:List, create, claim and finish tasks' 'register:Register this machine as a node' 'heartbeat:Send one heartbeat for this machine'\''s registration' 'deregister:Leave the coordinator; this node'\''s claims go back to pending' 'events:Follow the event stream' 'messages:Send, list and acknowledge inter-agent messages' 'completion:Print the shell completion script')
+      cmds=('serve:Run the coordination server' 'status:Show the coordinator'\''s version, uptime, store and node/task counts' 'nodes:List registered nodes, or show one' 'tasks:List, create, claim and finish tasks' 'register:Register this machine as a node' 'heartbeat:Send one heartbeat for this machine'\''s registration' 'deregister:Leave the coordinator; this node'\''s claims go back to pending' 'agent:Run this machine as a worker pool: claim fitting tasks, start multiclaude workers, report their PRs' 'events:Follow the event stream' 'messages:Send, list and acknowledge inter-agent messages' 'completion:Print the shell completion script')
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "serve")
       cmds=()
@@ -80,6 +80,9 @@ _multiclaude_coord() {
     "deregister")
       cmds=()
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "agent")
+      cmds=()
+      opts=('--node-id:this node'\''s id' '--hostname:reported hostname' '--label:a label of this node' '--max-workers:tasks run at once' '--heartbeat-interval:heartbeat every' '--claim-wait:long-poll wait of a claim' '--grace-period:on SIGTERM, how long workers may finish before their tasks are released' '--check-interval:how often multiclaude'\''s state.json is read' '--multiclaude-home:multiclaude'\''s home' '--repo-map:coordinator repo name = local multiclaude repo name' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "events")
       cmds=()
       opts=('--since:start after this event id' '--type:only these event types, e.g. task.* or node.offline' '--repo:only events about this repo' '--no-follow:print the events after --since and exit' '--limit:with --no-follow: at most this many events' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;

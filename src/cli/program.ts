@@ -1,4 +1,5 @@
 import { Command, Option } from "commander";
+import { registerAgent } from "./commands/agent.js";
 import { registerCompletion } from "./commands/completion.js";
 import { registerEvents } from "./commands/events.js";
 import { registerMessages } from "./commands/messages.js";
@@ -39,6 +40,7 @@ export function buildProgram(io: CliIO, session: Session = {}): Command {
   registerNodes(program, run);
   registerTasks(program, run);
   registerNodeCommands(program, run);
+  registerAgent(program, run);
   registerEvents(program, run);
   registerMessages(program, run);
   registerCompletion(program, run);

@@ -1,0 +1,149 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** An agent as multiclaude's state.json lists it (fields we read; others are ignored). */
+export interface McAgent {
+  type?: string;
+  pid?: number;
+  task?: string;
+  summary?: string;
+  failure_reason?: string;
+  created_at?: string;
+  ready_for_cleanup?: boolean;
+  [key: string]: unknown;
+}
+
+/** One finished worker in a repo's task history. */
+export interface McHistoryEntry {
+  name?: string;
+  task?: string;
+  branch?: string;
+  pr_url?: string;
+  pr_number?: number;
+  /** open, merged, closed, no-pr, failed or unknown. */
+  status?: string;
+  summary?: string;
+  failure_reason?: string;
+  created_at?: string;
+  completed_at?: string;
+}
+
+export interface McRepo {
+  github_url?: string;
+  agents?: Record<string, McAgent>;
+  task_history?: McHistoryEntry[];
+}
+
+/** `~/.multiclaude/state.json`: written atomically by multiclaude, read-only for us. */
+export interface McState {
+  repos: Record<string, McRepo>;
+  current_repo?: string;
+}
+
+export function statePath(home: string): string {
+  return join(home, "state.json");
+}
+
+/**
+ * Reads state.json. A missing file is an empty state (multiclaude has not run yet); a file
+ * that does not parse gives undefined, and callers keep what they read last (multiclaude writes
+ * atomically, so this is a transient oddity, never a reason to act on workers).
+ */
+export function readState(home: string): McState | undefined {
+  let text: string;
+  try {
+    text = readFileSync(statePath(home), "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { repos: {} };
+    return undefined;
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<McState> | null;
+    if (!parsed || typeof parsed !== "object") return undefined;
+    const repos = parsed.repos && typeof parsed.repos === "object" ? parsed.repos : {};
+    return { repos, current_repo: typeof parsed.current_repo === "string" ? parsed.current_repo : undefined };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
+export function isPidAlive(pid: number | undefined): boolean | undefined {
+  if (typeof pid !== "number" || !Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export type PidCheck = (pid: number | undefined) => boolean | undefined;
+
+/**
+ * The status we report for an agent: `done` once it asked to be cleaned up, `running` while its
+ * process lives, `exited` when it is gone, `unknown` without a pid.
+ */
+export function agentStatus(agent: McAgent, alive: PidCheck = isPidAlive): "running" | "done" | "exited" | "unknown" {
+  if (agent.ready_for_cleanup === true) return "done";
+  const a = alive(agent.pid);
+  if (a === undefined) return "unknown";
+  return a ? "running" : "exited";
+}
+
+/** PRs of a repo's workers that are still open. */
+export function activePrs(repo: McRepo): number {
+  return (repo.task_history ?? []).filter((e) => e?.status === "open").length;
+}
+
+/** History statuses that mean "this worker is done": a PR (open, merged or closed), no PR, or failed. */
+export const DONE_STATUSES = ["open", "merged", "closed", "no-pr", "failed"] as const;
+
+/**
+ * The latest history entry of `worker` created at or after `sinceMs` (minus a minute of
+ * slack). Names are reused across time, so an older entry with the same name is not ours;
+ * an entry without a readable `created_at` counts.
+ */
+export function findHistoryEntry(repo: McRepo | undefined, worker: string, sinceMs: number): McHistoryEntry | undefined {
+  const history = repo?.task_history ?? [];
+  for (let i = history.length - 1; i >= 0; i--) {
+    const e = history[i];
+    if (!e || e.name !== worker) continue;
+    const created = e.created_at ? Date.parse(e.created_at) : NaN;
+    if (Number.isNaN(created) || created >= sinceMs - 60_000) return e;
+  }
+  return undefined;
+}
+
+/** What became of a worker we started. */
+export type WorkerOutcome =
+  | { kind: "running"; alive: boolean | undefined }
+  | { kind: "completed"; pr?: string; summary?: string; status: string }
+  | { kind: "failed"; reason: string }
+  /** Left state.json without a history entry. */
+  | { kind: "vanished" };
+
+function prOf(e: McHistoryEntry): string | undefined {
+  if (typeof e.pr_url === "string" && e.pr_url) return e.pr_url;
+  if (typeof e.pr_number === "number" && e.pr_number > 0) return `#${e.pr_number}`;
+  return undefined;
+}
+
+/**
+ * Decides from one state.json snapshot whether worker `worker` of `repo` is still working.
+ * Done when its history entry has a final status, or when it left `agents` (then the entry
+ * decides; `unknown` with a PR counts as completed, without one as failed).
+ */
+export function workerOutcome(state: McState, repo: string, worker: string, sinceMs: number, alive: PidCheck = isPidAlive): WorkerOutcome {
+  const r = state.repos[repo];
+  const agent = r?.agents?.[worker];
+  const entry = findHistoryEntry(r, worker, sinceMs);
+  const status = entry?.status ?? "";
+  const final = (DONE_STATUSES as readonly string[]).includes(status);
+  if (agent && !final) return { kind: "running", alive: alive(agent.pid) };
+  if (!entry) return { kind: "vanished" };
+  if (status === "failed") return { kind: "failed", reason: entry.failure_reason || `worker ${worker} failed` };
+  const pr = prOf(entry);
+  if (final || pr) return { kind: "completed", pr, summary: entry.summary || undefined, status };
+  return { kind: "failed", reason: entry.failure_reason || `worker ${worker} ended with status ${status || "unknown"} and no PR` };
+}

@@ -1,0 +1,172 @@
+import { isApiError } from "../client/errors.js";
+import { errorText, isTransient, type AgentContext, type HeldTask, type Outcome } from "./context.js";
+import { apiText } from "./heartbeat-report.js";
+import { isPidAlive, workerOutcome, type McState } from "./multiclaude-state.js";
+import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_DEAD_WORKER_MS } from "./options.js";
+import { commandFailure, fillCommand, parseWorkerName, runCommand, taskArgument } from "./worker-runner.js";
+
+/**
+ * Starts the worker of a freshly claimed task with the configured command and learns its
+ * name from the output (`Creating worker 'NAME' ...`), or else from a new agent in state.json
+ * with the same task text. A command that fails fails the task (with retry: another node may fare better).
+ */
+export async function startWorker(ctx: AgentContext, held: HeldTask): Promise<void> {
+  const { task } = held;
+  const description = taskArgument(task.description);
+  const argv = fillCommand(ctx.options.command, {
+    repo: held.localRepo,
+    description,
+    task: description,
+    task_id: task.id,
+    priority: task.priority,
+  });
+  const result = await runCommand(argv, { env: ctx.env, timeoutMs: ctx.options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS });
+  if (ctx.held.get(task.id) !== held || held.phase === "stopping") {
+    // Released while starting (the grace period ran out): the worker must not run on unclaimed.
+    held.worker = parseWorkerName(`${result.stdout}\n${result.stderr}`)?.worker;
+    await stopWorker(ctx, held);
+    return;
+  }
+  if (result.code !== 0) {
+    const reason = commandFailure(argv, result);
+    ctx.log.log("warn", "worker.start_failed", `could not start a worker for ${task.id}: ${reason}`, { task_id: task.id, repo: task.repo });
+    return finish(ctx, held, { kind: "fail", reason, retry: true });
+  }
+  const parsed = parseWorkerName(`${result.stdout}\n${result.stderr}`);
+  const worker = parsed?.worker ?? findNewAgent(ctx, held);
+  if (!worker) {
+    const reason = `${argv.slice(0, 2).join(" ")} succeeded but printed no "Creating worker 'NAME'" line and state.json lists no new agent for this task`;
+    ctx.log.log("warn", "worker.start_failed", `${task.id}: ${reason}`, { task_id: task.id });
+    return finish(ctx, held, { kind: "fail", reason, retry: true });
+  }
+  held.worker = worker;
+  held.phase = "running";
+  ctx.changed();
+  ctx.log.log("info", "worker.started", `started ${task.id} as worker ${worker} in repo ${held.localRepo}`, {
+    task_id: task.id,
+    worker,
+    repo: task.repo,
+    local_repo: held.localRepo,
+  });
+  if (held.cancelRequested) await stopAndDrop(ctx, held, "cancelled on the coordinator");
+}
+
+/** An agent of the task's repo running exactly this task text that no held task owns yet. */
+function findNewAgent(ctx: AgentContext, held: HeldTask): string | undefined {
+  const agents = ctx.state().repos[held.localRepo]?.agents ?? {};
+  const taken = new Set([...ctx.held.values()].map((h) => h.worker).filter(Boolean));
+  return Object.entries(agents).find(([name, a]) => a?.task === held.task.description && !taken.has(name))?.[0];
+}
+
+/**
+ * Looks at every running worker in one state.json snapshot and reports the ones that are done.
+ * A worker whose process has been gone for `deadWorkerMs` while multiclaude still lists it fails.
+ */
+export async function checkWorkers(ctx: AgentContext, state: McState): Promise<void> {
+  const deadAfter = ctx.options.deadWorkerMs ?? DEFAULT_DEAD_WORKER_MS;
+  for (const held of [...ctx.held.values()]) {
+    if (held.phase === "reporting" && held.outcome) {
+      await report(ctx, held); // an earlier attempt met an outage
+      continue;
+    }
+    if (held.phase !== "running" || !held.worker) continue;
+    const o = workerOutcome(state, held.localRepo, held.worker, held.startedAt, isPidAlive);
+    if (o.kind === "running") {
+      if (o.alive === false) {
+        held.deadSince ??= ctx.now();
+        if (ctx.now() - held.deadSince >= deadAfter) {
+          await finish(ctx, held, { kind: "fail", reason: `worker ${held.worker} stopped running without finishing`, retry: true });
+        }
+      } else {
+        held.deadSince = undefined;
+      }
+      continue;
+    }
+    if (o.kind === "completed") await finish(ctx, held, { kind: "complete", pr: o.pr, summary: o.summary });
+    else if (o.kind === "failed") await finish(ctx, held, { kind: "fail", reason: o.reason, retry: true });
+    else await finish(ctx, held, { kind: "fail", reason: `worker ${held.worker} left multiclaude's state without a task history entry`, retry: true });
+  }
+}
+
+/** Records the outcome and reports it; an outage keeps it for the next check. */
+async function finish(ctx: AgentContext, held: HeldTask, outcome: Outcome): Promise<void> {
+  held.phase = "reporting";
+  held.outcome = outcome;
+  ctx.changed();
+  await report(ctx, held);
+}
+
+async function report(ctx: AgentContext, held: HeldTask): Promise<void> {
+  const { task, outcome } = held;
+  if (!outcome) return;
+  const fields = { task_id: task.id, worker: held.worker, repo: task.repo };
+  try {
+    if (outcome.kind === "complete") {
+      await ctx.client.completeTask(task.id, {
+        pr: outcome.pr ? apiText(outcome.pr, 2048) : undefined,
+        summary: outcome.summary ? apiText(outcome.summary, 65_536) : undefined,
+      });
+      ctx.log.log("info", "task.completed", `completed ${task.id}${outcome.pr ? ` with ${outcome.pr}` : " (no PR)"}`, { ...fields, pr: outcome.pr });
+    } else {
+      const reason = apiText(outcome.reason, 65_536) || "worker failed";
+      const t = await ctx.client.failTask(task.id, { reason, retry: outcome.retry });
+      ctx.log.log("info", "task.failed", `failed ${task.id}: ${outcome.reason}${t.status === "pending" ? " (back to pending)" : ""}`, { ...fields, reason: outcome.reason });
+    }
+  } catch (err) {
+    if (isTransient(err)) {
+      ctx.log.log("warn", "task.report_deferred", `cannot report ${task.id} yet (${errorText(err)}); will retry`, fields);
+      return;
+    }
+    // Cancelled meanwhile, taken over after its lease ran out, or unknown to a coordinator that lost its state.
+    ctx.log.log("warn", "task.report_refused", `the coordinator refused the result of ${task.id}: ${errorText(err)}; dropping it`, fields);
+  }
+  ctx.held.delete(task.id);
+  ctx.changed();
+}
+
+/** Runs the stop command for a worker (`multiclaude worker rm NAME`); never throws. */
+export async function stopWorker(ctx: AgentContext, held: HeldTask): Promise<void> {
+  if (!held.worker) return;
+  const argv = fillCommand(ctx.options.stopCommand, { worker: held.worker, repo: held.localRepo, task_id: held.task.id });
+  const result = await runCommand(argv, { env: ctx.env, timeoutMs: ctx.options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS });
+  const fields = { task_id: held.task.id, worker: held.worker };
+  if (result.code === 0) ctx.log.log("info", "worker.stopped", `stopped worker ${held.worker} (${held.task.id})`, fields);
+  else ctx.log.log("warn", "worker.stop_failed", `could not stop worker ${held.worker}: ${commandFailure(argv, result)}`, fields);
+}
+
+/** Stops the worker of a task the coordinator cancelled and forgets the task. */
+async function stopAndDrop(ctx: AgentContext, held: HeldTask, why: string): Promise<void> {
+  held.phase = "stopping";
+  ctx.log.log("info", "task.cancelled", `${held.task.id} was ${why}`, { task_id: held.task.id, worker: held.worker });
+  await stopWorker(ctx, held);
+  ctx.held.delete(held.task.id);
+  ctx.changed();
+}
+
+/** Heartbeat said these tasks were cancelled: stop their workers (a starting one once it has a name). */
+export async function cancelTasks(ctx: AgentContext, ids: readonly string[]): Promise<void> {
+  for (const id of ids) {
+    const held = ctx.held.get(id);
+    if (!held || held.phase === "stopping") continue;
+    if (held.phase === "starting") held.cancelRequested = true;
+    else await stopAndDrop(ctx, held, "cancelled on the coordinator");
+  }
+}
+
+/**
+ * Gives a task back (pending for another node) and stops its worker, so it does not run twice.
+ * If the coordinator cannot be told, the claim is left to lease expiry.
+ */
+export async function releaseHeld(ctx: AgentContext, held: HeldTask, reason: string): Promise<void> {
+  held.phase = "stopping";
+  await stopWorker(ctx, held);
+  try {
+    await ctx.client.releaseTask(held.task.id, { reason });
+    ctx.log.log("info", "task.released", `released ${held.task.id}: ${reason}`, { task_id: held.task.id, worker: held.worker });
+  } catch (err) {
+    const level = isApiError(err) && !isTransient(err) ? "info" : "warn";
+    ctx.log.log(level, "task.release_failed", `could not release ${held.task.id} (${errorText(err)}); its lease will expire`, { task_id: held.task.id });
+  }
+  ctx.held.delete(held.task.id);
+  ctx.changed();
+}
