@@ -22,7 +22,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  expect(await serve.stop("SIGTERM")).toBe(0);
+  expect(await serve?.stop("SIGTERM")).toBe(0);
 });
 
 describe("every command, human and --json", () => {

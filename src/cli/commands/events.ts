@@ -60,11 +60,9 @@ export function registerEvents(program: Command, run: Runner): void {
           signal,
           onDisconnect: ({ retryInMs, lastEventId }) =>
             ctx.out.info(`connection lost; reconnecting in ${Math.round(retryInMs / 100) / 10}s (resuming after #${lastEventId ?? 0})`),
-          onConnect: ({ reconnect }) => {
-            if (reconnect) ctx.out.info("reconnected");
-          },
+          // On stderr, so --json stdout stays clean; scripts may wait for it before acting.
+          onConnect: ({ reconnect }) => ctx.out.info(reconnect ? "reconnected" : `following events from ${client.url} (Ctrl-C to stop)`),
         });
-        if (!ctx.out.json) ctx.out.info(`following events from ${client.url} (Ctrl-C to stop)`);
         for await (const event of stream) printEvent(ctx.out, event);
       }),
     );

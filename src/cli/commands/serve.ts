@@ -1,6 +1,5 @@
 import { Option, type Command } from "commander";
 import { resolveServerConfig } from "../../config/overrides.js";
-import { startServer } from "../../server/serve.js";
 import type { Runner } from "../runner.js";
 
 export interface ServeOptions {
@@ -26,6 +25,8 @@ export function registerServe(program: Command, run: Runner): void {
         const config = await ctx.config();
         const server = resolveServerConfig(config, { listen: opts.listen, store: opts.store });
         const signal = ctx.interruptSignal();
+        // Loaded here: the server (fastify, stores) would slow every other command's start.
+        const { startServer } = await import("../../server/serve.js");
         const running = await startServer(server, {
           log: (line) => ctx.out.info(line),
           env: ctx.env,
