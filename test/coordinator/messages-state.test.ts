@@ -204,6 +204,19 @@ describe("GET /state/{repo}", () => {
     expect(await state("empty-repo")).toEqual({ repo: "empty-repo", agents: {}, pending_tasks: 0, active_prs: 0 });
   });
 
+  it("active_prs follows the latest report even when a node repeats its own earlier value", async () => {
+    const regA = await registerNode(server, "machine-a");
+    const regB = await registerNode(server, "machine-b");
+    okData(await heartbeat(server, regA, { repos: [{ name: "my-repo", active_prs: 4 }] }));
+    clock.advance(1000);
+    okData(await heartbeat(server, regB, { repos: [{ name: "my-repo", active_prs: 6 }] }));
+    expect((await state("my-repo")).active_prs).toBe(6);
+    // Two PRs merged; machine-a sees 4 again (the same number it reported before).
+    clock.advance(1000);
+    okData(await heartbeat(server, regA, { repos: [{ name: "my-repo", active_prs: 4 }] }));
+    expect((await state("my-repo")).active_prs).toBe(4);
+  });
+
   it("an agent without repo counts for the node's repo when the node reports exactly one", async () => {
     const reg = await registerNode(server, "machine-c");
     okData(await heartbeat(server, reg, { agents: [agent("worker-7")], repos: [{ name: "my-repo", active_prs: 2 }] }));
