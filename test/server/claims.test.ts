@@ -314,6 +314,21 @@ describe("claim refusals", () => {
     expect(okData(await claim(server, c.id, reg, "w3")).status).toBe("claimed");
   });
 
+  it("capacity holds under concurrency: 30 workers of one node (max_workers 3) claiming 30 tasks at once get exactly 3", async () => {
+    const reg = await registerNode(server, "busy", { maxWorkers: 3 });
+    const tasks = await Promise.all(Array.from({ length: 30 }, (_, i) => createTask(server, { description: `c${i}` })));
+    const results = await Promise.all([
+      ...tasks.slice(0, 15).map((t, i) => claim(server, t.id, reg, `w${i}`)),
+      ...Array.from({ length: 15 }, (_, i) => claimNext(server, reg, { worker: `n${i}` })),
+    ]);
+    const won = results.filter((r) => r.status === 200 && (r.body.data.task !== null || r.body.data.id));
+    expect(won).toHaveLength(3);
+    for (const r of results.filter((x) => !won.includes(x))) expectError(r, 409, "NODE_AT_CAPACITY");
+    expect((await getNode(server, "busy")).claimed_tasks).toHaveLength(3);
+    const status = okData(await server.api("GET", "/status", { token: TOKENS.read }));
+    expect(status.tasks).toMatchObject({ claimed: 3, pending: 27 });
+  });
+
   it("a node registered with max_workers 0 never gets work", async () => {
     const reg = await registerNode(server, "observer", { maxWorkers: 0 });
     const t = await createTask(server, {});
