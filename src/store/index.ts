@@ -58,8 +58,13 @@ export async function createStore(url: string, options: StoreOptions = {}): Prom
     case "redis":
     case "rediss": {
       checkRedisUrl(url);
+      // `?prefix=team-a:` keeps several deployments apart in one Redis database.
+      const parsed = new URL(url);
+      const prefix = parsed.searchParams.get("prefix");
+      if (prefix !== null && !/^[A-Za-z0-9._:-]{1,64}$/.test(prefix)) throw invalid(url, "prefix must be 1-64 of [A-Za-z0-9._:-]");
+      parsed.search = "";
       const { createRedisStore } = await import("./redis.js");
-      return createRedisStore(url, options);
+      return createRedisStore(parsed.toString(), { ...options, keyPrefix: prefix ?? options.keyPrefix });
     }
     default:
       throw invalid(url, scheme ? `unsupported scheme "${scheme}://"` : "missing scheme");
