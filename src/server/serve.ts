@@ -24,6 +24,11 @@ export interface RunningServer {
   port: number;
   /** Set when the zero-config admin token is in use. */
   tokenFile?: string;
+  /** The token file was created by this start. */
+  tokenCreated: boolean;
+  /** `memory`, `sqlite` or `redis`. */
+  store: string;
+  version: string;
   /** Applies a re-read config's tokens and rate limits at run time (SIGHUP); other changes need a restart. */
   reload(config: ServerConfig): void;
   close(): Promise<void>;
@@ -101,8 +106,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const scheme = https ? "https" : "http";
   const shownHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
   const url = `${scheme}://${shownHost}:${actualPort}`;
-  log(`multiclaude-coord ${VERSION} listening on ${scheme}://${host.includes(":") ? `[${host}]` : host}:${actualPort} (store ${store.backend})`);
-  if (tokenFile) log(`${created ? "created" : "using"} admin token in ${tokenFile}`);
+  // Where it listens and the token file are the caller's to print (see RunningServer).
   if (!config.auth.required) log("warning: authentication is switched off");
 
   let closing: Promise<void> | undefined;
@@ -110,6 +114,9 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     url,
     port: actualPort,
     tokenFile,
+    tokenCreated: created ?? false,
+    store: store.backend,
+    version: VERSION,
     reload(next) {
       // With no tokens configured the zero-config token stays in force.
       auth.setTokens({ required: next.auth.required, tokens: next.auth.tokens.length ? next.auth.tokens : resolveTokens(next, env).tokens });
