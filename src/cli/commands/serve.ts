@@ -1,4 +1,5 @@
 import { Option, type Command } from "commander";
+import { loadConfig } from "../../config/load.js";
 import { resolveServerConfig } from "../../config/overrides.js";
 import type { Runner } from "../runner.js";
 
@@ -33,15 +34,34 @@ export function registerServe(program: Command, run: Runner): void {
           insecure: opts.insecure,
           logLevel: opts.logLevel ?? (config.source ? server.log_level : "silent"),
         });
-        ctx.out.result({ url: running.url, port: running.port, token_file: running.tokenFile ?? null, config: config.source ?? null }, (r) => {
+        const info = {
+          url: running.url,
+          port: running.port,
+          version: running.version,
+          store: running.store,
+          token_file: running.tokenFile ?? null,
+          config: config.source ?? null,
+        };
+        ctx.out.result(info, (r) => {
           ctx.out.line(`listening on ${ctx.out.c.bold(r.url)}`);
-          if (r.token_file) ctx.out.line(`admin token in ${r.token_file}`);
-          if (r.config) ctx.out.line(`config from ${r.config}`);
+          ctx.out.line(`multiclaude-coord ${r.version}, store ${r.store}${r.config ? `, config from ${r.config}` : ""}`);
+          if (r.token_file) ctx.out.line(`${running.tokenCreated ? "created " : ""}admin token in ${r.token_file}`);
         });
+        // SIGHUP re-reads the config file: tokens and rate limits change without a restart.
+        const onHup = () => {
+          loadConfig({ configPath: ctx.globals.config, cwd: ctx.io.cwd, env: ctx.env })
+            .then((fresh) => {
+              running.reload(resolveServerConfig(fresh, { listen: opts.listen, store: opts.store }));
+              ctx.out.info("configuration reloaded (tokens, rate limits)");
+            })
+            .catch((err: unknown) => ctx.out.warn(`reload failed, keeping the running configuration: ${(err as Error).message}`));
+        };
+        process.on("SIGHUP", onHup);
         await new Promise<void>((resolve) => {
           if (signal.aborted) resolve();
           signal.addEventListener("abort", () => resolve(), { once: true });
         });
+        process.off("SIGHUP", onHup);
         ctx.out.info("shutting down");
         await running.close();
         return 0;
