@@ -5,6 +5,8 @@ import type { Message, MessageStatus, NodeRecord } from "../core/types.js";
 import { nodeForRegistration } from "./node-service.js";
 import type { CoordinatorContext, SendMessageInput } from "./types.js";
 
+const MAX_BODY_BYTES = 64 * 1024;
+
 /**
  * Inter-agent messages routed through the coordinator and kept until the receiving node acks
  * them. A bare agent name is resolved through the repo's heartbeats; when several nodes report
@@ -43,6 +45,12 @@ export function createMessageService(ctx: CoordinatorContext) {
 
   return {
     async send(input: SendMessageInput): Promise<Message> {
+      // DESIGN caps bodies at 64 KiB of text; the schema counts characters, this counts bytes.
+      if (Buffer.byteLength(input.body) > MAX_BODY_BYTES) {
+        throw new CoordError("INVALID_REQUEST", `body: at most ${MAX_BODY_BYTES} bytes`, {
+          fields: [{ field: "body.body", message: `longer than ${MAX_BODY_BYTES} bytes` }],
+        });
+      }
       const to = await resolveRecipient(input);
       const ts = ctx.now().toISOString();
       const message: Message = {

@@ -32,6 +32,8 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
   const pendingByNode = new Map<string, Set<string>>();
   const repos = new Map<string, RepoRecord>();
   let events: CoordEvent[] = [];
+  /** Index of the oldest retained event in `events`; entries before it are trimmed. */
+  let head = 0;
   let lastEventId = 0;
   const listeners = createEventListeners();
   const exclusive = createMutex();
@@ -97,8 +99,13 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     for (const repo of ws.repos.values()) repos.set(repo.name, repo);
     const committed = ws.events.map((e) => ({ id: ++lastEventId, type: e.type, data: e.data }));
     events.push(...committed);
-    // Trim in slices rather than per event, so appends stay O(1) amortised.
-    if (events.length > retention + Math.max(100, retention >> 3)) events = events.slice(events.length - retention);
+    // Exactly `retention` events stay visible; the array itself is compacted only now and
+    // then, so appends stay O(1) amortised.
+    head = Math.max(head, events.length - retention);
+    if (head > Math.max(100, retention)) {
+      events = events.slice(head);
+      head = 0;
+    }
     return committed;
   }
 
@@ -196,12 +203,12 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       return counts;
     },
     async readEvents(afterId, limit) {
-      const oldest = events[0]?.id ?? lastEventId + 1;
-      const start = Math.max(0, afterId + 1 - oldest);
+      const oldest = events[head]?.id ?? lastEventId + 1;
+      const start = head + Math.max(0, afterId + 1 - oldest);
       return events.slice(start, start + limit);
     },
     async eventBounds() {
-      return { oldest_id: events[0]?.id ?? 0, last_id: lastEventId };
+      return { oldest_id: events[head]?.id ?? 0, last_id: lastEventId };
     },
     onEvents(listener) {
       return listeners.add(listener);

@@ -4,6 +4,8 @@
  * spawn/exit events), through the real API.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createCoordinator } from "../../src/coordinator/index.js";
+import { createMemoryStore } from "../../src/store/memory.js";
 import { createTask, registerNode, startTestServer, TOKENS, type TestServer } from "../helpers/test-server.js";
 import {
   allEvents,
@@ -274,5 +276,21 @@ describe("GET /state/{repo}", () => {
     expect(Object.keys((await state("my-repo")).agents)).toEqual(["worker-1@machine-c"]);
     okData(await server.api("POST", "/deregister", { token: TOKENS.node, body: { registration_id: reg } }));
     expect((await state("my-repo")).agents).toEqual({});
+  });
+});
+
+describe("message size", () => {
+  it("caps a body at 64 KiB of bytes, not characters", async () => {
+    const store = createMemoryStore();
+    const coordinator = createCoordinator({ store });
+    const reg = await coordinator.nodes.register({ node_id: "node-b" });
+    expect(reg.registration_id).toBeTruthy();
+    const ok = await coordinator.messages.send({ from: "a@x", to: "w@node-b", body: "é".repeat(32 * 1024) });
+    expect(ok.status).toBe("pending");
+    await expect(coordinator.messages.send({ from: "a@x", to: "w@node-b", body: "é".repeat(32 * 1024 + 1) })).rejects.toMatchObject({
+      code: "INVALID_REQUEST",
+    });
+    expect(await store.listMessages({ to_node: "node-b", limit: 10 })).toHaveLength(1);
+    await coordinator.stop();
   });
 });
