@@ -243,10 +243,7 @@ export class Agent implements AgentContext {
   private heldSummaries(): HeldSummary[] {
     return [...this.held.values()].map((h) => ({
       taskId: h.task.id,
-      description: h.task.description,
-      repo: h.task.repo,
       localRepo: h.localRepo,
-      slot: h.slot,
       worker: h.worker,
     }));
   }

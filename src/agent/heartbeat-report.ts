@@ -5,12 +5,7 @@ import type { RepoMap } from "./repo-map.js";
 /** What the heartbeat needs to know about a task this node holds. */
 export interface HeldSummary {
   taskId: string;
-  description: string;
-  /** Coordinator repo name. */
-  repo: string;
   localRepo: string;
-  /** The worker name claimed with (a slot) until multiclaude names the worker. */
-  slot: string;
   worker?: string;
 }
 
@@ -35,9 +30,10 @@ function shortText(text: string | undefined | null, max: number, fallback = "unk
 
 /**
  * The heartbeat's `agents`: every agent state.json lists (status derived from its pid and
- * `ready_for_cleanup`, repo in the coordinator's naming, `task_id` when it runs a task we hold),
- * plus the tasks still starting (reported under their slot name). Entries the API would refuse
- * (odd names) are left out rather than failing the whole heartbeat.
+ * `ready_for_cleanup`, repo in the coordinator's naming, `task_id` when it runs a task we hold).
+ * A task whose worker is still starting is not an agent yet (the claim and `current_workers`
+ * tell the coordinator about it). Entries the API would refuse (odd names) are left out rather
+ * than failing the whole heartbeat.
  */
 export function reportAgents(state: McState, held: readonly HeldSummary[], repos: RepoMap, alive: PidCheck = isPidAlive): AgentSummary[] {
   const agents: AgentSummary[] = [];
@@ -56,18 +52,6 @@ export function reportAgents(state: McState, held: readonly HeldSummary[], repos
         task_id: mine?.taskId ?? null,
       });
     }
-  }
-  const listed = new Set(agents.map((a) => a.task_id).filter(Boolean));
-  for (const h of held) {
-    if (listed.has(h.taskId)) continue;
-    agents.push({
-      name: h.worker ?? h.slot,
-      type: "worker",
-      status: h.worker ? "finishing" : "starting",
-      task: apiText(h.description, 4096),
-      repo: validName(h.repo) ? h.repo : null,
-      task_id: h.taskId,
-    });
   }
   return agents.slice(0, MAX_AGENTS);
 }
