@@ -93,8 +93,13 @@ export function createApp(options: AppOptions): FastifyInstance {
   });
   if (audit) installAudit(app, audit);
   installMetrics(app, coordinator, () => streams.size);
+  // A token taken out of the list (rotation) also loses the event streams it opened.
+  const stopWatchingTokens = auth.onChange(() => {
+    for (const s of streams) if (!auth.accepts(s.authorization)) s.close();
+  });
 
   app.addHook("preClose", async () => {
+    stopWatchingTokens();
     for (const s of streams) s.close();
     await coordinator.stop();
   });

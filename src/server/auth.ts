@@ -37,6 +37,7 @@ export interface AuthOptions {
  */
 export function createAuth(options: AuthOptions) {
   let required = options.required;
+  const changeListeners = new Set<() => void>();
   let entries = options.tokens.map((t) => ({ digest: digest(t.token), actor: { name: t.name, role: t.role } }));
 
   // Headers already verified, so a busy node does not hash its token on every request.
@@ -64,10 +65,19 @@ export function createAuth(options: AuthOptions) {
     get required() {
       return required;
     },
+    /** Whether an Authorization header is (still) valid; used to end streams of revoked tokens. */
+    accepts(header: string | undefined): boolean {
+      return identify(header) !== undefined;
+    },
+    onChange(listener: () => void): () => void {
+      changeListeners.add(listener);
+      return () => changeListeners.delete(listener);
+    },
     setTokens(next: AuthOptions): void {
       required = next.required;
       verified = new Map();
       entries = next.tokens.map((t) => ({ digest: digest(t.token), actor: { name: t.name, role: t.role } }));
+      for (const l of changeListeners) l();
     },
     /** Resolves the caller of a request or throws 401/403 for the route's access level. */
     check(request: FastifyRequest, access: Access): Actor | undefined {

@@ -23,6 +23,8 @@ export interface SseWriter {
   comment(text: string): boolean;
   close(): void;
   readonly closed: boolean;
+  /** The Authorization header the stream was opened with, to re-check after a token change. */
+  authorization?: string;
 }
 
 /**

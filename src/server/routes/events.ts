@@ -87,6 +87,7 @@ export function eventRoutes(app: FastifyInstance, coordinator: Coordinator, opti
         if (left > 0) openPerToken.set(owner, left);
         else openPerToken.delete(owner);
       });
+      sse.authorization = request.headers.authorization;
       options.streams.add(sse);
 
       try {
