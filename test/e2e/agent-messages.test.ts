@@ -1,0 +1,104 @@
+/**
+ * The agent as multiclaude's postman and as the coordinator's hand on running workers:
+ * messages to agents on its node become multiclaude message files (and are acked), and a
+ * task cancelled on the coordinator stops its worker.
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ensureBuilt,
+  fakeCalls,
+  mcState,
+  removeDirs,
+  startAgent,
+  startServe,
+  tempDir,
+  waitFor,
+  type AgentProc,
+} from "../fixtures/agent-harness.js";
+
+function messageFiles(home: string, repo: string, agent: string): any[] {
+  const dir = join(home, ".multiclaude", "messages", repo, agent);
+  try {
+    return readdirSync(dir)
+      .filter((f) => /^msg-.*\.json$/.test(f))
+      .map((f) => ({ file: f, ...JSON.parse(readFileSync(join(dir, f), "utf8")) }));
+  } catch {
+    return [];
+  }
+}
+
+describe("agent messages and cancellation", () => {
+  let serve: Awaited<ReturnType<typeof startServe>>;
+  let b: AgentProc;
+
+  beforeAll(async () => {
+    ensureBuilt();
+    serve = await startServe({ claimTimeout: "10s", offlineThreshold: "3s" });
+    // node-b's multiclaude already runs worker-x in my-repo (this test process stands in for its pid).
+    const home = tempDir("home-node-b");
+    mkdirSync(join(home, ".multiclaude"), { recursive: true });
+    writeFileSync(
+      join(home, ".multiclaude", "state.json"),
+      JSON.stringify({
+        repos: { "my-repo": { github_url: "https://github.com/example/my-repo", agents: { "worker-x": { type: "worker", pid: process.pid, task: "polish the docs" } }, task_history: [] } },
+        current_repo: "my-repo",
+      }),
+    );
+    b = startAgent({ nodeId: "node-b", url: serve.url, home, maxWorkers: 2, workMs: 60_000 });
+    await b.waitForLog("agent.registered");
+  }, 60_000);
+
+  afterAll(async () => {
+    b?.kill("SIGTERM");
+    await b?.exited;
+    await serve?.stop();
+    if (b) removeDirs([b.home]);
+  });
+
+  it("reports worker-x to the coordinator from state.json", async () => {
+    const state = await waitFor(async () => {
+      const s = await serve.admin.getState("my-repo");
+      return s.agents["worker-x@node-b"] ? s : undefined;
+    }, "worker-x@node-b in /state/my-repo");
+    expect(state.agents["worker-x@node-b"]).toMatchObject({ name: "worker-x", node: "node-b", type: "worker", status: "running", task: "polish the docs" });
+  });
+
+  it("writes a message to worker-x@node-b into node-b's multiclaude message files and acks it", async () => {
+    const sent = await serve.admin.sendMessage({ from: "supervisor@node-a", to: "worker-x@node-b", body: "please rebase on main" });
+    const [file] = await waitFor(() => {
+      const files = messageFiles(b.home, "my-repo", "worker-x").filter((f) => f.id === sent.id);
+      return files.length ? files : undefined;
+    }, "the message file");
+    expect(file.file).toBe(`${sent.id}.json`);
+    expect(file).toMatchObject({ id: sent.id, from: "supervisor@node-a", to: "worker-x", body: "please rebase on main", status: "pending", acked_at: null });
+    expect(Date.parse(file.timestamp)).not.toBeNaN();
+    await waitFor(async () => (await serve.admin.listMessages({ node: "node-b", status: "acked" })).some((m) => m.id === sent.id), "the ack");
+    await b.waitForLog("message.delivered", (l) => l.message_id === sent.id);
+    // Atomic writes leave no temp files behind.
+    expect(readdirSync(join(b.home, ".multiclaude", "messages", "my-repo", "worker-x")).filter((f) => f.startsWith("."))).toEqual([]);
+  });
+
+  it("routes a bare agent name with a repo through the heartbeats to the same folder", async () => {
+    const sent = await serve.admin.sendMessage({ from: "supervisor@node-a", to: "worker-x", repo: "my-repo", body: "CI is green again" });
+    expect(sent.to).toBe("worker-x@node-b");
+    await waitFor(() => messageFiles(b.home, "my-repo", "worker-x").some((f) => f.id === sent.id && f.body === "CI is green again"), "the second message file");
+    await waitFor(async () => (await serve.admin.listMessages({ node: "node-b", status: "pending" })).length === 0, "no pending messages");
+  });
+
+  it("stops the worker of a task cancelled on the coordinator", async () => {
+    const task = await serve.admin.createTask({ repo: "my-repo", description: "a task nobody needs" });
+    const started = await b.waitForLog("worker.started", (l) => l.task_id === task.id);
+    const worker = String(started.worker);
+    expect(mcState(b.home).repos["my-repo"].agents[worker]).toBeDefined();
+    await serve.admin.cancelTask(task.id, { reason: "changed our minds" });
+    await b.waitForLog("worker.stopped", (l) => l.task_id === task.id);
+    expect(fakeCalls(b.home)).toContainEqual(["worker", "rm", worker]);
+    expect(mcState(b.home).repos["my-repo"].agents[worker]).toBeUndefined();
+    expect((await serve.admin.getTask(task.id)).status).toBe("cancelled");
+    // The slot is free again: the next task runs.
+    const next = await serve.admin.createTask({ repo: "my-repo", description: "a task somebody needs work_ms=200" });
+    await waitFor(async () => (await serve.admin.getTask(next.id)).status === "completed", "the next task to complete");
+  });
+});
