@@ -10,6 +10,9 @@ import { round } from "./lib/stats.mjs";
 import { claimLatency } from "./scenarios/claim-latency.mjs";
 import { heartbeat } from "./scenarios/heartbeat.mjs";
 import { lifecycle } from "./scenarios/lifecycle.mjs";
+import { bullmqLatency, bullmqLifecycle } from "./scenarios/bullmq.mjs";
+import { scale } from "./scenarios/scale.mjs";
+import { sseFanout } from "./scenarios/sse.mjs";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -56,6 +59,34 @@ try {
       const r = await withCoordinator(store, (c) => lifecycle(c, { seconds }));
       row("lifecycle (tasks/s)", store, { tasks_per_second: r.tasks_per_second, created_per_second: r.created_per_second }, store === "redis" ? "—" : "≥ 3000");
     }
+  }
+  for (const store of stores) {
+    if (only.includes("scale")) {
+      const size = quick ? { nodes: 2000, tasks: 20_000, samples: 500 } : { nodes: 10_000, tasks: 100_000, samples: 1000 };
+      const r = await withCoordinator(store, (c) => scale(c, size));
+      row(
+        "scale: claim / pending-list (ms), RSS (MB)",
+        store,
+        { nodes: r.nodes, tasks: r.tasks, claim_p99: round(r.claim_p99), pending_p99: round(r.pending_p99), rss_mb: Math.round(r.rss_mb) },
+        "p99 ≤ 10, RSS ≤ 300",
+      );
+    }
+  }
+  if (only.includes("sse")) {
+    const r = await withCoordinator("memory", (c) => sseFanout(c, { seconds: quick ? 3 : 10, subscribers: 1000, rate: 1000 }));
+    row(
+      "SSE fan-out delay (ms)",
+      "memory",
+      { subscribers: r.subscribers, events: r.events, complete_subscribers: r.complete_subscribers, achieved_rate: r.achieved_rate, p50: round(r.p50), p99: round(r.p99) },
+      "all complete, p99 ≤ 100",
+    );
+  }
+  if (only.includes("bullmq")) {
+    redis ??= await startRedis();
+    const lat = await bullmqLatency(redis.url, { seconds, rate: 200 });
+    row("BullMQ add→process latency (ms)", "redis", { p50: round(lat.p50), p99: round(lat.p99), max: round(lat.max), samples: lat.n }, "peer");
+    const life = await bullmqLifecycle(redis.url, { seconds });
+    row("BullMQ lifecycle (tasks/s)", "redis", { tasks_per_second: life.tasks_per_second }, "peer");
   }
   if (only.includes("heartbeat")) {
     const r = await withCoordinator("memory", (c) => heartbeat(c, { seconds, nodes: quick ? 2000 : 10_000 }));

@@ -68,7 +68,7 @@ export async function startCoordinator(store, extra = "") {
   const config = join(dir, "coordination.yaml");
   writeFileSync(
     config,
-    `server:\n  listen_addr: "127.0.0.1:0"\n  auth:\n    tokens: ["${TOKEN}"]\n  rate_limit:\n    enabled: false\nstore: "${storeUrl}"\n${extra}`,
+    `server:\n  listen_addr: "127.0.0.1:0"\n  auth:\n    tokens: ["${TOKEN}"]\n  rate_limit:\n    enabled: false\n    max_streams_per_token: 5000\nstore: "${storeUrl}"\n${extra}`,
   );
   const proc = spawn(process.execPath, [BIN, "--json", "serve", "--config", config, "--log-level", "silent"], {
     env: { ...process.env, HOME: dir, NO_COLOR: "1" },

@@ -97,7 +97,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv): ServerConfig {
   const auth = server.section("auth");
   auth.rejectUnknown(["tokens", "require_auth"]);
   const rate = server.section("rate_limit");
-  rate.rejectUnknown(["enabled", "requests_per_second", "burst"]);
+  rate.rejectUnknown(["enabled", "requests_per_second", "burst", "max_streams_per_token"]);
   const audit = server.section("audit");
   audit.rejectUnknown(["file"]);
   const registration = root.section("registration");
@@ -131,6 +131,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv): ServerConfig {
       enabled: rate.boolean("enabled", true),
       requests_per_second: rate.number("requests_per_second", 50, 0.001),
       burst: rate.integer("burst", 100, 1),
+      max_streams_per_token: rate.integer("max_streams_per_token", 100, 1),
     },
     audit: { file: audit.string("file") },
     heartbeat_interval_ms: heartbeat,

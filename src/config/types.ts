@@ -17,7 +17,8 @@ export interface ServerConfig {
   store: string;
   auth: { required: boolean; tokens: TokenEntry[] };
   tls: { enabled: boolean; cert_file?: string; key_file?: string; ca_file?: string; client_auth: "none" | "require" };
-  rate_limit: { enabled: boolean; requests_per_second: number; burst: number };
+  /** `max_streams_per_token` caps open event streams per token (default 100). */
+  rate_limit: { enabled: boolean; requests_per_second: number; burst: number; max_streams_per_token: number };
   audit: { file?: string };
   heartbeat_interval_ms: number;
   offline_threshold_ms: number;

@@ -87,6 +87,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     coordinator,
     auth,
     rateLimit: limits,
+    maxStreamsPerToken: config.rate_limit.max_streams_per_token,
     audit: config.audit.file ? { file: config.audit.file } : undefined,
     version: VERSION,
     // Request logs go to stderr: stdout is for `--json` answers only.

@@ -26,7 +26,7 @@ export async function serverConfig(overrides: Partial<ServerConfig> = {}): Promi
         { token: READ, role: "read", name: "read" },
       ],
     },
-    rate_limit: { enabled: false, requests_per_second: 50, burst: 100 },
+    rate_limit: { enabled: false, requests_per_second: 50, burst: 100, max_streams_per_token: 100 },
     ...overrides,
   };
 }

@@ -1,0 +1,45 @@
+import { performance } from "node:perf_hooks";
+import { createApi, registerNodes } from "../lib/api.mjs";
+import { summarize } from "../lib/stats.mjs";
+
+const POOLS = ["cpu", "gpu", "tpu", "arm", "big"];
+const REGIONS = ["us", "eu", "ap", "sa"];
+/** Varied requirements: a fifth of the tasks fit anyone, the rest need a pool and often a region. */
+const taskLabels = (i) => (i % 5 === 0 ? {} : i % 2 ? { pool: POOLS[i % 5] } : { pool: POOLS[i % 5], region: REGIONS[i % 4] });
+const nodeLabels = (i) => ({ pool: POOLS[i % 5], region: REGIONS[i % 4] });
+
+async function timed(n, concurrency, fn) {
+  const samples = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        const t0 = performance.now();
+        await fn(i);
+        samples.push(performance.now() - t0);
+      }
+    }),
+  );
+  return summarize(samples);
+}
+
+/**
+ * Scenario 4: 10,000 registered nodes and 100,000 pending tasks with varied labels; then the p99
+ * of claims and of pending lists, and the coordinator's RSS.
+ */
+export async function scale(coordinator, { nodes = 10_000, tasks = 100_000, samples = 1000 } = {}) {
+  const api = createApi(coordinator.url, 64);
+  const regs = await registerNodes(api, nodes, (i) => ({ node_id: `scale-${i}`, capacity: { max_workers: 4 }, labels: nodeLabels(i) }));
+  const load = await timed(tasks, 64, (i) =>
+    api.call("POST", "/tasks", { repo: `repo-${i % 20}`, description: `scale ${i}`, priority: ["low", "medium", "high", "critical"][i % 4], labels: taskLabels(i) }),
+  );
+  const pending = await timed(samples, 8, (i) => {
+    const l = nodeLabels(i);
+    return api.call("GET", `/tasks/pending?labels=pool:${l.pool},region:${l.region}&limit=50`);
+  });
+  const claim = await timed(samples, 8, (i) => api.call("POST", "/tasks/claim", { registration_id: regs[i % nodes], worker_name: `w${i}` }));
+  const rss = coordinator.rssMb();
+  await api.close();
+  return { nodes, tasks, load_p99: load.p99, pending_p50: pending.p50, pending_p99: pending.p99, claim_p50: claim.p50, claim_p99: claim.p99, rss_mb: rss };
+}
