@@ -34,6 +34,17 @@ export function registerServe(program: Command, run: Runner): void {
           insecure: opts.insecure,
           logLevel: opts.logLevel ?? (config.source ? server.log_level : "silent"),
         });
+        // SIGHUP re-reads the config file: tokens and rate limits change without a restart.
+        // Installed before the address is printed: a supervisor may signal as soon as it reads it.
+        const onHup = () => {
+          loadConfig({ configPath: ctx.globals.config, cwd: ctx.io.cwd, env: ctx.env })
+            .then((fresh) => {
+              running.reload(resolveServerConfig(fresh, { listen: opts.listen, store: opts.store }));
+              ctx.out.info("configuration reloaded (tokens, rate limits)");
+            })
+            .catch((err: unknown) => ctx.out.warn(`reload failed, keeping the running configuration: ${(err as Error).message}`));
+        };
+        process.on("SIGHUP", onHup);
         const info = {
           url: running.url,
           port: running.port,
@@ -47,16 +58,6 @@ export function registerServe(program: Command, run: Runner): void {
           ctx.out.line(`multiclaude-coord ${r.version}, store ${r.store}${r.config ? `, config from ${r.config}` : ""}`);
           if (r.token_file) ctx.out.line(`${running.tokenCreated ? "created " : ""}admin token in ${r.token_file}`);
         });
-        // SIGHUP re-reads the config file: tokens and rate limits change without a restart.
-        const onHup = () => {
-          loadConfig({ configPath: ctx.globals.config, cwd: ctx.io.cwd, env: ctx.env })
-            .then((fresh) => {
-              running.reload(resolveServerConfig(fresh, { listen: opts.listen, store: opts.store }));
-              ctx.out.info("configuration reloaded (tokens, rate limits)");
-            })
-            .catch((err: unknown) => ctx.out.warn(`reload failed, keeping the running configuration: ${(err as Error).message}`));
-        };
-        process.on("SIGHUP", onHup);
         await new Promise<void>((resolve) => {
           if (signal.aborted) resolve();
           signal.addEventListener("abort", () => resolve(), { once: true });
