@@ -262,7 +262,8 @@ export class Agent implements AgentContext {
         this.log.log("info", "coordinator.reachable", `coordinator reachable again after ${this.heartbeatFailures} failed heartbeat(s)`);
       }
       this.heartbeatFailures = 0;
-      if (res.cancelled_task_ids.length) await cancelTasks(this, res.cancelled_task_ids);
+      // Stop commands run beside the heartbeats: leases must not wait for them.
+      if (res.cancelled_task_ids.length) this.track(cancelTasks(this, res.cancelled_task_ids));
       if (res.pending_messages > 0) this.track(this.deliver());
       await this.reconcileClaims();
     } catch (err) {
