@@ -11,7 +11,7 @@ export function summarize(values) {
     n: values.length,
     p50: percentile(values, 50),
     p99: percentile(values, 99),
-    max: values.length ? Math.max(...values) : NaN,
+    max: values.reduce((m, v) => (v > m ? v : m), values.length ? -Infinity : NaN),
   };
 }
 
