@@ -260,6 +260,7 @@ export class Agent implements AgentContext {
       });
       if (this.heartbeatFailures > 0) {
         this.log.log("info", "coordinator.reachable", `coordinator reachable again after ${this.heartbeatFailures} failed heartbeat(s)`);
+        this.wakeClaim.wake(); // a claim loop in backoff need not wait any longer
       }
       this.heartbeatFailures = 0;
       // Stop commands run beside the heartbeats: leases must not wait for them.

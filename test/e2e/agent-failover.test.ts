@@ -113,4 +113,21 @@ describe("agent failover", () => {
     const next = await serve.admin.createTask({ repo: "app", description: "after the outage" });
     await waitFor(async () => (await serve.admin.getTask(next.id)).status === "completed", "a new task to complete", 20_000, 200);
   }, 60_000);
+
+  it("registers again with a coordinator that lost its state, and takes new work", async () => {
+    let serve = await startServe({ claimTimeout: "30s", offlineThreshold: "5s" });
+    const port = serve.port;
+    cleanups.push(() => serve.stop());
+    const a = track(startAgent({ nodeId: "node-a", url: serve.url, maxWorkers: 1, labels: { pool: "cpu" } }));
+    await a.waitForLog("agent.registered");
+    await serve.stop();
+    serve = await startServe({ claimTimeout: "30s", offlineThreshold: "5s", listen: `127.0.0.1:${port}` });
+    // The new coordinator (memory store) has never heard of node-a: its heartbeat gets
+    // REGISTRATION_NOT_FOUND and the client registers again, labels and all.
+    const node = await waitFor(async () => (await serve.admin.listNodes()).find((n) => n.id === "node-a" && n.status === "online"), "node-a to register again", 20_000, 100);
+    expect(node.labels).toEqual({ pool: "cpu" });
+    expect(node.capacity.max_workers).toBe(1);
+    const task = await serve.admin.createTask({ repo: "app", description: "after amnesia", labels: { pool: "cpu" } });
+    await waitFor(async () => (await serve.admin.getTask(task.id)).status === "completed", "the task to complete", 20_000, 200);
+  }, 60_000);
 });

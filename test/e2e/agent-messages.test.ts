@@ -1,7 +1,7 @@
 /**
  * The agent as multiclaude's postman and as the coordinator's hand on running workers:
  * messages to agents on its node become multiclaude message files (and are acked), and a
- * task cancelled on the coordinator stops its worker.
+ * task cancelled on the coordinator stops its worker. Failed workers fail their tasks.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -100,5 +100,16 @@ describe("agent messages and cancellation", () => {
     // The slot is free again: the next task runs.
     const next = await serve.admin.createTask({ repo: "my-repo", description: "a task somebody needs work_ms=200" });
     await waitFor(async () => (await serve.admin.getTask(next.id)).status === "completed", "the next task to complete");
+  });
+
+  it("fails a task with the worker's failure reason, and one whose worker could not start", async () => {
+    const failing = await serve.admin.createTask({ repo: "my-repo", description: "this will FAIL work_ms=200", max_attempts: 1 });
+    const broken = await serve.admin.createTask({ repo: "my-repo", description: "STARTFAIL please", max_attempts: 1 });
+    const [f, g] = await waitFor(async () => {
+      const ts = await Promise.all([serve.admin.getTask(failing.id), serve.admin.getTask(broken.id)]);
+      return ts.every((t) => t.status === "failed") ? ts : undefined;
+    }, "both tasks to fail");
+    expect(f!.failure_reason).toBe("tests kept failing (fake)");
+    expect(g!.failure_reason).toMatch(/^multiclaude work exited with code 1: Error: failed to create worktree/);
   });
 });
