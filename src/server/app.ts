@@ -17,6 +17,8 @@ import { createAuthFailureLimiter, installRateLimit, type RateLimitSettings } fr
 
 export const API_PREFIX = "/api/v1";
 export const BODY_LIMIT = 1024 * 1024;
+/** How long requests in flight may take to finish once shutdown begins. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 export interface AppOptions {
   coordinator: Coordinator;
@@ -69,7 +71,10 @@ export function createApp(options: AppOptions): FastifyInstance {
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
-    forceCloseConnections: true,
+    // Shutdown: streams and long polls are ended in preClose, requests in flight get their
+    // answer, idle keep-alive connections are closed (a forced close would drop answers to
+    // changes that were committed).
+    forceCloseConnections: "idle",
     // Router errors (bad %-encoding, over-long path parameters) get the envelope too.
     frameworkErrors: (err, _request, reply) => sendError(reply, err),
     ...options.fastify,
@@ -98,10 +103,19 @@ export function createApp(options: AppOptions): FastifyInstance {
     for (const s of streams) if (!auth.accepts(s.authorization)) s.close();
   });
 
+  let closing = false;
+  // Answers given while shutting down close their connection, so keep-alive sockets do not
+  // hold the shutdown open; a last deadline closes whatever is left.
+  app.addHook("onSend", (_request, reply, payload, done) => {
+    if (closing) reply.header("connection", "close");
+    done(null, payload);
+  });
   app.addHook("preClose", async () => {
+    closing = true;
     stopWatchingTokens();
     for (const s of streams) s.close();
     await coordinator.stop();
+    setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
   });
   app.addHook("onClose", async () => {
     await audit?.close();
