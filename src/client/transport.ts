@@ -51,6 +51,26 @@ export function backoffMs(attempt: number): number {
   return cap / 2 + Math.random() * (cap / 2);
 }
 
+/** What the usual connection failures mean, for a one-line message a person can act on. */
+const CONNECTION_PROBLEMS: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ENOTFOUND: "host not found",
+  ECONNRESET: "connection reset",
+  EHOSTUNREACH: "host unreachable",
+  SELF_SIGNED_CERT_IN_CHAIN: "its TLS certificate is not trusted (set coordination.ca_file to the CA that signed it)",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "its TLS certificate is self-signed and not trusted (set coordination.ca_file)",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "its TLS certificate cannot be verified (set coordination.ca_file)",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "its TLS certificate cannot be verified (set coordination.ca_file)",
+  CERT_HAS_EXPIRED: "its TLS certificate has expired",
+  ERR_TLS_CERT_ALTNAME_INVALID: "its TLS certificate does not name this host",
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: "it requires a client certificate (set coordination.cert_file and key_file)",
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: "it refused our client certificate",
+  ERR_SSL_WRONG_VERSION_NUMBER: "it does not speak TLS (use http://)",
+  EPROTO: "TLS handshake failed",
+  // With TLS 1.3 a server that wants a client certificate hangs up after the handshake.
+  UND_ERR_SOCKET: "it closed the connection (if it requires client certificates: set coordination.cert_file and key_file)",
+};
+
 /** Parses `Retry-After` (seconds or an HTTP date) into seconds. */
 export function parseRetryAfter(value: string | string[] | undefined): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
@@ -170,7 +190,7 @@ export class Transport {
 
   connectionError(err: unknown): ConnectionError {
     const code = errorCode(err);
-    const why = code === "ECONNREFUSED" ? "connection refused" : code ?? (err as Error)?.message ?? String(err);
+    const why = (code && CONNECTION_PROBLEMS[code]) ?? (code ? `${code}` : ((err as Error)?.message ?? String(err)));
     return new ConnectionError("UNREACHABLE", this.baseUrl, `cannot reach coordinator at ${this.baseUrl}: ${why}`, { cause: err });
   }
 
