@@ -8,7 +8,7 @@ import type { CoordinatorContext, HeartbeatInput, RegisterInput } from "./types.
 
 /** The API shape of a node: the registration id and undelivered cancellations stay inside. */
 export function publicNode(node: NodeRecord): Node {
-  const { registration_id: _r, cancelled_task_ids: _c, ...rest } = node;
+  const { registration_id: _r, cancelled_tasks: _c, ...rest } = node;
   return rest;
 }
 
@@ -57,7 +57,7 @@ export function createNodeService(ctx: CoordinatorContext) {
           repos: prev?.repos ?? [],
           claimed_tasks: prev?.claimed_tasks ?? [],
           registration_id: registrationId,
-          cancelled_task_ids: prev?.cancelled_task_ids ?? [],
+          cancelled_tasks: prev?.cancelled_tasks ?? [],
         };
         await renewLeases(ctx, tx, node, now);
         tx.putNode(node);
@@ -94,7 +94,8 @@ export function createNodeService(ctx: CoordinatorContext) {
             ...node.capacity,
             current_workers: input.capacity?.current_workers ?? (input.agents ? agents.length : node.capacity.current_workers),
           },
-          cancelled_task_ids: [],
+          // Announced on every heartbeat until the claim timeout has passed since the cancellation.
+          cancelled_tasks: node.cancelled_tasks.filter((c) => Date.parse(c.cancelled_at) + ctx.claimTimeoutMs > now.getTime()),
         };
         if (node.status !== "online") tx.emit({ type: "node.online", data: { node_id: node.id, ts } });
         if (input.agents) {
@@ -108,7 +109,7 @@ export function createNodeService(ctx: CoordinatorContext) {
         }
         await renewLeases(ctx, tx, next, now);
         tx.putNode(next);
-        return { node: next, cancelled: node.cancelled_task_ids };
+        return { node: next, cancelled: next.cancelled_tasks.map((c) => c.task_id) };
       });
       return {
         status: result.node.status,

@@ -144,7 +144,7 @@ export function createTaskService(ctx: CoordinatorContext) {
       );
     },
 
-    /** Cancels an unfinished task; a claimant learns of it in its next heartbeat response. */
+    /** Cancels an unfinished task; its claimant learns of it in its heartbeat responses. */
     cancel(taskId: string, reason: string | null): Promise<Task> {
       const ts = ctx.now().toISOString();
       return store.transact(async (tx) => {
@@ -156,7 +156,7 @@ export function createTaskService(ctx: CoordinatorContext) {
           const node = await tx.getNode(working);
           if (node) {
             const next = withoutClaim(node, taskId);
-            tx.putNode({ ...next, cancelled_task_ids: [...node.cancelled_task_ids, taskId] });
+            tx.putNode({ ...next, cancelled_tasks: [...node.cancelled_tasks, { task_id: taskId, cancelled_at: ts }] });
           }
         }
         tx.emit(t.event);

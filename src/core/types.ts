@@ -65,8 +65,16 @@ export interface Node {
 /** The stored node: the API shape plus what only the coordinator sees. */
 export interface NodeRecord extends Node {
   registration_id: string | null;
-  /** Claimed tasks cancelled since the last heartbeat; handed out once in its response. */
-  cancelled_task_ids: string[];
+  /**
+   * Tasks cancelled while this node held them. Every heartbeat answer lists them until
+   * `claim_timeout` has passed since the cancellation, so a lost answer hides nothing.
+   */
+  cancelled_tasks: CancelledTask[];
+}
+
+export interface CancelledTask {
+  task_id: string;
+  cancelled_at: string;
 }
 
 export interface TaskResult {

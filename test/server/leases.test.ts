@@ -283,6 +283,9 @@ describe("cancel", () => {
     expect((await getNode(server, "machine-b")).claimed_tasks).toEqual([]);
 
     expect(okData(await heartbeat(server, reg)).cancelled_task_ids).toEqual([t.id]);
+    // Repeated (a lost answer must not hide it) until the claim timeout has passed.
+    expect(okData(await heartbeat(server, reg)).cancelled_task_ids).toEqual([t.id]);
+    clock.advance(LEASE_MS);
     expect(okData(await heartbeat(server, reg)).cancelled_task_ids).toEqual([]);
     // The node can no longer finish it.
     expectError(await finish(server, "complete", t.id, reg), 409, "TASK_NOT_CLAIMABLE");
@@ -300,6 +303,7 @@ describe("cancel", () => {
     const ev = (await allEvents(server)).find((e) => e.type === "task.cancelled")!;
     expect(ev.data).toMatchObject({ task_id: t.id, node_id: "slow-node" });
     expect(okData(await heartbeat(server, reg)).cancelled_task_ids).toEqual([t.id]);
+    clock.advance(LEASE_MS);
     expect(okData(await heartbeat(server, reg)).cancelled_task_ids).toEqual([]);
   });
 

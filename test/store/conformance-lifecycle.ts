@@ -129,6 +129,9 @@ export function lifecycleSpecs(h: () => Harness): void {
     expect((await store.getNode("n1"))!.claimed_tasks).toEqual([]);
     expect(await store.expiredLeases(new Date(h().now() + 10 * CLAIM_TIMEOUT_MS).toISOString())).toEqual([]);
     expect((await coord.nodes.heartbeat({ registration_id: reg })).cancelled_task_ids).toEqual([claimed.id]);
+    // Announced again (a lost answer must hide nothing) until the claim timeout has passed.
+    expect((await coord.nodes.heartbeat({ registration_id: reg })).cancelled_task_ids).toEqual([claimed.id]);
+    h().advance(CLAIM_TIMEOUT_MS);
     expect((await coord.nodes.heartbeat({ registration_id: reg })).cancelled_task_ids).toEqual([]);
     await expectCode(coord.tasks.cancel(pending.id, null), "TASK_NOT_CLAIMABLE");
     expect((await store.counts()).tasks.cancelled).toBe(2);
