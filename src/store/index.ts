@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { CoordError } from "../core/errors.js";
 import { createMemoryStore } from "./memory.js";
+import { redactUrl } from "./redact-url.js";
 import type { Store, StoreOptions } from "./types.js";
 
 export type { Store, StoreOptions, StoreTx } from "./types.js";
@@ -9,14 +10,9 @@ export type { Store, StoreOptions, StoreTx } from "./types.js";
 const USAGE = "use memory://, sqlite://PATH (sqlite:///abs/path) or redis://HOST:PORT/DB";
 
 function invalid(url: string, why: string): CoordError {
-  return new CoordError("INVALID_REQUEST", `store URL "${redact(url)}": ${why} (${USAGE})`, {
+  return new CoordError("INVALID_REQUEST", `store URL "${redactUrl(url)}": ${why} (${USAGE})`, {
     fields: [{ field: "store", message: why }],
   });
-}
-
-/** A URL may carry a Redis password: never echo it back. */
-function redact(url: string): string {
-  return url.replace(/^(rediss?:\/\/)[^@/]*@/, "$1***@");
 }
 
 /** The file a `sqlite://` URL names: `sqlite:///abs`, `sqlite://rel/to/cwd`, `sqlite://~/in/home`. */

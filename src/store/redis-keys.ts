@@ -18,7 +18,7 @@ import type { Labels, Message, NodeRecord, Task } from "../core/types.js";
 export type FootprintEntry = [kind: "z" | "s" | "k", key: string, ...rest: string[]];
 
 /** Every key of one deployment, under `prefix`. */
-export function redisKeys(prefix: string) {
+export function createRedisKeys(prefix: string) {
   const P = prefix;
   return {
     prefix: P,
@@ -54,7 +54,7 @@ export function redisKeys(prefix: string) {
   };
 }
 
-export type RedisKeys = ReturnType<typeof redisKeys>;
+export type RedisKeys = ReturnType<typeof createRedisKeys>;
 
 /** `[repo, labels with sorted keys]` as JSON: one bucket per distinct (repo, requirements). */
 export function bucketOf(repo: string, labels: Labels): string {

@@ -3,8 +3,9 @@ import { CoordError, TxConflict } from "../core/errors.js";
 import { labelsSatisfied } from "../core/labels.js";
 import { NODE_STATUSES, TASK_STATUSES, type CoordEvent, type Message, type NodeRecord, type Task } from "../core/types.js";
 import { createBufferedTx, createWriteSet, type WriteSet } from "./buffered-tx.js";
+import { redactUrl } from "./redact-url.js";
 import { createEventFeed } from "./redis-events.js";
-import { messageFootprint, nodeFootprint, redisKeys, taskFootprint } from "./redis-keys.js";
+import { messageFootprint, nodeFootprint, createRedisKeys, taskFootprint } from "./redis-keys.js";
 import { createReadSet, createRedisReads, defineScripts, rc, type ReadSet } from "./redis-reads.js";
 import type { Store, StoreCounts, StoreOptions, StoreTx } from "./types.js";
 
@@ -28,8 +29,8 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
   const { Redis } = await import("ioredis");
   const retention = options.retention ?? 10_000;
   const maxAttempts = options.maxAttempts ?? 100;
-  const k = redisKeys(options.keyPrefix ?? "mcc:");
-  const safeUrl = url.replace(/^(rediss?:\/\/)[^@/]*@/, "$1***@");
+  const k = createRedisKeys(options.keyPrefix ?? "mcc:");
+  const safeUrl = redactUrl(url);
   const client = defineScripts(new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true }));
   const sub = client.duplicate();
   // Failures reach callers through rejected commands; the 'error' events would only be noise.
