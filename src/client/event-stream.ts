@@ -99,7 +99,13 @@ export async function* streamEvents(transport: Transport, options: StreamOptions
         parser.feed(decoder.decode(chunk, { stream: true }));
         while (queue.length > 0) {
           const event = queue.shift()!;
-          if (event.id !== null) {
+          if (event.id === null) {
+            // The server replays every retained event from `oldest_id` next: both when our id
+            // was trimmed away and when it is NEWER than the log (a coordinator on memory://
+            // restarted), so continue from there or the replay is dropped as "seen".
+            const oldest = event.data.oldest_id;
+            lastId = Number.isInteger(oldest) && oldest > 0 ? oldest - 1 : 0;
+          } else {
             if (lastId !== undefined && event.id <= lastId) continue; // replayed after a reconnect
             lastId = event.id;
           }

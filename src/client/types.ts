@@ -118,11 +118,15 @@ export interface StreamOptions extends Omit<EventQuery, "limit"> {
   onConnect?: (info: { lastEventId: number | undefined; reconnect: boolean }) => void;
 }
 
-/** Sent by the server when the requested resume point is older than the retained log. */
+/**
+ * Sent by the server when the requested resume point is not in its log: older than the retained
+ * events, or newer than its last one (a restarted coordinator on `memory://`). The stream then
+ * continues with every retained event from `oldest_id` on.
+ */
 export interface StreamResetEvent {
   id: null;
   type: "stream.reset";
-  data: { oldest_id: number; [key: string]: unknown };
+  data: { oldest_id: number; requested_id?: number; [key: string]: unknown };
 }
 
 export type StreamEvent = CoordEvent | StreamResetEvent;

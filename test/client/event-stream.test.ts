@@ -119,3 +119,25 @@ describe("Client.streamEvents", () => {
     await it.return?.(undefined);
   });
 });
+
+describe("Client.streamEvents after the coordinator's log restarted", () => {
+  it("a resume id newer than the log: yields stream.reset, then every retained event, then live ones", async () => {
+    const server = await startTestServer();
+    cleanups.push(() => server.close());
+    const actor = newClient(server.url);
+    const made: string[] = [];
+    for (let i = 0; i < 5; i++) made.push((await actor.createTask({ repo: "r", description: `t${i}` })).id);
+    expect((await actor.status()).last_event_id).toBe(5);
+    // As if this client had followed an earlier coordinator (memory://) up to #1000.
+    const it = newClient(server.url).streamEvents({ since: 1000 })[Symbol.asyncIterator]();
+    const got: StreamEvent[] = [];
+    await pull(it, got, () => got.length >= 6);
+    expect(got[0]).toMatchObject({ type: "stream.reset", id: null, data: { oldest_id: 1, requested_id: 1000 } });
+    expect(got.slice(1).map((e) => e.id)).toEqual([1, 2, 3, 4, 5]);
+    expect(taskIds(got)).toEqual(made);
+    const live = await actor.createTask({ repo: "r", description: "live" });
+    await pull(it, got, () => got.length >= 7);
+    expect(got[6]).toMatchObject({ id: 6, type: "task.created", data: { task_id: live.id } });
+    await it.return?.(undefined);
+  });
+});

@@ -23,7 +23,10 @@ function summary(data: Record<string, unknown>): string {
 function printEvent(out: Output, e: StreamEvent): void {
   if (out.json) return out.data(e, false);
   if (e.type === "stream.reset") {
-    out.warn(`events before #${e.data.oldest_id} are no longer kept; continuing from there`);
+    const { oldest_id, requested_id } = e.data;
+    if (requested_id !== undefined && requested_id >= oldest_id) {
+      out.warn(`#${requested_id} is not in the coordinator's event log (it restarted with a new log); replaying from #${oldest_id}`);
+    } else out.warn(`events before #${oldest_id} are no longer kept; continuing from there`);
     return;
   }
   const ts = typeof e.data.ts === "string" ? e.data.ts.slice(11, 19) : "";
