@@ -11,6 +11,8 @@ interface Waiter {
   ending: boolean;
   /** The client went away: a task claimed for it must be handed back. */
   abandoned: boolean;
+  /** Not tried since it started waiting: a task may have appeared before it was registered. */
+  fresh: boolean;
   onAbandonedClaim?: (task: Task) => void;
 }
 
@@ -36,13 +38,18 @@ export interface WaitOptions {
 /**
  * Long-polled `POST /tasks/claim` requests. Nobody polls: when a task becomes claimable the
  * waiters are tried in arrival order, one at a time, so N idle nodes do not all race for one
- * task. In one pass, once a claim finds nothing for some (labels, repo), later waiters with the
- * same (labels, repo) are skipped.
+ * task. A pass stops once it has handed out as many tasks as became claimable (new waiters are
+ * always tried once), and once a claim finds nothing for some (labels, repo), later waiters
+ * with the same (labels, repo) are skipped. `attempt` should look before it takes a
+ * transaction, so a waiter nothing fits costs one read.
  */
 export function createClaimWaiters() {
   const waiters = new Set<Waiter>();
   let running = false;
   let again = false;
+  let closed = false;
+  /** Tasks that became claimable and were not handed out yet (other replicas' included). */
+  let budget = 0;
 
   function finish(w: Waiter, result: Task | null | Error): void {
     waiters.delete(w);
@@ -57,6 +64,9 @@ export function createClaimWaiters() {
     const exhausted = new Set<string>();
     for (const w of [...waiters]) {
       if (!waiters.has(w) || w.ending || exhausted.has(w.key)) continue;
+      if (!w.fresh && budget <= 0) continue;
+      const counted = !w.fresh;
+      w.fresh = false;
       w.inFlight = true;
       let result: Task | null | Error;
       try {
@@ -65,6 +75,7 @@ export function createClaimWaiters() {
         result = err instanceof Error ? err : new Error(String(err));
       }
       w.inFlight = false;
+      if (result && !(result instanceof Error) && counted) budget--;
       if (result || w.ending) finish(w, result);
       else exhausted.add(w.key);
     }
@@ -81,6 +92,8 @@ export function createClaimWaiters() {
         again = false;
         await pass();
       } while (again);
+      // Whatever is left fitted nobody who is waiting now.
+      budget = 0;
     } finally {
       running = false;
     }
@@ -91,15 +104,16 @@ export function createClaimWaiters() {
       return waiters.size;
     },
 
-    /** Wakes waiters; safe to call as often as events arrive (passes coalesce). */
-    wake(): void {
+    /** `count` tasks became claimable: wakes waiters (passes coalesce). */
+    wake(count = 1): void {
+      budget += count;
       void dispatch();
     },
 
     /** Waits up to `waitMs` for `attempt` to return a task. Resolves null on timeout, abort or shutdown. */
     wait(opts: WaitOptions): Promise<Task | null> {
       return new Promise((resolve, reject) => {
-        if (opts.signal?.aborted) return resolve(null);
+        if (closed || opts.signal?.aborted) return resolve(null);
         const end = (abandoned: boolean) => {
           if (!waiters.has(w)) return;
           w.abandoned ||= abandoned;
@@ -119,6 +133,7 @@ export function createClaimWaiters() {
           inFlight: false,
           ending: false,
           abandoned: false,
+          fresh: true,
           onAbandonedClaim: opts.onAbandonedClaim,
         };
         waiters.add(w);
@@ -129,8 +144,9 @@ export function createClaimWaiters() {
       });
     },
 
-    /** Ends every wait with null (shutdown); running attempts finish first. */
+    /** Ends every wait with null (shutdown), and every later one at once; running attempts finish first. */
     closeAll(): void {
+      closed = true;
       for (const w of [...waiters]) {
         w.ending = true;
         if (!w.inFlight) finish(w, null);

@@ -41,7 +41,9 @@ export function createCoordinator(options: CoordinatorOptions) {
   const pendingWaits = new Set<() => void>();
 
   const unsubscribe = ctx.store.onEvents((events) => {
-    if (waiters.size > 0 && events.some(makesTaskClaimable)) waiters.wake();
+    if (waiters.size === 0) return;
+    const claimable = events.filter(makesTaskClaimable).length;
+    if (claimable > 0) waiters.wake(claimable);
   });
 
   /** One sweep at a time per process; errors are reported, never thrown into the timer. */
@@ -77,15 +79,17 @@ export function createCoordinator(options: CoordinatorOptions) {
       const waitMs = Math.min(input.wait_seconds ?? 0, MAX_WAIT_SECONDS) * 1000;
       if (task || waitMs <= 0 || stopped) return task;
       const node = await ctx.store.getNodeByRegistration(input.registration_id);
+      const labels = node?.labels ?? {};
       return waiters.wait({
-        labels: node?.labels ?? {},
+        labels,
         repo: input.repo,
         waitMs,
         signal,
-        attempt,
+        // A read first: waiters that nothing fits cost no transaction.
+        attempt: async () => ((await ctx.store.listPending({ labels, repo: input.repo, limit: 1 })).length ? attempt() : null),
         onAbandonedClaim: (t) => {
-          // The client left while its claim went through: give the task straight back.
-          tasks.release(t.id, { registration_id: input.registration_id, reason: "claimant disconnected" }).catch(() => {});
+          // The client left while its claim went through: undo the claim, attempt included.
+          tasks.unclaim(t.id, input.registration_id, "claimant disconnected").catch(() => {});
         },
       });
     },

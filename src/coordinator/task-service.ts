@@ -144,6 +144,11 @@ export function createTaskService(ctx: CoordinatorContext) {
       );
     },
 
+    /** Undoes a claim whose answer reached nobody (see `rules.unclaimTask`). */
+    unclaim(taskId: string, registrationId: string, reason: string): Promise<Task> {
+      return finishTransition(ctx, registrationId, taskId, (task, node, ts) => rules.unclaimTask(task, node.id, reason, ts));
+    },
+
     /** Cancels an unfinished task; its claimant learns of it in its heartbeat responses. */
     cancel(taskId: string, reason: string | null): Promise<Task> {
       const ts = ctx.now().toISOString();

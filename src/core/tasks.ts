@@ -194,6 +194,26 @@ export function releaseTask(task: Task, nodeId: string, reason: string, now: str
 }
 
 /**
+ * Takes back a claim nobody received (its long poll's client had gone): the task is pending
+ * again as if the claim never happened, and the attempt it counted is given back.
+ */
+export function unclaimTask(task: Task, nodeId: string, reason: string, now: string): Transition {
+  assertClaimant(task, nodeId);
+  const next: Task = {
+    ...clearLease(task, "pending", now),
+    attempts: Math.max(0, task.attempts - 1),
+    claimed_by: null,
+    claimed_node: null,
+    worker_name: null,
+    claimed_at: null,
+  };
+  return {
+    task: next,
+    event: taskEvent("task.released", next, now, { node_id: nodeId, worker: task.worker_name, reason, attempt_refunded: true }),
+  };
+}
+
+/**
  * The node still working on a task, which must hear of its cancellation: the claimant of a
  * claimed task, and also the last claimant of an orphaned one, since it may still complete it
  * (see assertClaimant). (Bug fixed: cancelling an orphaned task told nobody, so a node that
