@@ -15,6 +15,11 @@ export function createWriteSet(): WriteSet {
   return { nodes: new Map(), tasks: new Map(), messages: new Map(), repos: new Map(), events: [] };
 }
 
+/** True when a transaction wrote no record and emitted no event: there is nothing to commit. */
+export function isEmptyWriteSet(ws: WriteSet): boolean {
+  return ws.nodes.size + ws.tasks.size + ws.messages.size + ws.repos.size + ws.events.length === 0;
+}
+
 /**
  * A transaction over `reads` whose writes go to `ws`, and whose reads see its own writes first.
  * Shared by the stores; each store decides how `reads` are isolated and how `ws` is committed.

@@ -1,19 +1,10 @@
 import { labelsSatisfied } from "../core/labels.js";
 import { isClaimable } from "../core/tasks.js";
-import {
-  NODE_STATUSES,
-  TASK_STATUSES,
-  type CoordEvent,
-  type Message,
-  type NodeRecord,
-  type RepoRecord,
-  type Task,
-} from "../core/types.js";
-import { createBufferedTx, createWriteSet, type WriteSet } from "./buffered-tx.js";
-import { createEventListeners } from "./event-listeners.js";
-import { createMutex } from "./mutex.js";
+import type { CoordEvent, Message, NodeRecord, RepoRecord, Task } from "../core/types.js";
+import type { WriteSet } from "./buffered-tx.js";
 import { PendingIndex } from "./pending-index.js";
-import type { Store, StoreCounts, StoreOptions, StoreTxReads } from "./types.js";
+import { createSerialTransact } from "./serial-transact.js";
+import { emptyCounts, type Store, type StoreOptions, type StoreTxReads } from "./types.js";
 
 /**
  * Everything in this process's memory: for tests and throwaway coordinators. Transactions run
@@ -35,8 +26,6 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
   /** Index of the oldest retained event in `events`; entries before it are trimmed. */
   let head = 0;
   let lastEventId = 0;
-  const listeners = createEventListeners();
-  const exclusive = createMutex();
 
   const reads: StoreTxReads = {
     async getNode(id) {
@@ -109,18 +98,12 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     return committed;
   }
 
+  const { transact, onEvents } = createSerialTransact({ reads, commit });
+
   return {
     backend: "memory",
     ...reads,
-    transact(fn) {
-      return exclusive(async () => {
-        const ws = createWriteSet();
-        const result = await fn(createBufferedTx(reads, ws));
-        const committed = commit(ws);
-        listeners.emit(committed);
-        return result;
-      });
-    },
+    transact,
     async listNodes(query) {
       const out: NodeRecord[] = [];
       for (const n of nodes.values()) {
@@ -194,10 +177,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       return out;
     },
     async counts() {
-      const counts: StoreCounts = {
-        nodes: Object.fromEntries(NODE_STATUSES.map((s) => [s, 0])) as StoreCounts["nodes"],
-        tasks: Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as StoreCounts["tasks"],
-      };
+      const counts = emptyCounts();
       for (const n of nodes.values()) counts.nodes[n.status]++;
       for (const t of tasks.values()) counts.tasks[t.status]++;
       return counts;
@@ -210,9 +190,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     async eventBounds() {
       return { oldest_id: events[head]?.id ?? 0, last_id: lastEventId };
     },
-    onEvents(listener) {
-      return listeners.add(listener);
-    },
+    onEvents,
     async close() {},
   };
 }

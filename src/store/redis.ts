@@ -2,12 +2,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CoordError, TxConflict } from "../core/errors.js";
 import { labelsSatisfied } from "../core/labels.js";
 import { NODE_STATUSES, TASK_STATUSES, type CoordEvent, type Message, type NodeRecord, type Task } from "../core/types.js";
-import { createBufferedTx, createWriteSet, type WriteSet } from "./buffered-tx.js";
+import { createBufferedTx, createWriteSet, isEmptyWriteSet, type WriteSet } from "./buffered-tx.js";
 import { redactUrl } from "./redact-url.js";
 import { createEventFeed } from "./redis-events.js";
 import { messageFootprint, nodeFootprint, createRedisKeys, taskFootprint } from "./redis-keys.js";
 import { createReadSet, createRedisReads, defineScripts, rc, type ReadSet } from "./redis-reads.js";
-import type { Store, StoreCounts, StoreOptions, StoreTx } from "./types.js";
+import { emptyCounts, type Store, type StoreOptions, type StoreTx } from "./types.js";
 
 export interface RedisStoreOptions extends StoreOptions {
   /** How many times a transaction is re-run after losing a race before answering UNAVAILABLE. */
@@ -74,7 +74,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
     for (const m of ws.messages.values()) writes.push(k.message(m.id), JSON.stringify(m), JSON.stringify(messageFootprint(k, m)));
     for (const r of ws.repos.values()) writes.push(k.repo(r.name), JSON.stringify(r), "[]");
     // A single read is consistent by itself: a read-only transaction of one read needs no check.
-    if (writes.length === 0 && ws.events.length === 0 && rs.size < 2) return [];
+    if (isEmptyWriteSet(ws) && rs.size < 2) return [];
     const conditions = rs.args();
     const events = ws.events.map((e) => JSON.stringify({ type: e.type, data: e.data }));
     const [ok, first] = await rc(
@@ -201,10 +201,10 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
         Promise.all(NODE_STATUSES.map((s) => rc(client.scard(k.nodesByStatus(s))))),
         Promise.all(TASK_STATUSES.map((s) => rc(client.zcard(k.tasksByStatus(s))))),
       ]);
-      return {
-        nodes: Object.fromEntries(NODE_STATUSES.map((s, i) => [s, nodes[i]])) as StoreCounts["nodes"],
-        tasks: Object.fromEntries(TASK_STATUSES.map((s, i) => [s, tasks[i]])) as StoreCounts["tasks"],
-      };
+      const counts = emptyCounts();
+      NODE_STATUSES.forEach((s, i) => (counts.nodes[s] = nodes[i]!));
+      TASK_STATUSES.forEach((s, i) => (counts.tasks[s] = tasks[i]!));
+      return counts;
     },
     readEvents,
     async eventBounds() {

@@ -5,12 +5,11 @@ import { CoordError } from "../core/errors.js";
 import { labelSignature, labelsSatisfied } from "../core/labels.js";
 import { priorityRank } from "../core/priority.js";
 import { isClaimable } from "../core/tasks.js";
-import { NODE_STATUSES, TASK_STATUSES, type CoordEvent, type Labels, type Message, type NodeRecord, type Task } from "../core/types.js";
-import { createBufferedTx, createWriteSet, type WriteSet } from "./buffered-tx.js";
-import { createEventListeners } from "./event-listeners.js";
-import { createMutex } from "./mutex.js";
+import type { CoordEvent, Labels, Message, NodeRecord, Task } from "../core/types.js";
+import type { WriteSet } from "./buffered-tx.js";
+import { createSerialTransact } from "./serial-transact.js";
 import { migrate } from "./sqlite-schema.js";
-import type { Store, StoreCounts, StoreOptions, StoreTxReads } from "./types.js";
+import { emptyCounts, type Store, type StoreCounts, type StoreOptions, type StoreTxReads } from "./types.js";
 
 export interface SqliteStoreOptions extends StoreOptions {
   /**
@@ -167,27 +166,19 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     return committed;
   });
 
-  const listeners = createEventListeners();
-  const exclusive = createMutex();
   let closed = false;
-
-  function assertOpen(): void {
-    if (closed) throw new CoordError("UNAVAILABLE", "store is closed");
-  }
+  const { transact, serial, onEvents } = createSerialTransact({
+    reads,
+    commit,
+    check() {
+      if (closed) throw new CoordError("UNAVAILABLE", "store is closed");
+    },
+  });
 
   return {
     backend: "sqlite",
     ...reads,
-    transact(fn) {
-      return exclusive(async () => {
-        assertOpen();
-        const ws = createWriteSet();
-        const result = await fn(createBufferedTx(reads, ws));
-        const committed = commit(ws);
-        listeners.emit(committed);
-        return result;
-      });
-    },
+    transact,
     async listNodes(query) {
       const sql = `SELECT json FROM nodes${query.status ? " WHERE status = ?" : ""} ORDER BY id`;
       const nodes = parseAll<NodeRecord>(shaped(sql).all(...(query.status ? [query.status] : [])));
@@ -226,10 +217,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
       return parseAll<Task>(q.expired.all(Date.parse(now)));
     },
     async counts() {
-      const counts: StoreCounts = {
-        nodes: Object.fromEntries(NODE_STATUSES.map((s) => [s, 0])) as StoreCounts["nodes"],
-        tasks: Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as StoreCounts["tasks"],
-      };
+      const counts = emptyCounts();
       for (const r of q.nodeCounts.all() as { status: keyof StoreCounts["nodes"]; n: number }[]) counts.nodes[r.status] = r.n;
       for (const r of q.taskCounts.all() as { status: keyof StoreCounts["tasks"]; n: number }[]) counts.tasks[r.status] = r.n;
       return counts;
@@ -241,12 +229,10 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     async eventBounds() {
       return { oldest_id: q.oldestEvent.get() as number, last_id: q.lastEventId.get() as number };
     },
-    onEvents(listener) {
-      return listeners.add(listener);
-    },
+    onEvents,
     close() {
       // Waits for the running transaction, then refuses new ones.
-      return exclusive(async () => {
+      return serial(async () => {
         if (closed) return;
         closed = true;
         db.close();

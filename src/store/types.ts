@@ -1,14 +1,16 @@
-import type {
-  CoordEvent,
-  Labels,
-  Message,
-  MessageStatus,
-  NewEvent,
-  NodeRecord,
-  NodeStatus,
-  RepoRecord,
-  Task,
-  TaskStatus,
+import {
+  NODE_STATUSES,
+  TASK_STATUSES,
+  type CoordEvent,
+  type Labels,
+  type Message,
+  type MessageStatus,
+  type NewEvent,
+  type NodeRecord,
+  type NodeStatus,
+  type RepoRecord,
+  type Task,
+  type TaskStatus,
 } from "../core/types.js";
 
 /** Which pending (or orphaned) tasks to list, best claim first. */
@@ -42,6 +44,14 @@ export interface NodeQuery {
 export interface StoreCounts {
   nodes: Record<NodeStatus, number>;
   tasks: Record<TaskStatus, number>;
+}
+
+/** Counts with every status present at zero, for a store to fill in. */
+export function emptyCounts(): StoreCounts {
+  return {
+    nodes: Object.fromEntries(NODE_STATUSES.map((s) => [s, 0])) as StoreCounts["nodes"],
+    tasks: Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as StoreCounts["tasks"],
+  };
 }
 
 /** Reads a transaction may make; what it reads is what its commit depends on. */
