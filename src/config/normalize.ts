@@ -79,7 +79,7 @@ function readLabels(section: SectionReader, name: string): Labels {
 
 function readServer(root: SectionReader, env: NodeJS.ProcessEnv): ServerConfig {
   const server = root.section("server");
-  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store"]);
+  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store", "trust_proxy"]);
   let listen = { host: "0.0.0.0", port: DEFAULT_PORT };
   const addr = server.string("listen_addr");
   if (addr !== undefined) {
@@ -94,6 +94,11 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv): ServerConfig {
   const tlsEnabled = tls.boolean("enabled", false);
   if (tlsEnabled && !tls.string("cert_file")) tls.problem("cert_file", "is required when tls.enabled is true");
   if (tlsEnabled && !tls.string("key_file")) tls.problem("key_file", "is required when tls.enabled is true");
+  const clientAuth = tls.oneOf("client_auth", ["none", "require"] as const, "none");
+  if (clientAuth === "require" && !tlsEnabled) tls.problem("client_auth", "require needs tls.enabled: true");
+  // Without our own CA, any certificate from a public CA would be let in.
+  if (clientAuth === "require" && !tls.string("ca_file")) tls.problem("ca_file", "is required when client_auth is require");
+  const trustProxy = readTrustProxy(server);
   const auth = server.section("auth");
   auth.rejectUnknown(["tokens", "require_auth"]);
   const rate = server.section("rate_limit");
@@ -125,7 +130,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv): ServerConfig {
       cert_file: tls.string("cert_file"),
       key_file: tls.string("key_file"),
       ca_file: tls.string("ca_file"),
-      client_auth: tls.oneOf("client_auth", ["none", "require"] as const, "none"),
+      client_auth: clientAuth,
     },
     rate_limit: {
       enabled: rate.boolean("enabled", true),
@@ -141,7 +146,23 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv): ServerConfig {
     max_attempts: tasks.integer("max_attempts", 3, 1, 100),
     events_retention: events.integer("retention", 10_000, 1),
     log_level: server.oneOf("log_level", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
+    trust_proxy: trustProxy,
   };
+}
+
+/**
+ * `server.trust_proxy`: behind a load balancer, which proxies' X-Forwarded-For to believe, so
+ * rate limits and the audit log see the real client address. `true`, a hop count, or a list
+ * of addresses/CIDRs; default false.
+ */
+function readTrustProxy(server: SectionReader): boolean | number | string[] {
+  const raw = server.raw.trust_proxy;
+  if (raw === undefined || raw === null) return false;
+  if (typeof raw === "boolean") return raw;
+  if (typeof raw === "number" && Number.isInteger(raw) && raw >= 0) return raw;
+  if (Array.isArray(raw) && raw.length > 0 && raw.every((a) => typeof a === "string" && /^[0-9a-fA-F:.\/]+$/.test(a))) return raw as string[];
+  server.problem("trust_proxy", "expected true/false, a hop count, or a list of proxy addresses (CIDR allowed)");
+  return false;
 }
 
 function readClient(root: SectionReader): ClientConfig {

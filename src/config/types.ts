@@ -27,6 +27,8 @@ export interface ServerConfig {
   max_attempts: number;
   events_retention: number;
   log_level: string;
+  /** Proxies whose X-Forwarded-For is believed (fastify `trustProxy`). */
+  trust_proxy: boolean | number | string[];
 }
 
 /** The `coordination` part: how a client or node reaches the coordinator and who it is. */

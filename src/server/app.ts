@@ -89,10 +89,17 @@ export function createApp(options: AppOptions): FastifyInstance {
     const access = request.routeOptions.config?.access;
     if (!access) return; // not-found handler: answered there
     try {
-      authFailures.check(request.ip);
       request.actor = auth.check(request, access);
     } catch (err) {
-      if ((err as { code?: string }).code === "UNAUTHORIZED") authFailures.failed(request.ip);
+      // Only failures are throttled: a client sending bad tokens does not lock out good ones
+      // from the same address (behind a NAT or proxy).
+      if ((err as { code?: string }).code !== "UNAUTHORIZED") return sendError(reply, err);
+      try {
+        authFailures.check(request.ip);
+      } catch (limited) {
+        return sendError(reply, limited);
+      }
+      authFailures.failed(request.ip);
       return sendError(reply, err);
     }
   });

@@ -34,6 +34,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** A hop count becomes "trust the nearest N proxies". */
+function trustProxyOption(value: ServerConfig["trust_proxy"]): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof value === "number" ? (_address, hop) => hop < value : value;
+}
+
 function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host.startsWith("127.");
 }
@@ -92,7 +97,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     version: VERSION,
     // Request logs go to stderr: stdout is for `--json` answers only.
     logger: options.logLevel && options.logLevel !== "silent" ? { level: options.logLevel, stream: process.stderr } : false,
-    fastify: https ? { https } : {},
+    fastify: { ...(https ? { https } : {}), trustProxy: trustProxyOption(config.trust_proxy) },
   });
   try {
     await app.listen({ host, port });

@@ -159,6 +159,34 @@ coordination:
     expect(classifyError(err).exitCode).toBe(2);
   });
 
+  it("refuses mTLS settings that would let strangers in", async () => {
+    write(
+      join(work, "coordination.yaml"),
+      `server:
+  tls:
+    enabled: true
+    cert_file: /c.pem
+    key_file: /k.pem
+    client_auth: require
+  trust_proxy: "everyone"
+`,
+    );
+    const err = await configError(loadConfig({ cwd: work, env }));
+    expect(err.problems).toEqual([
+      "server.tls.ca_file: is required when client_auth is require",
+      expect.stringMatching(/^server\.trust_proxy: expected true\/false, a hop count, or a list/),
+    ]);
+    write(join(work, "coordination.yaml"), "server:\n  tls:\n    client_auth: require\n    ca_file: /ca.pem\n");
+    expect((await configError(loadConfig({ cwd: work, env }))).problems).toEqual(["server.tls.client_auth: require needs tls.enabled: true"]);
+  });
+
+  it("reads trust_proxy as a switch, a hop count or a list of addresses", async () => {
+    for (const [yaml, value] of [["true", true], ["2", 2], ['["10.0.0.0/8", "127.0.0.1"]', ["10.0.0.0/8", "127.0.0.1"]]] as const) {
+      write(join(work, "coordination.yaml"), `server:\n  trust_proxy: ${yaml}\n`);
+      expect((await loadConfig({ cwd: work, env })).server.trust_proxy).toEqual(value);
+    }
+  });
+
   it("reports YAML syntax errors with the line", async () => {
     write(join(work, "coordination.yaml"), "server:\n  listen_addr: [unclosed\n");
     const err = await configError(loadConfig({ cwd: work, env }));

@@ -54,6 +54,15 @@ describe("audit log", () => {
     for (const secret of [...Object.values(TOKENS), "not-a-real-token"]) expect(raw).not.toContain(secret);
   });
 
+  it("behind a trusted proxy, names the client address from X-Forwarded-For", async () => {
+    dir = mkdtempSync(join(tmpdir(), "mcc-audit-"));
+    const file = join(dir, "audit.log");
+    server = await startTestServer({ app: { audit: { file }, fastify: { trustProxy: ["127.0.0.1"] } } });
+    await server.api("POST", "/register", { token: TOKENS.node, body: { node_id: "behind-lb" }, headers: { "x-forwarded-for": "10.1.2.3" } });
+    const [line] = await readLines(file, 1);
+    expect(line).toMatchObject({ action: "POST /api/v1/register", address: "10.1.2.3" });
+  });
+
   it("rotates past its size cap and keeps a bounded number of files", async () => {
     dir = mkdtempSync(join(tmpdir(), "mcc-audit-"));
     const file = join(dir, "audit.log");
