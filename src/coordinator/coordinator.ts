@@ -193,7 +193,7 @@ export function createCoordinator(options: CoordinatorOptions) {
     },
 
     assertRunning(): void {
-      if (stopped) throw new CoordError("UNAVAILABLE", "coordinator is shutting down");
+      if (stopped) throw new CoordError("UNAVAILABLE", "coordinator is shutting down; retry", { retry_safe: true });
     },
   };
 }

@@ -1,6 +1,7 @@
 import swagger from "@fastify/swagger";
 import { Ajv } from "ajv";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { CoordError } from "../core/errors.js";
 import type { Coordinator } from "../coordinator/index.js";
 import { createAuth, type Auth, type AuthOptions } from "./auth.js";
 import { installErrorHandling, sendError } from "./errors.js";
@@ -70,7 +71,8 @@ export function createApp(options: AppOptions): FastifyInstance {
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
-    return503OnClosing: true,
+    // Refusals while closing come from our own hook, in the envelope (see `closing` below).
+    return503OnClosing: false,
     // Shutdown: streams and long polls are ended in preClose, requests in flight get their
     // answer, idle keep-alive connections are closed (a forced close would drop answers to
     // changes that were committed).
@@ -85,7 +87,13 @@ export function createApp(options: AppOptions): FastifyInstance {
   app.removeContentTypeParser("text/plain");
   installErrorHandling(app);
 
+  let closing = false;
   app.addHook("onRequest", async (request, reply) => {
+    if (closing) {
+      // Refused before any work: safe for the client to send again, elsewhere.
+      reply.header("connection", "close");
+      return sendError(reply, new CoordError("UNAVAILABLE", "coordinator is shutting down; retry", { retry_safe: true }));
+    }
     const access = request.routeOptions.config?.access;
     if (!access) return; // not-found handler: answered there
     try {
@@ -110,7 +118,6 @@ export function createApp(options: AppOptions): FastifyInstance {
     for (const s of streams) if (!auth.accepts(s.authorization)) s.close();
   });
 
-  let closing = false;
   // Answers given while shutting down close their connection, so keep-alive sockets do not
   // hold the shutdown open; a last deadline closes whatever is left.
   app.addHook("onSend", (_request, reply, payload, done) => {

@@ -60,6 +60,7 @@ export function toErrorResponse(err: unknown, log?: FastifyRequest["log"]): { st
     return { status: 400, body: body("INVALID_REQUEST", "body is not valid JSON") };
   }
   const status = typeof e?.statusCode === "number" ? e.statusCode : 500;
+  if (status === 503) return { status, body: body("UNAVAILABLE", "coordinator is unavailable; retry") };
   if (status >= 400 && status < 500) {
     if (status === 429) return { status, body: body("RATE_LIMITED", "too many requests; slow down") };
     const code: ErrorCode = status === 404 ? "NOT_FOUND" : status === 413 ? "PAYLOAD_TOO_LARGE" : status === 415 ? "UNSUPPORTED_MEDIA_TYPE" : "INVALID_REQUEST";

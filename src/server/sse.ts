@@ -30,11 +30,13 @@ export interface SseWriter {
 /**
  * Frames are written in batches. With many streams, one write per event per stream would be
  * a syscall per frame (1,000 streams × 1,000 events/s); instead each stream collects frames and
- * one shared timer flushes every pending stream. The window grows with the number of pending
- * streams (up to 25 ms) so a lone stream still gets its events at once.
+ * one shared timer flushes every pending stream. The window grows with the number of open
+ * streams (1 ms per 40, up to 25 ms) so a few streams still get their events at once.
  */
 const pending = new Set<() => void>();
 let flushTimer: NodeJS.Timeout | undefined;
+/** Open streams in this process: the more there are, the longer the batching window. */
+let openStreams = 0;
 
 function flushAll(): void {
   flushTimer = undefined;
@@ -45,7 +47,7 @@ function flushAll(): void {
 
 function scheduleFlush(flush: () => void): void {
   pending.add(flush);
-  flushTimer ??= setTimeout(flushAll, Math.min(25, Math.floor(pending.size / 40)));
+  flushTimer ??= setTimeout(flushAll, Math.min(25, Math.floor(openStreams / 40)));
 }
 
 /**
@@ -61,9 +63,11 @@ export function openSse(res: ServerResponse, retryMs: number, onClose: () => voi
     connection: "keep-alive",
     "x-accel-buffering": "no",
   });
+  openStreams++;
   const finish = () => {
     if (closed) return;
     closed = true;
+    openStreams--;
     queued = [];
     pending.delete(flush);
     onClose();
