@@ -6,6 +6,7 @@ import type {
   ClaimNextRequest,
   ClientOptions,
   CreateTaskRequest,
+  DeregisterResponse,
   EventQuery,
   HeartbeatRequest,
   HeartbeatResponse,
@@ -105,10 +106,28 @@ export class Client {
     );
   }
 
-  /** Leaves the coordinator; the node's claims go back to pending. */
-  async deregister(registrationId?: string): Promise<unknown> {
+  /**
+   * Leaves the coordinator; the node's claims go back to pending. Retried like a safe call: when
+   * a resend finds the registration gone (`REGISTRATION_NOT_FOUND`), an earlier attempt did it
+   * and only its answer was lost, so that counts as done (without the list of released tasks).
+   */
+  async deregister(registrationId?: string): Promise<DeregisterResponse> {
     const id = this.requireRegistration(registrationId);
-    const data = await this.transport.request("POST", "/deregister", { body: { registration_id: id }, retry: "safe" });
+    const nodeId = this.registration?.id === id ? this.registration.request?.node_id : undefined;
+    let resent = false;
+    let data: DeregisterResponse;
+    try {
+      data = await this.transport.request<DeregisterResponse>("POST", "/deregister", {
+        body: { registration_id: id },
+        retry: "safe",
+        onRetry: () => {
+          resent = true;
+        },
+      });
+    } catch (err) {
+      if (!resent || !isApiError(err, "REGISTRATION_NOT_FOUND")) throw err;
+      data = nodeId !== undefined ? { node_id: nodeId } : {};
+    }
     if (this.registration?.id === id) this.registration = undefined;
     return data;
   }

@@ -15,6 +15,8 @@ export interface RequestOptions {
   /** Extra time for long polls, added to the normal timeout. */
   extraTimeoutMs?: number;
   signal?: AbortSignal;
+  /** Told before each resend, with the error that caused it. */
+  onRetry?: (err: unknown, attempt: number) => void;
 }
 
 export interface TransportOptions {
@@ -129,6 +131,7 @@ export class Transport {
       } catch (err) {
         const wait = this.retryDelay(err, retry, attempt);
         if (wait === undefined || options.signal?.aborted) throw err;
+        options.onRetry?.(err, attempt + 1);
         await sleep(wait, options.signal);
       }
     }

@@ -46,6 +46,13 @@ export interface HeartbeatResponse {
   cancelled_task_ids: string[];
 }
 
+export interface DeregisterResponse {
+  /** Absent only when the answer was lost and the client does not know the node's id. */
+  node_id?: string;
+  /** The claims given back to pending; absent when the answer was lost (see `deregister`). */
+  released_tasks?: string[];
+}
+
 export interface CreateTaskRequest {
   repo: string;
   description: string;

@@ -2,7 +2,7 @@ import { createServer as createHttpServer } from "node:http";
 import { createServer as createTcpServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiError, Client, ConnectionError } from "../../src/index.js";
-import { ADMIN, NODE, READ, startTestServer } from "./server.js";
+import { ADMIN, NODE, READ, startInterceptingProxy, startTestServer } from "./server.js";
 
 let server: Awaited<ReturnType<typeof startTestServer>>;
 const clients: Client[] = [];
@@ -180,5 +180,26 @@ describe("Client when things go wrong on the wire", () => {
     expect(calls).toHaveLength(3);
     await c.close();
     await new Promise<void>((r) => http.close(() => r()));
+  });
+
+  it("a deregister whose answer was lost is retried, and the retry's REGISTRATION_NOT_FOUND counts as done", async () => {
+    const proxy = await startInterceptingProxy(server.port, async (req, forward) => {
+      const reply = await forward();
+      // The coordinator deregistered the node; the answer never reaches the client.
+      return req.url.endsWith("/deregister") && req.n === 2 ? "hang-up" : reply;
+    });
+    const node = new Client({ url: proxy.url, token: NODE });
+    try {
+      await node.register({ node_id: "leaver" });
+      expect(await node.deregister()).toMatchObject({ node_id: "leaver" });
+      expect(proxy.requests.map((r) => r.url)).toEqual(["/api/v1/register", "/api/v1/deregister", "/api/v1/deregister"]);
+      expect(node.registrationId).toBeUndefined();
+      expect((await client().getNode("leaver")).status).toBe("deregistered");
+      // Without a retry, REGISTRATION_NOT_FOUND still means what it says.
+      expect(await rejection(node.deregister("reg-unknown"))).toMatchObject({ code: "REGISTRATION_NOT_FOUND" });
+    } finally {
+      await node.close();
+      await proxy.close();
+    }
   });
 });

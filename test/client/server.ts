@@ -1,5 +1,6 @@
 /** A real coordinator on port 0 for client tests, with one token per role. */
 import { mkdtempSync } from "node:fs";
+import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,6 +68,73 @@ export async function startCuttableProxy(targetPort: number): Promise<{ url: str
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface ProxiedRequest {
+  method: string;
+  url: string;
+  body: string;
+  /** 1 for the first request the proxy sees, 2 for the next ... */
+  n: number;
+}
+
+export interface ProxiedReply {
+  status: number;
+  headers?: Record<string, string>;
+  body: string;
+}
+
+/**
+ * An HTTP proxy in front of a real server that lets a test decide, per request, what the
+ * client gets: the server's answer (`forward()`), the server's work without its answer
+ * (`await forward()`, then `"hang-up"`: a lost response), or an answer of its own without
+ * the server ever seeing the request. For what a client does when the network or a load
+ * balancer misbehaves between it and a coordinator that behaves.
+ */
+export async function startInterceptingProxy(
+  targetPort: number,
+  decide: (req: ProxiedRequest, forward: () => Promise<ProxiedReply>) => Promise<ProxiedReply | "hang-up">,
+): Promise<{ url: string; requests: ProxiedRequest[]; close(): Promise<void> }> {
+  const requests: ProxiedRequest[] = [];
+  const server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const seen: ProxiedRequest = { method: req.method ?? "GET", url: req.url ?? "/", body: Buffer.concat(chunks).toString("utf8"), n: requests.length + 1 };
+      requests.push(seen);
+      const forward = () =>
+        new Promise<ProxiedReply>((resolve, reject) => {
+          const headers = { ...req.headers };
+          delete headers["content-length"];
+          const up = httpRequest({ host: "127.0.0.1", port: targetPort, method: seen.method, path: seen.url, headers }, (upRes) => {
+            const body: Buffer[] = [];
+            upRes.on("data", (c: Buffer) => body.push(c));
+            upRes.on("end", () => resolve({ status: upRes.statusCode ?? 502, headers: { "content-type": String(upRes.headers["content-type"] ?? "application/json") }, body: Buffer.concat(body).toString("utf8") }));
+            upRes.on("error", reject);
+          });
+          up.on("error", reject);
+          up.end(seen.body);
+        });
+      decide(seen, forward).then(
+        (reply) => {
+          if (reply === "hang-up") return req.socket.destroy();
+          res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers });
+          res.end(reply.body);
+        },
+        () => req.socket.destroy(),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
