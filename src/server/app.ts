@@ -14,7 +14,7 @@ import type { SseWriter } from "./sse.js";
 import { createAuditLog, type AuditLog, type AuditLogOptions } from "./audit-log.js";
 import { installAudit } from "./audit-hook.js";
 import { installMetrics } from "./metrics.js";
-import { createAuthFailureLimiter, installRateLimit, type RateLimitSettings } from "./rate-limit.js";
+import { createAuthFailureLimiter, installRateLimit, type RateLimitOptions } from "./rate-limit.js";
 
 export const API_PREFIX = "/api/v1";
 export const BODY_LIMIT = 1024 * 1024;
@@ -30,7 +30,7 @@ export interface AppOptions {
   /** SSE keepalive comment interval (DESIGN: 15s). */
   ssePingIntervalMs?: number;
   /** Rate limits; off unless given (tests and benchmarks). The object may be changed at run time. */
-  rateLimit?: RateLimitSettings;
+  rateLimit?: RateLimitOptions;
   /** Audit log file (JSON lines); none unless given. */
   audit?: AuditLogOptions;
   /** Open event streams allowed per token (default 100). */

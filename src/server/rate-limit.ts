@@ -3,13 +3,12 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { CoordError } from "../core/errors.js";
 
 /** DESIGN section 6 `server.rate_limit`; mutable so SIGHUP can change it without a restart. */
-export interface RateLimitSettings {
+export interface RateLimitOptions {
   enabled: boolean;
   requests_per_second: number;
   burst: number;
 }
 
-export const DEFAULT_RATE_LIMIT: RateLimitSettings = { enabled: true, requests_per_second: 50, burst: 100 };
 
 /** Failed authentications allowed per client address and minute before it gets 429s. */
 const AUTH_FAILURES_PER_MINUTE = 20;
@@ -28,7 +27,7 @@ function rateLimited(retryAfterSeconds: number, what: string): CoordError {
  * (a fixed window of burst / rate seconds). `/register` is limited harder, since a node
  * registers once per start. Runs after authentication, so the key can name the token.
  */
-export async function installRateLimit(app: FastifyInstance, settings: RateLimitSettings): Promise<void> {
+export async function installRateLimit(app: FastifyInstance, settings: RateLimitOptions): Promise<void> {
   const window = () => Math.max(1000, Math.round((settings.burst / Math.max(settings.requests_per_second, 0.001)) * 1000));
   await app.register(rateLimit, {
     global: true,
@@ -42,7 +41,7 @@ export async function installRateLimit(app: FastifyInstance, settings: RateLimit
 }
 
 /** The stricter limit for `/register`, as route config. */
-export function registerRateLimit(settings: RateLimitSettings) {
+export function registerRateLimit(settings: RateLimitOptions) {
   return { max: () => Math.max(5, Math.ceil(settings.burst / 10)), timeWindow: 60_000, keyGenerator: limitKey };
 }
 
@@ -50,7 +49,7 @@ export function registerRateLimit(settings: RateLimitSettings) {
  * Counts failed authentications per address in one-minute windows; past the limit the address
  * gets 429 before its token is even looked at, which makes guessing tokens slow.
  */
-export function createAuthFailureLimiter(settings: RateLimitSettings) {
+export function createAuthFailureLimiter(settings: RateLimitOptions) {
   const windows = new Map<string, { count: number; resetAt: number }>();
   return {
     check(address: string, now = Date.now()): void {

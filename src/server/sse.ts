@@ -54,7 +54,7 @@ function scheduleFlush(flush: () => void): void {
  * SSE framing in one place: `retry:` first, then `id`/`event`/`data` frames with the data as
  * one line of JSON (JSON.stringify escapes newlines, so a field can never break a frame).
  */
-export function openSse(res: ServerResponse, retryMs: number, onClose: () => void): SseWriter {
+export function createSseWriter(res: ServerResponse, retryMs: number, onClose: () => void): SseWriter {
   let closed = false;
   let queued: string[] = [];
   res.writeHead(200, {

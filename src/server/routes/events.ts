@@ -6,7 +6,7 @@ import type { CoordEvent } from "../../core/types.js";
 import type { Coordinator } from "../../coordinator/index.js";
 import { defineRoute } from "../route.js";
 import * as S from "../schemas.js";
-import { openSse, type SseWriter } from "../sse.js";
+import { createSseWriter, type SseWriter } from "../sse.js";
 
 export interface EventRouteOptions {
   pingIntervalMs: number;
@@ -79,7 +79,7 @@ export function eventRoutes(app: FastifyInstance, coordinator: Coordinator, opti
         else backlog.push(...events);
       });
       const ping = setInterval(() => sse.comment("ping"), options.pingIntervalMs);
-      const sse = openSse(reply.raw, options.retryMs, () => {
+      const sse = createSseWriter(reply.raw, options.retryMs, () => {
         clearInterval(ping);
         unsubscribe();
         options.streams.delete(sse);

@@ -2,11 +2,11 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { parseLabelQuery } from "../../core/labels.js";
 import type { Coordinator } from "../../coordinator/index.js";
-import { registerRateLimit, type RateLimitSettings } from "../rate-limit.js";
+import { registerRateLimit, type RateLimitOptions } from "../rate-limit.js";
 import { defineRoute } from "../route.js";
 import * as S from "../schemas.js";
 
-export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limits: RateLimitSettings): void {
+export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limits: RateLimitOptions): void {
   const tags = ["nodes"];
   defineRoute(app, {
     method: "POST",
