@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -88,6 +88,62 @@ describe("SQLite store", () => {
     const blocker = join(root, "file-not-dir");
     await (await createSqliteStore(blocker)).close();
     await expect(createSqliteStore(join(blocker, "x.db"))).rejects.toMatchObject({ code: "UNAVAILABLE" });
+  });
+
+  it("belongs to one process: a second open of the file is refused at once, until the first closes", async () => {
+    const path = nextPath();
+    const first = await createSqliteStore(path);
+    const h = makeHarness(first, { t: Date.parse("2030-01-01T00:00:00Z") });
+    await h.createTask();
+    // Still WAL, and with exclusive locking no shared-memory index is made.
+    expect(existsSync(`${path}-wal`)).toBe(true);
+    expect(existsSync(`${path}-shm`)).toBe(false);
+    const started = Date.now();
+    await expect(createSqliteStore(path)).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+      message: `store sqlite://${path} is in use by another coordinator process`,
+    });
+    expect(Date.now() - started).toBeLessThan(3000);
+    // Nor can another connection read it behind the store's back.
+    expect(() => new Database(path, { readonly: true, timeout: 10 }).prepare("SELECT COUNT(*) FROM tasks").get()).toThrow(/locked/);
+    await h.coord.stop();
+    await first.close();
+    const second = await createSqliteStore(path);
+    expect(await second.countPending()).toBe(1);
+    await second.close();
+  });
+
+  it("keeps its in-memory pending buckets in step with the file when a commit fails", async () => {
+    const path = nextPath();
+    const store = await createSqliteStore(path);
+    const h = makeHarness(store, { t: Date.parse("2030-01-01T00:00:00Z") });
+    const kept = await h.createTask({ labels: { pool: "gpu" } });
+    const a = { ...kept, id: `${kept.id}-a`, labels: { pool: "cpu" }, idempotency_key: "same" };
+    const b = { ...kept, id: `${kept.id}-b`, repo: "other/repo", idempotency_key: "same" };
+    // The second write breaks the unique idempotency key: SQLite rolls the whole commit back.
+    await expect(
+      store.transact(async (tx) => {
+        tx.putTask(a);
+        tx.putTask(b);
+      }),
+    ).rejects.toThrow(/UNIQUE/);
+    expect(await store.countPending()).toBe(1);
+    expect(await store.countPending("other/repo")).toBe(0);
+    expect((await store.listPending({ labels: { pool: "cpu" }, limit: 10 })).map((t) => t.id)).toEqual([]);
+    expect((await store.listPending({ labels: { pool: "gpu" }, limit: 10 })).map((t) => t.id)).toEqual([kept.id]);
+    // A claim empties the bucket; a reopen loads the same buckets from the file.
+    const reg = await h.register("n1", { labels: { pool: "gpu" } });
+    await h.coord.tasks.claim(kept.id, { registration_id: reg, worker_name: "w" });
+    expect(await store.listPending({ limit: 10 })).toEqual([]);
+    await h.createTask({ labels: { pool: "cpu" }, priority: "high" });
+    const before = await store.listPending({ labels: { pool: "cpu" }, limit: 10 });
+    await h.coord.stop();
+    await store.close();
+    const reopened = await createSqliteStore(path);
+    expect(await reopened.listPending({ labels: { pool: "cpu" }, limit: 10 })).toEqual(before);
+    expect(await reopened.listPending({ labels: {}, limit: 10 })).toEqual([]);
+    expect(await reopened.countPending("acme/app")).toBe(1);
+    await reopened.close();
   });
 
   it("refuses transactions after close", async () => {

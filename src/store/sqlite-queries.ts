@@ -1,0 +1,127 @@
+import type { Database, Statement } from "better-sqlite3";
+import { labelsSatisfied } from "../core/labels.js";
+import type { Labels } from "../core/types.js";
+
+const PENDING = "status IN ('pending', 'orphaned')";
+
+/** Statements that answer one column (`pluck`): JSON of records, counts, ids. */
+const PLUCKED = {
+  node: "SELECT json FROM nodes WHERE id = ?",
+  nodeByReg: "SELECT json FROM nodes WHERE registration_id = ?",
+  task: "SELECT json FROM tasks WHERE id = ?",
+  taskByKey: "SELECT json FROM tasks WHERE idempotency_key = ?",
+  message: "SELECT json FROM messages WHERE id = ?",
+  repo: "SELECT json FROM repos WHERE name = ?",
+  countMessages: "SELECT COUNT(*) FROM messages WHERE to_node = ? AND status = 'pending'",
+  stale: "SELECT json FROM nodes WHERE status = 'online' AND last_seen_ms < ?",
+  expired: "SELECT json FROM tasks INDEXED BY tasks_leases WHERE status = 'claimed' AND lease_ms <= ?",
+  oldestEvent: "SELECT COALESCE(MIN(id), 0) FROM events",
+  lastEventId: "SELECT value FROM meta WHERE key = 'last_event_id'",
+};
+
+/** Statements that answer whole rows, or write. */
+const ROWS = {
+  buckets: "SELECT repo, label_sig, labels, n FROM pending_buckets",
+  bucketHead: `SELECT rank, id FROM tasks WHERE repo = ? AND label_sig = ? AND ${PENDING} ORDER BY rank, id LIMIT ?`,
+  nodeCounts: "SELECT status, COUNT(*) AS n FROM nodes GROUP BY status",
+  taskCounts: "SELECT status, COUNT(*) AS n FROM tasks GROUP BY status",
+  events: "SELECT id, type, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
+  setLastEventId: "UPDATE meta SET value = ? WHERE key = 'last_event_id'",
+  insertEvent: "INSERT INTO events (id, type, data) VALUES (?, ?, ?)",
+  trimEvents: "DELETE FROM events WHERE id <= ?",
+  taskIndexRow: "SELECT status, repo, label_sig FROM tasks WHERE id = ?",
+  bucketInc: "INSERT INTO pending_buckets (repo, label_sig, labels, n) VALUES (?, ?, ?, 1) ON CONFLICT (repo, label_sig) DO UPDATE SET n = n + 1",
+  bucketDec: "UPDATE pending_buckets SET n = n - 1 WHERE repo = ? AND label_sig = ?",
+  bucketDrop: "DELETE FROM pending_buckets WHERE repo = ? AND label_sig = ? AND n <= 0",
+  putNode: `INSERT INTO nodes (id, registration_id, status, last_seen_ms, json) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET registration_id = excluded.registration_id, status = excluded.status,
+         last_seen_ms = excluded.last_seen_ms, json = excluded.json`,
+  putTask: `INSERT INTO tasks (id, repo, status, rank, label_sig, idempotency_key, lease_ms, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET repo = excluded.repo, status = excluded.status, rank = excluded.rank,
+         label_sig = excluded.label_sig, idempotency_key = excluded.idempotency_key, lease_ms = excluded.lease_ms, json = excluded.json`,
+  putMessage: `INSERT INTO messages (id, to_node, to_addr, status, json) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET to_node = excluded.to_node, to_addr = excluded.to_addr, status = excluded.status, json = excluded.json`,
+  putRepo: "INSERT INTO repos (name, json) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET json = excluded.json",
+};
+
+export type SqliteStatements = Record<keyof typeof PLUCKED | keyof typeof ROWS, Statement>;
+
+/** Every fixed statement of the SQLite store, prepared once at open. */
+export function createSqliteStatements(db: Database): SqliteStatements {
+  const out: Partial<SqliteStatements> = {};
+  for (const [name, sql] of Object.entries(PLUCKED)) out[name as keyof SqliteStatements] = db.prepare(sql).pluck();
+  for (const [name, sql] of Object.entries(ROWS)) out[name as keyof SqliteStatements] = db.prepare(sql);
+  return out as SqliteStatements;
+}
+
+/** Filtered list queries differ only in which filters are present: each shape is prepared once. */
+export function createShapedQueries(db: Database) {
+  const shapes = new Map<string, Statement>();
+  return {
+    shaped(sql: string): Statement {
+      let stmt = shapes.get(sql);
+      if (!stmt) shapes.set(sql, (stmt = db.prepare(sql).pluck()));
+      return stmt;
+    },
+    /** A WHERE clause of the filters that are set. */
+    where(filters: [clause: string, value: unknown][]): { sql: string; args: unknown[] } {
+      const set = filters.filter(([, v]) => v !== undefined);
+      return { sql: set.length ? ` WHERE ${set.map(([c]) => c).join(" AND ")}` : "", args: set.map(([, v]) => v) };
+    },
+  };
+}
+
+/** A change of one pending bucket's size, made by a commit and applied to the cache after it. */
+export interface BucketDelta {
+  repo: string;
+  sig: string;
+  labels: Labels;
+  by: 1 | -1;
+}
+
+/**
+ * The non-empty pending buckets (one per repo and label requirements) with their parsed labels
+ * and sizes, kept in memory: loaded once at open, then updated by each commit, so a claim reads
+ * the tasks table only for the buckets that fit. The pending_buckets table stays the durable copy.
+ */
+export function createPendingBuckets(q: SqliteStatements) {
+  const byRepo = new Map<string, Map<string, { labels: Labels; n: number }>>();
+  for (const row of q.buckets.all() as { repo: string; label_sig: string; labels: string; n: number }[]) {
+    if (row.n > 0) apply({ repo: row.repo, sig: row.label_sig, labels: JSON.parse(row.labels) as Labels, by: 1 }, row.n);
+  }
+
+  function apply(d: BucketDelta, times = 1): void {
+    let repo = byRepo.get(d.repo);
+    if (!repo) byRepo.set(d.repo, (repo = new Map()));
+    const bucket = repo.get(d.sig);
+    const n = (bucket?.n ?? 0) + d.by * times;
+    if (n > 0) repo.set(d.sig, { labels: bucket?.labels ?? d.labels, n });
+    else repo.delete(d.sig);
+    if (repo.size === 0) byRepo.delete(d.repo);
+  }
+
+  function* inRepos(repo: string | undefined) {
+    const repos = repo === undefined ? byRepo : new Map([[repo, byRepo.get(repo) ?? new Map()]]);
+    for (const [name, buckets] of repos) for (const [sig, b] of buckets) yield { repo: name, sig, ...b };
+  }
+
+  return {
+    apply,
+    count(repo?: string): number {
+      let n = 0;
+      for (const b of inRepos(repo)) n += b.n;
+      return n;
+    },
+    /** Ids of the best `limit` claimable tasks whose requirements `labels` satisfy, best first. */
+    listPending(labels: Labels | undefined, repo: string | undefined, limit: number): string[] {
+      const heads: { rank: number; id: string }[] = [];
+      for (const b of inRepos(repo)) {
+        if (labels && !labelsSatisfied(b.labels, labels)) continue;
+        heads.push(...(q.bucketHead.all(b.repo, b.sig, limit) as { rank: number; id: string }[]));
+      }
+      heads.sort((a, b) => a.rank - b.rank || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      return heads.slice(0, limit).map((h) => h.id);
+    },
+  };
+}
+
