@@ -12,6 +12,7 @@ import { heartbeat } from "./scenarios/heartbeat.mjs";
 import { lifecycle } from "./scenarios/lifecycle.mjs";
 import { bullmqLatency, bullmqLifecycle } from "./scenarios/bullmq.mjs";
 import { scale } from "./scenarios/scale.mjs";
+import { soak } from "./scenarios/soak.mjs";
 import { sseFanout } from "./scenarios/sse.mjs";
 
 const args = process.argv.slice(2);
@@ -21,7 +22,8 @@ const listArg = (name, all) => {
   return i >= 0 ? args[i + 1].split(",") : all;
 };
 const stores = listArg("--stores", ["memory", "sqlite", "redis"]);
-const only = listArg("--only", ["claim-latency", "lifecycle", "heartbeat", "scale", "sse", "bullmq"]);
+// The 5-minute soak runs only when asked for (`--only soak`) or in a full run.
+const only = listArg("--only", ["claim-latency", "lifecycle", "heartbeat", "scale", "sse", "bullmq", ...(quick ? [] : ["soak"])]);
 const seconds = quick ? 3 : 10;
 
 const results = { when: new Date().toISOString(), quick, machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memory_gb: round(totalmem() / 2 ** 30, 1), node: process.version }, runs: [] };
@@ -91,6 +93,12 @@ try {
   if (only.includes("heartbeat")) {
     const r = await withCoordinator("memory", (c) => heartbeat(c, { seconds, nodes: quick ? 2000 : 10_000 }));
     row("heartbeat (req/s)", "memory", { coordinator: r.coordinator_rps, bare_node_http: r.bare_rps, ratio: round(r.ratio), nodes: r.nodes }, "ratio ≥ 0.6");
+  }
+  if (only.includes("soak")) {
+    const minutes = Number(listArg("--soak-minutes", [quick ? "1" : "5"])[0]);
+    const r = await withCoordinator("sqlite", (c) => soak(c, { minutes }));
+    row("soak: RSS over time (MB)", "sqlite", { minutes: r.minutes, completed: r.completed, first: r.rss_first_mb, last: r.rss_last_mb, max: r.rss_max_mb, growth: r.rss_growth_mb }, "flat");
+    results.soak_samples = r.samples;
   }
 } finally {
   await redis?.stop();
