@@ -5,7 +5,7 @@ import { ApiError, codeForStatus, ConnectionError } from "./errors.js";
 export type RetryPolicy =
   /** The request has no effect or the same effect twice (GET, heartbeat, keyed create). */
   | "safe"
-  /** Only when the server provably did not process it: refused connection, 429, 503. */
+  /** Only when the server provably did not process it: refused connection, 429, 503 with `details.retry_safe`. */
   | "unsafe";
 
 export interface RequestOptions {
@@ -88,6 +88,19 @@ function errorCode(err: unknown): string | undefined {
 }
 
 /**
+ * Whether an error answer allows sending the request again. A 429 comes before any work (rate
+ * limits are checked first), so anything may be resent. A 503 `UNAVAILABLE` may come after the
+ * change was committed (the store failed on the way back), so a request that must not happen
+ * twice is resent only when the server says it refused before doing anything
+ * (`details.retry_safe: true`, e.g. while shutting down). Safe requests are resent on 502/503/504.
+ */
+function retriable(err: ApiError, retry: RetryPolicy): boolean {
+  if (err.status === 429) return true;
+  if (retry === "safe") return err.status === 502 || err.status === 503 || err.status === 504;
+  return err.status === 503 && err.details.retry_safe === true;
+}
+
+/**
  * HTTP to one coordinator over one keep-alive undici Pool: auth header, JSON envelope,
  * timeouts, and retries where they cannot do harm.
  */
@@ -141,8 +154,7 @@ export class Transport {
   private retryDelay(err: unknown, retry: RetryPolicy, attempt: number): number | undefined {
     if (attempt >= this.options.retries) return undefined;
     if (err instanceof ApiError) {
-      // 429 and 503 mean "not processed": safe to resend whatever the method.
-      if (err.status !== 429 && err.status !== 503 && !(retry === "safe" && (err.status === 502 || err.status === 504))) return undefined;
+      if (!retriable(err, retry)) return undefined;
       if (err.retryAfterSeconds !== undefined) return Math.min(err.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS);
       return backoffMs(attempt);
     }

@@ -7,7 +7,12 @@ export interface ClientOptions {
   token?: string;
   /** Per-request timeout in milliseconds (default 30s); long polls get their wait on top. */
   timeoutMs?: number;
-  /** Retries of safe requests on connection failures, 429 and 503 (default 3). */
+  /**
+   * Resends after connection failures, 429 and 503 (default 3). Requests that must not happen
+   * twice (a create without idempotency key, claims, completes ...) are resent only when the
+   * coordinator surely did not process them: the connection was refused, 429, or a 503 with
+   * `details.retry_safe: true`.
+   */
   retries?: number;
   /** PEM contents for TLS: a private CA, and a client certificate for mTLS. */
   tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };

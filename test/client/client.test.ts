@@ -1,4 +1,3 @@
-import { createServer as createHttpServer } from "node:http";
 import { createServer as createTcpServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiError, Client, ConnectionError } from "../../src/index.js";
@@ -157,29 +156,91 @@ describe("Client when things go wrong on the wire", () => {
     await new Promise<void>((r) => tcp.close(() => r()));
   });
 
-  it("retries 429/503 after Retry-After even for POSTs, but never a plain create that may have happened", async () => {
-    const calls: string[] = [];
-    const http = createHttpServer((req, res) => {
-      calls.push(`${req.method} ${req.url}`);
-      if (calls.length === 1) {
-        res.writeHead(503, { "retry-after": "0", "content-type": "application/json" });
-        res.end(JSON.stringify({ success: false, error: "shutting down", code: "UNAVAILABLE", details: {} }));
-      } else if (req.url === "/api/v1/tasks" && calls.length === 3) {
-        req.socket.destroy(); // the connection dies after the request went out
-      } else {
-        res.writeHead(201, { "content-type": "application/json" });
-        res.end(JSON.stringify({ success: true, data: { id: "task-1" } }));
-      }
+  it("resends a plain create on 429, and on 503 only when the server says retry_safe; never after a lost answer", async () => {
+    const unavailable = (details: Record<string, unknown>) => ({
+      status: 503,
+      headers: { "retry-after": "0" },
+      body: JSON.stringify({ success: false, error: "store unavailable", code: "UNAVAILABLE", details }),
     });
-    await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
-    const c = new Client({ url: `http://127.0.0.1:${(http.address() as { port: number }).port}` });
-    clients.push(c);
-    expect(await c.createTask({ repo: "r", description: "d" })).toEqual({ id: "task-1" });
-    expect(calls).toEqual(["POST /api/v1/tasks", "POST /api/v1/tasks"]);
-    expect(await rejection(c.createTask({ repo: "r", description: "d" }))).toMatchObject({ code: "UNREACHABLE" });
-    expect(calls).toHaveLength(3);
-    await c.close();
-    await new Promise<void>((r) => http.close(() => r()));
+    const limited = { status: 429, headers: { "retry-after": "0" }, body: JSON.stringify({ success: false, error: "slow down", code: "RATE_LIMITED", details: {} }) };
+    // Per description: what the proxy does to the first attempt (later ones pass).
+    const first: Record<string, "refuse-503-safe" | "refuse-429" | "commit-then-503" | "commit-then-hang-up"> = {
+      "refused while shutting down": "refuse-503-safe",
+      "rate limited": "refuse-429",
+      "committed, then the store failed": "commit-then-503",
+      "keyed: committed, then the store failed": "commit-then-503",
+      "committed, answer lost": "commit-then-hang-up",
+    };
+    const seen = new Map<string, number>();
+    const proxy = await startInterceptingProxy(server.port, async (req, forward) => {
+      const description = req.body ? (JSON.parse(req.body) as { description?: string }).description : undefined;
+      const attempt = (seen.get(description ?? "") ?? 0) + 1;
+      seen.set(description ?? "", attempt);
+      const what = description !== undefined && attempt === 1 ? first[description] : undefined;
+      if (what === "refuse-503-safe") return unavailable({ retry_safe: true });
+      if (what === "refuse-429") return limited;
+      const reply = await forward();
+      if (what === "commit-then-503") return unavailable({});
+      if (what === "commit-then-hang-up") return "hang-up";
+      return reply;
+    });
+    const c = new Client({ url: proxy.url, token: ADMIN });
+    const repo = `retry-${Date.now()}`;
+    const created = async () => (await client().listTasks({ repo, limit: 100 })).tasks.map((t) => t.description).sort();
+    try {
+      // Refused before any work: resent, created once.
+      expect(await c.createTask({ repo, description: "refused while shutting down" })).toMatchObject({ description: "refused while shutting down" });
+      expect(await c.createTask({ repo, description: "rate limited" })).toMatchObject({ description: "rate limited" });
+      // A 503 without retry_safe may come after the commit: a plain create is not resent.
+      expect(await rejection(c.createTask({ repo, description: "committed, then the store failed" }))).toMatchObject({ status: 503, code: "UNAVAILABLE" });
+      expect(await rejection(c.createTask({ repo, description: "committed, answer lost" }))).toMatchObject({ code: "UNREACHABLE" });
+      // A keyed create is safe: resent, and the key returns the task the first attempt made.
+      const keyed = await c.createTask({ repo, description: "keyed: committed, then the store failed", idempotency_key: `${repo}-k` });
+      expect(keyed.description).toBe("keyed: committed, then the store failed");
+      expect(Object.fromEntries(seen)).toMatchObject({
+        "refused while shutting down": 2,
+        "rate limited": 2,
+        "committed, then the store failed": 1,
+        "committed, answer lost": 1,
+        "keyed: committed, then the store failed": 2,
+      });
+      expect(await created()).toEqual([
+        "committed, answer lost",
+        "committed, then the store failed",
+        "keyed: committed, then the store failed",
+        "rate limited",
+        "refused while shutting down",
+      ]);
+    } finally {
+      await c.close();
+      await proxy.close();
+    }
+  });
+
+  it("GETs and safe POSTs are resent on a 503 without retry_safe", async () => {
+    const proxy = await startInterceptingProxy(server.port, async (req, forward) => {
+      if (req.n === 2 || req.n === 4) {
+        await forward();
+        return { status: 503, body: JSON.stringify({ success: false, error: "store unavailable", code: "UNAVAILABLE", details: {} }) };
+      }
+      return forward();
+    });
+    const node = new Client({ url: proxy.url, token: NODE });
+    try {
+      await node.register({ node_id: "resent" }); // 1
+      expect((await node.status()).store).toBe("memory"); // 2 (503), 3
+      expect(await node.heartbeat({ status: "healthy" })).toMatchObject({ pending_messages: 0 }); // 4 (503), 5
+      expect(proxy.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
+        "POST /api/v1/register",
+        "GET /api/v1/status",
+        "GET /api/v1/status",
+        "POST /api/v1/heartbeat",
+        "POST /api/v1/heartbeat",
+      ]);
+    } finally {
+      await node.close();
+      await proxy.close();
+    }
   });
 
   it("a deregister whose answer was lost is retried, and the retry's REGISTRATION_NOT_FOUND counts as done", async () => {
