@@ -12,6 +12,7 @@ import { MIN_HEARTBEAT_MS, type AgentOptions } from "./options.js";
 import { RepoMap } from "./repo-map.js";
 import { cancelTasks, checkWorkers, releaseHeld, startWorker } from "./task-runner.js";
 import { backoff, Wakeup } from "./wait.js";
+import { workerEnv } from "./worker-env.js";
 
 /** created → registering → running → draining → stopped (or straight to stopped on a second signal). */
 export type AgentPhase = "created" | "registering" | "running" | "draining" | "stopped";
@@ -58,7 +59,7 @@ export class Agent implements AgentContext {
   constructor(readonly options: AgentOptions) {
     this.client = options.client;
     this.log = options.logger;
-    this.env = options.env ?? process.env;
+    this.env = workerEnv({ env: options.env ?? process.env, token: options.coordinatorToken });
     this.repos = new RepoMap(options.repos);
     this.ledger = new Ledger(options.ledgerPath ?? ledgerPath(options.multiclaudeHome, options.nodeId), options.nodeId);
     this.deliver = createMessageDelivery(this);

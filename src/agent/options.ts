@@ -28,8 +28,13 @@ export interface AgentOptions {
   /** How often state.json is read for finished workers. */
   checkIntervalMs: number;
   logger: AgentLogger;
-  /** Environment of the commands the agent runs (default process.env). */
+  /**
+   * Environment of the commands the agent runs (default process.env), without our secrets:
+   * `MULTICLAUDE_COORD_TOKEN` and any variable holding `coordinatorToken` are left out.
+   */
   env?: NodeJS.ProcessEnv;
+  /** The token the client uses; kept out of the workers' environment under any name. */
+  coordinatorToken?: string;
   /** Time a start or stop command may take (default 120s). */
   commandTimeoutMs?: number;
   /** A worker whose process is gone this long without finishing is failed (default 5m). */

@@ -80,7 +80,8 @@ export async function runAgent(o: RunAgentOptions): Promise<number> {
     }
   }
   const logger = createLogger({ stream: o.logStream, json: o.json === true });
-  const agent = createAgent({ ...resolved, client: o.client, logger });
+  // Workers run task text anyone with a node token wrote: they never see the token.
+  const agent = createAgent({ ...resolved, client: o.client, logger, coordinatorToken: o.config.token });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
