@@ -3,11 +3,47 @@ import { createEventListeners } from "./event-listeners.js";
 import { createMutex } from "./mutex.js";
 import type { EventListener } from "./types.js";
 
-export interface EventFeedSource {
+export interface EventFeedOptions {
   /** Events with id > afterId from the stored log, oldest first. */
   readLog(afterId: number, limit: number): Promise<CoordEvent[]>;
   /** The last event id given by any replica. */
   lastId(): Promise<number>;
+  /** Where failures to read the log go (the next catch-up retries); default: `reportOnce`. */
+  onError?(err: unknown): void;
+}
+
+/**
+ * An error reporter that writes each distinct message once to stderr: a Redis outage seen by the
+ * catch-up timer every second is one line, not one per second.
+ */
+export function createErrorReporter(log: (line: string) => void = (line) => console.error(line)): (err: unknown) => void {
+  const seen = new Set<string>();
+  return (err) => {
+    const message = err instanceof Error ? err.message : String(err);
+    if (seen.has(message)) return;
+    if (seen.size >= 100) seen.clear();
+    seen.add(message);
+    log(`multiclaude-coord: redis event feed: ${message}`);
+  };
+}
+
+/**
+ * A pub/sub message as a batch of events, or undefined when it is not one (then the caller reads
+ * the log instead): a JSON array of events with consecutive integer ids.
+ */
+export function parseEventBatch(message: string): CoordEvent[] | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  const events = value as Partial<CoordEvent>[];
+  const first = events[0]?.id;
+  if (!Number.isSafeInteger(first) || first! < 1) return undefined;
+  const ok = events.every((e, i) => e !== null && typeof e === "object" && e.id === first! + i && typeof e.type === "string");
+  return ok ? (events as CoordEvent[]) : undefined;
 }
 
 /**
@@ -17,11 +53,11 @@ export interface EventFeedSource {
  * the counter ahead, the gap is read from the stored log first. Batches already delivered are
  * skipped. Everything runs through one queue, so deliveries never interleave.
  */
-export function createEventFeed(source: EventFeedSource) {
+export function createEventFeed(source: EventFeedOptions) {
   const listeners = createEventListeners();
   const serial = createMutex();
+  const onError = source.onError ?? createErrorReporter();
   let delivered = 0;
-  let onError: (err: unknown) => void = () => {};
 
   function deliver(events: CoordEvent[]): void {
     const fresh = events.filter((e) => e.id > delivered);
@@ -75,11 +111,6 @@ export function createEventFeed(source: EventFeedSource) {
 
     add(listener: EventListener): () => void {
       return listeners.add(listener);
-    },
-
-    /** Where read failures during delivery go (they are retried by the next catch-up). */
-    onError(handler: (err: unknown) => void): void {
-      onError = handler;
     },
   };
 }

@@ -28,7 +28,9 @@ export function defineScripts(client: Redis): ScriptedRedis {
 /** Redis failures become UNAVAILABLE (503), never a raw driver error (500). */
 export function unavailable(err: unknown): never {
   if (isCoordError(err) || err instanceof TxConflict) throw err;
-  throw new CoordError("UNAVAILABLE", `redis: ${(err as Error)?.message ?? String(err)}`);
+  const failure = new CoordError("UNAVAILABLE", `redis: ${(err as Error)?.message ?? String(err)}`);
+  failure.cause = err;
+  throw failure;
 }
 
 /** A Redis call whose failure means the store is unavailable. */

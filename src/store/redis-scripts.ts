@@ -6,22 +6,38 @@
 
 /**
  * Commit of one transaction.
- * ARGV: prefix, retention, #conditions, #writes, #events, then
+ * ARGV: prefix, retention, transaction id ("" = none), #conditions, #writes, #events, then
  *   conditions: kind ("v": hash version, "k": string value), key, expected ("0" / "" = absent)
  *   writes: key, record JSON, footprint JSON
  *   events: JSON of {type, data} (without id)
- * Returns {0} when a condition fails (nothing written), else {1, first event id (0 if none)}.
+ * Returns {0, 0} when a condition fails (nothing written), else {1, first event id (0 if none)}.
+ * With a transaction id, the outcome is kept for 5 minutes under tx:<id>, and a second run of
+ * that id (a re-sent command) returns it without applying anything: a commit applies at most once.
  */
 export const COMMIT_LUA = `
-local P, retention = ARGV[1], tonumber(ARGV[2])
-local nc, nw, ne = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local i = 6
+local P, retention, txid = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local nc, nw, ne = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local txkey = nil
+if txid ~= '' then
+  txkey = P .. 'tx:' .. txid
+  local seen = redis.call('GET', txkey)
+  if seen then
+    local ok, first = string.match(seen, '^(%d+):(%d+)$')
+    return {tonumber(ok), tonumber(first)}
+  end
+end
+local function done(ok, first)
+  if txkey then redis.call('SET', txkey, ok .. ':' .. string.format('%d', first), 'NX', 'EX', 300) end
+  return {ok, first}
+end
+
+local i = 7
 for _ = 1, nc do
   local kind, key, want = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   i = i + 3
   local have
   if kind == 'v' then have = redis.call('HGET', key, 'v') or '0' else have = redis.call('GET', key) or '' end
-  if have ~= want then return {0} end
+  if have ~= want then return done(0, 0) end
 end
 
 local function unindex(fp)
@@ -75,7 +91,7 @@ if ne > 0 then
   redis.call('ZREMRANGEBYSCORE', P .. 'events', '-inf', string.format('%d', last - retention))
   redis.call('PUBLISH', P .. 'events', '[' .. table.concat(out, ',') .. ']')
 end
-return {1, first}
+return done(1, first)
 `;
 
 /**

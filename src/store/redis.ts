@@ -2,11 +2,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CoordError, TxConflict } from "../core/errors.js";
 import { labelsSatisfied } from "../core/labels.js";
 import { NODE_STATUSES, TASK_STATUSES, type CoordEvent, type Message, type NodeRecord, type Task } from "../core/types.js";
-import { createBufferedTx, createWriteSet, isEmptyWriteSet, type WriteSet } from "./buffered-tx.js";
+import { createBufferedTx, createWriteSet } from "./buffered-tx.js";
 import { redactUrl } from "./redact-url.js";
-import { createEventFeed } from "./redis-events.js";
-import { messageFootprint, nodeFootprint, createRedisKeys, taskFootprint } from "./redis-keys.js";
-import { createReadSet, createRedisReads, defineScripts, rc, type ReadSet } from "./redis-reads.js";
+import { createRedisCommit, isConnectionDropped, settleDroppedCommands } from "./redis-commit.js";
+import { createErrorReporter, createEventFeed, parseEventBatch } from "./redis-events.js";
+import { createRedisKeys } from "./redis-keys.js";
+import { createReadSet, createRedisReads, defineScripts, rc } from "./redis-reads.js";
 import { emptyCounts, type Store, type StoreOptions, type StoreTx } from "./types.js";
 
 export interface RedisStoreOptions extends StoreOptions {
@@ -14,6 +15,11 @@ export interface RedisStoreOptions extends StoreOptions {
   maxAttempts?: number;
   /** How often the event feed checks the log for events pub/sub did not bring (ms). */
   catchUpIntervalMs?: number;
+  /**
+   * Where problems of the event feed go (the log unreadable, a malformed pub/sub message): they
+   * never fail a request; delivery catches up later. Default: stderr, each message once.
+   */
+  onError?: (err: unknown) => void;
 }
 
 const parse = <T>(json: string): T => JSON.parse(json) as T;
@@ -31,8 +37,15 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
   const maxAttempts = options.maxAttempts ?? 100;
   const k = createRedisKeys(options.keyPrefix ?? "mcc:");
   const safeUrl = redactUrl(url);
-  const client = defineScripts(new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true }));
-  const sub = client.duplicate();
+  // A command in flight when the connection drops must not be sent again by the driver: a commit
+  // could apply twice. The commit re-sends its own (same transaction id, see redis-commit.ts);
+  // other commands in flight fail, and a transaction whose read failed that way runs again.
+  const client = defineScripts(
+    new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true, autoResendUnfulfilledCommands: false }),
+  );
+  settleDroppedCommands(client);
+  // The subscriber only subscribes (and ioredis subscribes again after a reconnect).
+  const sub = client.duplicate({ autoResendUnfulfilledCommands: true });
   // Failures reach callers through rejected commands; the 'error' events would only be noise.
   client.on("error", () => {});
   sub.on("error", () => {});
@@ -56,33 +69,22 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
   }
   const lastId = async () => Number((await rc(client.get(k.eventCounter))) ?? 0);
 
-  const feed = createEventFeed({ readLog: readEvents, lastId });
+  const onError = options.onError ?? createErrorReporter();
+  const feed = createEventFeed({ readLog: readEvents, lastId, onError });
   await feed.start();
-  sub.on("message", (_channel: string, message: string) => {
-    void feed.ingest(parse<CoordEvent[]>(message));
+  sub.on("message", (channel: string, message: string) => {
+    const events = parseEventBatch(message);
+    if (events) return void feed.ingest(events);
+    // Not a batch of ours (a stray PUBLISH?): what was committed is in the log all the same.
+    onError(new Error(`ignored a malformed message on channel ${channel}: ${JSON.stringify(message.slice(0, 80))}`));
+    void feed.catchUp();
   });
   // ioredis re-subscribes after a reconnect; whatever was published meanwhile comes from the log.
   sub.on("ready", () => void feed.catchUp());
   const catchUpTimer = setInterval(() => void feed.catchUp(), options.catchUpIntervalMs ?? 1000);
   catchUpTimer.unref();
 
-  /** Runs the commit script; null when a read changed since (nothing was written). */
-  async function commit(rs: ReadSet, ws: WriteSet): Promise<CoordEvent[] | null> {
-    const writes: string[] = [];
-    for (const n of ws.nodes.values()) writes.push(k.node(n.id), JSON.stringify(n), JSON.stringify(nodeFootprint(k, n)));
-    for (const t of ws.tasks.values()) writes.push(k.task(t.id), JSON.stringify(t), JSON.stringify(taskFootprint(k, t)));
-    for (const m of ws.messages.values()) writes.push(k.message(m.id), JSON.stringify(m), JSON.stringify(messageFootprint(k, m)));
-    for (const r of ws.repos.values()) writes.push(k.repo(r.name), JSON.stringify(r), "[]");
-    // A single read is consistent by itself: a read-only transaction of one read needs no check.
-    if (isEmptyWriteSet(ws) && rs.size < 2) return [];
-    const conditions = rs.args();
-    const events = ws.events.map((e) => JSON.stringify({ type: e.type, data: e.data }));
-    const [ok, first] = await rc(
-      client.mccCommit(k.prefix, retention, conditions.length / 3, writes.length / 3, events.length, ...conditions, ...writes, ...events),
-    );
-    if (ok !== 1) return null;
-    return ws.events.map((e, i) => ({ id: first! + i, type: e.type, data: e.data }));
-  }
+  const commit = createRedisCommit({ client, keys: k, retention });
 
   /** After a lost race: a short, growing, jittered pause, so racing replicas spread out. */
   async function backoff(attempt: number): Promise<void> {
@@ -95,6 +97,12 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
   const inFlight = new Set<Promise<unknown>>();
   let closed = false;
 
+  /** A read-only check lost to a dropped connection counts as a conflict (null): run again. */
+  function rethrowUnlessDropped(err: unknown): null {
+    if (isConnectionDropped(err)) return null;
+    throw err;
+  }
+
   async function runTransaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       if (closed) throw new CoordError("UNAVAILABLE", "store is closed");
@@ -105,12 +113,17 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
         result = await fn(createBufferedTx(createRedisReads(client, k, rs), ws));
       } catch (err) {
         // An answer (e.g. TASK_CLAIMED) must rest on reads that held together, like a commit.
-        const conflict = err instanceof TxConflict || (rs.size >= 2 && (await commit(rs, createWriteSet())) === null);
-        if (!conflict) throw err;
+        // A read lost to a dropped connection changed nothing: run `fn` again.
+        const retry =
+          err instanceof TxConflict ||
+          isConnectionDropped(err) ||
+          (rs.size >= 2 && (await commit(rs, createWriteSet()).catch(rethrowUnlessDropped)) === null);
+        if (!retry) throw err;
         await backoff(attempt);
         continue;
       }
-      const committed = await commit(rs, ws);
+      // A commit with writes never fails as "dropped": it learns its outcome itself.
+      const committed = await commit(rs, ws).catch(rethrowUnlessDropped);
       if (committed) {
         await feed.ingest(committed);
         return result;

@@ -1,0 +1,95 @@
+import { randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
+import { CoordError } from "../core/errors.js";
+import type { CoordEvent } from "../core/types.js";
+import { isEmptyWriteSet, type WriteSet } from "./buffered-tx.js";
+import { messageFootprint, nodeFootprint, taskFootprint, type RedisKeys } from "./redis-keys.js";
+import { unavailable, type ReadSet, type ScriptedRedis } from "./redis-reads.js";
+
+/** A command that was sent but not answered when the connection dropped: it may or may not have run. */
+export class ConnectionDropped extends Error {
+  constructor() {
+    super("the connection to Redis dropped before the answer came");
+    this.name = "ConnectionDropped";
+  }
+}
+
+/** True for a ConnectionDropped, also as the cause of an UNAVAILABLE. */
+export function isConnectionDropped(err: unknown): boolean {
+  return err instanceof ConnectionDropped || (err as Error | undefined)?.cause instanceof ConnectionDropped;
+}
+
+/**
+ * Settles the commands in flight when the connection drops, with ConnectionDropped. With
+ * `autoResendUnfulfilledCommands: false`, ioredis 5 would otherwise leave their promises pending
+ * forever (redis/ioredis#2193). 'close' is emitted on the next tick after the socket closed and
+ * before any reconnect, so `commandQueue` still holds exactly the unanswered commands.
+ */
+export function settleDroppedCommands(client: Redis): void {
+  client.on("close", () => {
+    for (let item = client.commandQueue.shift(); item; item = client.commandQueue.shift()) item.command.reject(new ConnectionDropped());
+  });
+}
+
+export interface RedisCommitOptions {
+  client: ScriptedRedis;
+  keys: RedisKeys;
+  retention: number;
+  /** How many times a commit whose answer was lost is sent again to learn its outcome. */
+  resendAttempts?: number;
+}
+
+/**
+ * The commit of a Redis transaction: one script run that checks the reads, writes records,
+ * indexes and events, and publishes the events, atomically.
+ *
+ * Every commit that writes carries a transaction id; the script records its outcome under
+ * `tx:<id>` (5 minutes) and answers a second run of the same id with that outcome, unapplied.
+ * When the connection drops before the answer, the same id is sent again: the commit is applied
+ * at most once, and the caller learns whether it was, instead of running `fn` again.
+ */
+export function createRedisCommit(options: RedisCommitOptions) {
+  const { client, keys: k, retention } = options;
+  const resendAttempts = options.resendAttempts ?? 3;
+
+  async function learnOutcome(args: (string | number)[]): Promise<number[]> {
+    for (let i = 0; i < resendAttempts; i++) {
+      try {
+        return await client.mccCommit(...args);
+      } catch (err) {
+        if (!isConnectionDropped(err)) break;
+      }
+    }
+    throw new CoordError("UNAVAILABLE", "redis: the connection dropped during a commit and its outcome is unknown; check before retrying");
+  }
+
+  /**
+   * Runs the commit script; null when a read changed since (nothing was written). `txid`: the
+   * attempt's id (a fresh one by default; tests pass their own to run one commit twice).
+   */
+  return async function commit(rs: ReadSet, ws: WriteSet, txid: string = randomUUID()): Promise<CoordEvent[] | null> {
+    const writes: string[] = [];
+    for (const n of ws.nodes.values()) writes.push(k.node(n.id), JSON.stringify(n), JSON.stringify(nodeFootprint(k, n)));
+    for (const t of ws.tasks.values()) writes.push(k.task(t.id), JSON.stringify(t), JSON.stringify(taskFootprint(k, t)));
+    for (const m of ws.messages.values()) writes.push(k.message(m.id), JSON.stringify(m), JSON.stringify(messageFootprint(k, m)));
+    for (const r of ws.repos.values()) writes.push(k.repo(r.name), JSON.stringify(r), "[]");
+    const readOnly = isEmptyWriteSet(ws);
+    // A single read is consistent by itself: a read-only transaction of one read needs no check.
+    if (readOnly && rs.size < 2) return [];
+    const conditions = rs.args();
+    const events = ws.events.map((e) => JSON.stringify({ type: e.type, data: e.data }));
+    // A read-only check changes nothing, so running it twice is harmless: it needs no id.
+    const args = [k.prefix, retention, readOnly ? "" : txid, conditions.length / 3, writes.length / 3, events.length];
+    args.push(...conditions, ...writes, ...events);
+    let reply: number[];
+    try {
+      reply = await client.mccCommit(...args);
+    } catch (err) {
+      if (readOnly || !isConnectionDropped(err)) unavailable(err);
+      reply = await learnOutcome(args);
+    }
+    const [ok, first] = reply;
+    if (ok !== 1) return null;
+    return ws.events.map((e, i) => ({ id: first! + i, type: e.type, data: e.data }));
+  };
+}
