@@ -28,6 +28,8 @@ export async function startWorker(ctx: AgentContext, held: HeldTask): Promise<vo
     return;
   }
   if (result.code !== 0) {
+    // Cancelled meanwhile: the coordinator would refuse the failure report anyway.
+    if (held.cancelRequested) return drop(ctx, held, "cancelled on the coordinator while its worker was starting");
     const reason = commandFailure(argv, result);
     ctx.log.log("warn", "worker.start_failed", `could not start a worker for ${task.id}: ${reason}`, { task_id: task.id, repo: task.repo });
     return finish(ctx, held, { kind: "fail", reason, retry: true });
@@ -35,6 +37,7 @@ export async function startWorker(ctx: AgentContext, held: HeldTask): Promise<vo
   const parsed = parseWorkerName(`${result.stdout}\n${result.stderr}`);
   const worker = parsed?.worker ?? findNewAgent(ctx, held);
   if (!worker) {
+    if (held.cancelRequested) return drop(ctx, held, "cancelled on the coordinator while its worker was starting");
     const reason = `${argv.slice(0, 2).join(" ")} succeeded but printed no "Creating worker 'NAME'" line and state.json lists no new agent for this task`;
     ctx.log.log("warn", "worker.start_failed", `${task.id}: ${reason}`, { task_id: task.id });
     return finish(ctx, held, { kind: "fail", reason, retry: true });
@@ -143,14 +146,29 @@ async function stopAndDrop(ctx: AgentContext, held: HeldTask, why: string): Prom
   ctx.changed();
 }
 
-/** Heartbeat said these tasks were cancelled: stop their workers (a starting one once it has a name). */
+/**
+ * Heartbeat said these tasks were cancelled: stop their workers (a starting one once it has a
+ * name). The coordinator repeats an announcement in several heartbeat answers (so a lost one
+ * hides nothing), and answers may overlap while a stop command runs: a task already stopped,
+ * being stopped or released, already marked, finished and reported, or never held here is left
+ * alone, without a log line.
+ */
 export async function cancelTasks(ctx: AgentContext, ids: readonly string[]): Promise<void> {
-  for (const id of ids) {
+  for (const id of new Set(ids)) {
     const held = ctx.held.get(id);
-    if (!held || held.phase === "stopping") continue;
+    if (!held || held.phase === "stopping" || held.cancelRequested) continue;
     if (held.phase === "starting") held.cancelRequested = true;
+    else if (held.phase === "reporting") drop(ctx, held, "cancelled on the coordinator after its worker finished; its result is dropped");
     else await stopAndDrop(ctx, held, "cancelled on the coordinator");
   }
+}
+
+/** Forgets a cancelled task whose worker does not run (finished, or never started). */
+function drop(ctx: AgentContext, held: HeldTask, why: string): void {
+  held.phase = "stopping";
+  ctx.log.log("info", "task.cancelled", `${held.task.id} was ${why}`, { task_id: held.task.id, worker: held.worker });
+  ctx.held.delete(held.task.id);
+  ctx.changed();
 }
 
 /**
