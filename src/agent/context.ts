@@ -23,7 +23,7 @@ export interface HeldTask extends LedgerEntry {
   deadSince?: number;
 }
 
-/** The state the parts of the agent share (the Agent class is the one implementation). */
+/** The state the parts of the agent share (implemented by the agent core, see agent-core.ts). */
 export interface AgentContext {
   readonly options: AgentOptions;
   readonly client: Client;

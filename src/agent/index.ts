@@ -1,5 +1,5 @@
 /** `multiclaude-coord agent`: the worker-pool process (see docs/agent.md). */
-export { Agent, createAgent, EXIT_INTERRUPTED, type AgentPhase } from "./agent.js";
+export { createAgent, EXIT_INTERRUPTED, type Agent, type AgentPhase } from "./agent.js";
 export { runAgent, resolveAgentOptions, type AgentFlags, type RunAgentOptions } from "./run.js";
 export type { AgentOptions } from "./options.js";
 export { createLogger, silentLogger, type AgentLogger, type LogFields, type LogLevel } from "./logger.js";

@@ -21,18 +21,35 @@ export function ledgerPath(home: string, nodeId: string): string {
   return join(home, `coordination-agent-${nodeId}.json`);
 }
 
+export interface LedgerOptions {
+  /** The file (see `ledgerPath`). */
+  path: string;
+  /** Entries of another node's file are ignored. */
+  nodeId: string;
+}
+
 /**
  * The tasks this node holds and the workers running them, kept on disk so that an agent
  * that restarts (crash, SIGKILL, a second Ctrl-C) picks its running workers up again instead
  * of leaving their claims to heartbeats that would renew them forever.
  */
-export class Ledger {
+export interface Ledger {
+  readonly path: string;
+  /** Entries left by an earlier run of this node; empty when there is no (readable) file. */
+  load(): LedgerEntry[];
+  save(entries: LedgerEntry[]): void;
+}
+
+export function createLedger(options: LedgerOptions): Ledger {
+  return new FileLedger(options.path, options.nodeId);
+}
+
+class FileLedger implements Ledger {
   constructor(
     readonly path: string,
     private readonly nodeId: string,
   ) {}
 
-  /** Entries left by an earlier run of this node; empty when there is no (readable) file. */
   load(): LedgerEntry[] {
     try {
       const data = JSON.parse(readFileSync(this.path, "utf8")) as Partial<LedgerFile>;
@@ -43,7 +60,6 @@ export class Ledger {
     }
   }
 
-  /** Writes the current entries atomically; removes the file when there are none. */
   save(entries: LedgerEntry[]): void {
     if (entries.length === 0) {
       rmSync(this.path, { force: true });

@@ -39,10 +39,23 @@ function round1(n: number): number {
  * Samples the machine for heartbeats. CPU percent is measured over the time since the
  * previous sample (not since boot), so each heartbeat reports the load of its own interval.
  */
-export class MetricsSampler {
+export interface MetricsSampler {
+  sample(): NodeMetrics;
+}
+
+export interface MetricsSamplerOptions {
+  /** Where CPU times come from (default `os.cpus()`; tests give their own). */
+  readCpu?: () => CpuTimes;
+}
+
+export function createMetricsSampler(options: MetricsSamplerOptions = {}): MetricsSampler {
+  return new IntervalSampler(options.readCpu ?? (() => readCpuTimes()));
+}
+
+class IntervalSampler implements MetricsSampler {
   private last: CpuTimes;
 
-  constructor(private readonly read: () => CpuTimes = () => readCpuTimes()) {
+  constructor(private readonly read: () => CpuTimes) {
     this.last = read();
   }
 

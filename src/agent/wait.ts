@@ -2,7 +2,17 @@
  * A one-shot wake-up call for loops that sleep: `wait(ms)` resolves after `ms` or as soon as
  * `wake()` is called, whichever is first. Never rejects.
  */
-export class Wakeup {
+export interface Wakeup {
+  /** Ends every wait in progress (a later wait is not affected). */
+  wake(): void;
+  wait(ms: number): Promise<void>;
+}
+
+export function createWakeup(): Wakeup {
+  return new TimerWakeup();
+}
+
+class TimerWakeup implements Wakeup {
   private waiters = new Set<() => void>();
 
   wake(): void {

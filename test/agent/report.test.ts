@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { apiText, reportAgents, reportRepos } from "../../src/agent/heartbeat-report.js";
 import { createLogger } from "../../src/agent/logger.js";
-import { cpuPercent, MetricsSampler, memoryPercent, readCpuTimes } from "../../src/agent/metrics.js";
-import { RepoMap } from "../../src/agent/repo-map.js";
-import { backoff, Wakeup } from "../../src/agent/wait.js";
+import { cpuPercent, createMetricsSampler, memoryPercent, readCpuTimes } from "../../src/agent/metrics.js";
+import { createRepoMap } from "../../src/agent/repo-map.js";
+import { backoff, createWakeup } from "../../src/agent/wait.js";
 
 const alive = (pid: number | undefined) => (pid === undefined ? undefined : pid < 100);
 
@@ -21,7 +21,7 @@ describe("heartbeat report", () => {
       lib: { agents: { w2: { type: "worker", pid: 500, ready_for_cleanup: true } } },
     },
   };
-  const repos = new RepoMap({ app: "acme-app" });
+  const repos = createRepoMap({ app: "acme-app" });
 
   it("lists multiclaude's agents in the coordinator's repo naming, with derived status and held task ids", () => {
     const agents = reportAgents(state, [{ taskId: "task-1", localRepo: "acme-app", worker: "happy-otter" }], repos, alive);
@@ -63,7 +63,7 @@ describe("metrics", () => {
   });
 
   it("samples real values in range", () => {
-    const sampler = new MetricsSampler();
+    const sampler = createMetricsSampler();
     const m = sampler.sample();
     expect(m.cpu_percent).toBeGreaterThanOrEqual(0);
     expect(m.cpu_percent).toBeLessThanOrEqual(100);
@@ -86,7 +86,7 @@ describe("logger", () => {
 
 describe("waiting", () => {
   it("wakes sleepers early and backs off within bounds", async () => {
-    const w = new Wakeup();
+    const w = createWakeup();
     let woke = false;
     const p = w.wait(60_000).then(() => (woke = true));
     w.wake();
