@@ -7,6 +7,7 @@ import type {
   ClientOptions,
   CreateTaskRequest,
   DeregisterResponse,
+  EventPage,
   EventQuery,
   HeartbeatRequest,
   HeartbeatResponse,
@@ -232,12 +233,20 @@ export class Client {
     return this.transport.request("POST", `/messages/${enc(id)}/ack`, { body, retry: "safe" });
   }
 
-  /** One page of the event log after `since` (for scripts; use `streamEvents` to follow). */
-  async listEvents(query: EventQuery = {}): Promise<CoordEvent[]> {
-    const data = await this.transport.request<{ events: CoordEvent[] }>("GET", "/events", {
+  /**
+   * One page of the event log after `since` (at most `limit`, server cap 1000), with the log's
+   * bounds: `reset` says `since` is not in the log (trimmed away, or newer than `last_event_id`
+   * because the coordinator restarted with a new log). For scripts; `streamEvents` follows.
+   */
+  readEvents(query: EventQuery = {}): Promise<EventPage> {
+    return this.transport.request<EventPage>("GET", "/events", {
       query: { since: query.since, limit: query.limit, types: query.types?.join(","), repo: query.repo },
     });
-    return data.events;
+  }
+
+  /** @deprecated Use `readEvents`, which also tells whether `since` was still in the log. */
+  async listEvents(query: EventQuery = {}): Promise<CoordEvent[]> {
+    return (await this.readEvents(query)).events;
   }
 
   /**

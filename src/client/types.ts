@@ -122,6 +122,16 @@ export interface EventQuery {
   repo?: string;
 }
 
+/** A page of `GET /events`. */
+export interface EventPage {
+  events: CoordEvent[];
+  /** The oldest event the coordinator still keeps (0 when its log is empty). */
+  oldest_id: number;
+  last_event_id: number;
+  /** `since` is not in the log: older than `oldest_id` - 1 (trimmed), or newer than `last_event_id`. */
+  reset: boolean;
+}
+
 export interface StreamOptions extends Omit<EventQuery, "limit"> {
   signal?: AbortSignal;
   /** Told about each lost connection before the client reconnects. */

@@ -118,9 +118,13 @@ describe("Client against a real coordinator", () => {
     expect(status.store).toBe("memory");
     expect(status.last_event_id).toBeGreaterThan(0);
     expect(await admin.getState("my-repo")).toMatchObject({ repo: "my-repo", pending_tasks: expect.any(Number) });
-    const events = await admin.listEvents({ since: 0, types: ["task.completed"] });
-    expect(events.length).toBeGreaterThan(0);
-    expect(events.every((e) => e.type === "task.completed")).toBe(true);
+    const page = await admin.readEvents({ since: 0, types: ["task.completed"] });
+    expect(page.events.length).toBeGreaterThan(0);
+    expect(page.events.every((e) => e.type === "task.completed")).toBe(true);
+    const last = (await admin.status()).last_event_id;
+    expect(page).toMatchObject({ oldest_id: 1, last_event_id: last, reset: false });
+    // An id this log never gave (the client saw a coordinator that restarted on memory://).
+    expect(await admin.readEvents({ since: last + 1000 })).toEqual({ events: [], oldest_id: 1, last_event_id: last, reset: true });
   });
 });
 

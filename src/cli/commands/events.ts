@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import type { Client } from "../../client/client.js";
 import type { StreamEvent } from "../../client/types.js";
 import type { Output } from "../output/output.js";
 import { collect, intArg } from "../parse.js";
@@ -34,6 +35,45 @@ function printEvent(out: Output, e: StreamEvent): void {
   out.line(`${out.c.dim(`#${e.id}`)} ${out.c.dim(ts)} ${type} ${summary(e.data)}`);
 }
 
+/** What the server gives per `GET /events` (schemas.ts `Limit`). */
+const SERVER_PAGE = 1000;
+/** `--no-follow` without `--limit`. */
+const DEFAULT_PAST = 1000;
+/** The largest `--limit`: the default retention of the log (DESIGN section 4). */
+const MAX_PAST = 10_000;
+
+/**
+ * Prints up to `limit` past events after `since`, page by page (the server gives at most 1000 a
+ * request), as they arrive. When `since` is not in the log, says so on stderr; an id newer than
+ * the log (the coordinator restarted with a new one) continues from its oldest event, as the
+ * stream does. Returns how many were printed.
+ */
+async function printPast(client: Client, out: Output, query: { since: number; limit: number; types: string[]; repo?: string }): Promise<number> {
+  let since = query.since;
+  let printed = 0;
+  for (let first = true; printed < query.limit; first = false) {
+    const want = Math.min(SERVER_PAGE, query.limit - printed);
+    const page = await client.readEvents({ since, limit: want, types: query.types.length ? query.types : undefined, repo: query.repo });
+    if (first && page.reset) {
+      if (since > page.last_event_id) {
+        out.warn(`#${since} is not in the coordinator's event log (last #${page.last_event_id}; it restarted with a new log); printing from #${page.oldest_id}`);
+        since = 0;
+        continue;
+      }
+      out.warn(`events before #${page.oldest_id} are no longer kept; printing from there`);
+    }
+    for (const e of page.events) {
+      if (out.json) out.data(e, false);
+      else printEvent(out, e);
+    }
+    printed += page.events.length;
+    // A short page: the server read to the end of the log (filters do not shorten pages).
+    if (page.events.length < want) break;
+    since = page.events.at(-1)!.id;
+  }
+  return printed;
+}
+
 /** `events`: follows the SSE stream until Ctrl-C, reconnecting and resuming without gaps. */
 export function registerEvents(program: Command, run: Runner): void {
   program
@@ -43,16 +83,14 @@ export function registerEvents(program: Command, run: Runner): void {
     .option("--type <glob>", "only these event types, e.g. task.* or node.offline (repeatable, or comma-separated)", collect, [])
     .option("--repo <repo>", "only events about this repo")
     .option("--no-follow", "print the events after --since and exit")
-    .option("--limit <n>", "with --no-follow: at most this many events", intArg(1, 10_000))
+    .option("--limit <n>", `with --no-follow: at most this many events (default ${DEFAULT_PAST}; fetched ${SERVER_PAGE} a request)`, intArg(1, MAX_PAST))
     .action(
       run<EventsOptions>(async (ctx, opts) => {
         const client = await ctx.client();
         const types = opts.type.flatMap((t) => t.split(",")).map((t) => t.trim()).filter(Boolean);
         if (!opts.follow) {
-          const events = await client.listEvents({ since: opts.since ?? 0, limit: opts.limit ?? 1000, types, repo: opts.repo });
-          if (ctx.out.json) for (const e of events) ctx.out.data(e, false);
-          else if (events.length === 0) ctx.out.info("no events");
-          else for (const e of events) printEvent(ctx.out, e);
+          const printed = await printPast(client, ctx.out, { since: opts.since ?? 0, limit: opts.limit ?? DEFAULT_PAST, types, repo: opts.repo });
+          if (printed === 0 && !ctx.out.json) ctx.out.info("no events");
           return;
         }
         const signal = ctx.interruptSignal();
