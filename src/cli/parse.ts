@@ -35,6 +35,29 @@ export function secondsArg(value: string): number {
   return n;
 }
 
+/** Commander parser for a number of seconds > 0 and at most `max`. */
+export function secondsUpTo(max: number) {
+  return (value: string): number => {
+    const n = secondsArg(value);
+    if (n > max) throw new InvalidArgumentError(`expected a number of seconds > 0 and at most ${max}, got "${value}"`);
+    return n;
+  };
+}
+
+/**
+ * Bounds the coordinator puts on request fields (src/server/schemas.ts), so that flags are
+ * refused here with a usage error (exit 2) instead of by the server.
+ */
+export const SERVER_LIMITS = {
+  /** `capacity.max_workers` and `current_workers` of register and heartbeat. */
+  workers: { min: 0, max: 1024 },
+  /** `limit` of every list query. */
+  pageSize: 1000,
+  maxAttempts: { min: 1, max: 100 },
+  /** `wait_seconds` of claims and pending-task long polls. */
+  waitSeconds: 300,
+} as const;
+
 /** Commander parser for a value from a fixed list. */
 export function choiceArg<T extends string>(choices: readonly T[]) {
   return (value: string): T => {

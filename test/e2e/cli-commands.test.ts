@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt, runCli, startServe, tempHome, type CliProcess } from "../cli/harness.js";
@@ -178,6 +178,37 @@ describe("exit codes", () => {
     expect((await cli("tasks", "claim")).code).toBe(2);
     const serveBad = await runCli(["serve", "--listen", "1.2.3.4:xyz"], { home });
     expect(serveBad.code).toBe(2);
+  });
+
+  it("numeric flags have the coordinator's bounds: refused with exit 2 before any request, accepted up to them", async () => {
+    const refused = [
+      ["register", "--node-id", "bounds", "--max-workers", "1025"],
+      ["register", "--node-id", "bounds", "--current-workers", "1025"],
+      ["heartbeat", "--current-workers", "1025"],
+      ["tasks", "claim", "--next", "--wait", "301"],
+      ["tasks", "list", "--limit", "1001"],
+      ["tasks", "pending", "--limit", "1001"],
+      ["tasks", "create", "--repo", "x", "--description", "y", "--max-attempts", "101"],
+      ["events", "--no-follow", "--limit", "10001"],
+      ["agent", "--max-workers", "1025"],
+    ];
+    for (const args of refused) {
+      const r = await cli(...args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toMatch(/expected .*(number|seconds)/);
+    }
+    // The server's own bounds are accepted (max_workers 0: a node that takes no claims), from
+    // another machine (HOME) so this one's saved registration stays.
+    const token = readFileSync(join(home, ".multiclaude", "coordination-token"), "utf8").trim();
+    const other = { home: tempHome(), env: { MULTICLAUDE_COORD_URL: url, MULTICLAUDE_COORD_TOKEN: token } };
+    const there = (...args: string[]) => runCli(args, other);
+    for (const [max, current] of [["0", "0"], ["1024", "1024"]] as const) {
+      const r = await there("register", "--node-id", "bounds", "--max-workers", max, "--current-workers", current);
+      expect(r.code, r.stderr).toBe(0);
+      expect((await json("nodes", "show", "bounds")).capacity).toMatchObject({ max_workers: Number(max), current_workers: Number(current) });
+    }
+    expect((await there("heartbeat", "--current-workers", "1024")).code).toBe(0);
+    expect((await cli("tasks", "list", "--limit", "1000")).code).toBe(0);
   });
 
   it("2 for node commands before register, 0 for --help", async () => {

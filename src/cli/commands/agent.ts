@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { runAgent, type AgentFlags } from "../../agent/index.js";
 import { parseDuration } from "../../core/duration.js";
-import { collect, intArg, parseLabels } from "../parse.js";
+import { collect, intArg, parseLabels, SERVER_LIMITS } from "../parse.js";
 import type { Runner } from "../runner.js";
 
 interface AgentCommandOptions {
@@ -53,7 +53,7 @@ export function registerAgent(program: Command, run: Runner): void {
     .option("--node-id <id>", "this node's id (default coordination.node_id, else the hostname)")
     .option("--hostname <name>", "reported hostname (default the machine's)")
     .option("--label <key=value>", "a label of this node (repeatable; replaces coordination.labels)", collect, [])
-    .option("--max-workers <n>", "tasks run at once (default coordination.max_workers, else 1)", intArg(1, 1024))
+    .option("--max-workers <n>", `tasks run at once, 1-${SERVER_LIMITS.workers.max} (default coordination.max_workers, else 1)`, intArg(1, SERVER_LIMITS.workers.max))
     .option("--heartbeat-interval <duration>", "heartbeat every (default coordination.agent.heartbeat_interval, else what the coordinator asks)", durationArg)
     .option("--claim-wait <duration>", "long-poll wait of a claim (default coordination.agent.claim_wait, 30s)", durationArg)
     .option("--grace-period <duration>", "on SIGTERM, how long workers may finish before their tasks are released (default 5m)", durationArg)

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { Client } from "../../client/client.js";
 import type { StreamEvent } from "../../client/types.js";
 import type { Output } from "../output/output.js";
-import { collect, intArg } from "../parse.js";
+import { collect, intArg, SERVER_LIMITS } from "../parse.js";
 import type { Runner } from "../runner.js";
 
 interface EventsOptions {
@@ -35,8 +35,8 @@ function printEvent(out: Output, e: StreamEvent): void {
   out.line(`${out.c.dim(`#${e.id}`)} ${out.c.dim(ts)} ${type} ${summary(e.data)}`);
 }
 
-/** What the server gives per `GET /events` (schemas.ts `Limit`). */
-const SERVER_PAGE = 1000;
+/** What the server gives per `GET /events`. */
+const SERVER_PAGE = SERVER_LIMITS.pageSize;
 /** `--no-follow` without `--limit`. */
 const DEFAULT_PAST = 1000;
 /** The largest `--limit`: the default retention of the log (DESIGN section 4). */

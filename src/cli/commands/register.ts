@@ -3,7 +3,7 @@ import { Option, type Command } from "commander";
 import type { RegisterRequest } from "../../client/types.js";
 import { NODE_HEALTHS, type NodeHealth } from "../../core/types.js";
 import { UserError } from "../errors.js";
-import { collect, intArg, parseLabels } from "../parse.js";
+import { collect, intArg, parseLabels, SERVER_LIMITS } from "../parse.js";
 import type { Runner } from "../runner.js";
 
 interface RegisterOptions {
@@ -15,6 +15,8 @@ interface RegisterOptions {
   quiet: boolean;
 }
 
+const workersArg = intArg(SERVER_LIMITS.workers.min, SERVER_LIMITS.workers.max);
+
 /** `register`, `heartbeat`, `deregister`: this machine as a node, from a shell or a CI runner. */
 export function registerNodeCommands(program: Command, run: Runner): void {
   program
@@ -23,8 +25,8 @@ export function registerNodeCommands(program: Command, run: Runner): void {
     .option("--node-id <id>", "this node's id (default coordination.node_id, else the hostname)")
     .option("--hostname <name>", "reported hostname (default the machine's)")
     .option("--label <key=value>", "a label of this node (repeatable; replaces coordination.labels)", collect, [])
-    .option("--max-workers <n>", "claims this node may hold at once (default coordination.max_workers)", intArg(1, 10_000))
-    .option("--current-workers <n>", "workers running now", intArg(0, 10_000))
+    .option("--max-workers <n>", "claims this node may hold at once, 0-1024 (default coordination.max_workers)", workersArg)
+    .option("--current-workers <n>", "workers running now, 0-1024", workersArg)
     .option("-q, --quiet", "print only the registration id", false)
     .action(
       run<RegisterOptions>(async (ctx, opts) => {
@@ -58,7 +60,7 @@ export function registerNodeCommands(program: Command, run: Runner): void {
     .command("heartbeat")
     .description("Send one heartbeat for this machine's registration (renews the leases of its claims)")
     .addOption(new Option("--status <health>", "this node's health").choices(NODE_HEALTHS).default("healthy"))
-    .option("--current-workers <n>", "workers running now", intArg(0, 10_000))
+    .option("--current-workers <n>", "workers running now, 0-1024", workersArg)
     .action(
       run<{ status: NodeHealth; currentWorkers?: number }>(async (ctx, opts) => {
         const client = await ctx.nodeClient();

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { EXIT, UserError } from "../errors.js";
-import { secondsArg } from "../parse.js";
+import { SERVER_LIMITS, secondsUpTo } from "../parse.js";
 import type { Runner } from "../runner.js";
 import { printOne, printTaskChange } from "./task-format.js";
 
@@ -24,7 +24,7 @@ export function registerTaskClaims(tasks: Command, run: Runner): void {
     .description("Claim a task by id, or the best fitting one with --next")
     .argument("[task-id]", "the task to claim (or use --next)")
     .option("--next", "claim the best task that fits this node", false)
-    .option("--wait <seconds>", "with --next: wait this long for a task to appear (max 300)", secondsArg)
+    .option("--wait <seconds>", `with --next: wait this long for a task to appear (max ${SERVER_LIMITS.waitSeconds})`, secondsUpTo(SERVER_LIMITS.waitSeconds))
     .option("--worker <name>", "the worker that will do it (default $MULTICLAUDE_COORD_WORKER or cli)")
     .option("--repo <repo>", "with --next: only tasks of this repo")
     .option("-q, --quiet", "print only the task id", false)

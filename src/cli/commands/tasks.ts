@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import { PRIORITIES, TASK_STATUSES, type Priority, type TaskStatus } from "../../core/types.js";
-import { collect, intArg, parseLabels } from "../parse.js";
+import { collect, intArg, parseLabels, SERVER_LIMITS } from "../parse.js";
 import type { Runner } from "../runner.js";
 import { registerTaskClaims } from "./tasks-claim.js";
 import { printOne, printTask, printTaskChange, printTasks } from "./task-format.js";
@@ -38,7 +38,7 @@ export function registerTasks(program: Command, run: Runner): void {
     .description("List tasks, newest first")
     .addOption(new Option("--status <status>", "only tasks in this state").choices(TASK_STATUSES))
     .option("--repo <repo>", "only tasks of this repo")
-    .option("--limit <n>", "at most this many per page", intArg(1, 1000))
+    .option("--limit <n>", "at most this many per page", intArg(1, SERVER_LIMITS.pageSize))
     .option("--cursor <cursor>", "continue after a previous page")
     .option("--all", "follow every page", false)
     .action(
@@ -66,7 +66,7 @@ export function registerTasks(program: Command, run: Runner): void {
     .description("Tasks a node with these labels could claim, best first")
     .option("--label <key=value>", "the node's labels (repeatable)", collect, [])
     .option("--repo <repo>", "only tasks of this repo")
-    .option("--limit <n>", "at most this many", intArg(1, 1000))
+    .option("--limit <n>", "at most this many", intArg(1, SERVER_LIMITS.pageSize))
     .action(
       run<PendingOptions>(async (ctx, opts) => {
         const client = await ctx.client();
@@ -93,7 +93,7 @@ export function registerTasks(program: Command, run: Runner): void {
     .requiredOption("--description <text>", "what to do")
     .addOption(new Option("--priority <priority>", "default from tasks.default_priority on the server").choices(PRIORITIES))
     .option("--label <key=value>", "a label the claiming node must have (repeatable)", collect, [])
-    .option("--max-attempts <n>", "claims before the task fails for good", intArg(1, 100))
+    .option("--max-attempts <n>", "claims before the task fails for good", intArg(SERVER_LIMITS.maxAttempts.min, SERVER_LIMITS.maxAttempts.max))
     .option("--idempotency-key <key>", "same key → same task (safe to retry)")
     .option("-q, --quiet", "print only the task id", false)
     .action(
