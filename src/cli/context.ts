@@ -5,7 +5,7 @@ import { resolveClientConfig, type TokenSource } from "../config/overrides.js";
 import type { ClientConfig, Config } from "../config/types.js";
 import { UserError } from "./errors.js";
 import { Output, type OutputStream } from "./output/output.js";
-import { RegistrationStore, type SavedRegistration } from "./registration-file.js";
+import { createRegistrationFile, type RegistrationFile, type SavedRegistration } from "./registration-file.js";
 
 /** The process around the CLI; tests hand in their own. */
 export interface CliIO {
@@ -32,7 +32,7 @@ export interface GlobalOptions {
  */
 export class CommandContext {
   readonly out: Output;
-  readonly registrations: RegistrationStore;
+  readonly registrations: RegistrationFile;
   private configPromise?: Promise<Config>;
   private clientInstance?: Client;
   private interrupt?: { controller: AbortController; remove: () => void };
@@ -42,7 +42,7 @@ export class CommandContext {
     readonly globals: GlobalOptions,
   ) {
     this.out = new Output({ stdout: io.stdout, stderr: io.stderr, json: globals.json, color: globals.color, env: io.env });
-    this.registrations = new RegistrationStore(io.env);
+    this.registrations = createRegistrationFile({ env: io.env });
   }
 
   get env(): NodeJS.ProcessEnv {

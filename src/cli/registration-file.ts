@@ -17,7 +17,8 @@ interface FileShape {
   registrations: Record<string, SavedRegistration>;
 }
 
-export function registrationFile(env: NodeJS.ProcessEnv): string {
+/** Where the saved registrations live: `~/.multiclaude/coordination-registration.json`. */
+export function registrationFilePath(env: NodeJS.ProcessEnv): string {
   return join(multiclaudeHome(env), "coordination-registration.json");
 }
 
@@ -31,37 +32,45 @@ function readFile(path: string): FileShape {
   }
 }
 
+export interface RegistrationFileOptions {
+  /** The environment whose HOME holds `.multiclaude/`. */
+  env: NodeJS.ProcessEnv;
+}
+
 /**
- * Remembers this machine's registration between CLI runs (`register`, then `tasks claim` ...
- * in later processes). Written atomically, mode 0600: the registration id acts as the node's session.
+ * This machine's saved registrations (`register`, then `tasks claim` ... in later processes).
+ * Written atomically, mode 0600: the registration id acts as the node's session.
  */
-export class RegistrationStore {
+export interface RegistrationFile {
   readonly path: string;
+  get(url: string): SavedRegistration | undefined;
+  save(reg: SavedRegistration): void;
+  remove(url: string): void;
+}
 
-  constructor(env: NodeJS.ProcessEnv) {
-    this.path = registrationFile(env);
-  }
+function writeAtomically(path: string, data: FileShape): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
 
-  get(url: string): SavedRegistration | undefined {
-    return readFile(this.path).registrations[url];
-  }
-
-  save(reg: SavedRegistration): void {
-    const data = readFile(this.path);
-    data.registrations[reg.url] = reg;
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, this.path);
-  }
-
-  remove(url: string): void {
-    const data = readFile(this.path);
-    if (!data.registrations[url]) return;
-    delete data.registrations[url];
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.path);
-  }
+export function createRegistrationFile(options: RegistrationFileOptions): RegistrationFile {
+  const path = registrationFilePath(options.env);
+  return {
+    path,
+    get: (url) => readFile(path).registrations[url],
+    save(reg) {
+      const data = readFile(path);
+      data.registrations[reg.url] = reg;
+      writeAtomically(path, data);
+    },
+    remove(url) {
+      const data = readFile(path);
+      if (!data.registrations[url]) return;
+      delete data.registrations[url];
+      writeAtomically(path, data);
+    },
+  };
 }
