@@ -1,6 +1,6 @@
 import type { CoordEvent, Labels, Message, Node, RepoState, Task } from "../core/types.js";
-import { isApiError } from "./errors.js";
 import { streamEvents } from "./event-stream.js";
+import { createRegistration, type Registration } from "./registration.js";
 import { Transport } from "./transport.js";
 import type {
   ClaimNextRequest,
@@ -48,10 +48,9 @@ const enc = encodeURIComponent;
  */
 export class Client {
   readonly transport: Transport;
-  private registration?: { id: string; request?: RegisterRequest };
-  private reregistering?: Promise<string>;
+  private readonly node: Registration;
 
-  constructor(private readonly options: ClientOptions) {
+  constructor(options: ClientOptions) {
     this.transport = new Transport({
       url: options.url,
       token: options.token,
@@ -60,7 +59,7 @@ export class Client {
       tls: options.tls,
       userAgent: options.userAgent ?? `multiclaude-coord/${VERSION}`,
     });
-    this.registration = options.registration;
+    this.node = createRegistration({ transport: this.transport, initial: options.registration, onRegistered: options.onRegistered });
   }
 
   /** The base URL requests go to (origin and any prefix, without `/api/v1`). */
@@ -70,7 +69,7 @@ export class Client {
 
   /** The current registration id, if this client has registered (or was given one). */
   get registrationId(): string | undefined {
-    return this.registration?.id;
+    return this.node.id;
   }
 
   /** Closes the connection pool; the client cannot be used afterwards. */
@@ -92,17 +91,13 @@ export class Client {
   // ── Nodes ──────────────────────────────────────────────────────────────
 
   /** Registers (upserts) this node; later node calls use the returned registration id. */
-  async register(request: RegisterRequest): Promise<RegisterResponse> {
-    // An upsert: sending it twice leaves one registration, the last one, which we keep.
-    const response = await this.transport.request<RegisterResponse>("POST", "/register", { body: request, retry: "safe" });
-    this.registration = { id: response.registration_id, request };
-    this.options.onRegistered?.({ id: response.registration_id, request, response });
-    return response;
+  register(request: RegisterRequest): Promise<RegisterResponse> {
+    return this.node.register(request);
   }
 
   /** Reports liveness, agents and metrics; renews the leases of this node's claims. */
   heartbeat(request: HeartbeatRequest = {}): Promise<HeartbeatResponse> {
-    return this.asNode(request.registration_id, (registration_id) =>
+    return this.node.asNode(request.registration_id, (registration_id) =>
       this.transport.request<HeartbeatResponse>("POST", "/heartbeat", { body: { ...request, registration_id }, retry: "safe" }),
     );
   }
@@ -112,25 +107,8 @@ export class Client {
    * a resend finds the registration gone (`REGISTRATION_NOT_FOUND`), an earlier attempt did it
    * and only its answer was lost, so that counts as done (without the list of released tasks).
    */
-  async deregister(registrationId?: string): Promise<DeregisterResponse> {
-    const id = this.requireRegistration(registrationId);
-    const nodeId = this.registration?.id === id ? this.registration.request?.node_id : undefined;
-    let resent = false;
-    let data: DeregisterResponse;
-    try {
-      data = await this.transport.request<DeregisterResponse>("POST", "/deregister", {
-        body: { registration_id: id },
-        retry: "safe",
-        onRetry: () => {
-          resent = true;
-        },
-      });
-    } catch (err) {
-      if (!resent || !isApiError(err, "REGISTRATION_NOT_FOUND")) throw err;
-      data = nodeId !== undefined ? { node_id: nodeId } : {};
-    }
-    if (this.registration?.id === id) this.registration = undefined;
-    return data;
+  deregister(registrationId?: string): Promise<DeregisterResponse> {
+    return this.node.deregister(registrationId);
   }
 
   async listNodes(query: ListNodesQuery = {}): Promise<Node[]> {
@@ -170,14 +148,14 @@ export class Client {
 
   /** Claims one task for `workerName` on this node; 409 `TASK_CLAIMED` when someone was first. */
   claimTask(taskId: string, workerName: string, options: { registrationId?: string } = {}): Promise<Task> {
-    return this.asNode(options.registrationId, (registration_id) =>
+    return this.node.asNode(options.registrationId, (registration_id) =>
       this.transport.request<Task>("POST", `/tasks/${enc(taskId)}/claim`, { body: { registration_id, worker_name: workerName } }),
     );
   }
 
   /** Claims the best fitting task, waiting up to `waitSeconds` for one; `null` when none came. */
   async claimNext(request: ClaimNextRequest): Promise<Task | null> {
-    const data = await this.asNode(undefined, (registration_id) =>
+    const data = await this.node.asNode(undefined, (registration_id) =>
       this.transport.request<{ task: Task | null }>("POST", "/tasks/claim", {
         body: { registration_id, worker_name: request.workerName, repo: request.repo, wait_seconds: request.waitSeconds },
         extraTimeoutMs: (request.waitSeconds ?? 0) * 1000,
@@ -188,20 +166,20 @@ export class Client {
   }
 
   completeTask(taskId: string, result: { pr?: string; summary?: string } = {}): Promise<Task> {
-    return this.asNode(undefined, (registration_id) =>
+    return this.node.asNode(undefined, (registration_id) =>
       this.transport.request<Task>("POST", `/tasks/${enc(taskId)}/complete`, { body: { registration_id, ...result } }),
     );
   }
 
   /** Fails the task; with `retry` (default true) it goes back to pending while attempts remain. */
   failTask(taskId: string, failure: { reason: string; retry?: boolean }): Promise<Task> {
-    return this.asNode(undefined, (registration_id) =>
+    return this.node.asNode(undefined, (registration_id) =>
       this.transport.request<Task>("POST", `/tasks/${enc(taskId)}/fail`, { body: { registration_id, ...failure } }),
     );
   }
 
   releaseTask(taskId: string, options: { reason?: string } = {}): Promise<Task> {
-    return this.asNode(undefined, (registration_id) =>
+    return this.node.asNode(undefined, (registration_id) =>
       this.transport.request<Task>("POST", `/tasks/${enc(taskId)}/release`, { body: { registration_id, ...options } }),
     );
   }
@@ -229,7 +207,7 @@ export class Client {
 
   /** Acknowledges a message (idempotent, so retried safely). */
   ackMessage(id: string): Promise<Message> {
-    const body = this.registration ? { registration_id: this.registration.id } : {};
+    const body = this.node.id ? { registration_id: this.node.id } : {};
     return this.transport.request("POST", `/messages/${enc(id)}/ack`, { body, retry: "safe" });
   }
 
@@ -257,36 +235,5 @@ export class Client {
    */
   streamEvents(options: StreamOptions = {}): AsyncGenerator<StreamEvent> {
     return streamEvents(this.transport, options);
-  }
-
-  // ── Registration handling ──────────────────────────────────────────────
-
-  private requireRegistration(explicit?: string): string {
-    const id = explicit ?? this.registration?.id;
-    if (!id) throw new Error("this client is not registered: call register() first");
-    return id;
-  }
-
-  /**
-   * Runs a node call with the registration id; when the coordinator no longer knows it,
-   * registers again (once, shared by concurrent calls) and retries with the new id.
-   */
-  private async asNode<T>(explicit: string | undefined, call: (registrationId: string) => Promise<T>): Promise<T> {
-    const id = this.requireRegistration(explicit);
-    try {
-      return await call(id);
-    } catch (err) {
-      const request = this.registration?.request;
-      if (!isApiError(err, "REGISTRATION_NOT_FOUND") || !request || (explicit !== undefined && explicit !== this.registration?.id)) throw err;
-      if (this.registration?.id === id) {
-        this.reregistering ??= this.register(request)
-          .then((r) => r.registration_id)
-          .finally(() => {
-            this.reregistering = undefined;
-          });
-      }
-      const fresh = this.reregistering ? await this.reregistering : this.requireRegistration();
-      return call(fresh);
-    }
   }
 }
