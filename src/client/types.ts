@@ -1,4 +1,23 @@
-import type { AgentSummary, CoordEvent, Labels, NodeHealth, NodeMetrics, NodeStatus, Priority, RepoReport, Task, TaskStatus } from "../core/types.js";
+/**
+ * The client's side of the wire (DESIGN section 5). Domain shapes (tasks, nodes, events,
+ * labels, capacities, statuses) come from core; the request bodies are stated here because the
+ * client must not depend on the coordinator or the server (whose TypeBox schemas are the source
+ * of truth for bounds).
+ */
+import type {
+  AgentSummary,
+  CoordEvent,
+  Labels,
+  MessageStatus,
+  NodeCapacity,
+  NodeHealth,
+  NodeMetrics,
+  NodeStatus,
+  Priority,
+  RepoReport,
+  Task,
+  TaskStatus,
+} from "../core/types.js";
 
 /** How to reach a coordinator. */
 export interface ClientOptions {
@@ -26,7 +45,7 @@ export interface ClientOptions {
 export interface RegisterRequest {
   node_id: string;
   hostname?: string;
-  capacity?: { max_workers?: number; current_workers?: number };
+  capacity?: Partial<NodeCapacity>;
   labels?: Labels;
 }
 
@@ -42,7 +61,7 @@ export interface HeartbeatRequest {
   agents?: AgentSummary[];
   metrics?: NodeMetrics;
   repos?: RepoReport[];
-  capacity?: { current_workers?: number };
+  capacity?: Partial<Pick<NodeCapacity, "current_workers">>;
 }
 
 export interface HeartbeatResponse {
@@ -110,7 +129,7 @@ export interface SendMessageRequest {
 export interface ListMessagesQuery {
   node?: string;
   to?: string;
-  status?: "pending" | "acked";
+  status?: MessageStatus;
 }
 
 export interface EventQuery {
