@@ -58,7 +58,7 @@ function openExclusive(Sqlite: typeof import("better-sqlite3"), path: string, op
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     // Checkpoints are where WAL mode fsyncs: fewer, larger ones (WAL up to ~40 MiB) and a 32 MiB
     // page cache roughly doubled commit throughput in local measurements.
-    db.pragma("wal_autocheckpoint = 10000");
+    db.pragma("wal_autocheckpoint = 1000");
     db.pragma("cache_size = -32768");
     migrate(db);
   } catch (err) {
