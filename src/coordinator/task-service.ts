@@ -1,5 +1,6 @@
 import { CoordError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
+import { labelsSatisfied } from "../core/labels.js";
 import * as rules from "../core/tasks.js";
 import type { Labels, NodeRecord, Task } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
@@ -43,17 +44,35 @@ function finishTransition(
   });
 }
 
+/** How many of the best tasks a claim that lost a race chooses among on its next try (doubling per lost race). */
+const CONTENDED_SPREAD = 8;
+const MAX_SPREAD = 64;
+
 export function createTaskService(ctx: CoordinatorContext) {
   const { store } = ctx;
 
   /** Claims the best fitting task for the node, or returns null when none fits now. */
   function claimBest(input: ClaimInput & { repo?: string }): Promise<Task | null> {
+    let runs = 0;
     return store.transact(async (tx) => {
       const node = await nodeForRegistration(tx, input.registration_id);
       rules.assertNodeCanClaim(node);
-      const [best] = await tx.listPending({ labels: node.labels, repo: input.repo, limit: 1 });
-      if (!best) return null;
-      return claimIn(tx, best, node, input.worker_name);
+      const query = { labels: node.labels, repo: input.repo };
+      let pick: Task | undefined;
+      if (runs++ > 0) {
+        // A re-run means another claimer (on a shared store) won the race for the best task;
+        // racing again for the same head would lose again, so take one of the next few. They
+        // are looked up outside the transaction, so only the one picked becomes a condition
+        // of the commit.
+        const spread = Math.min(MAX_SPREAD, CONTENDED_SPREAD << (runs - 2));
+        const candidates = await store.listPending({ ...query, limit: spread });
+        const candidate = candidates[Math.floor(Math.random() * candidates.length)];
+        const fresh = candidate && (await tx.getTask(candidate.id));
+        if (fresh && rules.isClaimable(fresh.status) && labelsSatisfied(fresh.labels, node.labels)) pick = fresh;
+      }
+      pick ??= (await tx.listPending({ ...query, limit: 1 }))[0];
+      if (!pick) return null;
+      return claimIn(tx, pick, node, input.worker_name);
     });
   }
 
