@@ -33,10 +33,12 @@ export function installMetrics(app: FastifyInstance, coordinator: Coordinator, o
   const tasks = new Gauge({ name: "mcc_tasks", help: "Tasks by status", labelNames: ["status"] as const, registers: [registry] });
   const lastEvent = new Gauge({ name: "mcc_last_event_id", help: "Id of the newest event", registers: [registry] });
 
-  app.addHook("onResponse", async (request, reply) => {
+  // A callback hook, not async: this runs on every request and needs no promise.
+  app.addHook("onResponse", (request, reply, done) => {
     const route = request.routeOptions.url ?? "unmatched";
     requests.inc({ method: request.method, route, status: String(reply.statusCode) });
     duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    done();
   });
 
   app.get("/metrics", { schema: { hide: true }, config: { access: "read" } }, async (_request, reply) => {
