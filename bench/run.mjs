@@ -24,7 +24,7 @@ const listArg = (name, all) => {
 const stores = listArg("--stores", ["memory", "sqlite", "redis"]);
 // The 5-minute soak runs only when asked for (`--only soak`) or in a full run.
 const only = listArg("--only", ["claim-latency", "lifecycle", "heartbeat", "scale", "sse", "bullmq", ...(quick ? [] : ["soak"])]);
-const seconds = quick ? 3 : 10;
+const seconds = quick ? 2 : 10;
 
 const results = { when: new Date().toISOString(), quick, machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memory_gb: round(totalmem() / 2 ** 30, 1), node: process.version }, runs: [] };
 const rows = [];
@@ -64,7 +64,7 @@ try {
   }
   for (const store of stores) {
     if (only.includes("scale")) {
-      const size = quick ? { nodes: 2000, tasks: 20_000, samples: 500 } : { nodes: 10_000, tasks: 100_000, samples: 1000 };
+      const size = quick ? { nodes: 1000, tasks: 10_000, samples: 500 } : { nodes: 10_000, tasks: 100_000, samples: 1000 };
       const r = await withCoordinator(store, (c) => scale(c, size));
       row(
         "scale: claim / pending-list (ms), RSS (MB)",
@@ -75,7 +75,7 @@ try {
     }
   }
   if (only.includes("sse")) {
-    const r = await withCoordinator("memory", (c) => sseFanout(c, { seconds: quick ? 3 : 10, subscribers: 1000, rate: 1000 }));
+    const r = await withCoordinator("memory", (c) => sseFanout(c, { seconds: quick ? 2 : 10, subscribers: 1000, rate: 1000 }));
     row(
       "SSE fan-out delay (ms)",
       "memory",
