@@ -71,6 +71,16 @@ export function createShapedQueries(db: Database) {
   };
 }
 
+/** A claimable task's place in claim order: priority rank, then oldest id. */
+export interface PendingHead {
+  rank: number;
+  id: string;
+}
+
+export function claimOrder(a: PendingHead, b: PendingHead): number {
+  return a.rank - b.rank || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
 /** A change of one pending bucket's size, made by a commit and applied to the cache after it. */
 export interface BucketDelta {
   repo: string;
@@ -112,15 +122,14 @@ export function createPendingBuckets(q: SqliteStatements) {
       for (const b of inRepos(repo)) n += b.n;
       return n;
     },
-    /** Ids of the best `limit` claimable tasks whose requirements `labels` satisfy, best first. */
-    listPending(labels: Labels | undefined, repo: string | undefined, limit: number): string[] {
-      const heads: { rank: number; id: string }[] = [];
+    /** The best `limit` claimable tasks (rank and id) whose requirements `labels` satisfy, best first. */
+    heads(labels: Labels | undefined, repo: string | undefined, limit: number): PendingHead[] {
+      const heads: PendingHead[] = [];
       for (const b of inRepos(repo)) {
         if (labels && !labelsSatisfied(b.labels, labels)) continue;
-        heads.push(...(q.bucketHead.all(b.repo, b.sig, limit) as { rank: number; id: string }[]));
+        heads.push(...(q.bucketHead.all(b.repo, b.sig, limit) as PendingHead[]));
       }
-      heads.sort((a, b) => a.rank - b.rank || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      return heads.slice(0, limit).map((h) => h.id);
+      return heads.sort(claimOrder).slice(0, limit);
     },
   };
 }

@@ -6,9 +6,16 @@ import { labelSignature, labelsSatisfied } from "../core/labels.js";
 import { priorityRank } from "../core/priority.js";
 import { isClaimable } from "../core/tasks.js";
 import type { CoordEvent, Message, NodeRecord, Task } from "../core/types.js";
-import type { WriteSet } from "./buffered-tx.js";
-import { createSerialTransact } from "./serial-transact.js";
-import { createPendingBuckets, createShapedQueries, createSqliteStatements, type BucketDelta } from "./sqlite-queries.js";
+import { createBufferedTx, type WriteSet } from "./buffered-tx.js";
+import { createGroupTransact } from "./group-transact.js";
+import {
+  claimOrder,
+  createPendingBuckets,
+  createShapedQueries,
+  createSqliteStatements,
+  type BucketDelta,
+  type PendingHead,
+} from "./sqlite-queries.js";
 import { migrate } from "./sqlite-schema.js";
 import { emptyCounts, type Store, type StoreCounts, type StoreOptions, type StoreTxReads } from "./types.js";
 
@@ -70,9 +77,9 @@ function openExclusive(Sqlite: typeof import("better-sqlite3"), path: string, op
 
 /**
  * The embedded, durable store: one SQLite file in WAL mode, owned by one coordinator process
- * (a second one is refused at open). A transaction runs `fn` over a buffered overlay under a
- * mutex (so it reads a stable state), then writes its records and events in one synchronous
- * SQLite transaction.
+ * (a second one is refused at open). Transactions run their `fn` one at a time over a buffered
+ * overlay (so each reads a stable state); those queued together are committed as one group, in
+ * one synchronous SQLite transaction, before any of them is answered (group-transact.ts).
  */
 export async function createSqliteStore(path: string, options: SqliteStoreOptions = {}): Promise<Store> {
   // Loaded here so that memory:// and redis:// users never load the native module.
@@ -92,8 +99,34 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     getTask: async (id) => parse<Task>(q.task.get(id)),
     getTaskByIdempotencyKey: async (key) => parse<Task>(q.taskByKey.get(key)),
     getMessage: async (id) => parse<Message>(q.message.get(id)),
-    listPending: async (query) => buckets.listPending(query.labels, query.repo, query.limit).map((id) => parse<Task>(q.task.get(id))!),
+    listPending: async (query) => buckets.heads(query.labels, query.repo, query.limit).map((h) => parse<Task>(q.task.get(h.id))!),
   };
+
+  /**
+   * What the transactions of a batch read: the committed state under the batch's writes. Its
+   * `listPending` is exact: committed tasks the batch changed are dropped (asking the index for
+   * that many more), and tasks the batch made claimable are merged in, in claim order.
+   */
+  function batchReads(batch: WriteSet): StoreTxReads {
+    const overlay = createBufferedTx(reads, batch);
+    return {
+      ...overlay,
+      async listPending({ labels, repo, limit }) {
+        const heads: (PendingHead & { task?: Task })[] = buckets
+          .heads(labels, repo, limit + batch.tasks.size)
+          .filter((h) => !batch.tasks.has(h.id));
+        for (const t of batch.tasks.values()) {
+          if (!isClaimable(t.status) || (repo !== undefined && t.repo !== repo)) continue;
+          if (labels && !labelsSatisfied(t.labels, labels)) continue;
+          heads.push({ rank: priorityRank(t.priority), id: t.id, task: t });
+        }
+        return heads
+          .sort(claimOrder)
+          .slice(0, limit)
+          .map((h) => h.task ?? parse<Task>(q.task.get(h.id))!);
+      },
+    };
+  }
 
   /** Writes a task and its bucket counts; the bucket cache changes go to `deltas`. */
   function writeTask(task: Task, deltas: BucketDelta[]): void {
@@ -136,8 +169,9 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
   }
 
   let closed = false;
-  const { transact, serial, onEvents } = createSerialTransact({
+  const { transact, serial, onEvents } = createGroupTransact({
     reads,
+    batchReads,
     commit,
     check() {
       if (closed) throw new CoordError("UNAVAILABLE", "store is closed");

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { SCHEMA_VERSION } from "../../src/store/sqlite-schema.js";
 import { createSqliteStore } from "../../src/store/sqlite.js";
 import { describeStoreConformance } from "./conformance.js";
-import { makeHarness } from "./conformance-harness.js";
+import { makeHarness, typesOf } from "./conformance-harness.js";
 
 const root = mkdtempSync(join(tmpdir(), "mcc-sqlite-"));
 let n = 0;
@@ -144,6 +144,63 @@ describe("SQLite store", () => {
     expect(await reopened.listPending({ labels: {}, limit: 10 })).toEqual([]);
     expect(await reopened.countPending("acme/app")).toBe(1);
     await reopened.close();
+  });
+
+  it("group commit: a batch whose commit fails rejects all its transactions and leaves the store unchanged", async () => {
+    const store = await createSqliteStore(nextPath());
+    const h = makeHarness(store, { t: Date.parse("2030-01-01T00:00:00Z") });
+    const kept = await h.createTask({ idempotency_key: "taken" });
+    const before = { bounds: await store.eventBounds(), tasks: await store.listTasks({ limit: 100 }), counts: await store.counts() };
+    const seen: number[][] = [];
+    store.onEvents((batch) => seen.push(batch.map((e) => e.id)));
+    // Queued together: one batch. The second one's write breaks the unique idempotency key.
+    const results = await Promise.allSettled([
+      h.coord.tasks.create({ repo: "acme/app", description: "fine" }),
+      store.transact(async (tx) => tx.putTask({ ...kept, id: `${kept.id}-dup` })),
+      store.transact(async (tx) => (await tx.listPending({ limit: 10 })).map((t) => t.description)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
+    expect((results[0] as PromiseRejectedResult).reason.message).toMatch(/UNIQUE/);
+    expect(seen).toEqual([]);
+    expect(await store.eventBounds()).toEqual(before.bounds);
+    expect(await store.listTasks({ limit: 100 })).toEqual(before.tasks);
+    expect(await store.counts()).toEqual(before.counts);
+    expect((await store.listPending({ limit: 10 })).map((t) => t.id)).toEqual([kept.id]);
+    // The next batch goes through.
+    const next = await h.createTask();
+    expect(seen).toEqual([[before.bounds.last_id + 1]]);
+    expect((await store.listPending({ limit: 10 })).map((t) => t.id)).toEqual([kept.id, next.id]);
+    await h.coord.stop();
+    await store.close();
+  });
+
+  it("group commit: claims in one batch see the batch's earlier creates and claims, and its events come out once, in order", async () => {
+    const store = await createSqliteStore(nextPath());
+    const h = makeHarness(store, { t: Date.parse("2030-01-01T00:00:00Z") });
+    const regs = [];
+    for (let i = 0; i < 4; i++) regs.push(await h.register(`n${i}`));
+    const old = await h.createTask({ priority: "low" });
+    const seen: number[][] = [];
+    store.onEvents((batch) => seen.push(batch.map((e) => e.id)));
+    const last = (await store.eventBounds()).last_id;
+    // All queued in one turn: one batch. Each claim must find a task no earlier claim took,
+    // including the ones created earlier in the same batch.
+    h.advance(1);
+    const created = [h.coord.tasks.create({ repo: "acme/app", description: "a", priority: "high" })];
+    const claims = regs.slice(0, 2).map((registration_id, i) => h.coord.tasks.claimBest({ registration_id, worker_name: `w${i}` }));
+    h.advance(1);
+    created.push(h.coord.tasks.create({ repo: "acme/app", description: "b", priority: "critical" }));
+    claims.push(...regs.slice(2).map((registration_id, i) => h.coord.tasks.claimBest({ registration_id, worker_name: `w${i + 2}` })));
+    const [a, b] = (await Promise.all(created)).map((r) => r.task);
+    const got = (await Promise.all(claims)).map((t) => t?.id ?? null);
+    expect(got).toEqual([a!.id, old.id, b!.id, null]);
+    expect(seen).toEqual([[last + 1, last + 2, last + 3, last + 4, last + 5]]);
+    expect(typesOf(await store.readEvents(last, 10))).toEqual(["task.created", "task.claimed", "task.claimed", "task.created", "task.claimed"]);
+    expect(await store.listPending({ limit: 10 })).toEqual([]);
+    expect(await store.countPending()).toBe(0);
+    expect((await store.counts()).tasks.claimed).toBe(3);
+    await h.coord.stop();
+    await store.close();
   });
 
   it("refuses transactions after close", async () => {
