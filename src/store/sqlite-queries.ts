@@ -29,10 +29,20 @@ const ROWS = {
   setLastEventId: "UPDATE meta SET value = ? WHERE key = 'last_event_id'",
   insertEvent: "INSERT INTO events (id, type, data) VALUES (?, ?, ?)",
   trimEvents: "DELETE FROM events WHERE id <= ?",
-  taskIndexRow: "SELECT status, repo, label_sig FROM tasks WHERE id = ?",
-  bucketInc: "INSERT INTO pending_buckets (repo, label_sig, labels, n) VALUES (?, ?, ?, 1) ON CONFLICT (repo, label_sig) DO UPDATE SET n = n + 1",
-  bucketDec: "UPDATE pending_buckets SET n = n - 1 WHERE repo = ? AND label_sig = ?",
+  taskIndexRow: "SELECT status, repo, label_sig AS sig, rank, idempotency_key AS key, lease_ms AS leaseMs FROM tasks WHERE id = ?",
+  bucketAdd: `INSERT INTO pending_buckets (repo, label_sig, labels, n) VALUES (?, ?, ?, ?)
+       ON CONFLICT (repo, label_sig) DO UPDATE SET n = n + excluded.n`,
+  bucketSub: "UPDATE pending_buckets SET n = n - ? WHERE repo = ? AND label_sig = ?",
   bucketDrop: "DELETE FROM pending_buckets WHERE repo = ? AND label_sig = ? AND n <= 0",
+  // Updates that set only the columns that changed: SQLite rewrites the entries of every index
+  // that has a column in the SET list, changed or not.
+  insertTask: `INSERT INTO tasks (id, repo, status, rank, label_sig, idempotency_key, lease_ms, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO NOTHING`,
+  updateTaskStatus: "UPDATE tasks SET status = ?, lease_ms = ?, json = ? WHERE id = ?",
+  updateTaskLease: "UPDATE tasks SET lease_ms = ?, json = ? WHERE id = ?",
+  updateTaskJson: "UPDATE tasks SET json = ? WHERE id = ?",
+  updateNodeState: "UPDATE nodes SET status = ?, last_seen_ms = ?, json = ? WHERE id = ?",
+  updateNodeJson: "UPDATE nodes SET json = ? WHERE id = ?",
   putNode: `INSERT INTO nodes (id, registration_id, status, last_seen_ms, json) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET registration_id = excluded.registration_id, status = excluded.status,
          last_seen_ms = excluded.last_seen_ms, json = excluded.json`,
@@ -86,7 +96,7 @@ export interface BucketDelta {
   repo: string;
   sig: string;
   labels: Labels;
-  by: 1 | -1;
+  by: number;
 }
 
 /**
@@ -97,14 +107,14 @@ export interface BucketDelta {
 export function createPendingBuckets(q: SqliteStatements) {
   const byRepo = new Map<string, Map<string, { labels: Labels; n: number }>>();
   for (const row of q.buckets.all() as { repo: string; label_sig: string; labels: string; n: number }[]) {
-    if (row.n > 0) apply({ repo: row.repo, sig: row.label_sig, labels: JSON.parse(row.labels) as Labels, by: 1 }, row.n);
+    if (row.n > 0) apply({ repo: row.repo, sig: row.label_sig, labels: JSON.parse(row.labels) as Labels, by: row.n });
   }
 
-  function apply(d: BucketDelta, times = 1): void {
+  function apply(d: BucketDelta): void {
     let repo = byRepo.get(d.repo);
     if (!repo) byRepo.set(d.repo, (repo = new Map()));
     const bucket = repo.get(d.sig);
-    const n = (bucket?.n ?? 0) + d.by * times;
+    const n = (bucket?.n ?? 0) + d.by;
     if (n > 0) repo.set(d.sig, { labels: bucket?.labels ?? d.labels, n });
     else repo.delete(d.sig);
     if (repo.size === 0) byRepo.delete(d.repo);

@@ -5,7 +5,7 @@ import { CoordError } from "../core/errors.js";
 import { labelSignature, labelsSatisfied } from "../core/labels.js";
 import { priorityRank } from "../core/priority.js";
 import { isClaimable } from "../core/tasks.js";
-import type { CoordEvent, Message, NodeRecord, Task } from "../core/types.js";
+import type { CoordEvent, Labels, Message, NodeRecord, Task } from "../core/types.js";
 import { createBufferedTx, type WriteSet } from "./buffered-tx.js";
 import { createGroupTransact } from "./group-transact.js";
 import {
@@ -17,7 +17,7 @@ import {
   type PendingHead,
 } from "./sqlite-queries.js";
 import { migrate } from "./sqlite-schema.js";
-import { emptyCounts, type Store, type StoreCounts, type StoreOptions, type StoreTxReads } from "./types.js";
+import { emptyCounts, type PendingQuery, type Store, type StoreCounts, type StoreOptions, type StoreTxReads } from "./types.js";
 
 export interface SqliteStoreOptions extends StoreOptions {
   /**
@@ -30,6 +30,9 @@ export interface SqliteStoreOptions extends StoreOptions {
   /** How long a commit waits for a lock held by another connection (e.g. a backup). */
   busyTimeoutMs?: number;
 }
+
+/** How many more committed heads a batch fetches than its first claim asks for. */
+const HEADS_AHEAD = 16;
 
 /** How long opening waits for another process to let go of the file before refusing. */
 const OPEN_LOCK_TIMEOUT_MS = 1000;
@@ -75,6 +78,32 @@ function openExclusive(Sqlite: typeof import("better-sqlite3"), path: string, op
   return db;
 }
 
+/** A task's indexed columns. */
+interface TaskRow {
+  status: Task["status"];
+  repo: string;
+  sig: string;
+  rank: number;
+  key: string | null;
+  leaseMs: number | null;
+}
+
+function taskRow(t: Task): TaskRow {
+  const leaseMs = t.lease_expires_at ? Date.parse(t.lease_expires_at) : null;
+  return { status: t.status, repo: t.repo, sig: labelSignature(t.labels), rank: priorityRank(t.priority), key: t.idempotency_key, leaseMs };
+}
+
+/** A node's indexed columns. */
+interface NodeRow {
+  registrationId: string | null;
+  status: NodeRecord["status"];
+  lastSeenMs: number;
+}
+
+function nodeRow(n: NodeRecord): NodeRow {
+  return { registrationId: n.registration_id, status: n.status, lastSeenMs: Date.parse(n.last_seen) };
+}
+
 /**
  * The embedded, durable store: one SQLite file in WAL mode, owned by one coordinator process
  * (a second one is refused at open). Transactions run their `fn` one at a time over a buffered
@@ -103,18 +132,59 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
   };
 
   /**
+   * The indexed columns of records as committed, for the rows a batch's transactions read: the
+   * commit then needs no read of its own to learn what changed (bucket counts, which columns to
+   * set). The file changes only at a batch's commit, so this is started afresh with each batch.
+   */
+  const knownTasks = new Map<string, TaskRow>();
+  const knownNodes = new Map<string, NodeRow>();
+  const seenTask = (t: Task | undefined) => (t && knownTasks.set(t.id, taskRow(t)), t);
+  const seenNode = (n: NodeRecord | undefined) => (n && knownNodes.set(n.id, nodeRow(n)), n);
+  const committedReads: StoreTxReads = {
+    ...reads,
+    getNode: async (id) => seenNode(await reads.getNode(id)),
+    getNodeByRegistration: async (reg) => seenNode(await reads.getNodeByRegistration(reg)),
+    getTask: async (id) => seenTask(await reads.getTask(id)),
+    getTaskByIdempotencyKey: async (key) => seenTask(await reads.getTaskByIdempotencyKey(key)),
+  };
+
+  /**
+   * The best `limit` committed claimable tasks that a batch did not change. The committed heads
+   * do not change during a batch, so each query's are fetched once per batch (a few more than
+   * asked, for the claims to come) and fetched again, twice as many, only when the batch's
+   * changes used them up.
+   */
+  function committedHeads(batch: WriteSet, cache: Map<string, { heads: PendingHead[]; want: number }>, query: PendingQuery): PendingHead[] {
+    const { labels, repo, limit } = query;
+    const key = `${repo ?? ""}\u0000${labels ? labelSignature(labels) : "\u0000"}`;
+    let cached = cache.get(key);
+    if (!cached || cached.want < limit) {
+      const want = limit + HEADS_AHEAD;
+      cache.set(key, (cached = { heads: buckets.heads(labels, repo, want), want }));
+    }
+    for (;;) {
+      const kept = cached.heads.filter((h) => !batch.tasks.has(h.id));
+      // Enough, or the index has no more.
+      if (kept.length >= limit || cached.heads.length < cached.want) return kept.slice(0, limit);
+      cached.want *= 2;
+      cached.heads = buckets.heads(labels, repo, cached.want);
+    }
+  }
+
+  /**
    * What the transactions of a batch read: the committed state under the batch's writes. Its
-   * `listPending` is exact: committed tasks the batch changed are dropped (asking the index for
-   * that many more), and tasks the batch made claimable are merged in, in claim order.
+   * `listPending` is exact: committed tasks the batch changed are dropped, and tasks the batch
+   * made claimable are merged in, in claim order.
    */
   function batchReads(batch: WriteSet): StoreTxReads {
-    const overlay = createBufferedTx(reads, batch);
+    knownTasks.clear();
+    knownNodes.clear();
+    const overlay = createBufferedTx(committedReads, batch);
+    const headsCache = new Map<string, { heads: PendingHead[]; want: number }>();
     return {
       ...overlay,
       async listPending({ labels, repo, limit }) {
-        const heads: (PendingHead & { task?: Task })[] = buckets
-          .heads(labels, repo, limit + batch.tasks.size)
-          .filter((h) => !batch.tasks.has(h.id));
+        const heads: (PendingHead & { task?: Task })[] = committedHeads(batch, headsCache, { labels, repo, limit });
         for (const t of batch.tasks.values()) {
           if (!isClaimable(t.status) || (repo !== undefined && t.repo !== repo)) continue;
           if (labels && !labelsSatisfied(t.labels, labels)) continue;
@@ -123,31 +193,71 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
         return heads
           .sort(claimOrder)
           .slice(0, limit)
-          .map((h) => h.task ?? parse<Task>(q.task.get(h.id))!);
+          .map((h) => h.task ?? seenTask(parse<Task>(q.task.get(h.id)))!);
       },
     };
   }
 
-  /** Writes a task and its bucket counts; the bucket cache changes go to `deltas`. */
-  function writeTask(task: Task, deltas: BucketDelta[]): void {
-    const before = q.taskIndexRow.get(task.id) as { status: Task["status"]; repo: string; label_sig: string } | undefined;
-    if (before && isClaimable(before.status)) {
-      q.bucketDec.run(before.repo, before.label_sig);
-      q.bucketDrop.run(before.repo, before.label_sig);
-      deltas.push({ repo: before.repo, sig: before.label_sig, labels: {}, by: -1 });
+  /** Net changes of the pending buckets in one commit, by repo and label signature. */
+  type Deltas = Map<string, BucketDelta>;
+  function count(deltas: Deltas, repo: string, sig: string, labels: Labels, by: number): void {
+    const key = `${repo}\u0000${sig}`;
+    const d = deltas.get(key);
+    if (d) {
+      d.by += by;
+      if (by > 0) d.labels = labels;
+    } else deltas.set(key, { repo, sig, labels, by });
+  }
+
+  /** Writes a task, setting only the columns that changed; its bucket changes go to `deltas`. */
+  function writeTask(task: Task, deltas: Deltas): void {
+    const row = taskRow(task);
+    const json = JSON.stringify(task);
+    let before = knownTasks.get(task.id);
+    if (!before) {
+      // Not read by the batch: most likely a new task.
+      if (q.insertTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, json).changes === 1) {
+        if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1);
+        return;
+      }
+      before = q.taskIndexRow.get(task.id) as TaskRow;
     }
-    const sig = labelSignature(task.labels);
-    const leaseMs = task.lease_expires_at ? Date.parse(task.lease_expires_at) : null;
-    q.putTask.run(task.id, task.repo, task.status, priorityRank(task.priority), sig, task.idempotency_key, leaseMs, JSON.stringify(task));
-    if (isClaimable(task.status)) {
-      q.bucketInc.run(task.repo, sig, JSON.stringify(task.labels));
-      deltas.push({ repo: task.repo, sig, labels: task.labels, by: 1 });
+    if (before.repo !== row.repo || before.sig !== row.sig || before.rank !== row.rank || before.key !== row.key) {
+      q.putTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, json);
+    } else if (before.status !== row.status) {
+      q.updateTaskStatus.run(row.status, row.leaseMs, json, task.id);
+    } else if (before.leaseMs !== row.leaseMs) {
+      q.updateTaskLease.run(row.leaseMs, json, task.id);
+    } else {
+      q.updateTaskJson.run(json, task.id);
+    }
+    if (isClaimable(before.status)) count(deltas, before.repo, before.sig, {}, -1);
+    if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1);
+  }
+
+  function writeNode(node: NodeRecord): void {
+    const row = nodeRow(node);
+    const json = JSON.stringify(node);
+    const before = knownNodes.get(node.id);
+    if (!before || before.registrationId !== row.registrationId) {
+      q.putNode.run(node.id, row.registrationId, row.status, row.lastSeenMs, json);
+    } else if (before.status !== row.status || before.lastSeenMs !== row.lastSeenMs) {
+      q.updateNodeState.run(row.status, row.lastSeenMs, json, node.id);
+    } else {
+      q.updateNodeJson.run(json, node.id);
     }
   }
 
-  const write = db.transaction((ws: WriteSet, deltas: BucketDelta[]): CoordEvent[] => {
-    for (const n of ws.nodes.values()) q.putNode.run(n.id, n.registration_id, n.status, Date.parse(n.last_seen), JSON.stringify(n));
+  const write = db.transaction((ws: WriteSet, deltas: Deltas): CoordEvent[] => {
+    for (const n of ws.nodes.values()) writeNode(n);
     for (const t of ws.tasks.values()) writeTask(t, deltas);
+    for (const d of deltas.values()) {
+      if (d.by > 0) q.bucketAdd.run(d.repo, d.sig, JSON.stringify(d.labels), d.by);
+      else if (d.by < 0) {
+        q.bucketSub.run(-d.by, d.repo, d.sig);
+        q.bucketDrop.run(d.repo, d.sig);
+      }
+    }
     for (const m of ws.messages.values()) q.putMessage.run(m.id, m.to_node, m.to, m.status, JSON.stringify(m));
     for (const r of ws.repos.values()) q.putRepo.run(r.name, JSON.stringify(r));
     if (ws.events.length === 0) return [];
@@ -160,11 +270,11 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     return committed;
   });
 
+  /** Writes one batch; the bucket cache follows only once the commit went through. */
   function commit(ws: WriteSet): CoordEvent[] {
-    const deltas: BucketDelta[] = [];
+    const deltas: Deltas = new Map();
     const committed = write(ws, deltas);
-    // Only now: a write that threw was rolled back, and so must the cache be (by never changing).
-    for (const d of deltas) buckets.apply(d);
+    for (const d of deltas.values()) if (d.by !== 0) buckets.apply(d);
     return committed;
   }
 

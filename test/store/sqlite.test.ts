@@ -203,6 +203,21 @@ describe("SQLite store", () => {
     await store.close();
   });
 
+  it("group commit: more claims in one batch than the heads it fetched at first still take every task, best first", async () => {
+    const store = await createSqliteStore(nextPath());
+    const h = makeHarness(store, { t: Date.parse("2030-01-01T00:00:00Z") });
+    const reg = await h.register("n1", { maxWorkers: 100 });
+    const tasks = [];
+    for (let i = 0; i < 45; i++) tasks.push(await h.createTask({ priority: i % 3 ? "low" : "high" }));
+    const best = [...tasks.filter((_, i) => i % 3 === 0), ...tasks.filter((_, i) => i % 3 !== 0)].map((t) => t.id);
+    const got = await Promise.all(Array.from({ length: 50 }, (_, i) => h.coord.tasks.claimBest({ registration_id: reg, worker_name: `w${i}` })));
+    expect(got.map((t) => t?.id ?? null)).toEqual([...best, ...Array(5).fill(null)]);
+    expect((await store.getNode("n1"))!.claimed_tasks).toEqual(best);
+    expect(await store.countPending()).toBe(0);
+    await h.coord.stop();
+    await store.close();
+  });
+
   it("refuses transactions after close", async () => {
     const store = await createSqliteStore(nextPath());
     await store.close();
