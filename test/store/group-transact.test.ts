@@ -131,6 +131,19 @@ describe("createGroupTransact", () => {
     expect(log).toEqual(["commit 1", "events 1", "step", "step done", "commit 2", "events 2,3"]);
   });
 
+  it("starts a batch at once when the store was idle, and on the next turn of the event loop when it was busy", async () => {
+    const { transact } = setup({});
+    const turnsBefore = async (work: () => Promise<unknown>) => {
+      let turned = false;
+      setImmediate(() => (turned = true));
+      await work();
+      return turned;
+    };
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await turnsBefore(() => transact(async (tx) => tx.emit(emit(1))))).toBe(false);
+    expect(await turnsBefore(() => transact(async (tx) => tx.emit(emit(2))))).toBe(true);
+  });
+
   it("runs each fn to its end before the next starts, even across awaits", async () => {
     const { transact } = setup();
     const order: string[] = [];
