@@ -43,8 +43,9 @@ function mergeInto(batch: WriteSet, ws: WriteSet): void {
  * a batch: each reads through the writes of the batch's earlier ones, and the whole batch is
  * written in ONE atomic commit. Only after that commit does any transaction of the batch return
  * (a change is durable before it is answered), and the listeners get the batch's events once,
- * in id order. A transaction whose `fn` throws contributes nothing; if the commit throws, every
- * transaction of the batch is rejected with its error and nothing of the batch is kept.
+ * in id order. A transaction whose `fn` throws contributes nothing (its error, too, is given
+ * after the commit); if the commit throws, every transaction of the batch is rejected with the
+ * commit's error and nothing of the batch is kept.
  *
  * A batch starts on the next turn of the event loop (`setImmediate`), so requests that arrive
  * together join one batch (unless the store was idle: then at once); it ends at `maxBatch`
@@ -91,21 +92,20 @@ export function createGroupTransact(options: GroupTransactOptions) {
   async function runBatch(): Promise<void> {
     const batch = createWriteSet();
     const base = batchReads(batch);
-    const members: { job: Job; result: unknown }[] = [];
+    // Every answer waits for the commit, refusals too: a refusal (TASK_CLAIMED, say) may rest
+    // on a write of this batch, and read-only transactions may have read the batch's writes.
+    const members: { job: Job; ok: boolean; value: unknown }[] = [];
     for (let taken = 0; taken < maxBatch && queue[0]?.kind === "tx"; taken++) {
       const job = queue.shift() as Extract<Job, { kind: "tx" }>;
       const ws = createWriteSet();
-      let result: unknown;
       try {
         check?.();
-        result = await job.fn(createBufferedTx(base, ws));
+        const result = await job.fn(createBufferedTx(base, ws));
+        mergeInto(batch, ws);
+        members.push({ job, ok: true, value: result });
       } catch (err) {
-        job.reject(err);
-        continue;
+        members.push({ job, ok: false, value: err });
       }
-      mergeInto(batch, ws);
-      // Read-only transactions wait for the commit too: they may have read the batch's writes.
-      members.push({ job, result });
     }
     let events: CoordEvent[] = [];
     if (!isEmptyWriteSet(batch)) {
@@ -117,7 +117,10 @@ export function createGroupTransact(options: GroupTransactOptions) {
       }
     }
     listeners.emit(events);
-    for (const m of members) m.job.resolve(m.result);
+    for (const m of members) {
+      if (m.ok) m.job.resolve(m.value);
+      else m.job.reject(m.value);
+    }
   }
 
   return {

@@ -106,6 +106,24 @@ describe("createGroupTransact", () => {
     expect(batches).toEqual([[1]]);
   });
 
+  it("gives a refusal only after its batch committed: a refusal resting on a write that failed to commit is not given", async () => {
+    const { transact, log } = setup({ failCommit: () => true });
+    const claim = transact(async (tx) => {
+      tx.putTask(task("task-1"));
+      return "claimed";
+    });
+    const refused = transact(async (tx) => {
+      if (await tx.getTask("task-1")) throw new Error("TASK_CLAIMED");
+      return "free";
+    }).catch((err: Error) => {
+      log.push(`refusal answered: ${err.message}`);
+      return err.message;
+    });
+    await expect(claim).rejects.toThrow("disk full");
+    // The refusal saw task-1 only in the batch; that write never committed, so the caller gets the commit's failure.
+    expect(await refused).toBe("disk full");
+  });
+
   it("caps a batch at maxBatch transactions and commits nothing for a batch that wrote nothing", async () => {
     const { transact, commits, batches } = setup({ maxBatch: 2 });
     await Promise.all([1, 2, 3, 4, 5].map((i) => transact(async (tx) => tx.emit(emit(i)))));
