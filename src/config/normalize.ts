@@ -160,7 +160,7 @@ function readTrustProxy(server: SectionReader): boolean | number | string[] {
   if (raw === undefined || raw === null) return false;
   if (typeof raw === "boolean") return raw;
   if (typeof raw === "number" && Number.isInteger(raw) && raw >= 0) return raw;
-  if (Array.isArray(raw) && raw.length > 0 && raw.every((a) => typeof a === "string" && /^[0-9a-fA-F:.\/]+$/.test(a))) return raw as string[];
+  if (Array.isArray(raw) && raw.length > 0 && raw.every((a) => typeof a === "string" && /^[0-9a-fA-F:./]+$/.test(a))) return raw as string[];
   server.problem("trust_proxy", "expected true/false, a hop count, or a list of proxy addresses (CIDR allowed)");
   return false;
 }
