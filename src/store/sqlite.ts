@@ -5,7 +5,7 @@ import { CoordError } from "../core/errors.js";
 import { labelSignature, labelsSatisfied } from "../core/labels.js";
 import { priorityRank } from "../core/priority.js";
 import { isClaimable } from "../core/tasks.js";
-import type { CoordEvent, Labels, Message, NodeRecord, Task } from "../core/types.js";
+import type { CoordEvent, Message, NodeRecord, Task } from "../core/types.js";
 import { createBufferedTx, type WriteSet } from "./buffered-tx.js";
 import { createGroupTransact } from "./group-transact.js";
 import {
@@ -13,10 +13,10 @@ import {
   createPendingBuckets,
   createShapedQueries,
   createSqliteStatements,
-  type BucketDelta,
   type PendingHead,
 } from "./sqlite-queries.js";
 import { migrate } from "./sqlite-schema.js";
+import { createSqliteWriter, nodeRow, taskRow, type NodeRow, type TaskRow } from "./sqlite-writer.js";
 import { emptyCounts, type PendingQuery, type Store, type StoreCounts, type StoreOptions, type StoreTxReads } from "./types.js";
 
 export interface SqliteStoreOptions extends StoreOptions {
@@ -76,32 +76,6 @@ function openExclusive(Sqlite: typeof import("better-sqlite3"), path: string, op
     throw err;
   }
   return db;
-}
-
-/** A task's indexed columns. */
-interface TaskRow {
-  status: Task["status"];
-  repo: string;
-  sig: string;
-  rank: number;
-  key: string | null;
-  leaseMs: number | null;
-}
-
-function taskRow(t: Task): TaskRow {
-  const leaseMs = t.lease_expires_at ? Date.parse(t.lease_expires_at) : null;
-  return { status: t.status, repo: t.repo, sig: labelSignature(t.labels), rank: priorityRank(t.priority), key: t.idempotency_key, leaseMs };
-}
-
-/** A node's indexed columns. */
-interface NodeRow {
-  registrationId: string | null;
-  status: NodeRecord["status"];
-  lastSeenMs: number;
-}
-
-function nodeRow(n: NodeRecord): NodeRow {
-  return { registrationId: n.registration_id, status: n.status, lastSeenMs: Date.parse(n.last_seen) };
 }
 
 /**
@@ -198,85 +172,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     };
   }
 
-  /** Net changes of the pending buckets in one commit, by repo and label signature. */
-  type Deltas = Map<string, BucketDelta>;
-  function count(deltas: Deltas, repo: string, sig: string, labels: Labels, by: number): void {
-    const key = `${repo}\u0000${sig}`;
-    const d = deltas.get(key);
-    if (d) {
-      d.by += by;
-      if (by > 0) d.labels = labels;
-    } else deltas.set(key, { repo, sig, labels, by });
-  }
-
-  /** Writes a task, setting only the columns that changed; its bucket changes go to `deltas`. */
-  function writeTask(task: Task, deltas: Deltas): void {
-    const row = taskRow(task);
-    const json = JSON.stringify(task);
-    let before = knownTasks.get(task.id);
-    if (!before) {
-      // Not read by the batch: most likely a new task.
-      if (q.insertTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, json).changes === 1) {
-        if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1);
-        return;
-      }
-      before = q.taskIndexRow.get(task.id) as TaskRow;
-    }
-    if (before.repo !== row.repo || before.sig !== row.sig || before.rank !== row.rank || before.key !== row.key) {
-      q.putTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, json);
-    } else if (before.status !== row.status) {
-      q.updateTaskStatus.run(row.status, row.leaseMs, json, task.id);
-    } else if (before.leaseMs !== row.leaseMs) {
-      q.updateTaskLease.run(row.leaseMs, json, task.id);
-    } else {
-      q.updateTaskJson.run(json, task.id);
-    }
-    if (isClaimable(before.status)) count(deltas, before.repo, before.sig, {}, -1);
-    if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1);
-  }
-
-  function writeNode(node: NodeRecord): void {
-    const row = nodeRow(node);
-    const json = JSON.stringify(node);
-    const before = knownNodes.get(node.id);
-    if (!before || before.registrationId !== row.registrationId) {
-      q.putNode.run(node.id, row.registrationId, row.status, row.lastSeenMs, json);
-    } else if (before.status !== row.status || before.lastSeenMs !== row.lastSeenMs) {
-      q.updateNodeState.run(row.status, row.lastSeenMs, json, node.id);
-    } else {
-      q.updateNodeJson.run(json, node.id);
-    }
-  }
-
-  const write = db.transaction((ws: WriteSet, deltas: Deltas): CoordEvent[] => {
-    for (const n of ws.nodes.values()) writeNode(n);
-    for (const t of ws.tasks.values()) writeTask(t, deltas);
-    for (const d of deltas.values()) {
-      if (d.by > 0) q.bucketAdd.run(d.repo, d.sig, JSON.stringify(d.labels), d.by);
-      else if (d.by < 0) {
-        q.bucketSub.run(-d.by, d.repo, d.sig);
-        q.bucketDrop.run(d.repo, d.sig);
-      }
-    }
-    for (const m of ws.messages.values()) q.putMessage.run(m.id, m.to_node, m.to, m.status, JSON.stringify(m));
-    for (const r of ws.repos.values()) q.putRepo.run(r.name, JSON.stringify(r));
-    if (ws.events.length === 0) return [];
-    // Read the counter inside the write transaction rather than caching it: the file is the truth.
-    let last = q.lastEventId.get() as number;
-    const committed = ws.events.map((e) => ({ id: ++last, type: e.type, data: e.data }));
-    for (const e of committed) q.insertEvent.run(e.id, e.type, JSON.stringify(e.data));
-    q.setLastEventId.run(last);
-    q.trimEvents.run(last - retention);
-    return committed;
-  });
-
-  /** Writes one batch; the bucket cache follows only once the commit went through. */
-  function commit(ws: WriteSet): CoordEvent[] {
-    const deltas: Deltas = new Map();
-    const committed = write(ws, deltas);
-    for (const d of deltas.values()) if (d.by !== 0) buckets.apply(d);
-    return committed;
-  }
+  const commit = createSqliteWriter({ db, q, buckets, retention, knownTasks, knownNodes });
 
   let closed = false;
   const { transact, serial, onEvents } = createGroupTransact({
