@@ -1,6 +1,6 @@
 import { CoordError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
-import { parseAddress } from "../core/nodes.js";
+import { agentsInRepo, parseAddress } from "../core/nodes.js";
 import type { Message, MessageStatus, NodeRecord } from "../core/types.js";
 import { nodeForRegistration } from "./node-service.js";
 import type { CoordinatorContext, SendMessageInput } from "./types.js";
@@ -32,8 +32,7 @@ export function createMessageService(ctx: CoordinatorContext) {
     const candidates: NodeRecord[] = [];
     for (const n of await store.listNodes({})) {
       if (n.status === "deregistered") continue;
-      const fallback = n.repos.length === 1 ? n.repos[0]!.name : null;
-      if (n.agents.some((a) => a.name === agent && (a.repo ?? fallback) === input.repo)) candidates.push(n);
+      if (agentsInRepo(n, input.repo).some((a) => a.name === agent)) candidates.push(n);
     }
     candidates.sort((a, b) => Number(b.status === "online") - Number(a.status === "online") || (a.last_seen < b.last_seen ? 1 : -1));
     const target = candidates[0];

@@ -1,6 +1,6 @@
 import { CoordError } from "../core/errors.js";
 import { newSecretId } from "../core/ids.js";
-import { diffAgents, onlyRepo } from "../core/nodes.js";
+import { agentsInRepo, diffAgents, onlyRepo } from "../core/nodes.js";
 import { releaseTask } from "../core/tasks.js";
 import type { Node, NodeRecord, RepoState } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
@@ -159,9 +159,7 @@ export function createNodeService(ctx: CoordinatorContext) {
       const agents: RepoState["agents"] = {};
       for (const node of nodes) {
         if (node.status === "deregistered") continue;
-        const fallback = node.repos.length === 1 ? node.repos[0]!.name : null;
-        for (const a of node.agents) {
-          if ((a.repo ?? fallback) !== repo) continue;
+        for (const a of agentsInRepo(node, repo)) {
           agents[`${a.name}@${node.id}`] = { name: a.name, node: node.id, type: a.type, status: a.status, task: a.task ?? null };
         }
       }

@@ -42,6 +42,12 @@ export function onlyRepo(repos: readonly { name: string }[]): string | null {
   return repos.length === 1 ? repos[0]!.name : null;
 }
 
+/** The agents of a node that count for `repo` (an agent without `repo` counts for the node's only repo). */
+export function agentsInRepo<A extends AgentSummary>(node: { agents: A[]; repos: readonly { name: string }[] }, repo: string): A[] {
+  const fallback = onlyRepo(node.repos);
+  return node.agents.filter((a) => (a.repo ?? fallback) === repo);
+}
+
 /** Splits `agent@node`; a bare name gives node undefined. */
 export function parseAddress(address: string): { agent: string; node?: string } {
   const at = address.lastIndexOf("@");
