@@ -72,13 +72,6 @@ export function createNodeService(ctx: CoordinatorContext) {
     async heartbeat(input: HeartbeatInput) {
       const now = ctx.now();
       const ts = now.toISOString();
-      // active_prs is the latest value any node reported, so a report is compared with the
-      // stored value, not with this node's previous report. (Bug fixed: A reports 4, B 6, A 4
-      // again left 6 in place, because A's value had not changed from A's point of view.)
-      // Read before the transaction (transactions have no repo reads); a concurrent report
-      // landing in between can only make this heartbeat skip a write of the value it read.
-      const stored = new Map<string, number | undefined>();
-      for (const report of input.repos ?? []) stored.set(report.name, (await store.getRepo(report.name))?.active_prs);
       const result = await store.transact(async (tx) => {
         const node = await nodeForRegistration(tx, input.registration_id);
         const agents = input.agents ?? node.agents;
@@ -103,9 +96,9 @@ export function createNodeService(ctx: CoordinatorContext) {
           for (const e of diffAgents(node.id, node.agents, agents, ts, fallbackRepo)) tx.emit(e);
         }
         for (const report of input.repos ?? []) {
-          if (stored.get(report.name) !== report.active_prs) {
-            tx.putRepo({ name: report.name, active_prs: report.active_prs, reported_by: node.id, updated_at: ts });
-          }
+          // The latest report wins, whoever sent it: every report is written (comparing with a
+          // value read earlier could keep another node's older number).
+          tx.putRepo({ name: report.name, active_prs: report.active_prs, reported_by: node.id, updated_at: ts });
         }
         await renewLeases(ctx, tx, next, now);
         tx.putNode(next);
