@@ -91,13 +91,14 @@ export function agentStatus(agent: McAgent, alive: PidCheck = isPidAlive): "runn
   return a ? "running" : "exited";
 }
 
-/** PRs of a repo's workers that are still open. */
+/**
+ * PRs of a repo's workers that are still open, as far as state.json tells. The multiclaude we
+ * recorded never writes a PR status into its history (`unknown` after every normal finish), so
+ * this counts only entries of a multiclaude that does (`open`); see docs/agent.md.
+ */
 export function activePrs(repo: McRepo): number {
   return (repo.task_history ?? []).filter((e) => e?.status === "open").length;
 }
-
-/** History statuses that mean "this worker is done": a PR (open, merged or closed), no PR, or failed. */
-export const DONE_STATUSES = ["open", "merged", "closed", "no-pr", "failed"] as const;
 
 /**
  * The latest history entry of `worker` created at or after `sinceMs` (minus a minute of
@@ -115,12 +116,16 @@ export function findHistoryEntry(repo: McRepo | undefined, worker: string, since
   return undefined;
 }
 
+/** The summary a completed task gets when its worker left none (its window died; multiclaude cleaned it up). */
+export const NO_SUMMARY = "worker ended without a summary";
+
 /** What became of a worker we started. */
 export type WorkerOutcome =
   | { kind: "running"; alive: boolean | undefined }
-  | { kind: "completed"; pr?: string; summary?: string; status: string }
+  /** `pr` only when multiclaude recorded one (the recorded versions never do; the agent asks gh). */
+  | { kind: "completed"; summary: string; branch?: string; pr?: string; status: string }
   | { kind: "failed"; reason: string }
-  /** Left state.json without a history entry. */
+  /** Left state.json without a history entry (removed with `worker rm`, by us or by hand). */
   | { kind: "vanished" };
 
 function prOf(e: McHistoryEntry): string | undefined {
@@ -130,20 +135,20 @@ function prOf(e: McHistoryEntry): string | undefined {
 }
 
 /**
- * Decides from one state.json snapshot whether worker `worker` of `repo` is still working.
- * Done when its history entry has a final status, or when it left `agents` (then the entry
- * decides; `unknown` with a PR counts as completed, without one as failed).
+ * Decides from one state.json snapshot what became of worker `worker` of `repo` (DESIGN §15).
+ * While it is in `agents` it works. Once it left, its history entry tells: `failed` has failed
+ * (reason from `failure_reason`); any other status (multiclaude writes `unknown` after a normal
+ * finish, with or without a summary) has succeeded. multiclaude removes the agent and appends the
+ * entry in one atomic write, so a worker gone without an entry was removed, not finished.
  */
 export function workerOutcome(state: McState, repo: string, worker: string, sinceMs: number, alive: PidCheck = isPidAlive): WorkerOutcome {
   const r = state.repos[repo];
   const agent = r?.agents?.[worker];
+  if (agent) return { kind: "running", alive: alive(agent.pid) };
   const entry = findHistoryEntry(r, worker, sinceMs);
-  const status = entry?.status ?? "";
-  const final = (DONE_STATUSES as readonly string[]).includes(status);
-  if (agent && !final) return { kind: "running", alive: alive(agent.pid) };
   if (!entry) return { kind: "vanished" };
+  const status = typeof entry.status === "string" ? entry.status : "unknown";
   if (status === "failed") return { kind: "failed", reason: entry.failure_reason || `worker ${worker} failed` };
-  const pr = prOf(entry);
-  if (final || pr) return { kind: "completed", pr, summary: entry.summary || undefined, status };
-  return { kind: "failed", reason: entry.failure_reason || `worker ${worker} ended with status ${status || "unknown"} and no PR` };
+  const branch = typeof entry.branch === "string" && entry.branch ? entry.branch : undefined;
+  return { kind: "completed", summary: entry.summary || NO_SUMMARY, branch, pr: prOf(entry), status };
 }

@@ -55,7 +55,7 @@ function makeWorld() {
   const origin = join(tmp, "origin.git");
   for (const d of [home, bin, origin, join(tmp, "outside")]) mkdirSync(d, { recursive: true });
   symlinkSync(FAKE, join(bin, "multiclaude"));
-  const env = { ...process.env, HOME: home, PATH: `${bin}:${process.env.PATH}`, FAKE_MC_WORK_MS: "600000" };
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, PATH: `${bin}:${process.env.PATH}`, FAKE_MC_WORK_MS: "600000" };
   delete env.FAKE_MC_NAME;
   const fill = (s: string) => s.replaceAll("$ORIGIN", origin).replaceAll("$HOME", home).replaceAll("$TMUX_TMPDIR", tmp).replaceAll("$TMP", tmp);
   const unfill = (s: string) => s.replaceAll(origin, "$ORIGIN").replaceAll(home, "$HOME").replaceAll(tmp, "$TMP");
