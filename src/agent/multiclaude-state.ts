@@ -67,14 +67,23 @@ export function readState(home: string): McState | undefined {
   }
 }
 
-/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
+/**
+ * Whether a process with this pid runs (EPERM: it exists but belongs to someone else). A zombie
+ * (exited, not yet reaped: in a container whose init does not reap) does not run.
+ */
 export function isPidAlive(pid: number | undefined): boolean | undefined {
   if (typeof pid !== "number" || !Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    // /proc/PID/stat: "PID (comm) STATE ..."; comm may hold spaces and parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true; // no /proc (macOS): the signal check is all there is
   }
 }
 

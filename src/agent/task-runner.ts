@@ -86,7 +86,10 @@ export async function checkWorkers(ctx: AgentContext, state: McState): Promise<v
       continue;
     }
     if (held.phase !== "running" || !held.worker) continue;
-    const o = workerOutcome(state, held.localRepo, held.worker, held.startedAt, isPidAlive);
+    let o = workerOutcome(state, held.localRepo, held.worker, held.startedAt, isPidAlive);
+    // The snapshot may predate this worker (it started while an earlier report of this pass was
+    // awaited): a worker is only ever found done on a read made after it was known.
+    if (o.kind !== "running") o = workerOutcome(ctx.readState(), held.localRepo, held.worker, held.startedAt, isPidAlive);
     if (o.kind === "running") {
       if (o.alive === false) {
         held.deadSince ??= ctx.now();
