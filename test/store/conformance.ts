@@ -3,6 +3,7 @@ import type { Store } from "../../src/store/types.js";
 import { claimSpecs } from "./conformance-claims.js";
 import { eventSpecs } from "./conformance-events.js";
 import { makeHarness, type Harness, type MakeStore } from "./conformance-harness.js";
+import { identitySpecs } from "./conformance-identity.js";
 import { lifecycleSpecs } from "./conformance-lifecycle.js";
 
 export type { MakeStore } from "./conformance-harness.js";
@@ -32,5 +33,6 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("claims", () => claimSpecs(h));
     describe("lifecycle", () => lifecycleSpecs(h));
     describe("events, messages, state", () => eventSpecs(h, makeStore));
+    describe("node identity", () => identitySpecs(h));
   });
 }
