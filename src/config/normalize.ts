@@ -39,7 +39,7 @@ function readLabels(section: SectionReader, name: string): Labels {
 
 function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: string[]): ServerConfig {
   const server = root.section("server");
-  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store", "trust_proxy"]);
+  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store", "trust_proxy", "cors"]);
   let listen = { host: "0.0.0.0", port: DEFAULT_PORT };
   const addr = server.string("listen_addr");
   if (addr !== undefined) {
@@ -107,7 +107,32 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
     events_retention: events.integer("retention", 10_000, 1),
     log_level: server.oneOf("log_level", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
     trust_proxy: trustProxy,
+    cors: { origins: readCorsOrigins(server) },
   };
+}
+
+/**
+ * `server.cors.origins`: the browser origins allowed to call the API (`https://host[:port]`, no
+ * path), or `*` for any; off (empty) by default.
+ */
+function readCorsOrigins(server: SectionReader): string[] {
+  const cors = server.section("cors");
+  cors.rejectUnknown(["origins"]);
+  const raw = cors.raw.origins;
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    cors.problem("origins", "expected a list of origins such as https://dash.example.com");
+    return [];
+  }
+  const origins: string[] = [];
+  raw.forEach((item: unknown, i) => {
+    if (typeof item === "string" && (item === "*" || /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$|^https?:\/\/\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(item))) {
+      origins.push(item);
+    } else {
+      cors.problem(`origins[${i}]`, `expected an origin like https://dash.example.com:8080 (scheme, host, optional port, no path) or *, got ${JSON.stringify(item)}`);
+    }
+  });
+  return origins;
 }
 
 /**

@@ -31,6 +31,8 @@ export interface ServerConfig {
   log_level: string;
   /** Proxies whose X-Forwarded-For is believed (fastify `trustProxy`). */
   trust_proxy: boolean | number | string[];
+  /** Browser origins allowed by CORS (`server.cors.origins`); empty = CORS off. */
+  cors: { origins: string[] };
 }
 
 /** The `coordination` part: how a client or node reaches the coordinator and who it is. */
