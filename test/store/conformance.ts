@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe } from "vitest";
 import type { Store } from "../../src/store/types.js";
 import { agentClaimSpecs } from "./conformance-agent-claims.js";
 import { claimSpecs } from "./conformance-claims.js";
+import { eventBoundSpecs } from "./conformance-event-bounds.js";
 import { eventSpecs } from "./conformance-events.js";
 import { makeHarness, type Harness, type MakeStore } from "./conformance-harness.js";
 import { identitySpecs } from "./conformance-identity.js";
@@ -36,5 +37,6 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("lifecycle", () => lifecycleSpecs(h));
     describe("events, messages, state", () => eventSpecs(h, makeStore));
     describe("node identity", () => identitySpecs(h));
+    describe("event log bounds", () => eventBoundSpecs(h, makeStore));
   });
 }
