@@ -1,8 +1,12 @@
 import { createHash } from "node:crypto";
+import { DEFAULT_RETENTION } from "../core/retention.js";
 import { PRIORITIES, type Labels } from "../core/types.js";
 import { DEFAULT_PORT, defaultStoreUrl } from "./paths.js";
 import { SectionReader } from "./reader.js";
 import { ROLES, type AgentConfig, type ClientConfig, type Config, type ServerConfig, type TokenEntry } from "./types.js";
+
+/** Retention durations: 0 keeps forever; at most ~100 years, so time arithmetic stays exact. */
+const RETENTION_RANGE = { allowZero: true, maxMs: 36_500 * 86_400_000 };
 
 export const DEFAULT_SERVER_URL = `http://127.0.0.1:${DEFAULT_PORT}`;
 export const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
@@ -106,9 +110,11 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv): ServerConfig {
   const audit = server.section("audit");
   audit.rejectUnknown(["file"]);
   const registration = root.section("registration");
-  registration.rejectUnknown(["heartbeat_interval", "offline_threshold"]);
+  registration.rejectUnknown(["heartbeat_interval", "offline_threshold", "forget_after"]);
   const tasks = root.section("tasks");
-  tasks.rejectUnknown(["default_priority", "claim_timeout", "max_attempts"]);
+  tasks.rejectUnknown(["default_priority", "claim_timeout", "max_attempts", "retention"]);
+  const messages = root.section("messages");
+  messages.rejectUnknown(["retention"]);
   const events = root.section("events");
   events.rejectUnknown(["retention"]);
 
@@ -145,6 +151,11 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv): ServerConfig {
     default_priority: tasks.oneOf("default_priority", PRIORITIES, "medium"),
     max_attempts: tasks.integer("max_attempts", 3, 1, 100),
     events_retention: events.integer("retention", 10_000, 1),
+    retention: {
+      tasksMs: tasks.duration("retention", DEFAULT_RETENTION.tasksMs, RETENTION_RANGE),
+      messagesMs: messages.duration("retention", DEFAULT_RETENTION.messagesMs, RETENTION_RANGE),
+      forgetAfterMs: registration.duration("forget_after", DEFAULT_RETENTION.forgetAfterMs, RETENTION_RANGE),
+    },
     log_level: server.oneOf("log_level", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
     trust_proxy: trustProxy,
   };

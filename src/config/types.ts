@@ -1,3 +1,4 @@
+import type { RetentionPolicy } from "../core/retention.js";
 import type { Labels, Priority } from "../core/types.js";
 
 export const ROLES = ["admin", "node", "read"] as const;
@@ -26,6 +27,8 @@ export interface ServerConfig {
   default_priority: Priority;
   max_attempts: number;
   events_retention: number;
+  /** `tasks.retention`, `messages.retention`, `registration.forget_after` (ms; 0 keeps forever). */
+  retention: RetentionPolicy;
   log_level: string;
   /** Proxies whose X-Forwarded-For is believed (fastify `trustProxy`). */
   trust_proxy: boolean | number | string[];

@@ -1,5 +1,6 @@
 import { CoordError } from "../core/errors.js";
 import { compileEventFilter, type EventFilter } from "../core/events.js";
+import { DEFAULT_RETENTION } from "../core/retention.js";
 import type { CoordEvent, Labels, Task } from "../core/types.js";
 import type { EventListener } from "../store/types.js";
 import { createClaimWaiters, makesTaskClaimable } from "./claim-waiters.js";
@@ -26,13 +27,14 @@ export function createCoordinator(options: CoordinatorOptions) {
     claimTimeoutMs: options.claimTimeoutMs ?? 300_000,
     defaultPriority: options.defaultPriority ?? "medium",
     defaultMaxAttempts: options.defaultMaxAttempts ?? 3,
+    retention: { ...DEFAULT_RETENTION, ...options.retention },
   };
   const sweepIntervalMs = options.sweepIntervalMs ?? Math.min(1000, ctx.offlineThresholdMs / 4, ctx.claimTimeoutMs / 4);
   const startedAt = Date.now();
   const nodes = createNodeService(ctx);
   const tasks = createTaskService(ctx);
   const messages = createMessageService(ctx);
-  const sweep = createSweeper(ctx, tasks);
+  const sweep = createSweeper(ctx, tasks, nodes);
   const waiters = createClaimWaiters();
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweeping: Promise<SweepResult> | undefined;

@@ -4,6 +4,7 @@ import { claimSpecs } from "./conformance-claims.js";
 import { eventSpecs } from "./conformance-events.js";
 import { makeHarness, type Harness, type MakeStore } from "./conformance-harness.js";
 import { lifecycleSpecs } from "./conformance-lifecycle.js";
+import { retentionSpecs } from "./conformance-retention.js";
 
 export type { MakeStore } from "./conformance-harness.js";
 
@@ -32,5 +33,6 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("claims", () => claimSpecs(h));
     describe("lifecycle", () => lifecycleSpecs(h));
     describe("events, messages, state", () => eventSpecs(h, makeStore));
+    describe("retention and paging", () => retentionSpecs(h));
   });
 }

@@ -78,6 +78,37 @@ describe("SQLite store", () => {
     await store.close();
   });
 
+  it("migration 2 indexes the finished tasks and acked messages of a version-1 database for retention", async () => {
+    const path = nextPath();
+    const clock = { t: Date.parse("2030-01-01T00:00:00Z") };
+    let store = await createSqliteStore(path);
+    let h = makeHarness(store, clock);
+    const reg = await h.register("n1");
+    const old = await h.coord.tasks.cancel((await h.createTask()).id, null);
+    const open = await h.createTask();
+    const msg = await h.coord.messages.send({ from: "lead@hq", to: "w@n1", body: "hi" });
+    await h.coord.messages.ack(msg.id, reg);
+    await h.coord.stop();
+    await store.close();
+    // Back to version 1: the columns and indexes of migration 2 did not exist.
+    const db = new Database(path);
+    db.exec(`DROP INDEX tasks_done; ALTER TABLE tasks DROP COLUMN done_ms;
+      DROP INDEX messages_acked; ALTER TABLE messages DROP COLUMN acked_ms; PRAGMA user_version = 1;`);
+    db.close();
+
+    store = await createSqliteStore(path);
+    h = makeHarness(store, clock);
+    const later = new Date(clock.t + 1).toISOString();
+    expect((await store.finishedTasks(later, 10)).map((t) => t.id)).toEqual([old.id]);
+    expect((await store.ackedMessages(later, 10)).map((m) => m.id)).toEqual([msg.id]);
+    expect(await store.finishedTasks(old.completed_at!, 10)).toEqual([]);
+    h.advance(31 * 86_400_000);
+    expect(await h.coord.sweep()).toMatchObject({ purged_tasks: 1, purged_messages: 1 });
+    expect((await store.listTasks({ limit: 10 })).tasks.map((t) => t.id)).toEqual([open.id]);
+    await h.coord.stop();
+    await store.close();
+  });
+
   it("refuses a database written by a newer schema, and a path it cannot create", async () => {
     const path = nextPath();
     await (await createSqliteStore(path)).close();
