@@ -8,8 +8,10 @@ export type Role = (typeof ROLES)[number];
 export interface TokenEntry {
   token: string;
   role: Role;
-  /** Shown in logs and the audit log instead of the token. */
+  /** Shown in logs and the audit log instead of the token; nodes registered with it belong to this name. */
   name: string;
+  /** Node tokens only: globs (`ci-runner-*`) of the node ids it may register; any when absent. */
+  nodes?: string[];
 }
 
 /** The `server`, `registration`, `tasks`, `store`, `events` parts of the config file, normalised. */
@@ -32,6 +34,8 @@ export interface ServerConfig {
   log_level: string;
   /** Proxies whose X-Forwarded-For is believed (fastify `trustProxy`). */
   trust_proxy: boolean | number | string[];
+  /** Browser origins allowed by CORS (`server.cors.origins`); empty = CORS off. */
+  cors: { origins: string[] };
 }
 
 /** The `coordination` part: how a client or node reaches the coordinator and who it is. */
@@ -72,6 +76,8 @@ export interface AgentConfig {
 export interface Config {
   /** The file the config came from, if any. */
   source?: string;
+  /** Things in the file that were usable but probably not meant (printed once by `serve`). */
+  warnings: string[];
   server: ServerConfig;
   coordination: ClientConfig;
 }

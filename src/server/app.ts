@@ -1,3 +1,4 @@
+import cors from "@fastify/cors";
 import swagger from "@fastify/swagger";
 import { Ajv } from "ajv";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
@@ -15,6 +16,7 @@ import { createAuditLog, type AuditLog, type AuditLogOptions } from "./audit-log
 import { installAudit } from "./audit-hook.js";
 import { installMetrics } from "./metrics.js";
 import { createAuthFailureLimiter, installRateLimit, type RateLimitOptions } from "./rate-limit.js";
+import { refuseQueryTokens, withRedactedUrls } from "./request-log.js";
 
 export const API_PREFIX = "/api/v1";
 export const BODY_LIMIT = 1024 * 1024;
@@ -35,6 +37,8 @@ export interface AppOptions {
   audit?: AuditLogOptions;
   /** Open event streams allowed per token (default 100). */
   maxStreamsPerToken?: number;
+  /** Browser origins allowed to call the API (CORS); none unless given. `*` allows any. */
+  corsOrigins?: string[];
   /** Extra options for fastify (TLS `https`, etc.). */
   fastify?: Partial<FastifyServerOptions> & Record<string, unknown>;
 }
@@ -68,7 +72,8 @@ export function createApp(options: AppOptions): FastifyInstance {
   const authFailures = createAuthFailureLimiter(limits);
   const audit: AuditLog | undefined = options.audit ? createAuditLog(options.audit) : undefined;
   const app = Fastify({
-    logger: options.logger ?? false,
+    // Query strings are redacted in request logs: a token sent as ?token= must not be written down.
+    logger: withRedactedUrls(options.logger ?? false),
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
     // Refusals while closing come from our own hook, in the envelope (see `closing` below).
@@ -96,6 +101,11 @@ export function createApp(options: AppOptions): FastifyInstance {
     }
     const access = request.routeOptions.config?.access;
     if (!access) return; // not-found handler: answered there
+    try {
+      refuseQueryTokens(request);
+    } catch (err) {
+      return sendError(reply, err);
+    }
     try {
       request.actor = auth.check(request, access);
     } catch (err) {
@@ -135,6 +145,8 @@ export function createApp(options: AppOptions): FastifyInstance {
     await audit?.close();
   });
 
+  if (options.corsOrigins?.length) registerCors(app, options.corsOrigins);
+
   app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
@@ -162,4 +174,19 @@ export function createApp(options: AppOptions): FastifyInstance {
     { prefix: API_PREFIX },
   );
   return app;
+}
+
+/**
+ * CORS for browser pages on other origins (DESIGN §14): the listed origins may call the API with
+ * a bearer token (no cookies, so no credentials mode), preflight included. Headers a page needs
+ * to read (warnings, rate-limit waits) are exposed.
+ */
+function registerCors(app: FastifyInstance, origins: string[]): void {
+  app.register(cors, {
+    origin: origins.includes("*") ? "*" : origins,
+    methods: ["GET", "POST", "DELETE"],
+    allowedHeaders: ["authorization", "content-type", "last-event-id"],
+    exposedHeaders: ["warning", "retry-after"],
+    maxAge: 600,
+  });
 }

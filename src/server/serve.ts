@@ -96,6 +96,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     maxStreamsPerToken: config.rate_limit.max_streams_per_token,
     audit: config.audit.file ? { file: config.audit.file } : undefined,
     version: VERSION,
+    corsOrigins: config.cors.origins,
     // Request logs go to stderr: stdout is for `--json` answers only.
     logger: options.logLevel && options.logLevel !== "silent" ? { level: options.logLevel, stream: process.stderr } : false,
     fastify: { ...(https ? { https } : {}), trustProxy: trustProxyOption(config.trust_proxy) },
