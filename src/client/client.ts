@@ -216,7 +216,10 @@ export class Client {
   /**
    * One page of the event log after `since` (at most `limit`, server cap 1000), with the log's
    * bounds: `reset` says `since` is not in the log (trimmed away, or newer than `last_event_id`
-   * because the coordinator restarted with a new log). For scripts; `streamEvents` follows.
+   * because the coordinator restarted with a new log). A read looks at a bounded number of
+   * events, so with `types`/`repo` filters a page can be short (even empty) before the log's
+   * end: continue with `since: page.next` while `page.next < page.last_event_id`. For
+   * scripts; `streamEvents` follows.
    */
   readEvents(query: EventQuery = {}): Promise<EventPage> {
     return this.transport.request<EventPage>("GET", "/events", {

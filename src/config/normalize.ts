@@ -1,4 +1,5 @@
 import { DEFAULT_RETENTION } from "../core/retention.js";
+import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import { PRIORITIES, type Labels } from "../core/types.js";
 import { DEFAULT_PORT, defaultStoreUrl } from "./paths.js";
 import { SectionReader } from "./reader.js";
@@ -76,7 +77,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
   const messages = root.section("messages");
   messages.rejectUnknown(["retention"]);
   const events = root.section("events");
-  events.rejectUnknown(["retention"]);
+  events.rejectUnknown(["retention", "max_bytes"]);
 
   const heartbeat = registration.duration("heartbeat_interval", 30_000);
   const offline = registration.duration("offline_threshold", 90_000);
@@ -111,6 +112,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
     default_priority: tasks.oneOf("default_priority", PRIORITIES, "medium"),
     max_attempts: tasks.integer("max_attempts", 3, 1, 100),
     events_retention: events.integer("retention", 10_000, 1),
+    events_max_bytes: events.bytes("max_bytes", DEFAULT_EVENT_MAX_BYTES, 64 * 1024),
     retention: {
       tasksMs: tasks.duration("retention", DEFAULT_RETENTION.tasksMs, RETENTION_RANGE),
       messagesMs: messages.duration("retention", DEFAULT_RETENTION.messagesMs, RETENTION_RANGE),

@@ -29,6 +29,8 @@ export interface ServerConfig {
   default_priority: Priority;
   max_attempts: number;
   events_retention: number;
+  /** `events.max_bytes`: the most bytes the event log keeps (default 64 MiB). */
+  events_max_bytes: number;
   /** `tasks.retention`, `messages.retention`, `registration.forget_after` (ms; 0 keeps forever). */
   retention: RetentionPolicy;
   log_level: string;

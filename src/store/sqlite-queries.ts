@@ -21,6 +21,8 @@ const PLUCKED = {
   acked: "SELECT json FROM messages INDEXED BY messages_acked WHERE status = 'acked' AND acked_ms < ? ORDER BY acked_ms LIMIT ?",
   idle: "SELECT json FROM nodes WHERE status IN ('offline', 'deregistered') AND last_seen_ms < ? ORDER BY last_seen_ms LIMIT ?",
   lastEventId: "SELECT value FROM meta WHERE key = 'last_event_id'",
+  eventBytes: "SELECT value FROM meta WHERE key = 'event_bytes'",
+  eventBytesUpTo: "SELECT COALESCE(SUM(size), 0) FROM events WHERE id <= ?",
 };
 
 /** Statements that answer whole rows, or write. */
@@ -31,8 +33,10 @@ const ROWS = {
   taskCounts: "SELECT status, COUNT(*) AS n FROM tasks GROUP BY status",
   events: "SELECT id, type, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
   setLastEventId: "UPDATE meta SET value = ? WHERE key = 'last_event_id'",
-  insertEvent: "INSERT INTO events (id, type, data) VALUES (?, ?, ?)",
+  insertEvent: "INSERT INTO events (id, type, data, size) VALUES (?, ?, ?, ?)",
   trimEvents: "DELETE FROM events WHERE id <= ?",
+  setEventBytes: "UPDATE meta SET value = ? WHERE key = 'event_bytes'",
+  oldestEventSizes: "SELECT id, size FROM events ORDER BY id",
   taskIndexRow: "SELECT status, repo, label_sig AS sig, rank, idempotency_key AS key, lease_ms AS leaseMs FROM tasks WHERE id = ?",
   bucketAdd: `INSERT INTO pending_buckets (repo, label_sig, labels, n) VALUES (?, ?, ?, ?)
        ON CONFLICT (repo, label_sig) DO UPDATE SET n = n + excluded.n`,

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe } from "vitest";
 import type { Store } from "../../src/store/types.js";
 import { agentClaimSpecs } from "./conformance-agent-claims.js";
 import { claimSpecs } from "./conformance-claims.js";
+import { eventBoundSpecs } from "./conformance-event-bounds.js";
 import { eventSpecs } from "./conformance-events.js";
 import { makeHarness, type Harness, type MakeStore } from "./conformance-harness.js";
 import { lifecycleSpecs } from "./conformance-lifecycle.js";
@@ -35,6 +36,7 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("agent claims: repos, cooldown, branch", () => agentClaimSpecs(h));
     describe("lifecycle", () => lifecycleSpecs(h));
     describe("events, messages, state", () => eventSpecs(h, makeStore));
+    describe("event log bounds", () => eventBoundSpecs(h, makeStore));
     describe("retention and paging", () => retentionSpecs(h));
   });
 }

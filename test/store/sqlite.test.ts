@@ -31,6 +31,32 @@ describe("SQLite store", () => {
     }
   });
 
+  it("migrates a version-1 log: existing events count against events.max_bytes", async () => {
+    const path = nextPath();
+    let store = await createSqliteStore(path);
+    const h = makeHarness(store, { t: Date.parse("2030-01-01T00:00:00Z") });
+    for (let i = 0; i < 20; i++) await h.createTask({ description: "y".repeat(500) });
+    const before = await store.readEvents(0, 100);
+    await h.coord.stop();
+    await store.close();
+    // Back to the version-1 shape: no size column, no byte count.
+    const db = new Database(path);
+    db.exec("ALTER TABLE events DROP COLUMN size; DELETE FROM meta WHERE key = 'event_bytes'");
+    db.pragma("user_version = 1");
+    db.close();
+
+    store = await createSqliteStore(path, { maxEventBytes: 6000 });
+    try {
+      expect(await store.readEvents(0, 100)).toEqual(before);
+      await makeHarness(store, { t: Date.parse("2030-01-02T00:00:00Z") }).createTask();
+      const kept = await store.readEvents(0, 100);
+      expect(kept.length).toBeLessThan(12);
+      expect(kept.at(-1)!.id).toBe(21);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("keeps everything across a reopen, and event ids keep increasing past trimmed ones", async () => {
     const path = nextPath();
     const clock = { t: Date.parse("2030-01-01T00:00:00Z") };
@@ -78,7 +104,7 @@ describe("SQLite store", () => {
     await store.close();
   });
 
-  it("migration 2 indexes the finished tasks and acked messages of a version-1 database for retention", async () => {
+  it("migration 3 indexes the finished tasks and acked messages of a version-2 database for retention", async () => {
     const path = nextPath();
     const clock = { t: Date.parse("2030-01-01T00:00:00Z") };
     let store = await createSqliteStore(path);
@@ -90,10 +116,10 @@ describe("SQLite store", () => {
     await h.coord.messages.ack(msg.id, reg);
     await h.coord.stop();
     await store.close();
-    // Back to version 1: the columns and indexes of migration 2 did not exist.
+    // Back to version 2: the columns and indexes of migration 3 did not exist.
     const db = new Database(path);
     db.exec(`DROP INDEX tasks_done; ALTER TABLE tasks DROP COLUMN done_ms;
-      DROP INDEX messages_acked; ALTER TABLE messages DROP COLUMN acked_ms; PRAGMA user_version = 1;`);
+      DROP INDEX messages_acked; ALTER TABLE messages DROP COLUMN acked_ms; PRAGMA user_version = 2;`);
     db.close();
 
     store = await createSqliteStore(path);
