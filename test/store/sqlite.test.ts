@@ -14,6 +14,23 @@ const nextPath = () => join(root, `db-${++n}`, "coordination.db");
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+/** What undoes each migration, newest first: to test the migrations of an older file. */
+const UNDO: Record<number, string> = {
+  3: "DROP INDEX tasks_done; ALTER TABLE tasks DROP COLUMN done_ms; DROP INDEX messages_acked; ALTER TABLE messages DROP COLUMN acked_ms;",
+  2: "ALTER TABLE events DROP COLUMN size; DELETE FROM meta WHERE key = 'event_bytes';",
+};
+
+/** Turns a closed database back into the shape of schema `version`. */
+function downgrade(path: string, version: number): void {
+  const db = new Database(path);
+  try {
+    for (let v = db.pragma("user_version", { simple: true }) as number; v > version; v--) db.exec(UNDO[v]!);
+    db.pragma(`user_version = ${version}`);
+  } finally {
+    db.close();
+  }
+}
+
 describeStoreConformance("sqlite", (options) => createSqliteStore(nextPath(), options));
 
 describe("SQLite store", () => {
@@ -40,10 +57,7 @@ describe("SQLite store", () => {
     await h.coord.stop();
     await store.close();
     // Back to the version-1 shape: no size column, no byte count.
-    const db = new Database(path);
-    db.exec("ALTER TABLE events DROP COLUMN size; DELETE FROM meta WHERE key = 'event_bytes'");
-    db.pragma("user_version = 1");
-    db.close();
+    downgrade(path, 1);
 
     store = await createSqliteStore(path, { maxEventBytes: 6000 });
     try {
@@ -117,10 +131,7 @@ describe("SQLite store", () => {
     await h.coord.stop();
     await store.close();
     // Back to version 2: the columns and indexes of migration 3 did not exist.
-    const db = new Database(path);
-    db.exec(`DROP INDEX tasks_done; ALTER TABLE tasks DROP COLUMN done_ms;
-      DROP INDEX messages_acked; ALTER TABLE messages DROP COLUMN acked_ms; PRAGMA user_version = 2;`);
-    db.close();
+    downgrade(path, 2);
 
     store = await createSqliteStore(path);
     h = makeHarness(store, clock);
