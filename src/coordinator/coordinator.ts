@@ -1,5 +1,6 @@
 import { CoordError } from "../core/errors.js";
 import { compileEventFilter, type EventFilter } from "../core/events.js";
+import type { Caller } from "../core/identity.js";
 import { DEFAULT_RETENTION } from "../core/retention.js";
 import { repoFilter } from "../core/tasks.js";
 import type { CoordEvent, Task } from "../core/types.js";
@@ -79,8 +80,8 @@ export function createCoordinator(options: CoordinatorOptions) {
      * Claims the best fitting task for the node. With `wait_seconds`, holds on until one
      * appears, the wait ends, or `signal` aborts; `{task: null}` when nothing came.
      */
-    async claimNext(input: ClaimNextInput, signal?: AbortSignal): Promise<Task | null> {
-      const attempt = () => tasks.claimBest(input);
+    async claimNext(input: ClaimNextInput, signal?: AbortSignal, caller?: Caller): Promise<Task | null> {
+      const attempt = () => tasks.claimBest(input, caller);
       const task = await attempt();
       const waitMs = Math.min(input.wait_seconds ?? 0, MAX_WAIT_SECONDS) * 1000;
       if (task || waitMs <= 0 || stopped) return task;
