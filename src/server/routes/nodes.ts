@@ -11,6 +11,7 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
   defineRoute(app, {
     method: "POST",
     url: "/register",
+    operationId: "registerNode",
     access: "node",
     summary: "Register (or re-register) a node; the previous registration id stops working",
     tags,
@@ -23,6 +24,8 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
   defineRoute(app, {
     method: "POST",
     url: "/heartbeat",
+    operationId: "sendHeartbeat",
+    errors: ["REGISTRATION_NOT_FOUND"],
     access: "node",
     summary: "Report liveness, agents, metrics and repos; renews the node's leases",
     tags,
@@ -39,6 +42,8 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
   defineRoute(app, {
     method: "POST",
     url: "/deregister",
+    operationId: "deregisterNode",
+    errors: ["REGISTRATION_NOT_FOUND"],
     access: "node",
     summary: "Leave: the node's claims go back to pending",
     tags,
@@ -50,6 +55,7 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
   defineRoute(app, {
     method: "GET",
     url: "/nodes",
+    operationId: "listNodes",
     access: "read",
     summary: "List nodes, optionally by status and labels (label=k:v,k:v)",
     tags,
@@ -63,6 +69,8 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
   defineRoute(app, {
     method: "GET",
     url: "/nodes/:id",
+    operationId: "getNode",
+    errors: ["NODE_NOT_FOUND"],
     access: "read",
     summary: "One node",
     tags,
@@ -74,6 +82,7 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
   defineRoute(app, {
     method: "GET",
     url: "/state/:repo",
+    operationId: "getRepoState",
     access: "read",
     summary: "Agents (keyed name@node), pending task count and active PRs of a repo, from heartbeats",
     tags: ["state"],
