@@ -135,8 +135,9 @@ export class Client {
 
   /** The tasks a node with exactly these labels could claim (PRD `GetPendingTasks`). */
   async getPendingTasks(labels?: Labels, query: PendingQuery = {}): Promise<Task[]> {
+    if (query.repos?.length === 0) return [];
     const data = await this.transport.request<{ tasks: Task[] }>("GET", "/tasks/pending", {
-      query: { labels: labelQuery(labels), repo: query.repo, limit: query.limit, wait_seconds: query.waitSeconds },
+      query: { labels: labelQuery(labels), repo: query.repo, repos: query.repos?.join(","), limit: query.limit, wait_seconds: query.waitSeconds },
       extraTimeoutMs: (query.waitSeconds ?? 0) * 1000,
     });
     return data.tasks;
@@ -157,7 +158,7 @@ export class Client {
   async claimNext(request: ClaimNextRequest): Promise<Task | null> {
     const data = await this.node.asNode(undefined, (registration_id) =>
       this.transport.request<{ task: Task | null }>("POST", "/tasks/claim", {
-        body: { registration_id, worker_name: request.workerName, repo: request.repo, wait_seconds: request.waitSeconds },
+        body: { registration_id, worker_name: request.workerName, repo: request.repo, repos: request.repos, wait_seconds: request.waitSeconds },
         extraTimeoutMs: (request.waitSeconds ?? 0) * 1000,
         signal: request.signal,
       }),
@@ -165,7 +166,8 @@ export class Client {
     return data.task;
   }
 
-  completeTask(taskId: string, result: { pr?: string; summary?: string } = {}): Promise<Task> {
+  /** Completes the task with its PR (URL or `#42`), summary and the branch the work is on, as far as known. */
+  completeTask(taskId: string, result: { pr?: string; summary?: string; branch?: string } = {}): Promise<Task> {
     return this.node.asNode(undefined, (registration_id) =>
       this.transport.request<Task>("POST", `/tasks/${enc(taskId)}/complete`, { body: { registration_id, ...result } }),
     );

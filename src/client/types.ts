@@ -101,6 +101,8 @@ export interface TaskPage {
 
 export interface PendingQuery {
   repo?: string;
+  /** Only tasks of these repos ([] matches nothing). */
+  repos?: readonly string[];
   limit?: number;
   /** Hold the request until a fitting task exists (long poll). */
   waitSeconds?: number;
@@ -109,6 +111,8 @@ export interface PendingQuery {
 export interface ClaimNextRequest {
   workerName: string;
   repo?: string;
+  /** Only tasks of these repos, e.g. the ones multiclaude has initialised on this machine ([] matches nothing). */
+  repos?: readonly string[];
   /** Hold the request open until a task appears (server caps it at 300). */
   waitSeconds?: number;
   signal?: AbortSignal;

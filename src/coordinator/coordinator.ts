@@ -1,13 +1,14 @@
 import { CoordError } from "../core/errors.js";
 import { compileEventFilter, type EventFilter } from "../core/events.js";
-import type { CoordEvent, Labels, Task } from "../core/types.js";
+import { repoFilter } from "../core/tasks.js";
+import type { CoordEvent, Task } from "../core/types.js";
 import type { EventListener } from "../store/types.js";
-import { createClaimWaiters, makesTaskClaimable } from "./claim-waiters.js";
+import { createClaimWaiters, makesTaskClaimable, NOT_FOR_THIS_WAITER } from "./claim-waiters.js";
 import { createMessageService } from "./message-service.js";
 import { createNodeService } from "./node-service.js";
 import { createSweeper, type SweepResult } from "./sweeper.js";
 import { createTaskService } from "./task-service.js";
-import type { ClaimNextInput, CoordinatorContext, CoordinatorOptions } from "./types.js";
+import type { ClaimNextInput, CoordinatorContext, CoordinatorOptions, PendingInput } from "./types.js";
 
 /** Upper bound of a long poll; the server's schema enforces the same. */
 export const MAX_WAIT_SECONDS = 300;
@@ -80,13 +81,17 @@ export function createCoordinator(options: CoordinatorOptions) {
       if (task || waitMs <= 0 || stopped) return task;
       const node = await ctx.store.getNodeByRegistration(input.registration_id);
       const labels = node?.labels ?? {};
+      const repos = repoFilter(input.repo, input.repos);
       return waiters.wait({
         labels,
-        repo: input.repo,
+        repos,
         waitMs,
         signal,
         // A read first: waiters that nothing fits cost no transaction.
-        attempt: async () => ((await ctx.store.listPending({ labels, repo: input.repo, limit: 1 })).length ? attempt() : null),
+        attempt: async () => {
+          if ((await ctx.store.listPending({ labels, repos, limit: 1 })).length === 0) return null;
+          return (await attempt()) ?? NOT_FOR_THIS_WAITER;
+        },
         onAbandonedClaim: (t) => {
           // The client left while its claim went through: undo the claim, attempt included.
           tasks.unclaim(t.id, input.registration_id, "claimant disconnected").catch(() => {});
@@ -99,7 +104,7 @@ export function createCoordinator(options: CoordinatorOptions) {
      * (or the wait ends, or `signal` aborts). Scripts use it to watch a queue without polling.
      */
     async pendingTasks(
-      query: { labels?: Labels; repo?: string; limit?: number },
+      query: PendingInput,
       waitMs = 0,
       signal?: AbortSignal,
     ): Promise<Task[]> {
@@ -135,7 +140,8 @@ export function createCoordinator(options: CoordinatorOptions) {
           }
         };
         const unsubscribe = ctx.store.onEvents((events) => {
-          if (events.some((e) => makesTaskClaimable(e) && (!query.repo || e.data.repo === query.repo))) void check();
+          const repos = repoFilter(query.repo, query.repos);
+          if (events.some((e) => makesTaskClaimable(e) && (!repos || repos.includes(e.data.repo as string)))) void check();
         });
         const timer = setTimeout(end, Math.min(waitMs, MAX_WAIT_SECONDS * 1000));
         pendingWaits.add(end);

@@ -47,13 +47,24 @@ export interface ClaimInput {
 
 export interface ClaimNextInput extends ClaimInput {
   repo?: string;
+  /** Only tasks of these repos (with `repo` too: both narrow). The agent sends the repos multiclaude has here. */
+  repos?: string[];
   wait_seconds?: number;
+}
+
+/** Which claimable tasks `GET /tasks/pending` lists. */
+export interface PendingInput {
+  labels?: Labels;
+  repo?: string;
+  repos?: string[];
+  limit?: number;
 }
 
 export interface CompleteInput {
   registration_id: string;
   pr?: string;
   summary?: string;
+  branch?: string;
 }
 
 export interface FailInput {

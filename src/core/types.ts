@@ -80,6 +80,18 @@ export interface CancelledTask {
 export interface TaskResult {
   pr: string | null;
   summary: string | null;
+  /** The git branch the work is on (multiclaude records `work/<worker>`); set when known. */
+  branch: string | null;
+}
+
+/**
+ * A node that gave a task back (release, or fail with retry) is not offered it again by
+ * `POST /tasks/claim` until `until`, so one node whose start keeps failing does not burn every
+ * attempt in a row; other nodes may take it at once.
+ */
+export interface TaskCooldown {
+  node_id: string;
+  until: string;
 }
 
 /** A distributable work item. */
@@ -105,6 +117,8 @@ export interface Task {
   result: TaskResult | null;
   failure_reason: string | null;
   cancel_reason: string | null;
+  /** Set by a release or a retried failure; see TaskCooldown. Absent on records stored before it existed. */
+  cooldown?: TaskCooldown | null;
 }
 
 export interface Message {

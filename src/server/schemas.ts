@@ -22,6 +22,10 @@ const StringEnum = <T extends string>(values: readonly T[]) => Type.Union(values
 /** Free text (descriptions, summaries, reasons, message bodies): any characters but C0 controls other than tab and newlines. */
 const TEXT = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$";
 const Text = (max: number, min = 0) => Type.String({ minLength: min, maxLength: max, pattern: TEXT });
+/** A git branch name as multiclaude records it (`work/<worker>`): no whitespace or control characters. */
+const Branch = Type.String({ minLength: 1, maxLength: 255, pattern: "^[^\\s\\u0000-\\u001F\\u007F~^:?*\\[\\\\]+$" });
+/** At most this many repos in one claim's `repos` filter. */
+export const MAX_CLAIM_REPOS = 256;
 const Address = Type.String({ minLength: 1, maxLength: 257, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9][A-Za-z0-9._-]*)?$" });
 
 // ---- entities -------------------------------------------------------------
@@ -76,9 +80,17 @@ export const Task = Type.Object({
   claimed_at: Nullable(Timestamp),
   lease_expires_at: Nullable(Timestamp),
   completed_at: Nullable(Timestamp),
-  result: Nullable(Type.Object({ pr: Nullable(Type.String()), summary: Nullable(Type.String()) })),
+  result: Nullable(Type.Object({ pr: Nullable(Type.String()), summary: Nullable(Type.String()), branch: Nullable(Type.String()) })),
   failure_reason: Nullable(Type.String()),
   cancel_reason: Nullable(Type.String()),
+  cooldown: Type.Optional(
+    Nullable(
+      Type.Object(
+        { node_id: Type.String(), until: Timestamp },
+        { description: "the node that gave this task back is not offered it again by POST /tasks/claim until `until`" },
+      ),
+    ),
+  ),
 });
 
 export const Message = Type.Object({
@@ -153,13 +165,16 @@ export const ClaimNextBody = Type.Object(
     registration_id: RegistrationId,
     worker_name: WorkerName,
     repo: Type.Optional(Name("only tasks of this repo")),
+    repos: Type.Optional(
+      Type.Array(Name("repo"), { maxItems: MAX_CLAIM_REPOS, description: "only tasks of these repos (the repos multiclaude has on this node); [] matches nothing" }),
+    ),
     wait_seconds: Type.Optional(Type.Number({ minimum: 0, maximum: 300 })),
   },
   { additionalProperties: false },
 );
 
 export const CompleteBody = Type.Object(
-  { registration_id: RegistrationId, pr: Type.Optional(Text(2048, 1)), summary: Type.Optional(Text(65_536)) },
+  { registration_id: RegistrationId, pr: Type.Optional(Text(2048, 1)), summary: Type.Optional(Text(65_536)), branch: Type.Optional(Branch) },
   { additionalProperties: false },
 );
 export const FailBody = Type.Object(
@@ -195,6 +210,9 @@ export const PendingQuery = Type.Object(
   {
     labels: Type.Optional(Type.String({ maxLength: 4096 })),
     repo: Type.Optional(Name("repo")),
+    repos: Type.Optional(
+      Type.String({ maxLength: 33_000, pattern: `^(${NAME.slice(1, -1)})(,(${NAME.slice(1, -1)}))*$`, description: "only tasks of these repos, comma-separated" }),
+    ),
     limit: Type.Optional(Limit),
     wait_seconds: Type.Optional(Type.Number({ minimum: 0, maximum: 300 })),
   },

@@ -46,7 +46,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       return messages.get(id);
     },
     async listPending(query) {
-      return pending.query(query.labels, query.repo, query.limit).map((id) => tasks.get(id)!);
+      return pending.query(query.labels, query.repos, query.limit).map((id) => tasks.get(id)!);
     },
   };
 

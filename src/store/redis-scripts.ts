@@ -96,17 +96,22 @@ return done(1, first)
 
 /**
  * The best claimable tasks for a node: only buckets whose repo and label requirements fit are
- * read, each only up to `limit`. ARGV: prefix, repo ("" = any), node labels JSON ("" = no filter),
+ * read, each only up to `limit`. ARGV: prefix, repos JSON array ("" = any), node labels JSON ("" = no filter),
  * limit. Returns a flat list: id, version, JSON, ... in claim order.
  */
 export const PENDING_LUA = `
-local P, repo, limit = ARGV[1], ARGV[2], tonumber(ARGV[4])
+local P, limit = ARGV[1], tonumber(ARGV[4])
+local repos = nil
+if ARGV[2] ~= '' then
+  repos = {}
+  for _, r in ipairs(cjson.decode(ARGV[2])) do repos[r] = true end
+end
 local want = nil
 if ARGV[3] ~= '' then want = cjson.decode(ARGV[3]) end
 local fitting = {}
 for _, member in ipairs(redis.call('SMEMBERS', P .. 'pbuckets')) do
   local b = cjson.decode(member)
-  local fits = repo == '' or b[1] == repo
+  local fits = repos == nil or repos[b[1]] == true
   if fits and want then
     for k, v in pairs(b[2]) do
       if want[k] ~= v then fits = false break end

@@ -120,8 +120,8 @@ export function createPendingBuckets(q: SqliteStatements) {
     if (repo.size === 0) byRepo.delete(d.repo);
   }
 
-  function* inRepos(repo: string | undefined) {
-    const repos = repo === undefined ? byRepo : new Map([[repo, byRepo.get(repo) ?? new Map()]]);
+  function* inRepos(only: readonly string[] | undefined) {
+    const repos = only === undefined ? byRepo : new Map(only.map((r) => [r, byRepo.get(r) ?? new Map()] as const));
     for (const [name, buckets] of repos) for (const [sig, b] of buckets) yield { repo: name, sig, ...b };
   }
 
@@ -129,13 +129,13 @@ export function createPendingBuckets(q: SqliteStatements) {
     apply,
     count(repo?: string): number {
       let n = 0;
-      for (const b of inRepos(repo)) n += b.n;
+      for (const b of inRepos(repo === undefined ? undefined : [repo])) n += b.n;
       return n;
     },
     /** The best `limit` claimable tasks (rank and id) whose requirements `labels` satisfy, best first. */
-    heads(labels: Labels | undefined, repo: string | undefined, limit: number): PendingHead[] {
+    heads(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number): PendingHead[] {
       const heads: PendingHead[] = [];
-      for (const b of inRepos(repo)) {
+      for (const b of inRepos(repos)) {
         if (labels && !labelsSatisfied(b.labels, labels)) continue;
         heads.push(...(q.bucketHead.all(b.repo, b.sig, limit) as PendingHead[]));
       }

@@ -102,7 +102,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     getTask: async (id) => parse<Task>(q.task.get(id)),
     getTaskByIdempotencyKey: async (key) => parse<Task>(q.taskByKey.get(key)),
     getMessage: async (id) => parse<Message>(q.message.get(id)),
-    listPending: async (query) => buckets.heads(query.labels, query.repo, query.limit).map((h) => parse<Task>(q.task.get(h.id))!),
+    listPending: async (query) => buckets.heads(query.labels, query.repos, query.limit).map((h) => parse<Task>(q.task.get(h.id))!),
   };
 
   /**
@@ -129,19 +129,19 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
    * changes used them up.
    */
   function committedHeads(batch: WriteSet, cache: Map<string, { heads: PendingHead[]; want: number }>, query: PendingQuery): PendingHead[] {
-    const { labels, repo, limit } = query;
-    const key = `${repo ?? ""}\u0000${labels ? labelSignature(labels) : "\u0000"}`;
+    const { labels, repos, limit } = query;
+    const key = `${repos?.join(",") ?? "\u0000"}\u0000${labels ? labelSignature(labels) : "\u0000"}`;
     let cached = cache.get(key);
     if (!cached || cached.want < limit) {
       const want = limit + HEADS_AHEAD;
-      cache.set(key, (cached = { heads: buckets.heads(labels, repo, want), want }));
+      cache.set(key, (cached = { heads: buckets.heads(labels, repos, want), want }));
     }
     for (;;) {
       const kept = cached.heads.filter((h) => !batch.tasks.has(h.id));
       // Enough, or the index has no more.
       if (kept.length >= limit || cached.heads.length < cached.want) return kept.slice(0, limit);
       cached.want *= 2;
-      cached.heads = buckets.heads(labels, repo, cached.want);
+      cached.heads = buckets.heads(labels, repos, cached.want);
     }
   }
 
@@ -157,10 +157,10 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     const headsCache = new Map<string, { heads: PendingHead[]; want: number }>();
     return {
       ...overlay,
-      async listPending({ labels, repo, limit }) {
-        const heads: (PendingHead & { task?: Task })[] = committedHeads(batch, headsCache, { labels, repo, limit });
+      async listPending({ labels, repos, limit }) {
+        const heads: (PendingHead & { task?: Task })[] = committedHeads(batch, headsCache, { labels, repos, limit });
         for (const t of batch.tasks.values()) {
-          if (!isClaimable(t.status) || (repo !== undefined && t.repo !== repo)) continue;
+          if (!isClaimable(t.status) || (repos !== undefined && !repos.includes(t.repo))) continue;
           if (labels && !labelsSatisfied(t.labels, labels)) continue;
           heads.push({ rank: priorityRank(t.priority), id: t.id, task: t });
         }

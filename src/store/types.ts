@@ -17,7 +17,8 @@ import {
 export interface PendingQuery {
   /** The labels of a node: only tasks whose requirements these satisfy. Omitted: every task. */
   labels?: Labels;
-  repo?: string;
+  /** Only tasks of these repos (an empty list matches nothing). Omitted: every repo. */
+  repos?: readonly string[];
   limit: number;
 }
 

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe } from "vitest";
 import type { Store } from "../../src/store/types.js";
+import { agentClaimSpecs } from "./conformance-agent-claims.js";
 import { claimSpecs } from "./conformance-claims.js";
 import { eventSpecs } from "./conformance-events.js";
 import { makeHarness, type Harness, type MakeStore } from "./conformance-harness.js";
@@ -30,6 +31,7 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
 
     const h = (): Harness => harness!;
     describe("claims", () => claimSpecs(h));
+    describe("agent claims: repos, cooldown, branch", () => agentClaimSpecs(h));
     describe("lifecycle", () => lifecycleSpecs(h));
     describe("events, messages, state", () => eventSpecs(h, makeStore));
   });

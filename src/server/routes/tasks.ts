@@ -1,5 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import { CoordError } from "../../core/errors.js";
 import { parseLabelQuery } from "../../core/labels.js";
 import type { Coordinator } from "../../coordinator/index.js";
 import { defineRoute, withStatus } from "../route.js";
@@ -12,6 +13,16 @@ function clientGone(reply: { raw: import("node:http").ServerResponse }): AbortSi
     if (!reply.raw.writableFinished) ac.abort();
   });
   return ac.signal;
+}
+
+function splitRepos(text: string | undefined): string[] | undefined {
+  const repos = text?.split(",");
+  if (repos && repos.length > S.MAX_CLAIM_REPOS) {
+    throw new CoordError("INVALID_REQUEST", `repos: at most ${S.MAX_CLAIM_REPOS} repos`, {
+      fields: [{ field: "query.repos", message: `at most ${S.MAX_CLAIM_REPOS} repos` }],
+    });
+  }
+  return repos;
 }
 
 export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void {
@@ -58,7 +69,12 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     response: Type.Object({ tasks: Type.Array(S.Task) }),
     handler: async ({ query, reply }) => ({
       tasks: await coordinator.pendingTasks(
-        { labels: query.labels !== undefined ? parseLabelQuery(query.labels) : undefined, repo: query.repo, limit: query.limit },
+        {
+          labels: query.labels !== undefined ? parseLabelQuery(query.labels) : undefined,
+          repo: query.repo,
+          repos: splitRepos(query.repos),
+          limit: query.limit,
+        },
         (query.wait_seconds ?? 0) * 1000,
         clientGone(reply),
       ),
