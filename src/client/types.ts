@@ -124,6 +124,8 @@ export interface ListNodesQuery {
 }
 
 export interface SendMessageRequest {
+  /** Default: the client's own registration, if it has one. */
+  registration_id?: string;
   from: string;
   to: string;
   body: string;
@@ -153,6 +155,12 @@ export interface EventPage {
   last_event_id: number;
   /** `since` is not in the log: older than `oldest_id` - 1 (trimmed), or newer than `last_event_id`. */
   reset: boolean;
+  /**
+   * Where the next read starts (`since`): a read looks at a bounded number of events, so a
+   * filtered page may be short, even empty, before the end of the log. There is more to read
+   * while `next < last_event_id`. Absent in answers of older coordinators (continue after the last event then).
+   */
+  next?: number;
 }
 
 export interface StreamOptions extends Omit<EventQuery, "limit"> {

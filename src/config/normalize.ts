@@ -1,3 +1,4 @@
+import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import { PRIORITIES, type Labels } from "../core/types.js";
 import { DEFAULT_PORT, defaultStoreUrl } from "./paths.js";
 import { SectionReader } from "./reader.js";
@@ -70,7 +71,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
   const tasks = root.section("tasks");
   tasks.rejectUnknown(["default_priority", "claim_timeout", "max_attempts"]);
   const events = root.section("events");
-  events.rejectUnknown(["retention"]);
+  events.rejectUnknown(["retention", "max_bytes"]);
 
   const heartbeat = registration.duration("heartbeat_interval", 30_000);
   const offline = registration.duration("offline_threshold", 90_000);
@@ -105,6 +106,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
     default_priority: tasks.oneOf("default_priority", PRIORITIES, "medium"),
     max_attempts: tasks.integer("max_attempts", 3, 1, 100),
     events_retention: events.integer("retention", 10_000, 1),
+    events_max_bytes: events.bytes("max_bytes", DEFAULT_EVENT_MAX_BYTES, 64 * 1024),
     log_level: server.oneOf("log_level", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
     trust_proxy: trustProxy,
     cors: { origins: readCorsOrigins(server) },

@@ -78,6 +78,20 @@ export class SectionReader {
     return n;
   }
 
+  /** A size: a whole number of bytes, or `512KiB`, `64MiB`, `1GiB` (also KB/MB/GB, powers of 1024). */
+  bytes(name: string, fallback: number, min: number): number {
+    const v = this.raw[name];
+    if (v === undefined || v === null) return fallback;
+    const m = /^\s*(\d+)\s*([KMG]i?B)?\s*$/i.exec(String(v));
+    const unit = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[(m?.[2] ?? "").charAt(0).toUpperCase()] ?? 1;
+    const n = m && typeof v !== "boolean" ? Number(m[1]) * unit : NaN;
+    if (!Number.isSafeInteger(n) || n < min) {
+      this.problem(name, `expected a size of at least ${min} bytes such as 64MiB or 1048576, got ${JSON.stringify(v)}`);
+      return fallback;
+    }
+    return n;
+  }
+
   /** `30s`, `5m`, `1h30m` or a bare number of seconds, in milliseconds. */
   duration(name: string, fallbackMs: number): number {
     const v = this.raw[name];

@@ -28,6 +28,8 @@ export interface ServerConfig {
   default_priority: Priority;
   max_attempts: number;
   events_retention: number;
+  /** `events.max_bytes`: the most bytes the event log keeps (default 64 MiB). */
+  events_max_bytes: number;
   log_level: string;
   /** Proxies whose X-Forwarded-For is believed (fastify `trustProxy`). */
   trust_proxy: boolean | number | string[];

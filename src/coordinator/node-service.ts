@@ -1,4 +1,5 @@
 import { CoordError } from "../core/errors.js";
+import { checkRegister, checkRegistrationOwner, type Caller } from "../core/identity.js";
 import { newSecretId } from "../core/ids.js";
 import { agentsInRepo, diffAgents, onlyRepo } from "../core/nodes.js";
 import { releaseTask } from "../core/tasks.js";
@@ -8,16 +9,24 @@ import type { CoordinatorContext, HeartbeatInput, RegisterInput } from "./types.
 
 /** The API shape of a node: the registration id and undelivered cancellations stay inside. */
 export function publicNode(node: NodeRecord): Node {
-  const { registration_id: _r, cancelled_tasks: _c, ...rest } = node;
+  const { registration_id: _r, cancelled_tasks: _c, owner: _o, ...rest } = node;
   return rest;
 }
 
-/** Looks up the node a registration id belongs to, or answers REGISTRATION_NOT_FOUND. */
-export async function nodeForRegistration(tx: Pick<StoreTx, "getNodeByRegistration">, registrationId: string): Promise<NodeRecord> {
+/**
+ * Looks up the node a registration id belongs to, or answers REGISTRATION_NOT_FOUND; a caller
+ * other than the token that registered it gets FORBIDDEN.
+ */
+export async function nodeForRegistration(
+  tx: Pick<StoreTx, "getNodeByRegistration">,
+  registrationId: string,
+  caller: Caller | undefined,
+): Promise<NodeRecord> {
   const node = await tx.getNodeByRegistration(registrationId);
   if (!node) {
     throw new CoordError("REGISTRATION_NOT_FOUND", "registration not found; register again", { registration_id: registrationId });
   }
+  checkRegistrationOwner(caller, node);
   return node;
 }
 
@@ -33,13 +42,19 @@ async function renewLeases(ctx: CoordinatorContext, tx: StoreTx, node: NodeRecor
 export function createNodeService(ctx: CoordinatorContext) {
   const { store } = ctx;
   return {
-    /** Upsert by node_id; the new registration id replaces the previous one, claims stay with the node. */
-    register(input: RegisterInput) {
+    /**
+     * Upsert by node_id; the new registration id replaces the previous one, claims stay with the
+     * node. The node belongs to the caller's token name (see `checkRegister`); `takeover_from`
+     * names the owner an admin took it from.
+     */
+    register(input: RegisterInput, caller?: Caller) {
       const now = ctx.now();
       const ts = now.toISOString();
       const registrationId = newSecretId("reg");
       return store.transact(async (tx) => {
         const prev = await tx.getNode(input.node_id);
+        const { takeover_from } = checkRegister(caller, input.node_id, prev);
+        const owner = caller?.name ?? prev?.owner;
         const node: NodeRecord = {
           id: input.node_id,
           hostname: input.hostname ?? prev?.hostname ?? input.node_id,
@@ -58,22 +73,27 @@ export function createNodeService(ctx: CoordinatorContext) {
           claimed_tasks: prev?.claimed_tasks ?? [],
           registration_id: registrationId,
           cancelled_tasks: prev?.cancelled_tasks ?? [],
+          ...(owner !== undefined ? { owner } : {}),
         };
         await renewLeases(ctx, tx, node, now);
         tx.putNode(node);
         tx.emit({
           type: "node.registered",
-          data: { node_id: node.id, hostname: node.hostname, labels: node.labels, capacity: node.capacity, ts },
+          data: { node_id: node.id, hostname: node.hostname, labels: node.labels, capacity: node.capacity, ...(takeover_from ? { takeover_from } : {}), ts },
         });
-        return { registration_id: registrationId, heartbeat_interval_seconds: Math.round(ctx.heartbeatIntervalMs / 1000) };
+        return {
+          registration_id: registrationId,
+          heartbeat_interval_seconds: Math.round(ctx.heartbeatIntervalMs / 1000),
+          ...(takeover_from ? { takeover_from } : {}),
+        };
       });
     },
 
-    async heartbeat(input: HeartbeatInput) {
+    async heartbeat(input: HeartbeatInput, caller?: Caller) {
       const now = ctx.now();
       const ts = now.toISOString();
       const result = await store.transact(async (tx) => {
-        const node = await nodeForRegistration(tx, input.registration_id);
+        const node = await nodeForRegistration(tx, input.registration_id, caller);
         const agents = input.agents ?? node.agents;
         const next: NodeRecord = {
           ...node,
@@ -113,10 +133,10 @@ export function createNodeService(ctx: CoordinatorContext) {
     },
 
     /** The node leaves: its claims go back to pending at once instead of waiting for lease expiry. */
-    deregister(registrationId: string) {
+    deregister(registrationId: string, caller?: Caller) {
       const ts = ctx.now().toISOString();
       return store.transact(async (tx) => {
-        const node = await nodeForRegistration(tx, registrationId);
+        const node = await nodeForRegistration(tx, registrationId, caller);
         const released: string[] = [];
         for (const id of node.claimed_tasks) {
           const task = await tx.getTask(id);

@@ -86,6 +86,8 @@ export interface TaskListInput {
 }
 
 export interface SendMessageInput {
+  /** The sender's registration; required of node tokens, whose `from` must be an agent of that node. */
+  registration_id?: string;
   from: string;
   to: string;
   body: string;

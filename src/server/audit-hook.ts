@@ -7,6 +7,10 @@ declare module "fastify" {
     /** The error code answered, for the audit log. */
     coordErrorCode?: string;
   }
+  interface FastifyRequest {
+    /** What a route adds to its audit line (an admin's takeover of a node names the owner before). */
+    auditNote?: { takeover_from?: string };
+  }
 }
 
 /** What a request acted on: the id in its path, else the node it registers. */
@@ -43,6 +47,7 @@ export function installAudit(app: FastifyInstance, audit: AuditLog): void {
       status,
       outcome: status < 400 ? "ok" : "error",
       ...(reply.coordErrorCode ? { code: reply.coordErrorCode } : {}),
+      ...request.auditNote,
     });
   });
 }

@@ -11,6 +11,8 @@ export interface AuditRecord {
   status: number;
   outcome: "ok" | "error";
   code?: string;
+  /** `POST /register` by an admin of a node another token owned: that token's name. */
+  takeover_from?: string;
 }
 
 export interface AuditLogOptions {

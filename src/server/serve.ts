@@ -68,7 +68,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const { tokens, tokenFile, created } = resolveTokens(config, env);
   const auth = createAuth({ required: config.auth.required, tokens });
 
-  const store = await createStore(config.store, { retention: config.events_retention });
+  const store = await createStore(config.store, { retention: config.events_retention, maxEventBytes: config.events_max_bytes });
   const coordinator = createCoordinator({
     store,
     heartbeatIntervalMs: config.heartbeat_interval_ms,

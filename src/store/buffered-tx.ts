@@ -1,4 +1,5 @@
 import type { Message, NewEvent, NodeRecord, RepoRecord, Task } from "../core/types.js";
+import { boundEvent } from "../core/events.js";
 import { isClaimable } from "../core/tasks.js";
 import type { StoreTx, StoreTxReads } from "./types.js";
 
@@ -67,7 +68,8 @@ export function createBufferedTx(reads: StoreTxReads, ws: WriteSet): StoreTx {
       ws.repos.set(repo.name, repo);
     },
     emit(event) {
-      ws.events.push(event);
+      // Every store's log gets the same bounded event (free text cut to 1 KiB).
+      ws.events.push(boundEvent(event));
     },
   };
 }

@@ -1,4 +1,5 @@
 import { labelsSatisfied } from "../core/labels.js";
+import { DEFAULT_EVENT_MAX_BYTES, eventSize } from "../core/events.js";
 import { isClaimable } from "../core/tasks.js";
 import type { CoordEvent, Message, NodeRecord, RepoRecord, Task } from "../core/types.js";
 import type { WriteSet } from "./buffered-tx.js";
@@ -12,6 +13,7 @@ import { emptyCounts, type Store, type StoreOptions, type StoreTxReads } from ".
  */
 export function createMemoryStore(options: StoreOptions = {}): Store {
   const retention = options.retention ?? 10_000;
+  const maxBytes = options.maxEventBytes ?? DEFAULT_EVENT_MAX_BYTES;
   const nodes = new Map<string, NodeRecord>();
   const byRegistration = new Map<string, string>();
   const tasks = new Map<string, Task>();
@@ -23,6 +25,9 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
   const pendingByNode = new Map<string, Set<string>>();
   const repos = new Map<string, RepoRecord>();
   let events: CoordEvent[] = [];
+  /** `eventSize` of each entry of `events`, and the sum over the retained ones. */
+  let sizes: number[] = [];
+  let bytes = 0;
   /** Index of the oldest retained event in `events`; entries before it are trimmed. */
   let head = 0;
   let lastEventId = 0;
@@ -87,12 +92,21 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     for (const message of ws.messages.values()) applyMessage(message);
     for (const repo of ws.repos.values()) repos.set(repo.name, repo);
     const committed = ws.events.map((e) => ({ id: ++lastEventId, type: e.type, data: e.data }));
-    events.push(...committed);
-    // Exactly `retention` events stay visible; the array itself is compacted only now and
-    // then, so appends stay O(1) amortised.
-    head = Math.max(head, events.length - retention);
-    if (head > Math.max(100, retention)) {
+    for (const e of committed) {
+      const size = eventSize(e.id, e.type, JSON.stringify(e.data));
+      events.push(e);
+      sizes.push(size);
+      bytes += size;
+    }
+    // The last `retention` events stay visible, fewer when they hold more than `maxBytes` (the
+    // newest always stays); the array itself is compacted only now and then, so appends stay
+    // O(1) amortised.
+    const keepFrom = Math.max(head, events.length - retention);
+    while (head < keepFrom) bytes -= sizes[head++]!;
+    while (bytes > maxBytes && head < events.length - 1) bytes -= sizes[head++]!;
+    if (head > Math.max(100, events.length - head)) {
       events = events.slice(head);
+      sizes = sizes.slice(head);
       head = 0;
     }
     return committed;

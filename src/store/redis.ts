@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoordError, TxConflict } from "../core/errors.js";
+import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import { labelsSatisfied } from "../core/labels.js";
 import { NODE_STATUSES, TASK_STATUSES, type CoordEvent, type Message, type NodeRecord, type Task } from "../core/types.js";
 import { createBufferedTx, createWriteSet } from "./buffered-tx.js";
@@ -34,6 +35,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
   // Loaded here so that memory:// and sqlite:// users never load the driver.
   const { Redis } = await import("ioredis");
   const retention = options.retention ?? 10_000;
+  const maxEventBytes = options.maxEventBytes ?? DEFAULT_EVENT_MAX_BYTES;
   const maxAttempts = options.maxAttempts ?? 100;
   const k = createRedisKeys(options.keyPrefix ?? "mcc:");
   const safeUrl = redactUrl(url);
@@ -84,7 +86,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
   const catchUpTimer = setInterval(() => void feed.catchUp(), options.catchUpIntervalMs ?? 1000);
   catchUpTimer.unref();
 
-  const commit = createRedisCommit({ client, keys: k, retention });
+  const commit = createRedisCommit({ client, keys: k, retention, maxEventBytes });
 
   /** After a lost race: a short, growing, jittered pause, so racing replicas spread out. */
   async function backoff(attempt: number): Promise<void> {

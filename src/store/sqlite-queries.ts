@@ -17,6 +17,8 @@ const PLUCKED = {
   expired: "SELECT json FROM tasks INDEXED BY tasks_leases WHERE status = 'claimed' AND lease_ms <= ?",
   oldestEvent: "SELECT COALESCE(MIN(id), 0) FROM events",
   lastEventId: "SELECT value FROM meta WHERE key = 'last_event_id'",
+  eventBytes: "SELECT value FROM meta WHERE key = 'event_bytes'",
+  eventBytesUpTo: "SELECT COALESCE(SUM(size), 0) FROM events WHERE id <= ?",
 };
 
 /** Statements that answer whole rows, or write. */
@@ -27,8 +29,10 @@ const ROWS = {
   taskCounts: "SELECT status, COUNT(*) AS n FROM tasks GROUP BY status",
   events: "SELECT id, type, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
   setLastEventId: "UPDATE meta SET value = ? WHERE key = 'last_event_id'",
-  insertEvent: "INSERT INTO events (id, type, data) VALUES (?, ?, ?)",
+  insertEvent: "INSERT INTO events (id, type, data, size) VALUES (?, ?, ?, ?)",
   trimEvents: "DELETE FROM events WHERE id <= ?",
+  setEventBytes: "UPDATE meta SET value = ? WHERE key = 'event_bytes'",
+  oldestEventSizes: "SELECT id, size FROM events ORDER BY id",
   taskIndexRow: "SELECT status, repo, label_sig AS sig, rank, idempotency_key AS key, lease_ms AS leaseMs FROM tasks WHERE id = ?",
   bucketAdd: `INSERT INTO pending_buckets (repo, label_sig, labels, n) VALUES (?, ?, ?, ?)
        ON CONFLICT (repo, label_sig) DO UPDATE SET n = n + excluded.n`,

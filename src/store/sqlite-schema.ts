@@ -63,6 +63,12 @@ const MIGRATIONS: string[] = [
 
   CREATE TABLE events (id INTEGER PRIMARY KEY, type TEXT NOT NULL, data TEXT NOT NULL);
   `,
+  // 2: the event log is bounded by size too (events.max_bytes): each event's size, and their sum.
+  `
+  ALTER TABLE events ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+  UPDATE events SET size = length(CAST(data AS BLOB)) + length(type) + length(id) + 25;
+  INSERT INTO meta (key, value) VALUES ('event_bytes', (SELECT COALESCE(SUM(size), 0) FROM events));
+  `,
 ];
 
 /** The schema version this build writes (`PRAGMA user_version`). */

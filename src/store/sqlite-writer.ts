@@ -1,4 +1,5 @@
 import type { Database } from "better-sqlite3";
+import { eventSize } from "../core/events.js";
 import { labelSignature } from "../core/labels.js";
 import { priorityRank } from "../core/priority.js";
 import { isClaimable } from "../core/tasks.js";
@@ -37,6 +38,8 @@ export interface SqliteWriterOptions {
   q: SqliteStatements;
   buckets: ReturnType<typeof createPendingBuckets>;
   retention: number;
+  /** events.max_bytes: the log's size bound. */
+  maxEventBytes: number;
   /** Indexed columns of the rows the current batch read, so writes need not look them up. */
   knownTasks: Map<string, TaskRow>;
   knownNodes: Map<string, NodeRow>;
@@ -46,7 +49,7 @@ export interface SqliteWriterOptions {
  * The commit of a batch: records, pending-bucket counts and events in one SQLite transaction,
  * writing only the columns that changed; returns the events with their ids.
  */
-export function createSqliteWriter({ db, q, buckets, retention, knownTasks, knownNodes }: SqliteWriterOptions): (ws: WriteSet) => CoordEvent[] {
+export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, knownTasks, knownNodes }: SqliteWriterOptions): (ws: WriteSet) => CoordEvent[] {
   /** Net changes of the pending buckets in one commit, by repo and label signature. */
   type Deltas = Map<string, BucketDelta>;
   function count(deltas: Deltas, repo: string, sig: string, labels: Labels, by: number): void {
@@ -113,11 +116,35 @@ export function createSqliteWriter({ db, q, buckets, retention, knownTasks, know
     // Read the counter inside the write transaction rather than caching it: the file is the truth.
     let last = q.lastEventId.get() as number;
     const committed = ws.events.map((e) => ({ id: ++last, type: e.type, data: e.data }));
-    for (const e of committed) q.insertEvent.run(e.id, e.type, JSON.stringify(e.data));
+    let bytes = q.eventBytes.get() as number;
+    for (const e of committed) {
+      const data = JSON.stringify(e.data);
+      const size = eventSize(e.id, e.type, data);
+      q.insertEvent.run(e.id, e.type, data, size);
+      bytes += size;
+    }
     q.setLastEventId.run(last);
-    q.trimEvents.run(last - retention);
+    q.setEventBytes.run(trimEvents(last, bytes));
     return committed;
   });
+
+  /** Trims the log to the last `retention` events and to `maxEventBytes` (the newest stays); returns the bytes left. */
+  function trimEvents(last: number, bytes: number): number {
+    const byCount = last - retention;
+    let cutoff = byCount;
+    let removed = byCount > 0 ? (q.eventBytesUpTo.get(byCount) as number) : 0;
+    if (bytes - removed > maxEventBytes) {
+      // Oldest first: those under the count bound, then as many more as the size bound needs.
+      removed = 0;
+      for (const row of q.oldestEventSizes.iterate() as Iterable<{ id: number; size: number }>) {
+        if (row.id > byCount && (bytes - removed <= maxEventBytes || row.id >= last)) break;
+        removed += row.size;
+        cutoff = row.id;
+      }
+    }
+    if (cutoff > 0) q.trimEvents.run(cutoff);
+    return bytes - removed;
+  }
 
   /** Writes one batch; the bucket cache follows only once the commit went through. */
   function commit(ws: WriteSet): CoordEvent[] {

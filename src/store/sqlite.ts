@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Database } from "better-sqlite3";
 import { CoordError } from "../core/errors.js";
+import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import { labelSignature, labelsSatisfied } from "../core/labels.js";
 import { priorityRank } from "../core/priority.js";
 import { isClaimable } from "../core/tasks.js";
@@ -88,6 +89,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
   // Loaded here so that memory:// and redis:// users never load the native module.
   const { default: Sqlite } = await import("better-sqlite3");
   const retention = options.retention ?? 10_000;
+  const maxEventBytes = options.maxEventBytes ?? DEFAULT_EVENT_MAX_BYTES;
   const db = openExclusive(Sqlite, path, options);
   const q = createSqliteStatements(db);
   const { shaped, where } = createShapedQueries(db);
@@ -172,7 +174,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     };
   }
 
-  const commit = createSqliteWriter({ db, q, buckets, retention, knownTasks, knownNodes });
+  const commit = createSqliteWriter({ db, q, buckets, retention, maxEventBytes, knownTasks, knownNodes });
 
   let closed = false;
   const { transact, serial, onEvents } = createGroupTransact({

@@ -115,6 +115,11 @@ export interface Store extends StoreTxReads {
 export interface StoreOptions {
   /** How many events the log keeps (DESIGN: events.retention). */
   retention?: number;
+  /**
+   * How many bytes the log may hold (DESIGN: events.max_bytes, default 64 MiB, see `eventSize`):
+   * past it the oldest events are trimmed, though the newest event is always kept.
+   */
+  maxEventBytes?: number;
   /** Prefix of every key a shared store writes (redis), so several deployments can share one server. */
   keyPrefix?: string;
 }

@@ -12,6 +12,7 @@ import { startTestServer, TOKENS, type ApiResponse, type TestServer } from "../h
 /** Codes in the table that no route answers (INTERNAL would be a bug). */
 const NEVER_ANSWERED = new Set(["INTERNAL", "METHOD_NOT_ALLOWED", "MESSAGE_NOT_FOUND"]);
 
+const OTHER_NODE_TOKEN = "other-fleet-node-token";
 let server: TestServer;
 let doc: any;
 let conformance: Conformance;
@@ -19,7 +20,13 @@ const seenOps = new Set<string>();
 const seenCodes = new Set<string>();
 
 beforeAll(async () => {
-  server = await startTestServer({ app: { maxStreamsPerToken: 1 } });
+  const tokens = [
+    { token: TOKENS.admin, role: "admin" as const, name: "admin" },
+    { token: TOKENS.node, role: "node" as const, name: "node" },
+    { token: TOKENS.read, role: "read" as const, name: "reader" },
+    { token: OTHER_NODE_TOKEN, role: "node" as const, name: "other-fleet" },
+  ];
+  server = await startTestServer({ app: { maxStreamsPerToken: 1, auth: { required: true, tokens } } });
   const res = await fetch(`${server.url}/api/v1/openapi.json`);
   expect(res.headers.get("content-type")).toMatch(/^application\/json/);
   doc = await res.json();
@@ -116,6 +123,7 @@ describe("a scripted session: every operation, every error code, each answer che
     expectCode(await call("POST", "/register", { ...read, body: { node_id: "gpu-1" } }), 403, "FORBIDDEN");
     const regA = (await call("POST", "/register", { ...node, body: { node_id: "gpu-1", labels: { pool: "gpu" }, capacity: { max_workers: 2 } } })).body.data.registration_id;
     const regB = (await call("POST", "/register", { ...node, body: { node_id: "cpu-1", capacity: { max_workers: 1 } } })).body.data.registration_id;
+    expectCode(await call("POST", "/register", { token: OTHER_NODE_TOKEN, body: { node_id: "cpu-1" } }), 409, "NODE_OWNED");
     expectCode(await call("POST", "/heartbeat", { ...node, body: { registration_id: "reg-gone" } }), 404, "REGISTRATION_NOT_FOUND");
     const agents = [{ name: "worker-1", type: "worker", status: "running", repo: "repo-1" }];
     await call("POST", "/heartbeat", { ...node, body: { registration_id: regA, agents, repos: [{ name: "repo-1", active_prs: 1 }] } });
@@ -166,7 +174,8 @@ describe("a scripted session: every operation, every error code, each answer che
     const msg = (await call("POST", "/messages", { body: { from: "supervisor@cpu-1", to: "worker-1", repo: "repo-1", body: "hi" } })).body.data.id;
     expectCode(await call("POST", "/messages", { body: { from: "supervisor@cpu-1", to: "ghost", repo: "repo-1", body: "hi" } }), 404, "AGENT_NOT_FOUND");
     await call("GET", "/messages?node=gpu-1", read);
-    await call("POST", `/messages/${msg}/ack`, {});
+    expectCode(await call("POST", `/messages/${msg}/ack`, { ...node, body: { registration_id: regB } }), 403, "NOT_RECIPIENT");
+    await call("POST", `/messages/${msg}/ack`, { ...node, body: { registration_id: regA } });
     expectCode(await call("POST", "/messages/msg-missing/ack", {}), 404, "NOT_FOUND");
 
     await call("GET", "/events?since=0&limit=5", read);

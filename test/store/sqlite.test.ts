@@ -31,6 +31,32 @@ describe("SQLite store", () => {
     }
   });
 
+  it("migrates a version-1 log: existing events count against events.max_bytes", async () => {
+    const path = nextPath();
+    let store = await createSqliteStore(path);
+    const h = makeHarness(store, { t: Date.parse("2030-01-01T00:00:00Z") });
+    for (let i = 0; i < 20; i++) await h.createTask({ description: "y".repeat(500) });
+    const before = await store.readEvents(0, 100);
+    await h.coord.stop();
+    await store.close();
+    // Back to the version-1 shape: no size column, no byte count.
+    const db = new Database(path);
+    db.exec("ALTER TABLE events DROP COLUMN size; DELETE FROM meta WHERE key = 'event_bytes'");
+    db.pragma("user_version = 1");
+    db.close();
+
+    store = await createSqliteStore(path, { maxEventBytes: 6000 });
+    try {
+      expect(await store.readEvents(0, 100)).toEqual(before);
+      await makeHarness(store, { t: Date.parse("2030-01-02T00:00:00Z") }).createTask();
+      const kept = await store.readEvents(0, 100);
+      expect(kept.length).toBeLessThan(12);
+      expect(kept.at(-1)!.id).toBe(21);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("keeps everything across a reopen, and event ids keep increasing past trimmed ones", async () => {
     const path = nextPath();
     const clock = { t: Date.parse("2030-01-01T00:00:00Z") };

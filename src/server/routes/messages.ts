@@ -11,13 +11,13 @@ export function messageRoutes(app: FastifyInstance, coordinator: Coordinator): v
     url: "/messages",
     access: "node",
     operationId: "sendMessage",
-    errors: ["AGENT_NOT_FOUND", "NODE_NOT_FOUND"],
-    summary: "Send a message to agent@node, or to a bare agent name within repo",
+    errors: ["AGENT_NOT_FOUND", "NODE_NOT_FOUND", "REGISTRATION_NOT_FOUND"],
+    summary: "Send a message to agent@node, or to a bare agent name within repo; a node token sends through its registration_id as name@<its node>",
     tags,
     body: S.SendMessageBody,
     status: 201,
     response: S.Message,
-    handler: ({ body }) => coordinator.messages.send(body),
+    handler: ({ body, actor }) => coordinator.messages.send(body, actor),
   });
 
   defineRoute(app, {
@@ -36,14 +36,14 @@ export function messageRoutes(app: FastifyInstance, coordinator: Coordinator): v
     method: "POST",
     url: "/messages/:id/ack",
     operationId: "ackMessage",
-    errors: ["NOT_FOUND", "REGISTRATION_NOT_FOUND", "FORBIDDEN"],
+    errors: ["NOT_FOUND", "REGISTRATION_NOT_FOUND", "FORBIDDEN", "NOT_RECIPIENT"],
     access: "node",
-    summary: "Acknowledge a message (idempotent); with registration_id, only its recipient node may",
+    summary: "Acknowledge a message (idempotent); a node token gives the registration_id of the recipient node (403 NOT_RECIPIENT otherwise)",
     tags,
     params: S.IdParams,
     body: S.AckBody,
     optionalBody: true,
     response: S.Message,
-    handler: ({ params, body }) => coordinator.messages.ack(params.id, body.registration_id),
+    handler: ({ params, body, actor }) => coordinator.messages.ack(params.id, body.registration_id, actor),
   });
 }
