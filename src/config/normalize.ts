@@ -1,3 +1,4 @@
+import { DEFAULT_RETENTION } from "../core/retention.js";
 import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import { PRIORITIES, type Labels } from "../core/types.js";
 import { DEFAULT_PORT, defaultStoreUrl } from "./paths.js";
@@ -6,6 +7,9 @@ import { readTokens } from "./tokens.js";
 import type { AgentConfig, ClientConfig, Config, ServerConfig } from "./types.js";
 
 export { tokenName } from "./tokens.js";
+
+/** Retention durations: 0 keeps forever; at most ~100 years, so time arithmetic stays exact. */
+const RETENTION_RANGE = { allowZero: true, maxMs: 36_500 * 86_400_000 };
 
 export const DEFAULT_SERVER_URL = `http://127.0.0.1:${DEFAULT_PORT}`;
 export const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
@@ -67,9 +71,11 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
   const audit = server.section("audit");
   audit.rejectUnknown(["file"]);
   const registration = root.section("registration");
-  registration.rejectUnknown(["heartbeat_interval", "offline_threshold"]);
+  registration.rejectUnknown(["heartbeat_interval", "offline_threshold", "forget_after"]);
   const tasks = root.section("tasks");
-  tasks.rejectUnknown(["default_priority", "claim_timeout", "max_attempts"]);
+  tasks.rejectUnknown(["default_priority", "claim_timeout", "max_attempts", "retention"]);
+  const messages = root.section("messages");
+  messages.rejectUnknown(["retention"]);
   const events = root.section("events");
   events.rejectUnknown(["retention", "max_bytes"]);
 
@@ -107,6 +113,11 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
     max_attempts: tasks.integer("max_attempts", 3, 1, 100),
     events_retention: events.integer("retention", 10_000, 1),
     events_max_bytes: events.bytes("max_bytes", DEFAULT_EVENT_MAX_BYTES, 64 * 1024),
+    retention: {
+      tasksMs: tasks.duration("retention", DEFAULT_RETENTION.tasksMs, RETENTION_RANGE),
+      messagesMs: messages.duration("retention", DEFAULT_RETENTION.messagesMs, RETENTION_RANGE),
+      forgetAfterMs: registration.duration("forget_after", DEFAULT_RETENTION.forgetAfterMs, RETENTION_RANGE),
+    },
     log_level: server.oneOf("log_level", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
     trust_proxy: trustProxy,
     cors: { origins: readCorsOrigins(server) },

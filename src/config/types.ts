@@ -1,3 +1,4 @@
+import type { RetentionPolicy } from "../core/retention.js";
 import type { Labels, Priority } from "../core/types.js";
 
 export const ROLES = ["admin", "node", "read"] as const;
@@ -30,6 +31,8 @@ export interface ServerConfig {
   events_retention: number;
   /** `events.max_bytes`: the most bytes the event log keeps (default 64 MiB). */
   events_max_bytes: number;
+  /** `tasks.retention`, `messages.retention`, `registration.forget_after` (ms; 0 keeps forever). */
+  retention: RetentionPolicy;
   log_level: string;
   /** Proxies whose X-Forwarded-For is believed (fastify `trustProxy`). */
   trust_proxy: boolean | number | string[];

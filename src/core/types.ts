@@ -154,6 +154,7 @@ export const EVENT_TYPES = [
   "node.online",
   "node.offline",
   "node.deregistered",
+  "node.forgotten",
   "agent.spawned",
   "agent.exited",
   "task.created",

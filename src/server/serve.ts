@@ -76,6 +76,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     claimTimeoutMs: config.claim_timeout_ms,
     defaultPriority: config.default_priority,
     defaultMaxAttempts: config.max_attempts,
+    retention: config.retention,
     version: VERSION,
   });
   const https = config.tls.enabled
