@@ -69,7 +69,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
   const rate = server.section("rate_limit");
   rate.rejectUnknown(["enabled", "requests_per_second", "burst", "max_streams_per_token"]);
   const audit = server.section("audit");
-  audit.rejectUnknown(["file"]);
+  audit.rejectUnknown(["file", "keep"]);
   const registration = root.section("registration");
   registration.rejectUnknown(["heartbeat_interval", "offline_threshold", "forget_after"]);
   const tasks = root.section("tasks");
@@ -105,7 +105,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
       burst: rate.integer("burst", 100, 1),
       max_streams_per_token: rate.integer("max_streams_per_token", 100, 1),
     },
-    audit: { file: audit.string("file") },
+    audit: { file: audit.string("file"), keep: audit.integer("keep", 10, 1, 1000) },
     heartbeat_interval_ms: heartbeat,
     offline_threshold_ms: offline,
     claim_timeout_ms: tasks.duration("claim_timeout", 300_000),

@@ -22,7 +22,8 @@ export interface ServerConfig {
   tls: { enabled: boolean; cert_file?: string; key_file?: string; ca_file?: string; client_auth: "none" | "require" };
   /** `max_streams_per_token` caps open event streams per token (default 100). */
   rate_limit: { enabled: boolean; requests_per_second: number; burst: number; max_streams_per_token: number };
-  audit: { file?: string };
+  /** `keep`: rotated files kept of each audit file (default 10, of 10 MiB each). */
+  audit: { file?: string; keep: number };
   heartbeat_interval_ms: number;
   offline_threshold_ms: number;
   claim_timeout_ms: number;

@@ -94,7 +94,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     auth,
     rateLimit: limits,
     maxStreamsPerToken: config.rate_limit.max_streams_per_token,
-    audit: config.audit.file ? { file: config.audit.file } : undefined,
+    audit: config.audit.file ? { file: config.audit.file, keep: config.audit.keep } : undefined,
     version: VERSION,
     corsOrigins: config.cors.origins,
     // Request logs go to stderr: stdout is for `--json` answers only.
