@@ -197,9 +197,14 @@ export class Client {
     return this.transport.request("GET", `/state/${enc(repo)}`);
   }
 
-  /** Sends `body` to `agent@node` (or a bare agent name plus `repo`). */
+  /**
+   * Sends `body` to `agent@node` (or a bare agent name plus `repo`). A registered client sends
+   * through its registration, which a node token must (`from` is then `name@<this node>`);
+   * an admin token may send unregistered, as anyone.
+   */
   sendMessage(message: SendMessageRequest): Promise<Message> {
-    return this.transport.request("POST", "/messages", { body: message });
+    if (!this.node.id) return this.transport.request("POST", "/messages", { body: message });
+    return this.node.asNode(undefined, (registration_id) => this.transport.request<Message>("POST", "/messages", { body: { registration_id, ...message } }));
   }
 
   async listMessages(query: ListMessagesQuery = {}): Promise<Message[]> {
@@ -207,10 +212,13 @@ export class Client {
     return data.messages;
   }
 
-  /** Acknowledges a message (idempotent, so retried safely). */
+  /**
+   * Acknowledges a message (idempotent, so retried safely). A registered client acks as its
+   * node, which a node token must: only the node a message is addressed to may ack it.
+   */
   ackMessage(id: string): Promise<Message> {
-    const body = this.node.id ? { registration_id: this.node.id } : {};
-    return this.transport.request("POST", `/messages/${enc(id)}/ack`, { body, retry: "safe" });
+    const ack = (body: { registration_id?: string }) => this.transport.request<Message>("POST", `/messages/${enc(id)}/ack`, { body, retry: "safe" });
+    return this.node.id ? this.node.asNode(undefined, (registration_id) => ack({ registration_id })) : ack({});
   }
 
   /**

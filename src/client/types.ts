@@ -124,6 +124,8 @@ export interface ListNodesQuery {
 }
 
 export interface SendMessageRequest {
+  /** Default: the client's own registration, if it has one. */
+  registration_id?: string;
   from: string;
   to: string;
   body: string;

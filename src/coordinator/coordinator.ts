@@ -1,5 +1,7 @@
 import { CoordError } from "../core/errors.js";
 import { compileEventFilter, type EventFilter } from "../core/events.js";
+import type { Caller } from "../core/identity.js";
+import { DEFAULT_RETENTION } from "../core/retention.js";
 import { repoFilter } from "../core/tasks.js";
 import type { CoordEvent, Task } from "../core/types.js";
 import type { EventListener } from "../store/types.js";
@@ -30,13 +32,14 @@ export function createCoordinator(options: CoordinatorOptions) {
     claimTimeoutMs: options.claimTimeoutMs ?? 300_000,
     defaultPriority: options.defaultPriority ?? "medium",
     defaultMaxAttempts: options.defaultMaxAttempts ?? 3,
+    retention: { ...DEFAULT_RETENTION, ...options.retention },
   };
   const sweepIntervalMs = options.sweepIntervalMs ?? Math.min(1000, ctx.offlineThresholdMs / 4, ctx.claimTimeoutMs / 4);
   const startedAt = Date.now();
   const nodes = createNodeService(ctx);
   const tasks = createTaskService(ctx);
   const messages = createMessageService(ctx);
-  const sweep = createSweeper(ctx, tasks);
+  const sweep = createSweeper(ctx, tasks, nodes);
   const waiters = createClaimWaiters();
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweeping: Promise<SweepResult> | undefined;
@@ -77,8 +80,8 @@ export function createCoordinator(options: CoordinatorOptions) {
      * Claims the best fitting task for the node. With `wait_seconds`, holds on until one
      * appears, the wait ends, or `signal` aborts; `{task: null}` when nothing came.
      */
-    async claimNext(input: ClaimNextInput, signal?: AbortSignal): Promise<Task | null> {
-      const attempt = () => tasks.claimBest(input);
+    async claimNext(input: ClaimNextInput, signal?: AbortSignal, caller?: Caller): Promise<Task | null> {
+      const attempt = () => tasks.claimBest(input, caller);
       const task = await attempt();
       const waitMs = Math.min(input.wait_seconds ?? 0, MAX_WAIT_SECONDS) * 1000;
       if (task || waitMs <= 0 || stopped) return task;

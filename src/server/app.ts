@@ -14,7 +14,7 @@ import { metaRoutes } from "./routes/meta.js";
 import { nodeRoutes } from "./routes/nodes.js";
 import { taskRoutes } from "./routes/tasks.js";
 import type { SseWriter } from "./sse.js";
-import { createAuditLog, type AuditLog, type AuditLogOptions } from "./audit-log.js";
+import type { AuditLogOptions } from "./audit-log.js";
 import { installAudit } from "./audit-hook.js";
 import { installMetrics } from "./metrics.js";
 import { createAuthFailureLimiter, installRateLimit, type RateLimitOptions } from "./rate-limit.js";
@@ -74,7 +74,6 @@ export function createApp(options: AppOptions): FastifyInstance {
   const streams = new Set<SseWriter>();
   const limits = options.rateLimit ?? { enabled: false, requests_per_second: 50, burst: 100 };
   const authFailures = createAuthFailureLimiter(limits);
-  const audit: AuditLog | undefined = options.audit ? createAuditLog(options.audit) : undefined;
   const connections = options.connections ?? DEFAULT_CONNECTION_LIMITS;
   const app = Fastify({
     // Query strings are redacted in request logs: a token sent as ?token= must not be written down.
@@ -129,7 +128,7 @@ export function createApp(options: AppOptions): FastifyInstance {
       return sendError(reply, err);
     }
   });
-  if (audit) installAudit(app, audit);
+  if (options.audit) installAudit(app, options.audit);
   installMetrics(app, coordinator, () => streams.size);
   // A token taken out of the list (rotation) also loses the event streams it opened.
   const stopWatchingTokens = auth.onChange(() => {
@@ -149,10 +148,6 @@ export function createApp(options: AppOptions): FastifyInstance {
     await coordinator.stop();
     setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
   });
-  app.addHook("onClose", async () => {
-    await audit?.close();
-  });
-
   if (options.corsOrigins?.length) registerCors(app, options.corsOrigins);
 
   app.register(swagger, {

@@ -188,7 +188,7 @@ export const ReleaseBody = Type.Object(
 export const CancelBody = Type.Object({ reason: Type.Optional(Text(4096, 1)) }, { additionalProperties: false });
 
 export const SendMessageBody = Type.Object(
-  { from: Address, to: Address, body: Text(65_536, 1), repo: Type.Optional(Name("repo")) },
+  { registration_id: Type.Optional(RegistrationId), from: Address, to: Address, body: Text(65_536, 1), repo: Type.Optional(Name("repo")) },
   { additionalProperties: false },
 );
 export const AckBody = Type.Object({ registration_id: Type.Optional(RegistrationId) }, { additionalProperties: false });

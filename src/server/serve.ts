@@ -77,6 +77,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     claimTimeoutMs: config.claim_timeout_ms,
     defaultPriority: config.default_priority,
     defaultMaxAttempts: config.max_attempts,
+    retention: config.retention,
     version: VERSION,
   });
   const https = config.tls.enabled
@@ -94,7 +95,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     auth,
     rateLimit: limits,
     maxStreamsPerToken: config.rate_limit.max_streams_per_token,
-    audit: config.audit.file ? { file: config.audit.file } : undefined,
+    audit: config.audit.file ? { file: config.audit.file, keep: config.audit.keep } : undefined,
     version: VERSION,
     corsOrigins: config.cors.origins,
     connections: config.connections,

@@ -77,6 +77,9 @@ export function createRedisCommit(options: RedisCommitOptions) {
     for (const t of ws.tasks.values()) writes.push(k.task(t.id), JSON.stringify(t), JSON.stringify(taskFootprint(k, t)));
     for (const m of ws.messages.values()) writes.push(k.message(m.id), JSON.stringify(m), JSON.stringify(messageFootprint(k, m)));
     for (const r of ws.repos.values()) writes.push(k.repo(r.name), JSON.stringify(r), "[]");
+    for (const id of ws.deleted.nodes) writes.push(k.node(id), "", "[]");
+    for (const id of ws.deleted.tasks) writes.push(k.task(id), "", "[]");
+    for (const id of ws.deleted.messages) writes.push(k.message(id), "", "[]");
     const readOnly = isEmptyWriteSet(ws);
     // A single read is consistent by itself: a read-only transaction of one read needs no check.
     if (readOnly && rs.size < 2) return [];

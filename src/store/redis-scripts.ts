@@ -8,7 +8,7 @@
  * Commit of one transaction.
  * ARGV: prefix, retention, max event bytes, transaction id ("" = none), #conditions, #writes, #events, then
  *   conditions: kind ("v": hash version, "k": string value), key, expected ("0" / "" = absent)
- *   writes: key, record JSON, footprint JSON
+ *   writes: key, record JSON, footprint JSON (JSON "" deletes the record and its index entries)
  *   events: JSON of {type, data} (without id)
  * Returns {0, 0} when a condition fails (nothing written), else {1, first event id (0 if none)}.
  * With a transaction id, the outcome is kept for 5 minutes under tx:<id>, and a second run of
@@ -71,9 +71,13 @@ for _ = 1, nw do
   i = i + 3
   local old = redis.call('HGET', key, 'x')
   if old then unindex(cjson.decode(old)) end
-  redis.call('HSET', key, 'j', json, 'x', fp)
-  redis.call('HINCRBY', key, 'v', 1)
-  index(cjson.decode(fp))
+  if json == '' then
+    redis.call('DEL', key)
+  else
+    redis.call('HSET', key, 'j', json, 'x', fp)
+    redis.call('HINCRBY', key, 'v', 1)
+    index(cjson.decode(fp))
+  end
 end
 
 local first = 0

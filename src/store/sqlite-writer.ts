@@ -2,7 +2,7 @@ import type { Database } from "better-sqlite3";
 import { eventSize } from "../core/events.js";
 import { labelSignature } from "../core/labels.js";
 import { priorityRank } from "../core/priority.js";
-import { isClaimable } from "../core/tasks.js";
+import { isClaimable, isFinal } from "../core/tasks.js";
 import type { CoordEvent, Labels, NodeRecord, Task } from "../core/types.js";
 import type { WriteSet } from "./buffered-tx.js";
 import type { BucketDelta, createPendingBuckets, SqliteStatements } from "./sqlite-queries.js";
@@ -20,6 +20,11 @@ export interface TaskRow {
 export function taskRow(t: Task): TaskRow {
   const leaseMs = t.lease_expires_at ? Date.parse(t.lease_expires_at) : null;
   return { status: t.status, repo: t.repo, sig: labelSignature(t.labels), rank: priorityRank(t.priority), key: t.idempotency_key, leaseMs };
+}
+
+/** When a finished task finished (ms), for the retention index; null while it is not finished. */
+function doneMs(t: Task): number | null {
+  return isFinal(t.status) && t.completed_at ? Date.parse(t.completed_at) : null;
 }
 
 /** A node's indexed columns. */
@@ -68,16 +73,17 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
     let before = knownTasks.get(task.id);
     if (!before) {
       // Not read by the batch: most likely a new task.
-      if (q.insertTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, json).changes === 1) {
+      if (q.insertTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, doneMs(task), json).changes === 1) {
         if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1);
         return;
       }
       before = q.taskIndexRow.get(task.id) as TaskRow;
     }
     if (before.repo !== row.repo || before.sig !== row.sig || before.rank !== row.rank || before.key !== row.key) {
-      q.putTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, json);
+      q.putTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, doneMs(task), json);
     } else if (before.status !== row.status) {
-      q.updateTaskStatus.run(row.status, row.leaseMs, json, task.id);
+      // Only a change of status finishes a task (completed_at is set with it).
+      q.updateTaskStatus.run(row.status, row.leaseMs, doneMs(task), json, task.id);
     } else if (before.leaseMs !== row.leaseMs) {
       q.updateTaskLease.run(row.leaseMs, json, task.id);
     } else {
@@ -85,6 +91,14 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
     }
     if (isClaimable(before.status)) count(deltas, before.repo, before.sig, {}, -1);
     if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1);
+  }
+
+  /** Removes a task; a claimable one leaves its pending bucket. */
+  function deleteTask(id: string, deltas: Deltas): void {
+    const before = knownTasks.get(id) ?? (q.taskIndexRow.get(id) as TaskRow | undefined);
+    if (!before) return;
+    q.deleteTask.run(id);
+    if (isClaimable(before.status)) count(deltas, before.repo, before.sig, {}, -1);
   }
 
   function writeNode(node: NodeRecord): void {
@@ -103,6 +117,9 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
   const write = db.transaction((ws: WriteSet, deltas: Deltas): CoordEvent[] => {
     for (const n of ws.nodes.values()) writeNode(n);
     for (const t of ws.tasks.values()) writeTask(t, deltas);
+    for (const id of ws.deleted.tasks) deleteTask(id, deltas);
+    for (const id of ws.deleted.nodes) q.deleteNode.run(id);
+    for (const id of ws.deleted.messages) q.deleteMessage.run(id);
     for (const d of deltas.values()) {
       if (d.by > 0) q.bucketAdd.run(d.repo, d.sig, JSON.stringify(d.labels), d.by);
       else if (d.by < 0) {
@@ -110,7 +127,9 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
         q.bucketDrop.run(d.repo, d.sig);
       }
     }
-    for (const m of ws.messages.values()) q.putMessage.run(m.id, m.to_node, m.to, m.status, JSON.stringify(m));
+    for (const m of ws.messages.values()) {
+      q.putMessage.run(m.id, m.to_node, m.to, m.status, m.acked_at ? Date.parse(m.acked_at) : null, JSON.stringify(m));
+    }
     for (const r of ws.repos.values()) q.putRepo.run(r.name, JSON.stringify(r));
     if (ws.events.length === 0) return [];
     // Read the counter inside the write transaction rather than caching it: the file is the truth.

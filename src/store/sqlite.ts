@@ -191,9 +191,19 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     ...reads,
     transact,
     async listNodes(query) {
-      const sql = `SELECT json FROM nodes${query.status ? " WHERE status = ?" : ""} ORDER BY id`;
-      const nodes = parseAll<NodeRecord>(shaped(sql).all(...(query.status ? [query.status] : [])));
-      return query.labels ? nodes.filter((n) => labelsSatisfied(query.labels!, n.labels)) : nodes;
+      const w = where([["status = ?", query.status || undefined]]);
+      const sql = `SELECT json FROM nodes${w.sql}${w.sql ? " AND" : " WHERE"} id > ? ORDER BY id LIMIT ?`;
+      const limit = query.limit ?? -1; // -1: no limit
+      // Labels are matched here, so a page with a label filter is read in chunks until it is full.
+      const chunk = limit > 0 && query.labels ? Math.max(limit, 200) : limit;
+      const out: NodeRecord[] = [];
+      for (let after = query.after ?? ""; ; ) {
+        const batch = parseAll<NodeRecord>(shaped(sql).all(...w.args, after, chunk));
+        for (const n of batch) if (!query.labels || labelsSatisfied(query.labels, n.labels)) out.push(n);
+        if (chunk < 0 || batch.length < chunk || out.length >= limit) break;
+        after = batch[batch.length - 1]!.id;
+      }
+      return limit < 0 ? out : out.slice(0, limit);
     },
     async listTasks(query) {
       const w = where([
@@ -214,6 +224,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
         ["to_node = ?", query.to_node || undefined],
         ["to_addr = ?", query.to || undefined],
         ["status = ?", query.status || undefined],
+        ["id > ?", query.after],
       ]);
       return parseAll<Message>(shaped(`SELECT json FROM messages${w.sql} ORDER BY id LIMIT ?`).all(...w.args, query.limit));
     },
@@ -227,6 +238,9 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     async expiredLeases(now) {
       return parseAll<Task>(q.expired.all(Date.parse(now)));
     },
+    finishedTasks: async (before, limit) => parseAll<Task>(q.finished.all(Date.parse(before), limit)),
+    ackedMessages: async (before, limit) => parseAll<Message>(q.acked.all(Date.parse(before), limit)),
+    idleNodes: async (before, limit) => parseAll<NodeRecord>(q.idle.all(Date.parse(before), limit)),
     async counts() {
       const counts = emptyCounts();
       for (const r of q.nodeCounts.all() as { status: keyof StoreCounts["nodes"]; n: number }[]) counts.nodes[r.status] = r.n;

@@ -96,7 +96,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     tags,
     body: S.ClaimNextBody,
     response: Type.Object({ task: Type.Union([S.Task, Type.Null()]) }),
-    handler: async ({ body, reply }) => ({ task: await coordinator.claimNext(body, clientGone(reply)) }),
+    handler: async ({ body, reply, actor }) => ({ task: await coordinator.claimNext(body, clientGone(reply), actor) }),
   });
 
   defineRoute(app, {
@@ -108,7 +108,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     params: S.IdParams,
     body: S.ClaimBody,
     response: S.Task,
-    handler: ({ params, body }) => tasks.claim(params.id, body),
+    handler: ({ params, body, actor }) => tasks.claim(params.id, body, actor),
   });
 
   defineRoute(app, {
@@ -120,7 +120,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     params: S.IdParams,
     body: S.CompleteBody,
     response: S.Task,
-    handler: ({ params, body }) => tasks.complete(params.id, body),
+    handler: ({ params, body, actor }) => tasks.complete(params.id, body, actor),
   });
 
   defineRoute(app, {
@@ -132,7 +132,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     params: S.IdParams,
     body: S.FailBody,
     response: S.Task,
-    handler: ({ params, body }) => tasks.fail(params.id, body),
+    handler: ({ params, body, actor }) => tasks.fail(params.id, body, actor),
   });
 
   defineRoute(app, {
@@ -144,7 +144,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     params: S.IdParams,
     body: S.ReleaseBody,
     response: S.Task,
-    handler: ({ params, body }) => tasks.release(params.id, body),
+    handler: ({ params, body, actor }) => tasks.release(params.id, body, actor),
   });
 
   defineRoute(app, {
