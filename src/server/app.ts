@@ -17,10 +17,12 @@ import type { SseWriter } from "./sse.js";
 import type { AuditLogOptions } from "./audit-log.js";
 import { installAudit } from "./audit-hook.js";
 import { installMetrics } from "./metrics.js";
+import { openApiOptions } from "./openapi.js";
+import { API_PREFIX } from "./route.js";
 import { createAuthFailureLimiter, installRateLimit, type RateLimitOptions } from "./rate-limit.js";
 import { refuseQueryTokens, withRedactedUrls } from "./request-log.js";
 
-export const API_PREFIX = "/api/v1";
+export { API_PREFIX } from "./route.js";
 export const BODY_LIMIT = 1024 * 1024;
 /** How long requests in flight may take to finish once shutdown begins. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -98,6 +100,8 @@ export function createApp(options: AppOptions): FastifyInstance {
   // JSON only: fastify would otherwise accept text/plain bodies as strings (DESIGN: JSON in and out).
   app.removeContentTypeParser("text/plain");
   installErrorHandling(app);
+  // First, so every route registered after it is in the OpenAPI document.
+  app.register(swagger, openApiOptions(options.version ?? "1"));
 
   let closing = false;
   app.addHook("onRequest", async (request, reply) => {
@@ -150,15 +154,6 @@ export function createApp(options: AppOptions): FastifyInstance {
   });
   if (options.corsOrigins?.length) registerCors(app, options.corsOrigins);
 
-  app.register(swagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: { title: "multiclaude-coord API", version: options.version ?? "1" },
-      servers: [{ url: API_PREFIX }],
-      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer" } } },
-    },
-    transform: ({ schema, url }) => ({ schema, url: url.startsWith(API_PREFIX) ? url.slice(API_PREFIX.length) || "/" : url }),
-  });
 
   app.register(
     async (api) => {
