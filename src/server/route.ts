@@ -13,7 +13,7 @@ export interface RouteContext<B, Q, P> {
 }
 
 export interface RouteSpec<B extends TSchema, Q extends TSchema, P extends TSchema> {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   url: string;
   access: Access;
   summary: string;
