@@ -3,6 +3,7 @@ import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import { PRIORITIES, type Labels } from "../core/types.js";
 import { DEFAULT_PORT, defaultStoreUrl } from "./paths.js";
 import { SectionReader } from "./reader.js";
+import { readConnectionLimits } from "./server-limits.js";
 import { readTokens } from "./tokens.js";
 import type { AgentConfig, ClientConfig, Config, ServerConfig } from "./types.js";
 
@@ -44,7 +45,7 @@ function readLabels(section: SectionReader, name: string): Labels {
 
 function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: string[]): ServerConfig {
   const server = root.section("server");
-  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store", "trust_proxy", "cors"]);
+  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store", "trust_proxy", "cors", "timeouts", "max_connections", "max_connections_per_address"]);
   let listen = { host: "0.0.0.0", port: DEFAULT_PORT };
   const addr = server.string("listen_addr");
   if (addr !== undefined) {
@@ -69,7 +70,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
   const rate = server.section("rate_limit");
   rate.rejectUnknown(["enabled", "requests_per_second", "burst", "max_streams_per_token"]);
   const audit = server.section("audit");
-  audit.rejectUnknown(["file"]);
+  audit.rejectUnknown(["file", "keep"]);
   const registration = root.section("registration");
   registration.rejectUnknown(["heartbeat_interval", "offline_threshold", "forget_after"]);
   const tasks = root.section("tasks");
@@ -105,7 +106,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
       burst: rate.integer("burst", 100, 1),
       max_streams_per_token: rate.integer("max_streams_per_token", 100, 1),
     },
-    audit: { file: audit.string("file") },
+    audit: { file: audit.string("file"), keep: audit.integer("keep", 10, 1, 1000) },
     heartbeat_interval_ms: heartbeat,
     offline_threshold_ms: offline,
     claim_timeout_ms: tasks.duration("claim_timeout", 300_000),
@@ -121,6 +122,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
     log_level: server.oneOf("log_level", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
     trust_proxy: trustProxy,
     cors: { origins: readCorsOrigins(server) },
+    connections: readConnectionLimits(server),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { ConnectionLimits } from "./server-limits.js";
 import type { RetentionPolicy } from "../core/retention.js";
 import type { Labels, Priority } from "../core/types.js";
 
@@ -22,7 +23,8 @@ export interface ServerConfig {
   tls: { enabled: boolean; cert_file?: string; key_file?: string; ca_file?: string; client_auth: "none" | "require" };
   /** `max_streams_per_token` caps open event streams per token (default 100). */
   rate_limit: { enabled: boolean; requests_per_second: number; burst: number; max_streams_per_token: number };
-  audit: { file?: string };
+  /** `keep`: rotated files kept of each audit file (default 10, of 10 MiB each). */
+  audit: { file?: string; keep: number };
   heartbeat_interval_ms: number;
   offline_threshold_ms: number;
   claim_timeout_ms: number;
@@ -38,6 +40,8 @@ export interface ServerConfig {
   trust_proxy: boolean | number | string[];
   /** Browser origins allowed by CORS (`server.cors.origins`); empty = CORS off. */
   cors: { origins: string[] };
+  /** Socket timeouts and connection caps (`server.timeouts`, `server.max_connections`, ...). */
+  connections: ConnectionLimits;
 }
 
 /** The `coordination` part: how a client or node reaches the coordinator and who it is. */

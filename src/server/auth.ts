@@ -67,6 +67,8 @@ export function createAuth(options: AuthOptions) {
     get required() {
       return required;
     },
+    /** The caller an Authorization header names, if valid (routes not found are not checked, the audit log asks). */
+    identify,
     /** Whether an Authorization header is (still) valid; used to end streams of revoked tokens. */
     accepts(header: string | undefined): boolean {
       return identify(header) !== undefined;

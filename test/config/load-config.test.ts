@@ -48,6 +48,7 @@ describe("loadConfig: where the file is found", () => {
     expect(c.server.retention).toEqual({ tasksMs: 30 * 86_400_000, messagesMs: 7 * 86_400_000, forgetAfterMs: 7 * 86_400_000 });
     expect(c.server.rate_limit).toEqual({ enabled: true, requests_per_second: 50, burst: 100, max_streams_per_token: 100 });
     expect(c.server.auth).toEqual({ required: true, tokens: [] });
+    expect(c.server.audit).toEqual({ file: undefined, keep: 10 });
     expect(c.coordination.server_url).toBe("http://127.0.0.1:7331");
   });
 
