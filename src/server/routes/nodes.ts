@@ -81,6 +81,7 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
     url: "/nodes/:id",
     access: "admin",
     operationId: "forgetNode",
+    errors: ["NODE_NOT_FOUND"],
     summary: "Forget a node now: its claims go back to pending, its undelivered messages are dropped (node.forgotten)",
     tags,
     params: S.IdParams,
