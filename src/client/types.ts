@@ -8,7 +8,9 @@ import type {
   AgentSummary,
   CoordEvent,
   Labels,
+  Message,
   MessageStatus,
+  Node,
   NodeCapacity,
   NodeHealth,
   NodeMetrics,
@@ -70,6 +72,13 @@ export interface HeartbeatResponse {
   cancelled_task_ids: string[];
 }
 
+/** What `DELETE /nodes/{id}` did. */
+export interface ForgetNodeResponse {
+  node_id: string;
+  /** The node's claims, given back to pending. */
+  released_tasks: string[];
+}
+
 export interface DeregisterResponse {
   /** Absent only when the answer was lost and the client does not know the node's id. */
   node_id?: string;
@@ -123,7 +132,26 @@ export interface ListNodesQuery {
   labels?: Labels;
 }
 
+/** Paging of a list request: at most `limit` (server default 100, cap 1000), after `cursor`. */
+export interface PageQuery {
+  limit?: number;
+  /** The `next_cursor` of the page before. */
+  cursor?: string;
+}
+
+export interface NodePage {
+  nodes: Node[];
+  next_cursor: string | null;
+}
+
+export interface MessagePage {
+  messages: Message[];
+  next_cursor: string | null;
+}
+
 export interface SendMessageRequest {
+  /** Default: the client's own registration, if it has one. */
+  registration_id?: string;
   from: string;
   to: string;
   body: string;
@@ -153,6 +181,12 @@ export interface EventPage {
   last_event_id: number;
   /** `since` is not in the log: older than `oldest_id` - 1 (trimmed), or newer than `last_event_id`. */
   reset: boolean;
+  /**
+   * Where the next read starts (`since`): a read looks at a bounded number of events, so a
+   * filtered page may be short, even empty, before the end of the log. There is more to read
+   * while `next < last_event_id`. Absent in answers of older coordinators (continue after the last event then).
+   */
+  next?: number;
 }
 
 export interface StreamOptions extends Omit<EventQuery, "limit"> {

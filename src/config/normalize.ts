@@ -1,10 +1,16 @@
+import { DEFAULT_RETENTION } from "../core/retention.js";
+import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import { PRIORITIES, type Labels } from "../core/types.js";
 import { DEFAULT_PORT, defaultStoreUrl } from "./paths.js";
 import { SectionReader } from "./reader.js";
+import { readConnectionLimits } from "./server-limits.js";
 import { readTokens } from "./tokens.js";
 import type { AgentConfig, ClientConfig, Config, ServerConfig } from "./types.js";
 
 export { tokenName } from "./tokens.js";
+
+/** Retention durations: 0 keeps forever; at most ~100 years, so time arithmetic stays exact. */
+const RETENTION_RANGE = { allowZero: true, maxMs: 36_500 * 86_400_000 };
 
 export const DEFAULT_SERVER_URL = `http://127.0.0.1:${DEFAULT_PORT}`;
 export const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
@@ -39,7 +45,7 @@ function readLabels(section: SectionReader, name: string): Labels {
 
 function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: string[]): ServerConfig {
   const server = root.section("server");
-  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store", "trust_proxy", "cors"]);
+  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store", "trust_proxy", "cors", "timeouts", "max_connections", "max_connections_per_address"]);
   let listen = { host: "0.0.0.0", port: DEFAULT_PORT };
   const addr = server.string("listen_addr");
   if (addr !== undefined) {
@@ -64,13 +70,15 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
   const rate = server.section("rate_limit");
   rate.rejectUnknown(["enabled", "requests_per_second", "burst", "max_streams_per_token"]);
   const audit = server.section("audit");
-  audit.rejectUnknown(["file"]);
+  audit.rejectUnknown(["file", "keep"]);
   const registration = root.section("registration");
-  registration.rejectUnknown(["heartbeat_interval", "offline_threshold"]);
+  registration.rejectUnknown(["heartbeat_interval", "offline_threshold", "forget_after"]);
   const tasks = root.section("tasks");
-  tasks.rejectUnknown(["default_priority", "claim_timeout", "max_attempts"]);
+  tasks.rejectUnknown(["default_priority", "claim_timeout", "max_attempts", "retention"]);
+  const messages = root.section("messages");
+  messages.rejectUnknown(["retention"]);
   const events = root.section("events");
-  events.rejectUnknown(["retention"]);
+  events.rejectUnknown(["retention", "max_bytes"]);
 
   const heartbeat = registration.duration("heartbeat_interval", 30_000);
   const offline = registration.duration("offline_threshold", 90_000);
@@ -98,16 +106,23 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
       burst: rate.integer("burst", 100, 1),
       max_streams_per_token: rate.integer("max_streams_per_token", 100, 1),
     },
-    audit: { file: audit.string("file") },
+    audit: { file: audit.string("file"), keep: audit.integer("keep", 10, 1, 1000) },
     heartbeat_interval_ms: heartbeat,
     offline_threshold_ms: offline,
     claim_timeout_ms: tasks.duration("claim_timeout", 300_000),
     default_priority: tasks.oneOf("default_priority", PRIORITIES, "medium"),
     max_attempts: tasks.integer("max_attempts", 3, 1, 100),
     events_retention: events.integer("retention", 10_000, 1),
+    events_max_bytes: events.bytes("max_bytes", DEFAULT_EVENT_MAX_BYTES, 64 * 1024),
+    retention: {
+      tasksMs: tasks.duration("retention", DEFAULT_RETENTION.tasksMs, RETENTION_RANGE),
+      messagesMs: messages.duration("retention", DEFAULT_RETENTION.messagesMs, RETENTION_RANGE),
+      forgetAfterMs: registration.duration("forget_after", DEFAULT_RETENTION.forgetAfterMs, RETENTION_RANGE),
+    },
     log_level: server.oneOf("log_level", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
     trust_proxy: trustProxy,
     cors: { origins: readCorsOrigins(server) },
+    connections: readConnectionLimits(server),
   };
 }
 

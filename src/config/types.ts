@@ -1,3 +1,5 @@
+import type { ConnectionLimits } from "./server-limits.js";
+import type { RetentionPolicy } from "../core/retention.js";
 import type { Labels, Priority } from "../core/types.js";
 
 export const ROLES = ["admin", "node", "read"] as const;
@@ -21,18 +23,25 @@ export interface ServerConfig {
   tls: { enabled: boolean; cert_file?: string; key_file?: string; ca_file?: string; client_auth: "none" | "require" };
   /** `max_streams_per_token` caps open event streams per token (default 100). */
   rate_limit: { enabled: boolean; requests_per_second: number; burst: number; max_streams_per_token: number };
-  audit: { file?: string };
+  /** `keep`: rotated files kept of each audit file (default 10, of 10 MiB each). */
+  audit: { file?: string; keep: number };
   heartbeat_interval_ms: number;
   offline_threshold_ms: number;
   claim_timeout_ms: number;
   default_priority: Priority;
   max_attempts: number;
   events_retention: number;
+  /** `events.max_bytes`: the most bytes the event log keeps (default 64 MiB). */
+  events_max_bytes: number;
+  /** `tasks.retention`, `messages.retention`, `registration.forget_after` (ms; 0 keeps forever). */
+  retention: RetentionPolicy;
   log_level: string;
   /** Proxies whose X-Forwarded-For is believed (fastify `trustProxy`). */
   trust_proxy: boolean | number | string[];
   /** Browser origins allowed by CORS (`server.cors.origins`); empty = CORS off. */
   cors: { origins: string[] };
+  /** Socket timeouts and connection caps (`server.timeouts`, `server.max_connections`, ...). */
+  connections: ConnectionLimits;
 }
 
 /** The `coordination` part: how a client or node reaches the coordinator and who it is. */

@@ -1,4 +1,5 @@
 import { CoordError } from "../core/errors.js";
+import type { Caller } from "../core/identity.js";
 import { newId } from "../core/ids.js";
 import { labelsSatisfied } from "../core/labels.js";
 import * as rules from "../core/tasks.js";
@@ -31,12 +32,13 @@ function withoutClaim(node: NodeRecord, taskId: string): NodeRecord {
 function finishTransition(
   ctx: CoordinatorContext,
   registrationId: string,
+  caller: Caller | undefined,
   taskId: string,
   step: (task: Task, node: NodeRecord, ts: string) => rules.Transition,
 ): Promise<Task> {
   const ts = ctx.now().toISOString();
   return ctx.store.transact(async (tx) => {
-    const node = await nodeForRegistration(tx, registrationId);
+    const node = await nodeForRegistration(tx, registrationId, caller);
     const task = await requireTask(tx, taskId);
     const t = step(task, node, ts);
     tx.putTask(t.task);
@@ -56,10 +58,10 @@ export function createTaskService(ctx: CoordinatorContext) {
   const { store } = ctx;
 
   /** Claims the best fitting task for the node, or returns null when none fits now. */
-  function claimBest(input: ClaimNextInput): Promise<Task | null> {
+  function claimBest(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
     let runs = 0;
     return store.transact(async (tx) => {
-      const node = await nodeForRegistration(tx, input.registration_id);
+      const node = await nodeForRegistration(tx, input.registration_id, caller);
       rules.assertNodeCanClaim(node);
       const nowMs = ctx.now().getTime();
       const query = { labels: node.labels, repos: rules.repoFilter(input.repo, input.repos) };
@@ -146,35 +148,35 @@ export function createTaskService(ctx: CoordinatorContext) {
     },
 
     /** Claims one task by id: of any number of concurrent claims, exactly one wins. */
-    claim(taskId: string, input: ClaimInput): Promise<Task> {
+    claim(taskId: string, input: ClaimInput, caller?: Caller): Promise<Task> {
       return store.transact(async (tx) => {
-        const node = await nodeForRegistration(tx, input.registration_id);
+        const node = await nodeForRegistration(tx, input.registration_id, caller);
         const task = await requireTask(tx, taskId);
         return claimIn(tx, task, node, input.worker_name);
       });
     },
 
-    complete(taskId: string, input: CompleteInput): Promise<Task> {
-      return finishTransition(ctx, input.registration_id, taskId, (task, node, ts) =>
+    complete(taskId: string, input: CompleteInput, caller?: Caller): Promise<Task> {
+      return finishTransition(ctx, input.registration_id, caller, taskId, (task, node, ts) =>
         rules.completeTask(task, node.id, { pr: input.pr, summary: input.summary, branch: input.branch }, ts),
       );
     },
 
-    fail(taskId: string, input: FailInput): Promise<Task> {
-      return finishTransition(ctx, input.registration_id, taskId, (task, node, ts) =>
+    fail(taskId: string, input: FailInput, caller?: Caller): Promise<Task> {
+      return finishTransition(ctx, input.registration_id, caller, taskId, (task, node, ts) =>
         rules.failTask(task, node.id, input.reason, input.retry ?? true, ts),
       );
     },
 
-    release(taskId: string, input: ReleaseInput): Promise<Task> {
-      return finishTransition(ctx, input.registration_id, taskId, (task, node, ts) =>
+    release(taskId: string, input: ReleaseInput, caller?: Caller): Promise<Task> {
+      return finishTransition(ctx, input.registration_id, caller, taskId, (task, node, ts) =>
         rules.releaseTask(task, node.id, input.reason ?? "released", ts),
       );
     },
 
     /** Undoes a claim whose answer reached nobody (see `rules.unclaimTask`). */
     unclaim(taskId: string, registrationId: string, reason: string): Promise<Task> {
-      return finishTransition(ctx, registrationId, taskId, (task, node, ts) => rules.unclaimTask(task, node.id, reason, ts));
+      return finishTransition(ctx, registrationId, undefined, taskId, (task, node, ts) => rules.unclaimTask(task, node.id, reason, ts));
     },
 
     /** Cancels an unfinished task; its claimant learns of it in its heartbeat responses. */

@@ -1,4 +1,5 @@
 import type { AgentSummary, Labels, NodeHealth, NodeMetrics, Priority, RepoReport, TaskStatus } from "../core/types.js";
+import type { RetentionPolicy } from "../core/retention.js";
 import type { Store } from "../store/types.js";
 
 export interface CoordinatorOptions {
@@ -12,6 +13,8 @@ export interface CoordinatorOptions {
   sweepIntervalMs?: number;
   defaultPriority?: Priority;
   defaultMaxAttempts?: number;
+  /** How long finished tasks, acked messages and idle nodes are kept (DESIGN §10); 0 keeps. */
+  retention?: Partial<RetentionPolicy>;
   version?: string;
 }
 
@@ -86,6 +89,8 @@ export interface TaskListInput {
 }
 
 export interface SendMessageInput {
+  /** The sender's registration; required of node tokens, whose `from` must be an agent of that node. */
+  registration_id?: string;
   from: string;
   to: string;
   body: string;
@@ -101,4 +106,5 @@ export interface CoordinatorContext {
   claimTimeoutMs: number;
   defaultPriority: Priority;
   defaultMaxAttempts: number;
+  retention: RetentionPolicy;
 }

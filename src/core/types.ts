@@ -66,6 +66,12 @@ export interface Node {
 export interface NodeRecord extends Node {
   registration_id: string | null;
   /**
+   * The name of the token that registered this node id: only it (or an admin taking the node
+   * over) may register it again, and only it may act through the registration. Absent on
+   * records stored before nodes had owners.
+   */
+  owner?: string;
+  /**
    * Tasks cancelled while this node held them. Every heartbeat answer lists them until
    * `claim_timeout` has passed since the cancellation, so a lost answer hides nothing.
    */
@@ -148,6 +154,7 @@ export const EVENT_TYPES = [
   "node.online",
   "node.offline",
   "node.deregistered",
+  "node.forgotten",
   "agent.spawned",
   "agent.exited",
   "task.created",

@@ -5,6 +5,7 @@ import { defaultTokenFile } from "../config/paths.js";
 import type { ServerConfig, TokenEntry } from "../config/types.js";
 import { createStore } from "../store/index.js";
 import { createApp } from "./app.js";
+import { openFileWarning } from "./connections.js";
 import { createAuth } from "./auth.js";
 import { ensureTokenFile } from "./token-file.js";
 import { VERSION } from "./version.js";
@@ -68,7 +69,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const { tokens, tokenFile, created } = resolveTokens(config, env);
   const auth = createAuth({ required: config.auth.required, tokens });
 
-  const store = await createStore(config.store, { retention: config.events_retention });
+  const store = await createStore(config.store, { retention: config.events_retention, maxEventBytes: config.events_max_bytes });
   const coordinator = createCoordinator({
     store,
     heartbeatIntervalMs: config.heartbeat_interval_ms,
@@ -76,6 +77,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     claimTimeoutMs: config.claim_timeout_ms,
     defaultPriority: config.default_priority,
     defaultMaxAttempts: config.max_attempts,
+    retention: config.retention,
     version: VERSION,
   });
   const https = config.tls.enabled
@@ -93,9 +95,10 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     auth,
     rateLimit: limits,
     maxStreamsPerToken: config.rate_limit.max_streams_per_token,
-    audit: config.audit.file ? { file: config.audit.file } : undefined,
+    audit: config.audit.file ? { file: config.audit.file, keep: config.audit.keep } : undefined,
     version: VERSION,
     corsOrigins: config.cors.origins,
+    connections: config.connections,
     // Request logs go to stderr: stdout is for `--json` answers only.
     logger: options.logLevel && options.logLevel !== "silent" ? { level: options.logLevel, stream: process.stderr } : false,
     fastify: { ...(https ? { https } : {}), trustProxy: trustProxyOption(config.trust_proxy) },
@@ -115,6 +118,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const url = `${scheme}://${shownHost}:${actualPort}`;
   // Where it listens and the token file are the caller's to print (see RunningServer).
   if (!config.auth.required) log("warning: authentication is switched off");
+  const fileLimit = openFileWarning(config.connections.max_connections);
+  if (fileLimit) log(fileLimit);
 
   let closing: Promise<void> | undefined;
   return {

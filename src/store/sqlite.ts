@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Database } from "better-sqlite3";
 import { CoordError } from "../core/errors.js";
+import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import { labelSignature, labelsSatisfied } from "../core/labels.js";
 import { priorityRank } from "../core/priority.js";
 import { isClaimable } from "../core/tasks.js";
@@ -15,6 +16,7 @@ import {
   createSqliteStatements,
   type PendingHead,
 } from "./sqlite-queries.js";
+import { makeSqliteFilesPrivate } from "./private-file.js";
 import { migrate } from "./sqlite-schema.js";
 import { createSqliteWriter, nodeRow, taskRow, type NodeRow, type TaskRow } from "./sqlite-writer.js";
 import { emptyCounts, type PendingQuery, type Store, type StoreCounts, type StoreOptions, type StoreTxReads } from "./types.js";
@@ -47,7 +49,10 @@ const OPEN_LOCK_TIMEOUT_MS = 1000;
 function openExclusive(Sqlite: typeof import("better-sqlite3"), path: string, options: SqliteStoreOptions): Database {
   let db: Database;
   try {
-    if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
+    if (path !== ":memory:") {
+      mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
+      makeSqliteFilesPrivate(path);
+    }
     db = new Sqlite(path, { timeout: OPEN_LOCK_TIMEOUT_MS });
   } catch (err) {
     throw new CoordError("UNAVAILABLE", `cannot open SQLite store ${path}: ${(err as Error).message}`);
@@ -56,6 +61,8 @@ function openExclusive(Sqlite: typeof import("better-sqlite3"), path: string, op
     db.pragma("locking_mode = EXCLUSIVE");
     db.pragma("journal_mode = WAL");
     db.exec("BEGIN EXCLUSIVE; COMMIT");
+    // The -wal exists from here on; SQLite copies the database's mode, this makes sure of it.
+    if (path !== ":memory:") makeSqliteFilesPrivate(path);
   } catch (err) {
     db.close();
     if ((err as { code?: string }).code === "SQLITE_BUSY") {
@@ -88,6 +95,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
   // Loaded here so that memory:// and redis:// users never load the native module.
   const { default: Sqlite } = await import("better-sqlite3");
   const retention = options.retention ?? 10_000;
+  const maxEventBytes = options.maxEventBytes ?? DEFAULT_EVENT_MAX_BYTES;
   const db = openExclusive(Sqlite, path, options);
   const q = createSqliteStatements(db);
   const { shaped, where } = createShapedQueries(db);
@@ -172,7 +180,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     };
   }
 
-  const commit = createSqliteWriter({ db, q, buckets, retention, knownTasks, knownNodes });
+  const commit = createSqliteWriter({ db, q, buckets, retention, maxEventBytes, knownTasks, knownNodes });
 
   let closed = false;
   const { transact, serial, onEvents } = createGroupTransact({
@@ -189,9 +197,19 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     ...reads,
     transact,
     async listNodes(query) {
-      const sql = `SELECT json FROM nodes${query.status ? " WHERE status = ?" : ""} ORDER BY id`;
-      const nodes = parseAll<NodeRecord>(shaped(sql).all(...(query.status ? [query.status] : [])));
-      return query.labels ? nodes.filter((n) => labelsSatisfied(query.labels!, n.labels)) : nodes;
+      const w = where([["status = ?", query.status || undefined]]);
+      const sql = `SELECT json FROM nodes${w.sql}${w.sql ? " AND" : " WHERE"} id > ? ORDER BY id LIMIT ?`;
+      const limit = query.limit ?? -1; // -1: no limit
+      // Labels are matched here, so a page with a label filter is read in chunks until it is full.
+      const chunk = limit > 0 && query.labels ? Math.max(limit, 200) : limit;
+      const out: NodeRecord[] = [];
+      for (let after = query.after ?? ""; ; ) {
+        const batch = parseAll<NodeRecord>(shaped(sql).all(...w.args, after, chunk));
+        for (const n of batch) if (!query.labels || labelsSatisfied(query.labels, n.labels)) out.push(n);
+        if (chunk < 0 || batch.length < chunk || out.length >= limit) break;
+        after = batch[batch.length - 1]!.id;
+      }
+      return limit < 0 ? out : out.slice(0, limit);
     },
     async listTasks(query) {
       const w = where([
@@ -212,6 +230,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
         ["to_node = ?", query.to_node || undefined],
         ["to_addr = ?", query.to || undefined],
         ["status = ?", query.status || undefined],
+        ["id > ?", query.after],
       ]);
       return parseAll<Message>(shaped(`SELECT json FROM messages${w.sql} ORDER BY id LIMIT ?`).all(...w.args, query.limit));
     },
@@ -225,6 +244,9 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     async expiredLeases(now) {
       return parseAll<Task>(q.expired.all(Date.parse(now)));
     },
+    finishedTasks: async (before, limit) => parseAll<Task>(q.finished.all(Date.parse(before), limit)),
+    ackedMessages: async (before, limit) => parseAll<Message>(q.acked.all(Date.parse(before), limit)),
+    idleNodes: async (before, limit) => parseAll<NodeRecord>(q.idle.all(Date.parse(before), limit)),
     async counts() {
       const counts = emptyCounts();
       for (const r of q.nodeCounts.all() as { status: keyof StoreCounts["nodes"]; n: number }[]) counts.nodes[r.status] = r.n;

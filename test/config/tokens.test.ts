@@ -85,3 +85,10 @@ describe("nodes: globs on node tokens", () => {
     ]);
   });
 });
+
+describe("server.audit", () => {
+  it("keep: how many rotated files of each audit file stay (default 10)", async () => {
+    expect((await load("server:\n  audit:\n    file: /tmp/a.log\n    keep: 30\n")).server.audit).toEqual({ file: "/tmp/a.log", keep: 30 });
+    expect(await problems("server:\n  audit:\n    keep: 0\n")).toEqual([expect.stringMatching(/^server\.audit\.keep: expected a whole number from 1 to 1000/)]);
+  });
+});

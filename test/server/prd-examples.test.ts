@@ -159,11 +159,12 @@ describe("PRD examples", () => {
 
   it("POST /messages with the PRD body answers the stored message (201)", async () => {
     const regA = okData(await server.api("POST", "/register", { token: TOKENS.node, body: { node_id: "machine-a" } })).registration_id;
-    await registerPrdNode();
+    const regB = await registerPrdNode();
     okData(await heartbeat(server, regA, { agents: [{ name: "supervisor", type: "supervisor", status: "running" }] }));
     const res = await server.api("POST", "/messages", {
       token: TOKENS.node,
-      body: { from: "worker-1@machine-b", to: "supervisor@machine-a", body: "I need clarification on the API design" },
+      // A node token sends through its registration, as an agent of its node (DESIGN §10).
+      body: { registration_id: regB, from: "worker-1@machine-b", to: "supervisor@machine-a", body: "I need clarification on the API design" },
     });
     const msg = okData(res, 201);
     expect(msg).toMatchObject({
@@ -243,9 +244,11 @@ describe("meta routes", () => {
     expect(data.last_event_id).toBe(4); // registered, created, created, claimed
   });
 
-  it("GET /openapi.json is an OpenAPI 3.1 document listing every route of DESIGN section 5", async () => {
+  it("GET /openapi.json is the raw OpenAPI 3.1 document (no envelope) listing every route of DESIGN section 5", async () => {
     const res = await server.api("GET", "/openapi.json", { token: null });
-    const doc = okData(res);
+    expect(res.status).toBe(200);
+    expect(res.body).not.toHaveProperty("success");
+    const doc = res.body;
     expect(doc.openapi).toMatch(/^3\.1\./);
     expect(doc.info.title).toBeTruthy();
     const expected: Array<[string, string]> = [

@@ -10,35 +10,40 @@ export function messageRoutes(app: FastifyInstance, coordinator: Coordinator): v
     method: "POST",
     url: "/messages",
     access: "node",
-    summary: "Send a message to agent@node, or to a bare agent name within repo",
+    operationId: "sendMessage",
+    errors: ["AGENT_NOT_FOUND", "NODE_NOT_FOUND", "REGISTRATION_NOT_FOUND"],
+    summary: "Send a message to agent@node, or to a bare agent name within repo; a node token sends through its registration_id as name@<its node>",
     tags,
     body: S.SendMessageBody,
     status: 201,
     response: S.Message,
-    handler: ({ body }) => coordinator.messages.send(body),
+    handler: ({ body, actor }) => coordinator.messages.send(body, actor),
   });
 
   defineRoute(app, {
     method: "GET",
     url: "/messages",
     access: "read",
-    summary: "List messages by receiving node, recipient or status",
+    operationId: "listMessages",
+    summary: "List messages, oldest first, by receiving node, recipient or status, paged by cursor",
     tags,
     querystring: S.MessagesQuery,
-    response: Type.Object({ messages: Type.Array(S.Message) }),
-    handler: async ({ query }) => ({ messages: await coordinator.messages.list(query) }),
+    response: Type.Object({ messages: Type.Array(S.Message), next_cursor: S.NextCursor }),
+    handler: ({ query }) => coordinator.messages.list(query),
   });
 
   defineRoute(app, {
     method: "POST",
     url: "/messages/:id/ack",
+    operationId: "ackMessage",
+    errors: ["NOT_FOUND", "REGISTRATION_NOT_FOUND", "FORBIDDEN", "NOT_RECIPIENT"],
     access: "node",
-    summary: "Acknowledge a message (idempotent); with registration_id, only its recipient node may",
+    summary: "Acknowledge a message (idempotent); a node token gives the registration_id of the recipient node (403 NOT_RECIPIENT otherwise)",
     tags,
     params: S.IdParams,
     body: S.AckBody,
     optionalBody: true,
     response: S.Message,
-    handler: ({ params, body }) => coordinator.messages.ack(params.id, body.registration_id),
+    handler: ({ params, body, actor }) => coordinator.messages.ack(params.id, body.registration_id, actor),
   });
 }

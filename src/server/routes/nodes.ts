@@ -11,18 +11,27 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
   defineRoute(app, {
     method: "POST",
     url: "/register",
+    operationId: "registerNode",
+    errors: ["NODE_OWNED"],
     access: "node",
     summary: "Register (or re-register) a node; the previous registration id stops working",
     tags,
     body: S.RegisterBody,
     rateLimit: registerRateLimit(limits),
     response: Type.Object({ registration_id: Type.String(), heartbeat_interval_seconds: Type.Integer() }),
-    handler: ({ body }) => coordinator.nodes.register(body),
+    handler: async ({ body, actor, request }) => {
+      const { takeover_from, ...answer } = await coordinator.nodes.register(body, actor);
+      // An admin took the node from its owner: the audit line says from whom.
+      if (takeover_from !== undefined) request.auditNote = { takeover_from };
+      return answer;
+    },
   });
 
   defineRoute(app, {
     method: "POST",
     url: "/heartbeat",
+    operationId: "sendHeartbeat",
+    errors: ["REGISTRATION_NOT_FOUND"],
     access: "node",
     summary: "Report liveness, agents, metrics and repos; renews the node's leases",
     tags,
@@ -33,36 +42,58 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
       pending_messages: Type.Integer(),
       cancelled_task_ids: Type.Array(Type.String()),
     }),
-    handler: ({ body }) => coordinator.nodes.heartbeat(body),
+    handler: ({ body, actor }) => coordinator.nodes.heartbeat(body, actor),
   });
 
   defineRoute(app, {
     method: "POST",
     url: "/deregister",
+    operationId: "deregisterNode",
+    errors: ["REGISTRATION_NOT_FOUND"],
     access: "node",
     summary: "Leave: the node's claims go back to pending",
     tags,
     body: S.RegistrationBody,
     response: Type.Object({ node_id: Type.String(), released_tasks: Type.Array(Type.String()) }),
-    handler: ({ body }) => coordinator.nodes.deregister(body.registration_id),
+    handler: ({ body, actor }) => coordinator.nodes.deregister(body.registration_id, actor),
   });
 
   defineRoute(app, {
     method: "GET",
     url: "/nodes",
+    operationId: "listNodes",
     access: "read",
-    summary: "List nodes, optionally by status and labels (label=k:v,k:v)",
+    summary: "List nodes by id, optionally by status and labels (label=k:v,k:v), paged by cursor",
     tags,
     querystring: S.NodesQuery,
-    response: Type.Object({ nodes: Type.Array(S.Node) }),
-    handler: async ({ query }) => ({
-      nodes: await coordinator.nodes.listNodes({ status: query.status, labels: query.label ? parseLabelQuery(query.label, "label") : undefined }),
-    }),
+    response: Type.Object({ nodes: Type.Array(S.Node), next_cursor: S.NextCursor }),
+    handler: ({ query }) =>
+      coordinator.nodes.listNodes({
+        status: query.status,
+        labels: query.label ? parseLabelQuery(query.label, "label") : undefined,
+        limit: query.limit,
+        cursor: query.cursor,
+      }),
+  });
+
+  defineRoute(app, {
+    method: "DELETE",
+    url: "/nodes/:id",
+    access: "admin",
+    operationId: "forgetNode",
+    errors: ["NODE_NOT_FOUND"],
+    summary: "Forget a node now: its claims go back to pending, its undelivered messages are dropped (node.forgotten)",
+    tags,
+    params: S.IdParams,
+    response: Type.Object({ node_id: Type.String(), released_tasks: Type.Array(Type.String()) }),
+    handler: ({ params }) => coordinator.nodes.forgetNow(params.id),
   });
 
   defineRoute(app, {
     method: "GET",
     url: "/nodes/:id",
+    operationId: "getNode",
+    errors: ["NODE_NOT_FOUND"],
     access: "read",
     summary: "One node",
     tags,
@@ -74,6 +105,7 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
   defineRoute(app, {
     method: "GET",
     url: "/state/:repo",
+    operationId: "getRepoState",
     access: "read",
     summary: "Agents (keyed name@node), pending task count and active PRs of a repo, from heartbeats",
     tags: ["state"],

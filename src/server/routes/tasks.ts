@@ -33,10 +33,12 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     method: "POST",
     url: "/tasks",
     access: "node",
+    operationId: "createTask",
+    errors: ["IDEMPOTENCY_CONFLICT"],
     summary: "Create a task (201); the same idempotency_key returns the first task (200)",
     tags,
     body: S.CreateTaskBody,
-    status: 201,
+    status: [201, 200],
     response: S.Task,
     handler: async ({ body }) => {
       const { task, created } = await tasks.create(body);
@@ -48,6 +50,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     method: "GET",
     url: "/tasks",
     access: "read",
+    operationId: "listTasks",
     summary: "List tasks, newest first, paged by cursor",
     tags,
     querystring: S.TasksQuery,
@@ -58,6 +61,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
   defineRoute(app, {
     method: "GET",
     url: "/tasks/pending",
+    operationId: "listPendingTasks",
     access: "read",
     summary: "Claimable tasks a node with exactly these labels could take, best first; wait_seconds waits for one",
     tags,
@@ -80,6 +84,8 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
   defineRoute(app, {
     method: "GET",
     url: "/tasks/:id",
+    operationId: "getTask",
+    errors: ["TASK_NOT_FOUND"],
     access: "read",
     summary: "One task",
     tags,
@@ -91,65 +97,77 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
   defineRoute(app, {
     method: "POST",
     url: "/tasks/claim",
+    operationId: "claimNextTask",
+    errors: ["REGISTRATION_NOT_FOUND", "NODE_AT_CAPACITY", "NODE_OFFLINE"],
     access: "node",
     summary: "Claim the best fitting task; with wait_seconds, answer as soon as one appears",
     tags,
     body: S.ClaimNextBody,
     response: Type.Object({ task: Type.Union([S.Task, Type.Null()]) }),
-    handler: async ({ body, reply }) => ({ task: await coordinator.claimNext(body, clientGone(reply)) }),
+    handler: async ({ body, reply, actor }) => ({ task: await coordinator.claimNext(body, clientGone(reply), actor) }),
   });
 
   defineRoute(app, {
     method: "POST",
     url: "/tasks/:id/claim",
+    operationId: "claimTask",
+    errors: ["TASK_NOT_FOUND", "REGISTRATION_NOT_FOUND", "TASK_CLAIMED", "TASK_NOT_CLAIMABLE", "NODE_AT_CAPACITY", "LABELS_NOT_SATISFIED", "NODE_OFFLINE"],
     access: "node",
     summary: "Claim one task; first write wins, the others get 409 TASK_CLAIMED",
     tags,
     params: S.IdParams,
     body: S.ClaimBody,
     response: S.Task,
-    handler: ({ params, body }) => tasks.claim(params.id, body),
+    handler: ({ params, body, actor }) => tasks.claim(params.id, body, actor),
   });
 
   defineRoute(app, {
     method: "POST",
     url: "/tasks/:id/complete",
+    operationId: "completeTask",
+    errors: ["TASK_NOT_FOUND", "REGISTRATION_NOT_FOUND", "NOT_CLAIMANT", "TASK_NOT_CLAIMABLE"],
     access: "node",
     summary: "Complete a claimed task (claimant only)",
     tags,
     params: S.IdParams,
     body: S.CompleteBody,
     response: S.Task,
-    handler: ({ params, body }) => tasks.complete(params.id, body),
+    handler: ({ params, body, actor }) => tasks.complete(params.id, body, actor),
   });
 
   defineRoute(app, {
     method: "POST",
     url: "/tasks/:id/fail",
+    operationId: "failTask",
+    errors: ["TASK_NOT_FOUND", "REGISTRATION_NOT_FOUND", "NOT_CLAIMANT", "TASK_NOT_CLAIMABLE"],
     access: "node",
     summary: "Fail a claimed task (claimant only); retry (default) puts it back while attempts remain",
     tags,
     params: S.IdParams,
     body: S.FailBody,
     response: S.Task,
-    handler: ({ params, body }) => tasks.fail(params.id, body),
+    handler: ({ params, body, actor }) => tasks.fail(params.id, body, actor),
   });
 
   defineRoute(app, {
     method: "POST",
     url: "/tasks/:id/release",
+    operationId: "releaseTask",
+    errors: ["TASK_NOT_FOUND", "REGISTRATION_NOT_FOUND", "NOT_CLAIMANT", "TASK_NOT_CLAIMABLE"],
     access: "node",
     summary: "Give a claimed task back to pending (claimant only)",
     tags,
     params: S.IdParams,
     body: S.ReleaseBody,
     response: S.Task,
-    handler: ({ params, body }) => tasks.release(params.id, body),
+    handler: ({ params, body, actor }) => tasks.release(params.id, body, actor),
   });
 
   defineRoute(app, {
     method: "POST",
     url: "/tasks/:id/cancel",
+    operationId: "cancelTask",
+    errors: ["TASK_NOT_FOUND", "TASK_NOT_CLAIMABLE"],
     access: "admin",
     summary: "Cancel an unfinished task; its node hears of it in the next heartbeat response",
     tags,
