@@ -4,7 +4,9 @@ import { Ajv } from "ajv";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { CoordError } from "../core/errors.js";
 import type { Coordinator } from "../coordinator/index.js";
+import { DEFAULT_CONNECTION_LIMITS } from "../config/server-limits.js";
 import { createAuth, type Auth, type AuthOptions } from "./auth.js";
+import { connectionFastifyOptions, installConnectionLimits, type ConnectionLimits } from "./connections.js";
 import { installErrorHandling, sendError } from "./errors.js";
 import { eventRoutes } from "./routes/events.js";
 import { messageRoutes } from "./routes/messages.js";
@@ -42,6 +44,8 @@ export interface AppOptions {
   maxStreamsPerToken?: number;
   /** Browser origins allowed to call the API (CORS); none unless given. `*` allows any. */
   corsOrigins?: string[];
+  /** Socket timeouts and connection caps; DESIGN §10 defaults unless given. */
+  connections?: ConnectionLimits;
   /** Extra options for fastify (TLS `https`, etc.). */
   fastify?: Partial<FastifyServerOptions> & Record<string, unknown>;
 }
@@ -74,6 +78,7 @@ export function createApp(options: AppOptions): FastifyInstance {
   const streams = new Set<SseWriter>();
   const limits = options.rateLimit ?? { enabled: false, requests_per_second: 50, burst: 100 };
   const authFailures = createAuthFailureLimiter(limits);
+  const connections = options.connections ?? DEFAULT_CONNECTION_LIMITS;
   const app = Fastify({
     // Query strings are redacted in request logs: a token sent as ?token= must not be written down.
     logger: withRedactedUrls(options.logger ?? false),
@@ -88,7 +93,10 @@ export function createApp(options: AppOptions): FastifyInstance {
     // Router errors (bad %-encoding, over-long path parameters) get the envelope too.
     frameworkErrors: (err, _request, reply) => sendError(reply, err),
     ...options.fastify,
+    ...connectionFastifyOptions(connections, options.fastify?.https),
   });
+  // First, so a refused request costs nothing more.
+  installConnectionLimits(app, connections, Boolean(options.fastify?.trustProxy));
   app.decorate("coordAuth", auth);
   app.setValidatorCompiler(createValidators());
   // JSON only: fastify would otherwise accept text/plain bodies as strings (DESIGN: JSON in and out).
