@@ -205,11 +205,14 @@ describe("a scripted session: every operation, every error code, each answer che
 
     await call("POST", "/deregister", { ...node, body: { registration_id: regB } });
     expectCode(await call("POST", "/deregister", { ...node, body: { registration_id: regB } }), 404, "REGISTRATION_NOT_FOUND");
+    expectCode(await call("DELETE", "/nodes/cpu-1", node), 403, "FORBIDDEN");
+    await call("DELETE", "/nodes/cpu-1");
+    expectCode(await call("DELETE", "/nodes/cpu-1"), 404, "NODE_NOT_FOUND");
     expectCode(await call("GET", "/no-such-route", read), 404, "NOT_FOUND");
+    expectCode(await call("GET", `/tasks?repo=${"r".repeat(9000)}`, read), 414, "URI_TOO_LONG");
     const bearer = `Authorization: Bearer ${TOKENS.node}\r\n`;
     const slowBody = `POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\n${bearer}Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"repo":`;
     expect(await socket("/api/v1/tasks", slowBody)).toBe(408);
-    expect(await socket("/api/v1/tasks", `GET /api/v1/tasks?repo=${"r".repeat(10_000)} HTTP/1.1\r\nHost: x\r\n${bearer}\r\n`)).toBe(414);
     expect(await socket("/api/v1/status", `GET /api/v1/status HTTP/1.1\r\nHost: x\r\nX-Big: ${"h".repeat(20_000)}\r\n\r\n`)).toBe(431);
 
     await server.coordinator.stop();
