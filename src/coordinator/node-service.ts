@@ -72,8 +72,7 @@ export function createNodeService(ctx: CoordinatorContext) {
       const registrationId = newSecretId("reg");
       return store.transact(async (tx) => {
         const prev = await tx.getNode(input.node_id);
-        const { takeover_from } = checkRegister(caller, input.node_id, prev);
-        const owner = caller?.name ?? prev?.owner;
+        const { owner, takeover_from } = checkRegister(caller, input.node_id, prev);
         const node: NodeRecord = {
           id: input.node_id,
           hostname: input.hostname ?? prev?.hostname ?? input.node_id,
