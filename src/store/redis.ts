@@ -8,6 +8,7 @@ import { redactUrl } from "./redact-url.js";
 import { createRedisCommit, isConnectionDropped, settleDroppedCommands } from "./redis-commit.js";
 import { createErrorReporter, createEventFeed, parseEventBatch } from "./redis-events.js";
 import { createRedisKeys } from "./redis-keys.js";
+import { upgradeRedisLayout } from "./redis-upgrade.js";
 import { createReadSet, createRedisReads, defineScripts, rc } from "./redis-reads.js";
 import { emptyCounts, type Store, type StoreOptions, type StoreTx } from "./types.js";
 
@@ -138,7 +139,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
     }
   }
 
-  return {
+  const store: Store = {
     backend: "redis",
     ...reads,
     transact(fn) {
@@ -256,4 +257,11 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
       await Promise.allSettled([sub.quit(), client.quit()]);
     },
   };
+  try {
+    await upgradeRedisLayout(client, k, store);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
 }
