@@ -8,7 +8,7 @@ _multiclaude_coord() {
     w=${words[i]}
     [[ $w == -* ]] && continue
     case "${path_:+$path_ }$w" in
-      "serve"|"status"|"nodes"|"nodes list"|"nodes show"|"tasks"|"tasks list"|"tasks pending"|"tasks show"|"tasks create"|"tasks cancel"|"tasks claim"|"tasks complete"|"tasks fail"|"tasks release"|"register"|"heartbeat"|"deregister"|"agent"|"events"|"messages"|"messages send"|"messages list"|"messages ack"|"completion") path_="${path_:+$path_ }$w" ;;
+      "serve"|"status"|"nodes"|"nodes list"|"nodes show"|"nodes forget"|"tasks"|"tasks list"|"tasks pending"|"tasks show"|"tasks create"|"tasks cancel"|"tasks claim"|"tasks complete"|"tasks fail"|"tasks release"|"register"|"heartbeat"|"deregister"|"agent"|"events"|"messages"|"messages send"|"messages list"|"messages ack"|"completion") path_="${path_:+$path_ }$w" ;;
     esac
   done
   prev=${words[CURRENT-1]}
@@ -20,11 +20,11 @@ _multiclaude_coord() {
     "heartbeat:--status") compadd -- healthy degraded draining; return ;;
     "messages:--status"|"messages list:--status") compadd -- pending acked; return ;;
     *":--config") _files; return ;;
-    *":--url"|*":--token"|*":--timeout"|"serve:--listen"|"serve:--store"|"nodes:--label"|"nodes list:--label"|"tasks:--repo"|"tasks:--limit"|"tasks:--cursor"|"tasks list:--repo"|"tasks list:--limit"|"tasks list:--cursor"|"tasks pending:--label"|"tasks pending:--repo"|"tasks pending:--limit"|"tasks create:--repo"|"tasks create:--description"|"tasks create:--label"|"tasks create:--max-attempts"|"tasks create:--idempotency-key"|"tasks cancel:--reason"|"tasks claim:--wait"|"tasks claim:--worker"|"tasks claim:--repo"|"tasks complete:--pr"|"tasks complete:--summary"|"tasks complete:--branch"|"tasks fail:--reason"|"tasks release:--reason"|"register:--node-id"|"register:--hostname"|"register:--label"|"register:--max-workers"|"register:--current-workers"|"heartbeat:--current-workers"|"agent:--node-id"|"agent:--hostname"|"agent:--label"|"agent:--max-workers"|"agent:--heartbeat-interval"|"agent:--claim-wait"|"agent:--grace-period"|"agent:--check-interval"|"agent:--multiclaude-home"|"agent:--repo-map"|"events:--since"|"events:--type"|"events:--repo"|"events:--limit"|"messages:--node"|"messages:--to"|"messages send:--from"|"messages send:--to"|"messages send:--body"|"messages send:--repo"|"messages list:--node"|"messages list:--to") _message 'value'; return ;;
+    *":--url"|*":--token"|*":--timeout"|"serve:--listen"|"serve:--store"|"nodes:--label"|"nodes:--limit"|"nodes:--cursor"|"nodes list:--label"|"nodes list:--limit"|"nodes list:--cursor"|"tasks:--repo"|"tasks:--limit"|"tasks:--cursor"|"tasks list:--repo"|"tasks list:--limit"|"tasks list:--cursor"|"tasks pending:--label"|"tasks pending:--repo"|"tasks pending:--limit"|"tasks create:--repo"|"tasks create:--description"|"tasks create:--label"|"tasks create:--max-attempts"|"tasks create:--idempotency-key"|"tasks cancel:--reason"|"tasks claim:--wait"|"tasks claim:--worker"|"tasks claim:--repo"|"tasks complete:--pr"|"tasks complete:--summary"|"tasks complete:--branch"|"tasks fail:--reason"|"tasks release:--reason"|"register:--node-id"|"register:--hostname"|"register:--label"|"register:--max-workers"|"register:--current-workers"|"heartbeat:--current-workers"|"agent:--node-id"|"agent:--hostname"|"agent:--label"|"agent:--max-workers"|"agent:--heartbeat-interval"|"agent:--claim-wait"|"agent:--grace-period"|"agent:--check-interval"|"agent:--multiclaude-home"|"agent:--repo-map"|"events:--since"|"events:--type"|"events:--repo"|"events:--limit"|"messages:--node"|"messages:--to"|"messages:--limit"|"messages:--cursor"|"messages send:--from"|"messages send:--to"|"messages send:--body"|"messages send:--repo"|"messages list:--node"|"messages list:--to"|"messages list:--limit"|"messages list:--cursor") _message 'value'; return ;;
   esac
   case "$path_" in
     "")
-      cmds=('serve:Run the coordination server' 'status:Show the coordinator'\''s version, uptime, store and node/task counts' 'nodes:List registered nodes, or show one' 'tasks:List, create, claim and finish tasks' 'register:Register this machine as a node' 'heartbeat:Send one heartbeat for this machine'\''s registration' 'deregister:Leave the coordinator; this node'\''s claims go back to pending' 'agent:Run this machine as a worker pool: claim fitting tasks, start multiclaude workers, report their PRs' 'events:Follow the event stream' 'messages:Send, list and acknowledge inter-agent messages' 'completion:Print the shell completion script')
+      cmds=('serve:Run the coordination server' 'status:Show the coordinator'\''s version, uptime, store and node/task counts' 'nodes:List registered nodes, show one, or forget one' 'tasks:List, create, claim and finish tasks' 'register:Register this machine as a node' 'heartbeat:Send one heartbeat for this machine'\''s registration' 'deregister:Leave the coordinator; this node'\''s claims go back to pending' 'agent:Run this machine as a worker pool: claim fitting tasks, start multiclaude workers, report their PRs' 'events:Follow the event stream' 'messages:Send, list and acknowledge inter-agent messages' 'completion:Print the shell completion script')
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "serve")
       cmds=()
@@ -33,12 +33,15 @@ _multiclaude_coord() {
       cmds=()
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "nodes")
-      cmds=('list:List registered nodes' 'show:Show one node: capacity, labels, agents, claims')
-      opts=('--status:only nodes with this status' '--label:only nodes with this label' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+      cmds=('list:List registered nodes, by id' 'show:Show one node: capacity, labels, agents, claims' 'forget:Forget a node now')
+      opts=('--status:only nodes with this status' '--label:only nodes with this label' '--limit:at most this many per page' '--cursor:continue after a previous page' '--all:follow every page' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "nodes list")
       cmds=()
-      opts=('--status:only nodes with this status' '--label:only nodes with this label' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+      opts=('--status:only nodes with this status' '--label:only nodes with this label' '--limit:at most this many per page' '--cursor:continue after a previous page' '--all:follow every page' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "nodes show")
+      cmds=()
+      opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "nodes forget")
       cmds=()
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "tasks")
@@ -87,14 +90,14 @@ _multiclaude_coord() {
       cmds=()
       opts=('--since:start after this event id' '--type:only these event types, e.g. task.* or node.offline' '--repo:only events about this repo' '--no-follow:print the events after --since and exit' '--limit:with --no-follow: at most this many events' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "messages")
-      cmds=('send:Send a message to agent@node' 'list:List stored messages' 'ack:Acknowledge a message')
-      opts=('--node:messages addressed to agents on this node' '--to:messages addressed to this agent' '--status:pending' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+      cmds=('send:Send a message to agent@node' 'list:List stored messages, oldest first' 'ack:Acknowledge a message')
+      opts=('--node:messages addressed to agents on this node' '--to:messages addressed to this agent' '--status:pending' '--limit:at most this many per page' '--cursor:continue after a previous page' '--all:follow every page' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "messages send")
       cmds=()
       opts=('--from:sender' '--to:recipient' '--body:the message' '--repo:resolve a bare --to name through this repo'\''s agents' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "messages list")
       cmds=()
-      opts=('--node:messages addressed to agents on this node' '--to:messages addressed to this agent' '--status:pending' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+      opts=('--node:messages addressed to agents on this node' '--to:messages addressed to this agent' '--status:pending' '--limit:at most this many per page' '--cursor:continue after a previous page' '--all:follow every page' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "messages ack")
       cmds=()
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;

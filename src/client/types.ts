@@ -8,7 +8,9 @@ import type {
   AgentSummary,
   CoordEvent,
   Labels,
+  Message,
   MessageStatus,
+  Node,
   NodeCapacity,
   NodeHealth,
   NodeMetrics,
@@ -40,6 +42,11 @@ export interface ClientOptions {
   /** Called after every successful registration, including transparent re-registrations. */
   onRegistered?: (registration: { id: string; request: RegisterRequest; response: RegisterResponse }) => void;
   userAgent?: string;
+  /**
+   * Told of each `Warning` the coordinator answers with, e.g. `unknown field body.x` when it is
+   * older than this client and ignored a field (DESIGN §14). Default: ignored.
+   */
+  onWarning?: (warning: string) => void;
 }
 
 export interface RegisterRequest {
@@ -68,6 +75,13 @@ export interface HeartbeatResponse {
   status: NodeStatus | string;
   pending_messages: number;
   cancelled_task_ids: string[];
+}
+
+/** What `DELETE /nodes/{id}` did. */
+export interface ForgetNodeResponse {
+  node_id: string;
+  /** The node's claims, given back to pending. */
+  released_tasks: string[];
 }
 
 export interface DeregisterResponse {
@@ -121,6 +135,23 @@ export interface ClaimNextRequest {
 export interface ListNodesQuery {
   status?: NodeStatus;
   labels?: Labels;
+}
+
+/** Paging of a list request: at most `limit` (server default 100, cap 1000), after `cursor`. */
+export interface PageQuery {
+  limit?: number;
+  /** The `next_cursor` of the page before. */
+  cursor?: string;
+}
+
+export interface NodePage {
+  nodes: Node[];
+  next_cursor: string | null;
+}
+
+export interface MessagePage {
+  messages: Message[];
+  next_cursor: string | null;
 }
 
 export interface SendMessageRequest {

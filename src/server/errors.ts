@@ -15,7 +15,7 @@ function body(code: ErrorCode, error: string, details: Record<string, unknown> =
 }
 
 /** ajv's `/capacity/max_workers` → `capacity.max_workers`, prefixed with where it was. */
-function fieldOf(part: string | undefined, instancePath: string, params: Record<string, unknown>): string {
+export function fieldOf(part: string | undefined, instancePath: string, params: Record<string, unknown>): string {
   let path = instancePath.replace(/^\//, "").replace(/\//g, ".");
   if (typeof params.missingProperty === "string") path = path ? `${path}.${params.missingProperty}` : params.missingProperty;
   if (typeof params.additionalProperty === "string") path = path ? `${path}.${params.additionalProperty}` : params.additionalProperty;

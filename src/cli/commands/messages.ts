@@ -2,6 +2,7 @@ import { Option, type Command } from "commander";
 import { MESSAGE_STATUSES, type Message, type MessageStatus } from "../../core/types.js";
 import { ago, status, truncate } from "../output/format.js";
 import type { Runner } from "../runner.js";
+import { pageOptions, printMore, readPages, type PageOptions } from "./paging.js";
 
 interface SendOptions {
   from: string;
@@ -10,7 +11,7 @@ interface SendOptions {
   repo?: string;
 }
 
-interface ListOptions {
+interface ListOptions extends PageOptions {
   node?: string;
   to?: string;
   status?: MessageStatus;
@@ -35,25 +36,27 @@ export function registerMessages(program: Command, run: Runner): void {
       }),
     );
 
-  messages
-    .command("list", { isDefault: true })
-    .description("List stored messages")
-    .option("--node <node-id>", "messages addressed to agents on this node")
-    .option("--to <agent@node>", "messages addressed to this agent")
-    .addOption(new Option("--status <status>", "pending (not yet acked) or acked").choices(MESSAGE_STATUSES))
-    .action(
-      run<ListOptions>(async (ctx, opts) => {
-        const client = await ctx.client();
-        const list = await client.listMessages({ node: opts.node, to: opts.to, status: opts.status });
-        ctx.out.result({ messages: list }, (r) =>
-          ctx.out.table(
-            ["ID", "FROM", "TO", "STATUS", "SENT", "BODY"],
-            r.messages.map((m: Message) => [m.id, m.from, m.to, status(ctx.out.c, m.status), ago(m.created_at), truncate(m.body, 60)]),
-            "no messages",
-          ),
+  pageOptions(
+    messages
+      .command("list", { isDefault: true })
+      .description("List stored messages, oldest first")
+      .option("--node <node-id>", "messages addressed to agents on this node")
+      .option("--to <agent@node>", "messages addressed to this agent")
+      .addOption(new Option("--status <status>", "pending (not yet acked) or acked").choices(MESSAGE_STATUSES)),
+  ).action(
+    run<ListOptions>(async (ctx, opts) => {
+      const client = await ctx.client();
+      const page = await readPages("messages", opts, (p) => client.listMessagesPage({ node: opts.node, to: opts.to, status: opts.status, ...p }));
+      ctx.out.result(page, (r) => {
+        ctx.out.table(
+          ["ID", "FROM", "TO", "STATUS", "SENT", "BODY"],
+          r.messages.map((m: Message) => [m.id, m.from, m.to, status(ctx.out.c, m.status), ago(m.created_at), truncate(m.body, 60)]),
+          "no messages",
         );
-      }),
-    );
+        printMore(ctx.out, r.next_cursor);
+      });
+    }),
+  );
 
   messages
     .command("ack")

@@ -4,8 +4,9 @@ import { ago, labels, status } from "../output/format.js";
 import type { Output } from "../output/output.js";
 import { collect, parseLabels } from "../parse.js";
 import type { Runner } from "../runner.js";
+import { pageOptions, printMore, readPages, type PageOptions } from "./paging.js";
 
-interface ListRaw {
+interface ListRaw extends PageOptions {
   status?: NodeStatus;
   label?: string[];
 }
@@ -48,22 +49,26 @@ function printNode(out: Output, n: Node): void {
   }
 }
 
-/** `nodes [list]` and `nodes show ID`. */
+/** `nodes [list]`, `nodes show ID` and `nodes forget ID`. */
 export function registerNodes(program: Command, run: Runner): void {
-  const nodes = program.command("nodes").description("List registered nodes, or show one");
-  const list = nodes
-    .command("list", { isDefault: true })
-    .description("List registered nodes")
-    .addOption(new Option("--status <status>", "only nodes with this status").choices(NODE_STATUSES))
-    .option("--label <key=value>", "only nodes with this label (repeatable)", collect, [])
-    .action(
-      run<ListRaw>(async (ctx, raw) => {
-        const client = await ctx.client();
-        const result = await client.listNodes({ status: raw.status, labels: parseLabels(raw.label) });
-        ctx.out.result({ nodes: result }, (r) => printNodes(ctx.out, r.nodes));
-      }),
-    );
-  void list;
+  const nodes = program.command("nodes").description("List registered nodes, show one, or forget one");
+  pageOptions(
+    nodes
+      .command("list", { isDefault: true })
+      .description("List registered nodes, by id")
+      .addOption(new Option("--status <status>", "only nodes with this status").choices(NODE_STATUSES))
+      .option("--label <key=value>", "only nodes with this label (repeatable)", collect, []),
+  ).action(
+    run<ListRaw>(async (ctx, raw) => {
+      const client = await ctx.client();
+      const labels = parseLabels(raw.label);
+      const page = await readPages("nodes", raw, (p) => client.listNodesPage({ status: raw.status, labels, ...p }));
+      ctx.out.result(page, (r) => {
+        printNodes(ctx.out, r.nodes);
+        printMore(ctx.out, r.next_cursor);
+      });
+    }),
+  );
   nodes
     .command("show")
     .description("Show one node: capacity, labels, agents, claims")
@@ -72,6 +77,19 @@ export function registerNodes(program: Command, run: Runner): void {
       run<Record<string, never>, [string]>(async (ctx, _opts, id) => {
         const client = await ctx.client();
         ctx.out.result(await client.getNode(id), (n) => printNode(ctx.out, n));
+      }),
+    );
+  nodes
+    .command("forget")
+    .description("Forget a node now (admin): its claims go back to pending, its undelivered messages are dropped")
+    .argument("<node-id>", "the node's id")
+    .action(
+      run<Record<string, never>, [string]>(async (ctx, _opts, id) => {
+        const client = await ctx.client();
+        ctx.out.result(await client.forgetNode(id), (r) => {
+          const released = r.released_tasks.length ? `; released ${r.released_tasks.join(", ")}` : "";
+          ctx.out.success(`forgot node ${ctx.out.c.bold(r.node_id)}${released}`);
+        });
       }),
     );
 }

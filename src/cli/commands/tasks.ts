@@ -2,15 +2,13 @@ import { Option, type Command } from "commander";
 import { PRIORITIES, TASK_STATUSES, type Priority, type TaskStatus } from "../../core/types.js";
 import { collect, intArg, parseLabels, SERVER_LIMITS } from "../parse.js";
 import type { Runner } from "../runner.js";
+import { pageOptions, printMore, readPages, type PageOptions } from "./paging.js";
 import { registerTaskClaims } from "./tasks-claim.js";
 import { printOne, printTask, printTaskChange, printTasks } from "./task-format.js";
 
-interface ListOptions {
+interface ListOptions extends PageOptions {
   status?: TaskStatus;
   repo?: string;
-  limit?: number;
-  cursor?: string;
-  all: boolean;
 }
 
 interface PendingOptions {
@@ -33,33 +31,22 @@ interface CreateOptions {
 export function registerTasks(program: Command, run: Runner): void {
   const tasks = program.command("tasks").description("List, create, claim and finish tasks");
 
-  tasks
-    .command("list", { isDefault: true })
-    .description("List tasks, newest first")
-    .addOption(new Option("--status <status>", "only tasks in this state").choices(TASK_STATUSES))
-    .option("--repo <repo>", "only tasks of this repo")
-    .option("--limit <n>", "at most this many per page", intArg(1, SERVER_LIMITS.pageSize))
-    .option("--cursor <cursor>", "continue after a previous page")
-    .option("--all", "follow every page", false)
-    .action(
-      run<ListOptions>(async (ctx, opts) => {
-        const client = await ctx.client();
-        const query = { status: opts.status, repo: opts.repo, limit: opts.limit, cursor: opts.cursor };
-        let page = await client.listTasks(query);
-        if (opts.all) {
-          const all = [...page.tasks];
-          while (page.next_cursor) {
-            page = await client.listTasks({ ...query, cursor: page.next_cursor });
-            all.push(...page.tasks);
-          }
-          page = { tasks: all, next_cursor: null };
-        }
-        ctx.out.result(page, (p) => {
-          printTasks(ctx.out, p.tasks);
-          if (p.next_cursor) ctx.out.line(ctx.out.c.dim(`more: --cursor ${p.next_cursor} (or --all)`));
-        });
-      }),
-    );
+  pageOptions(
+    tasks
+      .command("list", { isDefault: true })
+      .description("List tasks, newest first")
+      .addOption(new Option("--status <status>", "only tasks in this state").choices(TASK_STATUSES))
+      .option("--repo <repo>", "only tasks of this repo"),
+  ).action(
+    run<ListOptions>(async (ctx, opts) => {
+      const client = await ctx.client();
+      const page = await readPages("tasks", opts, (p) => client.listTasks({ status: opts.status, repo: opts.repo, ...p }));
+      ctx.out.result(page, (p) => {
+        printTasks(ctx.out, p.tasks);
+        printMore(ctx.out, p.next_cursor);
+      });
+    }),
+  );
 
   tasks
     .command("pending")
