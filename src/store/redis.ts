@@ -26,6 +26,10 @@ export interface RedisStoreOptions extends StoreOptions {
 
 const parse = <T>(json: string): T => JSON.parse(json) as T;
 
+/** On close: how long transactions in flight may take to finish, then how long QUIT may take. */
+const CLOSE_WAIT_MS = 3000;
+const QUIT_WAIT_MS = 1000;
+
 /**
  * A store shared by several coordinator replicas through one Redis. Transactions are
  * optimistic: `fn` runs against a buffered overlay while every read is noted with its version;
@@ -253,8 +257,12 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
       if (closed) return;
       closed = true;
       clearInterval(catchUpTimer);
-      await Promise.allSettled([...inFlight]);
-      await Promise.allSettled([sub.quit(), client.quit()]);
+      // Bounded: with Redis gone, transactions and QUIT would wait for a reconnect that may
+      // never come. After the waits, disconnect() stops the reconnecting for good.
+      await Promise.race([Promise.allSettled([...inFlight]), sleep(CLOSE_WAIT_MS)]);
+      await Promise.race([Promise.allSettled([sub.quit(), client.quit()]), sleep(QUIT_WAIT_MS)]);
+      sub.disconnect();
+      client.disconnect();
     },
   };
   try {
