@@ -19,7 +19,6 @@ import {
   startAgent,
   startServe,
   waitFor,
-  type AgentProc,
 } from "../fixtures/agent-harness.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
