@@ -54,7 +54,8 @@ function ledgerWorker(home: string, taskId: string): string | undefined {
 }
 
 async function scenario(step: Step, afterLease: boolean): Promise<void> {
-  const serve = await startServe({ claimTimeout: "2s", offlineThreshold: "1s", heartbeatInterval: "250ms" });
+  // A lease that a loaded machine cannot outrun by accident when the restart must come within it.
+  const serve = await startServe({ claimTimeout: afterLease ? "2s" : "60s", offlineThreshold: "1s", heartbeatInterval: "250ms" });
   cleanups.push(() => serve.stop());
   const text = `restart at ${step}${afterLease ? " after the lease" : ""}`;
   // node-a's workers work until finished by hand (a stray one would run forever), its start
