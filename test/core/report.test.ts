@@ -21,7 +21,7 @@ describe("capReport", () => {
   });
 
   it("keeps any report of up to 16 agents and repos within 64 KiB without measuring it", () => {
-    const metrics = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`metric_${i}`.padEnd(64, "m"), -1.2345678901234567e-300]));
+    const metrics = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`metric_${i}`.padEnd(64, "m"), -1.234567890123456e-300]));
     const out = capReport({ agents: Array.from({ length: 16 }, (_, i) => worst(i)), metrics, repos: [] });
     expect(Buffer.byteLength(JSON.stringify({ agents: out.agents, metrics: out.metrics, repos: out.repos }))).toBeLessThanOrEqual(MAX_REPORT_BYTES);
     expect(out.agents).toHaveLength(16);
