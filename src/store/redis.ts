@@ -8,6 +8,7 @@ import { redactUrl } from "./redact-url.js";
 import { createRedisCommit, isConnectionDropped, settleDroppedCommands } from "./redis-commit.js";
 import { createErrorReporter, createEventFeed, parseEventBatch } from "./redis-events.js";
 import { createRedisKeys } from "./redis-keys.js";
+import { upgradeRedisLayout } from "./redis-upgrade.js";
 import { createReadSet, createRedisReads, defineScripts, rc } from "./redis-reads.js";
 import { emptyCounts, type Store, type StoreOptions, type StoreTx } from "./types.js";
 
@@ -142,7 +143,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
     }
   }
 
-  return {
+  const store: Store = {
     backend: "redis",
     ...reads,
     transact(fn) {
@@ -264,4 +265,11 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
       client.disconnect();
     },
   };
+  try {
+    await upgradeRedisLayout(client, k, store);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
 }
