@@ -8,6 +8,7 @@ import type { EventListener } from "../store/types.js";
 import { createClaimLatencyWindow, createFleetStats } from "./fleet-stats.js";
 import { createClaimWaiters, makesTaskClaimable, NOT_FOR_THIS_WAITER } from "./claim-waiters.js";
 import { createMessageService } from "./message-service.js";
+import { createReadiness } from "./readiness.js";
 import { createNodeService } from "./node-service.js";
 import { createSweeper, type SweepResult } from "./sweeper.js";
 import { createTaskService } from "./task-service.js";
@@ -27,8 +28,9 @@ export function createCoordinator(options: CoordinatorOptions) {
   const clock = options.clock ?? Date.now;
   /** Listeners to the events this replica commits (see `onCommitted`). */
   const observers = new Set<(event: NewEvent) => void>();
+  const readiness = createReadiness(options.store);
   const ctx: CoordinatorContext = {
-    store: options.store,
+    store: readiness.store,
     observe: (event) => {
       for (const o of observers) o(event);
     },
@@ -243,6 +245,12 @@ export function createCoordinator(options: CoordinatorOptions) {
       unsubscribe();
       unsubscribeLatency();
       await sweeping?.catch(() => {});
+    },
+
+    /** Readiness (GET /ready): the store answers, and did not fail a write lately. */
+    async ready() {
+      if (stopped) throw new CoordError("UNAVAILABLE", "coordinator is shutting down; retry", { retry_safe: true });
+      return readiness.check();
     },
 
     assertRunning(): void {

@@ -97,7 +97,7 @@ describe("the OpenAPI document", () => {
     for (const [path, item] of Object.entries<any>(doc.paths)) {
       for (const [method, op] of Object.entries<any>(item)) {
         if (!op?.responses) continue;
-        if (["/health", "/openapi.json"].includes(path)) expect(op.security, path).toEqual([]);
+        if (["/health", "/ready", "/openapi.json"].includes(path)) expect(op.security, path).toEqual([]);
         else expect(Object.keys(op.responses), `${method} ${path}`).toContain("401");
       }
     }
@@ -132,6 +132,7 @@ describe("the OpenAPI document", () => {
 describe("a scripted session: every operation, every error code, each answer checked", () => {
   it("runs", async () => {
     await call("GET", "/health", { token: null });
+    await call("GET", "/ready", { token: null });
     await raw("/api/v1/openapi.json");
     expectCode(await call("GET", "/status", { token: null }), 401, "UNAUTHORIZED");
     await call("GET", "/status", read);
