@@ -145,18 +145,29 @@ export function createNodeService(ctx: CoordinatorContext) {
 
     /**
      * Repo state from heartbeats. An agent reported without a repo is counted for the node's repo
-     * when the node reports exactly one.
+     * when the node reports exactly one. `active_prs` is the sum over the nodes (not deregistered)
+     * of each one's latest report for the repo: two nodes with one PR each make 2. `known` is
+     * false for a repo that no node reports and no task names.
      */
     async state(repo: string): Promise<RepoState> {
       const [nodes, pending, record] = await Promise.all([store.listNodes({}), store.countPending(repo), store.getRepo(repo)]);
       const agents: RepoState["agents"] = {};
+      let activePrs = 0;
+      let reported = false;
       for (const node of nodes) {
         if (node.status === "deregistered") continue;
         for (const a of agentsInRepo(node, repo)) {
           agents[`${a.name}@${node.id}`] = { name: a.name, node: node.id, type: a.type, status: a.status, task: a.task ?? null };
         }
+        for (const r of node.repos) {
+          if (r.name !== repo) continue;
+          activePrs += r.active_prs;
+          reported = true;
+        }
       }
-      return { repo, agents, pending_tasks: pending, active_prs: record?.active_prs ?? 0 };
+      const known =
+        reported || record !== undefined || pending > 0 || Object.keys(agents).length > 0 || (await store.listTasks({ repo, limit: 1 })).tasks.length > 0;
+      return { repo, known, agents, pending_tasks: pending, active_prs: activePrs };
     },
   };
 }

@@ -1,6 +1,6 @@
 import swagger from "@fastify/swagger";
 import { Ajv } from "ajv";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { CoordError } from "../core/errors.js";
 import type { Coordinator } from "../coordinator/index.js";
 import { createAuth, type Auth, type AuthOptions } from "./auth.js";
@@ -14,6 +14,7 @@ import type { SseWriter } from "./sse.js";
 import { createAuditLog, type AuditLog, type AuditLogOptions } from "./audit-log.js";
 import { installAudit } from "./audit-hook.js";
 import { installMetrics } from "./metrics.js";
+import { installRequestLog } from "./request-log.js";
 import { createAuthFailureLimiter, installRateLimit, type RateLimitOptions } from "./rate-limit.js";
 
 export const API_PREFIX = "/api/v1";
@@ -69,6 +70,8 @@ export function createApp(options: AppOptions): FastifyInstance {
   const audit: AuditLog | undefined = options.audit ? createAuditLog(options.audit) : undefined;
   const app = Fastify({
     logger: options.logger ?? false,
+    // One line per request at most, from our own hook (request-log.ts), at a level by its kind.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
     // Refusals while closing come from our own hook, in the envelope (see `closing` below).
@@ -112,6 +115,7 @@ export function createApp(options: AppOptions): FastifyInstance {
     }
   });
   if (audit) installAudit(app, audit);
+  if (options.logger) installRequestLog(app);
   installMetrics(app, coordinator, () => streams.size);
   // A token taken out of the list (rotation) also loses the event streams it opened.
   const stopWatchingTokens = auth.onChange(() => {

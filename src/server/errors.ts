@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { CoordError, ERROR_STATUS, type ErrorCode } from "../core/errors.js";
+import { PATTERN_WORDS } from "./schemas.js";
 
 /** The error envelope of DESIGN section 5. */
 export interface ErrorBody {
@@ -22,6 +23,13 @@ function fieldOf(part: string | undefined, instancePath: string, params: Record<
   return path ? `${where}.${path}` : where;
 }
 
+/** ajv's message, but a pattern in words (`must match pattern "^[A-Za-z0-9]…"` helps nobody). */
+function fieldMessage(keyword: string, params: Record<string, unknown>, message: string | undefined): string {
+  if (keyword === "additionalProperties") return "unknown field";
+  if (keyword === "pattern") return PATTERN_WORDS[String(params.pattern)] ?? "contains characters that are not allowed";
+  return message ?? "invalid";
+}
+
 /**
  * Turns anything thrown while handling a request into the error envelope. The one place that
  * decides statuses; nothing else answers an error. Unknown errors become a 500 without internals.
@@ -37,7 +45,7 @@ export function toErrorResponse(err: unknown, log?: FastifyRequest["log"]): { st
   if (e?.validation) {
     const fields = e.validation.map((v) => ({
       field: fieldOf(e.validationContext, v.instancePath, v.params as Record<string, unknown>),
-      message: v.keyword === "additionalProperties" ? "unknown field" : (v.message ?? "invalid"),
+      message: fieldMessage(v.keyword, v.params as Record<string, unknown>, v.message),
     }));
     const summary = fields.slice(0, 3).map((f) => `${f.field}: ${f.message}`).join("; ");
     return { status: 400, body: body("INVALID_REQUEST", `invalid request: ${summary}`, { fields }) };

@@ -1,19 +1,39 @@
 import type { Task } from "../../core/types.js";
-import { ago, labels, priority, status, truncate } from "../output/format.js";
+import { age, ago, labels, priority, status } from "../output/format.js";
 import type { Output } from "../output/output.js";
 
+/** The PR a task's result names, else its branch (when the task carries one), else `-`. */
+export function prOrBranch(t: Task): string {
+  const branch = (t as Task & { branch?: string | null }).branch;
+  return t.result?.pr ?? branch ?? "-";
+}
+
+/** `tasks list` / `pending`: the free-text DESCRIPTION is cut to fit; `-o wide` adds labels, attempts, age. */
 export function printTasks(out: Output, tasks: Task[], emptyText = "no tasks"): void {
   out.table(
-    ["ID", "STATUS", "PRIORITY", "REPO", "LABELS", "CLAIMED BY", "AGE", "DESCRIPTION"],
+    [
+      "ID",
+      "STATUS",
+      "PRIORITY",
+      "REPO",
+      "CLAIMANT",
+      "PR",
+      { title: "LABELS", wide: true },
+      { title: "ATTEMPTS", wide: true },
+      { title: "AGE", wide: true },
+      { title: "DESCRIPTION", flex: true },
+    ],
     tasks.map((t) => [
       t.id,
       status(out.c, t.status),
       priority(out.c, t.priority),
       t.repo,
-      labels(t.labels),
       t.claimed_by ?? "-",
-      ago(t.created_at),
-      truncate(t.description, 50),
+      prOrBranch(t),
+      labels(t.labels),
+      `${t.attempts}/${t.max_attempts}`,
+      age(t.created_at),
+      t.description,
     ]),
     emptyText,
   );
@@ -32,6 +52,7 @@ export function printTask(out: Output, t: Task): void {
     ["claimed at", t.claimed_at],
     ["lease expires", t.lease_expires_at ? `${t.lease_expires_at} (${ago(t.lease_expires_at)})` : null],
     ["completed", t.completed_at],
+    ["branch", (t as Task & { branch?: string | null }).branch],
     ["pr", t.result?.pr ?? null],
     ["summary", t.result?.summary ?? null],
     ["failure", t.failure_reason],
@@ -42,10 +63,12 @@ export function printTask(out: Output, t: Task): void {
   out.line(t.description);
 }
 
-/** One line after a state change: `✓ task-… claimed by w@n`. */
+/** One line after a state change: `✓ task-… claimed by w@n`; a failure gets a red `✗`, not a tick. */
 export function printTaskChange(out: Output, t: Task, verb: string): void {
   const by = t.claimed_by && (verb === "claimed" || verb === "completed") ? ` by ${t.claimed_by}` : "";
-  out.success(`${out.c.bold(t.id)} ${verb}${by} (${status(out.c, t.status)})`);
+  const text = `${out.c.bold(t.id)} ${verb}${by} (${status(out.c, t.status)})`;
+  if (verb.startsWith("failed")) out.failure(text);
+  else out.success(text);
 }
 
 /** `--quiet` prints the bare id (for `$(...)` in scripts); `--json` the task; else one line. */

@@ -1,16 +1,27 @@
 import { Option, type Command } from "commander";
-import { PRIORITIES, TASK_STATUSES, type Priority, type TaskStatus } from "../../core/types.js";
+import { labelsSatisfied } from "../../core/labels.js";
+import { PRIORITIES, TASK_STATUSES, type Labels, type Priority, type Task, type TaskStatus } from "../../core/types.js";
 import { collect, intArg, parseLabels, SERVER_LIMITS } from "../parse.js";
+import { examples } from "../help.js";
 import type { Runner } from "../runner.js";
 import { registerTaskClaims } from "./tasks-claim.js";
 import { printOne, printTask, printTaskChange, printTasks } from "./task-format.js";
+import { watchRedraw } from "./watch.js";
 
 interface ListOptions {
   status?: TaskStatus;
   repo?: string;
+  label: string[];
+  node?: string;
   limit?: number;
   cursor?: string;
   all: boolean;
+  watch: boolean;
+}
+
+/** `--label` and `--node` filter the tasks of each page the coordinator returns. */
+function matches(t: Task, required: Labels, node: string | undefined): boolean {
+  return labelsSatisfied(required, t.labels) && (node === undefined || t.claimed_node === node);
 }
 
 interface PendingOptions {
@@ -38,32 +49,42 @@ export function registerTasks(program: Command, run: Runner): void {
     .description("List tasks, newest first")
     .addOption(new Option("--status <status>", "only tasks in this state").choices(TASK_STATUSES))
     .option("--repo <repo>", "only tasks of this repo")
+    .option("--label <key=value>", "only tasks with this label (repeatable)", collect, [])
+    .option("--node <node-id>", "only tasks claimed by this node")
     .option("--limit <n>", "at most this many per page", intArg(1, SERVER_LIMITS.pageSize))
     .option("--cursor <cursor>", "continue after a previous page")
     .option("--all", "follow every page", false)
+    .option("-w, --watch", "redraw on every task event (until Ctrl-C)", false)
+    .addHelpText("after", examples("tasks --status pending --repo web", "tasks --label pool=gpu --node machine-b -o wide", "tasks --watch"))
     .action(
       run<ListOptions>(async (ctx, opts) => {
         const client = await ctx.client();
+        const required = parseLabels(opts.label);
         const query = { status: opts.status, repo: opts.repo, limit: opts.limit, cursor: opts.cursor };
-        let page = await client.listTasks(query);
-        if (opts.all) {
-          const all = [...page.tasks];
-          while (page.next_cursor) {
-            page = await client.listTasks({ ...query, cursor: page.next_cursor });
-            all.push(...page.tasks);
+        const draw = async () => {
+          let page = await client.listTasks(query);
+          if (opts.all) {
+            const all = [...page.tasks];
+            while (page.next_cursor) {
+              page = await client.listTasks({ ...query, cursor: page.next_cursor });
+              all.push(...page.tasks);
+            }
+            page = { tasks: all, next_cursor: null };
           }
-          page = { tasks: all, next_cursor: null };
-        }
-        ctx.out.result(page, (p) => {
-          printTasks(ctx.out, p.tasks);
-          if (p.next_cursor) ctx.out.line(ctx.out.c.dim(`more: --cursor ${p.next_cursor} (or --all)`));
-        });
+          page = { ...page, tasks: page.tasks.filter((t) => matches(t, required, opts.node)) };
+          ctx.out.result(page, (p) => printTasks(ctx.out, p.tasks));
+          // A hint, not data: on stderr, so `tasks list --limit 1 > file` holds only the table.
+          if (page.next_cursor && !ctx.out.json) ctx.out.info(ctx.out.c.dim(`more: --cursor ${page.next_cursor} (or --all)`));
+        };
+        if (!opts.watch) return draw();
+        return watchRedraw(ctx, client, ["task.*"], draw);
       }),
     );
 
   tasks
     .command("pending")
     .description("Tasks a node with these labels could claim, best first")
+    .addHelpText("after", examples("tasks pending --label pool=gpu --repo web"))
     .option("--label <key=value>", "the node's labels (repeatable)", collect, [])
     .option("--repo <repo>", "only tasks of this repo")
     .option("--limit <n>", "at most this many", intArg(1, SERVER_LIMITS.pageSize))
@@ -78,6 +99,7 @@ export function registerTasks(program: Command, run: Runner): void {
   tasks
     .command("show")
     .description("Show one task")
+    .addHelpText("after", examples("tasks show task-00mwtpx3ly00003ystwo", "tasks show task-00mwtpx3ly00003ystwo --json"))
     .argument("<task-id>")
     .action(
       run<Record<string, never>, [string]>(async (ctx, _opts, id) => {
@@ -89,6 +111,7 @@ export function registerTasks(program: Command, run: Runner): void {
   tasks
     .command("create")
     .description("Create a task")
+    .addHelpText("after", examples('tasks create --repo web --description "Fix the login page" --priority high --label pool=gpu', 'tasks create -q --repo web --description "Nightly build" --idempotency-key nightly-2026-12-01'))
     .requiredOption("--repo <repo>", "repository the task is about")
     .requiredOption("--description <text>", "what to do")
     .addOption(new Option("--priority <priority>", "default from tasks.default_priority on the server").choices(PRIORITIES))
@@ -107,6 +130,8 @@ export function registerTasks(program: Command, run: Runner): void {
           max_attempts: opts.maxAttempts,
           idempotency_key: opts.idempotencyKey,
         });
+        // On stderr even with --json or -q: the task exists, but may wait a long time.
+        for (const w of task.warnings ?? []) ctx.out.warn(w);
         printOne(ctx.out, task, opts.quiet, "created");
       }),
     );
@@ -114,6 +139,7 @@ export function registerTasks(program: Command, run: Runner): void {
   tasks
     .command("cancel")
     .description("Cancel an unfinished task (admin token)")
+    .addHelpText("after", examples('tasks cancel task-00mwtpx3ly00003ystwo --reason "not needed"'))
     .argument("<task-id>")
     .option("--reason <text>", "why")
     .action(
