@@ -8,16 +8,20 @@ export function prOrBranch(t: Task): string {
   return t.result?.pr ?? branch ?? "-";
 }
 
-/** `tasks list` / `pending`: the free-text DESCRIPTION is cut to fit; `-o wide` adds labels, attempts, age. */
+/**
+ * `tasks list` / `pending`: the free-text DESCRIPTION is cut to fit the width; on a terminal too
+ * narrow even then, PR and then PRIORITY are left out; `-o wide` shows them all, plus labels,
+ * attempts and age.
+ */
 export function printTasks(out: Output, tasks: Task[], emptyText = "no tasks"): void {
   out.table(
     [
       "ID",
       "STATUS",
-      "PRIORITY",
+      { title: "PRIORITY", optional: 2 },
       "REPO",
       "CLAIMANT",
-      "PR",
+      { title: "PR", optional: 1 },
       { title: "LABELS", wide: true },
       { title: "ATTEMPTS", wide: true },
       { title: "AGE", wide: true },

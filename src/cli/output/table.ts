@@ -7,6 +7,11 @@ export interface Column {
   flex?: boolean;
   /** Shown only with `-o wide`. */
   wide?: boolean;
+  /**
+   * Left out when the table cannot fit the width even with the flex column at its narrowest:
+   * the lowest number goes first. Always shown with `-o wide` and without a width.
+   */
+  optional?: number;
 }
 
 export type ColumnSpec = string | Column;
@@ -45,13 +50,25 @@ function oneLine(text: string): string {
  */
 export function renderTable(columns: ColumnSpec[], rows: string[][], layout: TableLayout, bold: (s: string) => string = (s) => s): string[] {
   const cols = columns.map((c) => (typeof c === "string" ? { title: c } : c));
-  const shown = cols.map((c, i) => ({ ...c, i })).filter((c) => layout.wide || !c.wide);
+  let shown = cols.map((c, i) => ({ ...c, i })).filter((c) => layout.wide || !c.wide);
+  const natural = (c: { title: string; i: number }) => Math.max(c.title.length, ...rows.map((r) => visibleWidth(oneLine(String(r[c.i] ?? "")))));
+  const narrowest = (c: Column & { i: number }) => (c.flex ? Math.min(natural(c), Math.max(MIN_FLEX, c.title.length)) : natural(c));
+  const total = (list: (Column & { i: number })[], width: (c: Column & { i: number }) => number) =>
+    list.reduce((a, c) => a + width(c), 0) + GAP.length * (list.length - 1);
+  if (layout.width !== undefined && !layout.wide) {
+    // Too wide even with the free text at its narrowest: optional columns go, lowest first.
+    const optional = shown.filter((c) => c.optional !== undefined).sort((a, b) => a.optional! - b.optional!);
+    for (const drop of optional) {
+      if (total(shown, narrowest) <= layout.width) break;
+      shown = shown.filter((c) => c !== drop);
+    }
+  }
   const cells = rows.map((r) => shown.map((c) => oneLine(String(r[c.i] ?? ""))));
-  const widths = shown.map((c, j) => Math.max(c.title.length, ...cells.map((r) => visibleWidth(r[j]!))));
+  const widths = shown.map(natural);
   const flex = shown.findIndex((c) => c.flex);
   if (layout.width !== undefined && flex >= 0 && !layout.wide) {
-    const total = widths.reduce((a, b) => a + b, 0) + GAP.length * (widths.length - 1);
-    if (total > layout.width) widths[flex] = Math.max(MIN_FLEX, shown[flex]!.title.length, widths[flex]! - (total - layout.width));
+    const over = total(shown, natural) - layout.width;
+    if (over > 0) widths[flex] = Math.max(narrowest(shown[flex]!), widths[flex]! - over);
   }
   const line = (values: string[], style: (s: string) => string = (s) => s) =>
     values
