@@ -94,6 +94,7 @@ complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks claim"' -l repo 
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks claim"' -l quiet -s q -d 'print only the task id'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks complete"' -l pr -x -d 'the pull request'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks complete"' -l summary -x -d 'what was done'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks complete"' -l branch -x -d 'the git branch the work is on'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks fail"' -l reason -x -d 'what went wrong'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks fail"' -l no-retry -d 'fail it for good'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks release"' -l reason -x -d 'why'

@@ -138,8 +138,9 @@ export class Client {
 
   /** The tasks a node with exactly these labels could claim (PRD `GetPendingTasks`). */
   async getPendingTasks(labels?: Labels, query: PendingQuery = {}): Promise<Task[]> {
+    if (query.repos?.length === 0) return [];
     const data = await this.transport.request<{ tasks: Task[] }>("GET", "/tasks/pending", {
-      query: { labels: labelQuery(labels), repo: query.repo, limit: query.limit, wait_seconds: query.waitSeconds },
+      query: { labels: labelQuery(labels), repo: query.repo, repos: query.repos?.join(","), limit: query.limit, wait_seconds: query.waitSeconds },
       extraTimeoutMs: (query.waitSeconds ?? 0) * 1000,
     });
     return data.tasks;
@@ -160,7 +161,7 @@ export class Client {
   async claimNext(request: ClaimNextRequest): Promise<Task | null> {
     const data = await this.node.asNode(undefined, (registration_id) =>
       this.transport.request<{ task: Task | null }>("POST", "/tasks/claim", {
-        body: { registration_id, worker_name: request.workerName, repo: request.repo, wait_seconds: request.waitSeconds },
+        body: { registration_id, worker_name: request.workerName, repo: request.repo, repos: request.repos, wait_seconds: request.waitSeconds },
         extraTimeoutMs: (request.waitSeconds ?? 0) * 1000,
         signal: request.signal,
       }),
@@ -168,7 +169,8 @@ export class Client {
     return data.task;
   }
 
-  completeTask(taskId: string, result: { pr?: string; summary?: string } = {}): Promise<Task> {
+  /** Completes the task with its PR (URL or `#42`), summary and the branch the work is on, as far as known. */
+  completeTask(taskId: string, result: { pr?: string; summary?: string; branch?: string } = {}): Promise<Task> {
     return this.node.asNode(undefined, (registration_id) =>
       this.transport.request<Task>("POST", `/tasks/${enc(taskId)}/complete`, { body: { registration_id, ...result } }),
     );
@@ -198,9 +200,14 @@ export class Client {
     return this.transport.request("GET", `/state/${enc(repo)}`);
   }
 
-  /** Sends `body` to `agent@node` (or a bare agent name plus `repo`). */
+  /**
+   * Sends `body` to `agent@node` (or a bare agent name plus `repo`). A registered client sends
+   * through its registration, which a node token must (`from` is then `name@<this node>`);
+   * an admin token may send unregistered, as anyone.
+   */
   sendMessage(message: SendMessageRequest): Promise<Message> {
-    return this.transport.request("POST", "/messages", { body: message });
+    if (!this.node.id) return this.transport.request("POST", "/messages", { body: message });
+    return this.node.asNode(undefined, (registration_id) => this.transport.request<Message>("POST", "/messages", { body: { registration_id, ...message } }));
   }
 
   async listMessages(query: ListMessagesQuery = {}): Promise<Message[]> {
@@ -208,16 +215,22 @@ export class Client {
     return data.messages;
   }
 
-  /** Acknowledges a message (idempotent, so retried safely). */
+  /**
+   * Acknowledges a message (idempotent, so retried safely). A registered client acks as its
+   * node, which a node token must: only the node a message is addressed to may ack it.
+   */
   ackMessage(id: string): Promise<Message> {
-    const body = this.node.id ? { registration_id: this.node.id } : {};
-    return this.transport.request("POST", `/messages/${enc(id)}/ack`, { body, retry: "safe" });
+    const ack = (body: { registration_id?: string }) => this.transport.request<Message>("POST", `/messages/${enc(id)}/ack`, { body, retry: "safe" });
+    return this.node.id ? this.node.asNode(undefined, (registration_id) => ack({ registration_id })) : ack({});
   }
 
   /**
    * One page of the event log after `since` (at most `limit`, server cap 1000), with the log's
    * bounds: `reset` says `since` is not in the log (trimmed away, or newer than `last_event_id`
-   * because the coordinator restarted with a new log). For scripts; `streamEvents` follows.
+   * because the coordinator restarted with a new log). A read looks at a bounded number of
+   * events, so with `types`/`repo` filters a page can be short (even empty) before the log's
+   * end: continue with `since: page.next` while `page.next < page.last_event_id`. For
+   * scripts; `streamEvents` follows.
    */
   readEvents(query: EventQuery = {}): Promise<EventPage> {
     return this.transport.request<EventPage>("GET", "/events", {

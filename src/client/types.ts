@@ -101,6 +101,8 @@ export interface TaskPage {
 
 export interface PendingQuery {
   repo?: string;
+  /** Only tasks of these repos ([] matches nothing). */
+  repos?: readonly string[];
   limit?: number;
   /** Hold the request until a fitting task exists (long poll). */
   waitSeconds?: number;
@@ -109,6 +111,8 @@ export interface PendingQuery {
 export interface ClaimNextRequest {
   workerName: string;
   repo?: string;
+  /** Only tasks of these repos, e.g. the ones multiclaude has initialised on this machine ([] matches nothing). */
+  repos?: readonly string[];
   /** Hold the request open until a task appears (server caps it at 300). */
   waitSeconds?: number;
   signal?: AbortSignal;
@@ -120,6 +124,8 @@ export interface ListNodesQuery {
 }
 
 export interface SendMessageRequest {
+  /** Default: the client's own registration, if it has one. */
+  registration_id?: string;
   from: string;
   to: string;
   body: string;
@@ -149,6 +155,12 @@ export interface EventPage {
   last_event_id: number;
   /** `since` is not in the log: older than `oldest_id` - 1 (trimmed), or newer than `last_event_id`. */
   reset: boolean;
+  /**
+   * Where the next read starts (`since`): a read looks at a bounded number of events, so a
+   * filtered page may be short, even empty, before the end of the log. There is more to read
+   * while `next < last_event_id`. Absent in answers of older coordinators (continue after the last event then).
+   */
+  next?: number;
 }
 
 export interface StreamOptions extends Omit<EventQuery, "limit"> {

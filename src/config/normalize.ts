@@ -1,9 +1,16 @@
-import { createHash } from "node:crypto";
+import { DEFAULT_RETENTION } from "../core/retention.js";
+import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import { WORKER_BOUNDS } from "../core/nodes.js";
 import { PRIORITIES, type Labels } from "../core/types.js";
 import { DEFAULT_PORT, defaultStoreUrl } from "./paths.js";
 import { SectionReader } from "./reader.js";
-import { ROLES, type AgentConfig, type ClientConfig, type Config, type ServerConfig, type TokenEntry } from "./types.js";
+import { readTokens } from "./tokens.js";
+import type { AgentConfig, ClientConfig, Config, ServerConfig } from "./types.js";
+
+export { tokenName } from "./tokens.js";
+
+/** Retention durations: 0 keeps forever; at most ~100 years, so time arithmetic stays exact. */
+const RETENTION_RANGE = { allowZero: true, maxMs: 36_500 * 86_400_000 };
 
 export const DEFAULT_SERVER_URL = `http://127.0.0.1:${DEFAULT_PORT}`;
 export const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
@@ -16,48 +23,6 @@ export function parseListenAddr(text: string): { host: string; port: number } {
   const port = m[3] === undefined ? DEFAULT_PORT : Number(m[3]);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port must be 0-65535, got ${m[3]}`);
   return { host, port };
-}
-
-/** A log-safe name for a token: never the token itself, a short hash of it. */
-export function tokenName(token: string): string {
-  return `token-${createHash("sha256").update(token).digest("hex").slice(0, 8)}`;
-}
-
-function readTokens(auth: SectionReader): TokenEntry[] {
-  const raw = auth.raw.tokens;
-  if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) {
-    auth.problem("tokens", "expected a list of tokens");
-    return [];
-  }
-  const tokens: TokenEntry[] = [];
-  raw.forEach((item: unknown, i) => {
-    const key = `tokens[${i}]`;
-    if (typeof item === "string") {
-      // An empty string comes from `${VAR:-}`: the slot is simply not used.
-      if (item !== "") tokens.push({ token: item, role: "admin", name: tokenName(item) });
-      return;
-    }
-    if (!item || typeof item !== "object" || Array.isArray(item)) {
-      auth.problem(key, "expected a token string or {token, role, name}");
-      return;
-    }
-    const entry = new SectionReader(item as Record<string, unknown>, auth.key(key), auth.problems);
-    entry.rejectUnknown(["token", "role", "name"]);
-    const token = entry.string("token");
-    if (!token) {
-      entry.problem("token", "is required");
-      return;
-    }
-    const role = entry.oneOf("role", ROLES, "admin");
-    tokens.push({ token, role, name: entry.string("name") || tokenName(token) });
-  });
-  const seen = new Set<string>();
-  for (const t of tokens) {
-    if (seen.has(t.token)) auth.problem("tokens", `the token named ${t.name} is listed twice`);
-    seen.add(t.token);
-  }
-  return tokens;
 }
 
 function readLabels(section: SectionReader, name: string): Labels {
@@ -78,9 +43,9 @@ function readLabels(section: SectionReader, name: string): Labels {
   return labels;
 }
 
-function readServer(root: SectionReader, env: NodeJS.ProcessEnv): ServerConfig {
+function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: string[]): ServerConfig {
   const server = root.section("server");
-  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store", "trust_proxy"]);
+  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store", "trust_proxy", "cors"]);
   let listen = { host: "0.0.0.0", port: DEFAULT_PORT };
   const addr = server.string("listen_addr");
   if (addr !== undefined) {
@@ -105,13 +70,15 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv): ServerConfig {
   const rate = server.section("rate_limit");
   rate.rejectUnknown(["enabled", "requests_per_second", "burst", "max_streams_per_token"]);
   const audit = server.section("audit");
-  audit.rejectUnknown(["file"]);
+  audit.rejectUnknown(["file", "keep"]);
   const registration = root.section("registration");
-  registration.rejectUnknown(["heartbeat_interval", "offline_threshold"]);
+  registration.rejectUnknown(["heartbeat_interval", "offline_threshold", "forget_after"]);
   const tasks = root.section("tasks");
-  tasks.rejectUnknown(["default_priority", "claim_timeout", "max_attempts"]);
+  tasks.rejectUnknown(["default_priority", "claim_timeout", "max_attempts", "retention"]);
+  const messages = root.section("messages");
+  messages.rejectUnknown(["retention"]);
   const events = root.section("events");
-  events.rejectUnknown(["retention"]);
+  events.rejectUnknown(["retention", "max_bytes"]);
 
   const heartbeat = registration.duration("heartbeat_interval", 30_000);
   const offline = registration.duration("offline_threshold", 90_000);
@@ -125,7 +92,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv): ServerConfig {
   return {
     listen,
     store,
-    auth: { required: auth.boolean("require_auth", true), tokens: readTokens(auth) },
+    auth: { required: auth.boolean("require_auth", true), tokens: readTokens(auth, warnings) },
     tls: {
       enabled: tlsEnabled,
       cert_file: tls.string("cert_file"),
@@ -139,16 +106,47 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv): ServerConfig {
       burst: rate.integer("burst", 100, 1),
       max_streams_per_token: rate.integer("max_streams_per_token", 100, 1),
     },
-    audit: { file: audit.string("file") },
+    audit: { file: audit.string("file"), keep: audit.integer("keep", 10, 1, 1000) },
     heartbeat_interval_ms: heartbeat,
     offline_threshold_ms: offline,
     claim_timeout_ms: tasks.duration("claim_timeout", 300_000),
     default_priority: tasks.oneOf("default_priority", PRIORITIES, "medium"),
     max_attempts: tasks.integer("max_attempts", 3, 1, 100),
     events_retention: events.integer("retention", 10_000, 1),
+    events_max_bytes: events.bytes("max_bytes", DEFAULT_EVENT_MAX_BYTES, 64 * 1024),
+    retention: {
+      tasksMs: tasks.duration("retention", DEFAULT_RETENTION.tasksMs, RETENTION_RANGE),
+      messagesMs: messages.duration("retention", DEFAULT_RETENTION.messagesMs, RETENTION_RANGE),
+      forgetAfterMs: registration.duration("forget_after", DEFAULT_RETENTION.forgetAfterMs, RETENTION_RANGE),
+    },
     log_level: server.oneOf("log_level", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
     trust_proxy: trustProxy,
+    cors: { origins: readCorsOrigins(server) },
   };
+}
+
+/**
+ * `server.cors.origins`: the browser origins allowed to call the API (`https://host[:port]`, no
+ * path), or `*` for any; off (empty) by default.
+ */
+function readCorsOrigins(server: SectionReader): string[] {
+  const cors = server.section("cors");
+  cors.rejectUnknown(["origins"]);
+  const raw = cors.raw.origins;
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    cors.problem("origins", "expected a list of origins such as https://dash.example.com");
+    return [];
+  }
+  const origins: string[] = [];
+  raw.forEach((item: unknown, i) => {
+    if (typeof item === "string" && (item === "*" || /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$|^https?:\/\/\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(item))) {
+      origins.push(item);
+    } else {
+      cors.problem(`origins[${i}]`, `expected an origin like https://dash.example.com:8080 (scheme, host, optional port, no path) or *, got ${JSON.stringify(item)}`);
+    }
+  });
+  return origins;
 }
 
 /**
@@ -220,14 +218,15 @@ function readAgent(a: SectionReader): AgentConfig {
 /**
  * Turns an expanded config document into the normalised `Config`, applying the defaults.
  * Problems are appended to `problems` (one line each); the result is only meaningful when
- * none were found.
+ * none were found. What is odd but usable (an empty optional token) lands in `warnings`.
  */
 export function normalizeConfig(doc: unknown, env: NodeJS.ProcessEnv, problems: string[]): Config {
+  const warnings: string[] = [];
   let raw: Record<string, unknown> = {};
   if (doc !== undefined && doc !== null) {
     if (typeof doc === "object" && !Array.isArray(doc)) raw = doc as Record<string, unknown>;
     else problems.push("(root): expected a mapping with server, coordination, ... sections");
   }
   const root = new SectionReader(raw, "", problems);
-  return { server: readServer(root, env), coordination: readClient(root) };
+  return { server: readServer(root, env, warnings), coordination: readClient(root), warnings };
 }

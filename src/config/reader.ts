@@ -78,22 +78,47 @@ export class SectionReader {
     return n;
   }
 
-  /** `30s`, `5m`, `1h30m` or a bare number of seconds, in milliseconds. */
-  duration(name: string, fallbackMs: number): number {
+  /** A size: a whole number of bytes, or `512KiB`, `64MiB`, `1GiB` (also KB/MB/GB, powers of 1024). */
+  bytes(name: string, fallback: number, min: number): number {
+    const v = this.raw[name];
+    if (v === undefined || v === null) return fallback;
+    const m = /^\s*(\d+)\s*([KMG]i?B)?\s*$/i.exec(String(v));
+    const unit = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[(m?.[2] ?? "").charAt(0).toUpperCase()] ?? 1;
+    const n = m && typeof v !== "boolean" ? Number(m[1]) * unit : NaN;
+    if (!Number.isSafeInteger(n) || n < min) {
+      this.problem(name, `expected a size of at least ${min} bytes such as 64MiB or 1048576, got ${JSON.stringify(v)}`);
+      return fallback;
+    }
+    return n;
+  }
+
+  /**
+   * `30s`, `5m`, `1h30m`, `30d` or a bare number of seconds, in milliseconds. Zero only with
+   * `allowZero` (retention: keep forever); `maxMs` bounds it.
+   */
+  duration(name: string, fallbackMs: number, opts: { allowZero?: boolean; maxMs?: number } = {}): number {
     const v = this.raw[name];
     if (v === undefined || v === null) return fallbackMs;
     if (typeof v !== "string" && typeof v !== "number") {
       this.problem(name, "expected a duration such as 30s or 5m");
       return fallbackMs;
     }
+    let ms: number;
     try {
-      const ms = parseDuration(v);
-      if (ms <= 0) throw new Error("must be more than zero");
-      return ms;
+      ms = parseDuration(v);
     } catch {
-      this.problem(name, `invalid duration ${JSON.stringify(v)} (use e.g. 30s, 5m, 1h)`);
+      this.problem(name, `invalid duration ${JSON.stringify(v)} (use e.g. 30s, 5m, 1h, 7d)`);
       return fallbackMs;
     }
+    if (ms === 0 && !opts.allowZero) {
+      this.problem(name, `must be more than zero, got ${JSON.stringify(v)}`);
+      return fallbackMs;
+    }
+    if (opts.maxMs !== undefined && ms > opts.maxMs) {
+      this.problem(name, `must be at most ${Math.round(opts.maxMs / 86_400_000)}d, got ${JSON.stringify(v)}`);
+      return fallbackMs;
+    }
+    return ms;
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {

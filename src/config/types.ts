@@ -1,3 +1,4 @@
+import type { RetentionPolicy } from "../core/retention.js";
 import type { Labels, Priority } from "../core/types.js";
 
 export const ROLES = ["admin", "node", "read"] as const;
@@ -7,8 +8,10 @@ export type Role = (typeof ROLES)[number];
 export interface TokenEntry {
   token: string;
   role: Role;
-  /** Shown in logs and the audit log instead of the token. */
+  /** Shown in logs and the audit log instead of the token; nodes registered with it belong to this name. */
   name: string;
+  /** Node tokens only: globs (`ci-runner-*`) of the node ids it may register; any when absent. */
+  nodes?: string[];
 }
 
 /** The `server`, `registration`, `tasks`, `store`, `events` parts of the config file, normalised. */
@@ -19,16 +22,23 @@ export interface ServerConfig {
   tls: { enabled: boolean; cert_file?: string; key_file?: string; ca_file?: string; client_auth: "none" | "require" };
   /** `max_streams_per_token` caps open event streams per token (default 100). */
   rate_limit: { enabled: boolean; requests_per_second: number; burst: number; max_streams_per_token: number };
-  audit: { file?: string };
+  /** `keep`: rotated files kept of each audit file (default 10, of 10 MiB each). */
+  audit: { file?: string; keep: number };
   heartbeat_interval_ms: number;
   offline_threshold_ms: number;
   claim_timeout_ms: number;
   default_priority: Priority;
   max_attempts: number;
   events_retention: number;
+  /** `events.max_bytes`: the most bytes the event log keeps (default 64 MiB). */
+  events_max_bytes: number;
+  /** `tasks.retention`, `messages.retention`, `registration.forget_after` (ms; 0 keeps forever). */
+  retention: RetentionPolicy;
   log_level: string;
   /** Proxies whose X-Forwarded-For is believed (fastify `trustProxy`). */
   trust_proxy: boolean | number | string[];
+  /** Browser origins allowed by CORS (`server.cors.origins`); empty = CORS off. */
+  cors: { origins: string[] };
 }
 
 /** The `coordination` part: how a client or node reaches the coordinator and who it is. */
@@ -69,6 +79,8 @@ export interface AgentConfig {
 export interface Config {
   /** The file the config came from, if any. */
   source?: string;
+  /** Things in the file that were usable but probably not meant (printed once by `serve`). */
+  warnings: string[];
   server: ServerConfig;
   coordination: ClientConfig;
 }

@@ -1,9 +1,17 @@
 import { labelSignature } from "../core/labels.js";
 import type { CoordEvent, Labels, Task } from "../core/types.js";
 
+/**
+ * What an attempt returns when tasks fit its (labels, repos) but none is for this waiter (one
+ * its node gave back lately, a lost race): later waiters with the same key are still tried.
+ */
+export const NOT_FOR_THIS_WAITER = Symbol("not for this waiter");
+
+type AttemptResult = Task | null | typeof NOT_FOR_THIS_WAITER;
+
 interface Waiter {
   key: string;
-  attempt: () => Promise<Task | null>;
+  attempt: () => Promise<AttemptResult>;
   settle: (result: Task | null | Error) => void;
   /** An attempt is running; a timeout or abort waits for it so no claim is lost. */
   inFlight: boolean;
@@ -28,10 +36,11 @@ export function makesTaskClaimable(event: CoordEvent): boolean {
 
 export interface WaitOptions {
   labels: Labels;
-  repo?: string;
+  /** The repos the waiter takes tasks of (undefined: every repo). */
+  repos?: readonly string[];
   waitMs: number;
   signal?: AbortSignal;
-  attempt: () => Promise<Task | null>;
+  attempt: () => Promise<AttemptResult>;
   onAbandonedClaim?: (task: Task) => void;
 }
 
@@ -39,8 +48,8 @@ export interface WaitOptions {
  * Long-polled `POST /tasks/claim` requests. Nobody polls: when a task becomes claimable the
  * waiters are tried in arrival order, one at a time, so N idle nodes do not all race for one
  * task. A pass stops once it has handed out as many tasks as became claimable (new waiters are
- * always tried once), and once a claim finds nothing for some (labels, repo), later waiters
- * with the same (labels, repo) are skipped. `attempt` should look before it takes a
+ * always tried once), and once a claim finds nothing for some (labels, repos), later waiters
+ * with the same (labels, repos) are skipped (unless it returned NOT_FOR_THIS_WAITER). `attempt` should look before it takes a
  * transaction, so a waiter nothing fits costs one read.
  */
 export function createClaimWaiters() {
@@ -68,13 +77,17 @@ export function createClaimWaiters() {
       const counted = !w.fresh;
       w.fresh = false;
       w.inFlight = true;
-      let result: Task | null | Error;
+      let result: AttemptResult | Error;
       try {
         result = await w.attempt();
       } catch (err) {
         result = err instanceof Error ? err : new Error(String(err));
       }
       w.inFlight = false;
+      if (result === NOT_FOR_THIS_WAITER) {
+        if (w.ending) finish(w, null);
+        continue;
+      }
       if (result && !(result instanceof Error) && counted) budget--;
       if (result || w.ending) finish(w, result);
       else exhausted.add(w.key);
@@ -122,7 +135,7 @@ export function createClaimWaiters() {
         };
         const onAbort = () => end(true);
         const w: Waiter = {
-          key: `${opts.repo ?? ""}\u0000${labelSignature(opts.labels)}`,
+          key: `${opts.repos ? [...opts.repos].sort().join(",") : "\u0000"}\u0000${labelSignature(opts.labels)}`,
           attempt: opts.attempt,
           settle: (result) => {
             clearTimeout(timer);

@@ -1,13 +1,19 @@
 import { CoordError } from "../core/errors.js";
 import { compileEventFilter, type EventFilter } from "../core/events.js";
-import type { CoordEvent, Labels, Task } from "../core/types.js";
+import type { Caller } from "../core/identity.js";
+import { DEFAULT_RETENTION } from "../core/retention.js";
+import { repoFilter } from "../core/tasks.js";
+import type { CoordEvent, Task } from "../core/types.js";
 import type { EventListener } from "../store/types.js";
-import { createClaimWaiters, makesTaskClaimable } from "./claim-waiters.js";
+import { createClaimWaiters, makesTaskClaimable, NOT_FOR_THIS_WAITER } from "./claim-waiters.js";
 import { createMessageService } from "./message-service.js";
 import { createNodeService } from "./node-service.js";
 import { createSweeper, type SweepResult } from "./sweeper.js";
 import { createTaskService } from "./task-service.js";
-import type { ClaimNextInput, CoordinatorContext, CoordinatorOptions } from "./types.js";
+import type { ClaimNextInput, CoordinatorContext, CoordinatorOptions, PendingInput } from "./types.js";
+
+/** The most events one `GET /events` looks at, matching or not (see readEvents). */
+export const EVENT_SCAN_BUDGET = 10_000;
 
 /** Upper bound of a long poll; the server's schema enforces the same. */
 export const MAX_WAIT_SECONDS = 300;
@@ -26,13 +32,14 @@ export function createCoordinator(options: CoordinatorOptions) {
     claimTimeoutMs: options.claimTimeoutMs ?? 300_000,
     defaultPriority: options.defaultPriority ?? "medium",
     defaultMaxAttempts: options.defaultMaxAttempts ?? 3,
+    retention: { ...DEFAULT_RETENTION, ...options.retention },
   };
   const sweepIntervalMs = options.sweepIntervalMs ?? Math.min(1000, ctx.offlineThresholdMs / 4, ctx.claimTimeoutMs / 4);
   const startedAt = Date.now();
   const nodes = createNodeService(ctx);
   const tasks = createTaskService(ctx);
   const messages = createMessageService(ctx);
-  const sweep = createSweeper(ctx, tasks);
+  const sweep = createSweeper(ctx, tasks, nodes);
   const waiters = createClaimWaiters();
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweeping: Promise<SweepResult> | undefined;
@@ -73,20 +80,24 @@ export function createCoordinator(options: CoordinatorOptions) {
      * Claims the best fitting task for the node. With `wait_seconds`, holds on until one
      * appears, the wait ends, or `signal` aborts; `{task: null}` when nothing came.
      */
-    async claimNext(input: ClaimNextInput, signal?: AbortSignal): Promise<Task | null> {
-      const attempt = () => tasks.claimBest(input);
+    async claimNext(input: ClaimNextInput, signal?: AbortSignal, caller?: Caller): Promise<Task | null> {
+      const attempt = () => tasks.claimBest(input, caller);
       const task = await attempt();
       const waitMs = Math.min(input.wait_seconds ?? 0, MAX_WAIT_SECONDS) * 1000;
       if (task || waitMs <= 0 || stopped) return task;
       const node = await ctx.store.getNodeByRegistration(input.registration_id);
       const labels = node?.labels ?? {};
+      const repos = repoFilter(input.repo, input.repos);
       return waiters.wait({
         labels,
-        repo: input.repo,
+        repos,
         waitMs,
         signal,
         // A read first: waiters that nothing fits cost no transaction.
-        attempt: async () => ((await ctx.store.listPending({ labels, repo: input.repo, limit: 1 })).length ? attempt() : null),
+        attempt: async () => {
+          if ((await ctx.store.listPending({ labels, repos, limit: 1 })).length === 0) return null;
+          return (await attempt()) ?? NOT_FOR_THIS_WAITER;
+        },
         onAbandonedClaim: (t) => {
           // The client left while its claim went through: undo the claim, attempt included.
           tasks.unclaim(t.id, input.registration_id, "claimant disconnected").catch(() => {});
@@ -99,7 +110,7 @@ export function createCoordinator(options: CoordinatorOptions) {
      * (or the wait ends, or `signal` aborts). Scripts use it to watch a queue without polling.
      */
     async pendingTasks(
-      query: { labels?: Labels; repo?: string; limit?: number },
+      query: PendingInput,
       waitMs = 0,
       signal?: AbortSignal,
     ): Promise<Task[]> {
@@ -135,7 +146,8 @@ export function createCoordinator(options: CoordinatorOptions) {
           }
         };
         const unsubscribe = ctx.store.onEvents((events) => {
-          if (events.some((e) => makesTaskClaimable(e) && (!query.repo || e.data.repo === query.repo))) void check();
+          const repos = repoFilter(query.repo, query.repos);
+          if (events.some((e) => makesTaskClaimable(e) && (!repos || repos.includes(e.data.repo as string)))) void check();
         });
         const timer = setTimeout(end, Math.min(waitMs, MAX_WAIT_SECONDS * 1000));
         pendingWaits.add(end);
@@ -144,24 +156,40 @@ export function createCoordinator(options: CoordinatorOptions) {
       });
     },
 
-    /** Reads the log after `since`, filtered, with what a client needs to detect a gap. */
+    /**
+     * Reads the log after `since`, filtered, with what a client needs to detect a gap. A filter
+     * that matches little could make one read walk the whole log, so a read looks at no more
+     * than EVENT_SCAN_BUDGET events: `next` is the `since` of the following read (the last
+     * event returned when the page is full, else the last event looked at), and the log has
+     * more to look at while `next < last_event_id`.
+     */
     async readEvents(since: number, limit: number, filter: EventFilter = {}) {
       const match = compileEventFilter(filter);
       const { oldest_id, last_id } = await ctx.store.eventBounds();
       const out: CoordEvent[] = [];
       let cursor = since;
-      while (out.length < limit) {
-        const batch = await ctx.store.readEvents(cursor, Math.max(limit, 500));
+      let scanned = 0;
+      scan: while (out.length < limit && scanned < EVENT_SCAN_BUDGET && cursor < last_id) {
+        const batch = await ctx.store.readEvents(cursor, Math.min(500, EVENT_SCAN_BUDGET - scanned));
         if (batch.length === 0) break;
+        scanned += batch.length;
         for (const e of batch) {
-          if (match(e) && out.length < limit) out.push(e);
+          cursor = e.id;
+          if (match(e)) {
+            out.push(e);
+            if (out.length === limit) break scan;
+          }
         }
-        cursor = batch[batch.length - 1]!.id;
       }
       // A gap: events after `since` were trimmed, or `since` is an id this log never gave
       // (the client saw another log, e.g. of a coordinator that restarted on a memory store).
       const reset = (oldest_id > 0 && since < oldest_id - 1) || since > last_id;
-      return { events: out, oldest_id, last_event_id: last_id, reset };
+      return { events: out, oldest_id, last_event_id: last_id, reset, next: cursor };
+    },
+
+    /** One unfiltered page of the log after `afterId` (the event stream's replay). */
+    eventPage(afterId: number, limit: number): Promise<CoordEvent[]> {
+      return ctx.store.readEvents(afterId, limit);
     },
 
     /** Every committed event, in id order. */

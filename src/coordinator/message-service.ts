@@ -1,4 +1,5 @@
 import { CoordError } from "../core/errors.js";
+import { checkRecipient, checkSender, type Caller } from "../core/identity.js";
 import { newId } from "../core/ids.js";
 import { agentsInRepo, parseAddress } from "../core/nodes.js";
 import type { Message, MessageStatus, NodeRecord } from "../core/types.js";
@@ -43,12 +44,17 @@ export function createMessageService(ctx: CoordinatorContext) {
   }
 
   return {
-    async send(input: SendMessageInput): Promise<Message> {
+    /** A node token sends through its registration, as one of that node's agents (`checkSender`). */
+    async send(input: SendMessageInput, caller?: Caller): Promise<Message> {
       // DESIGN caps bodies at 64 KiB of text; the schema counts characters, this counts bytes.
       if (Buffer.byteLength(input.body) > MAX_BODY_BYTES) {
         throw new CoordError("INVALID_REQUEST", `body: at most ${MAX_BODY_BYTES} bytes`, {
           fields: [{ field: "body.body", message: `longer than ${MAX_BODY_BYTES} bytes` }],
         });
+      }
+      if (caller && caller.role !== "admin") {
+        const sender = input.registration_id === undefined ? undefined : await nodeForRegistration(store, input.registration_id, caller);
+        checkSender(caller, sender, input.from);
       }
       const to = await resolveRecipient(input);
       const ts = ctx.now().toISOString();
@@ -79,19 +85,15 @@ export function createMessageService(ctx: CoordinatorContext) {
     },
 
     /**
-     * Acknowledges a message; acking twice is fine. With a registration id, only the node the
-     * message is addressed to may ack it.
+     * Acknowledges a message; acking twice is fine. With a registration id (which a node token
+     * must give), only the node the message is addressed to may ack it (`checkRecipient`).
      */
-    ack(id: string, registrationId?: string): Promise<Message> {
+    ack(id: string, registrationId?: string, caller?: Caller): Promise<Message> {
       return store.transact(async (tx) => {
         const message = await tx.getMessage(id);
         if (!message) throw new CoordError("NOT_FOUND", `message ${id} not found`, { message_id: id });
-        if (registrationId !== undefined) {
-          const node = await nodeForRegistration(tx, registrationId);
-          if (node.id !== message.to_node) {
-            throw new CoordError("FORBIDDEN", `message ${id} is addressed to node ${message.to_node}`, { message_id: id });
-          }
-        }
+        const node = registrationId === undefined ? undefined : await nodeForRegistration(tx, registrationId, caller);
+        checkRecipient(caller, node, message.to_node, id);
         if (message.status === "acked") return message;
         const ts = ctx.now().toISOString();
         const acked: Message = { ...message, status: "acked", acked_at: ts };

@@ -1,6 +1,8 @@
 import { CoordError } from "../core/errors.js";
+import { checkRegister, checkRegistrationOwner, type Caller } from "../core/identity.js";
 import { newSecretId } from "../core/ids.js";
 import { agentsInRepo, diffAgents, onlyRepo } from "../core/nodes.js";
+import { nodeForgettable } from "../core/retention.js";
 import { releaseTask } from "../core/tasks.js";
 import type { Node, NodeRecord, RepoState } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
@@ -8,16 +10,24 @@ import type { CoordinatorContext, HeartbeatInput, RegisterInput } from "./types.
 
 /** The API shape of a node: the registration id and undelivered cancellations stay inside. */
 export function publicNode(node: NodeRecord): Node {
-  const { registration_id: _r, cancelled_tasks: _c, ...rest } = node;
+  const { registration_id: _r, cancelled_tasks: _c, owner: _o, ...rest } = node;
   return rest;
 }
 
-/** Looks up the node a registration id belongs to, or answers REGISTRATION_NOT_FOUND. */
-export async function nodeForRegistration(tx: Pick<StoreTx, "getNodeByRegistration">, registrationId: string): Promise<NodeRecord> {
+/**
+ * Looks up the node a registration id belongs to, or answers REGISTRATION_NOT_FOUND; a caller
+ * other than the token that registered it gets FORBIDDEN.
+ */
+export async function nodeForRegistration(
+  tx: Pick<StoreTx, "getNodeByRegistration">,
+  registrationId: string,
+  caller: Caller | undefined,
+): Promise<NodeRecord> {
   const node = await tx.getNodeByRegistration(registrationId);
   if (!node) {
     throw new CoordError("REGISTRATION_NOT_FOUND", "registration not found; register again", { registration_id: registrationId });
   }
+  checkRegistrationOwner(caller, node);
   return node;
 }
 
@@ -30,16 +40,39 @@ async function renewLeases(ctx: CoordinatorContext, tx: StoreTx, node: NodeRecor
   }
 }
 
+/** Gives the node's claimed tasks back to pending (deregistering, forgetting); returns their ids. */
+async function releaseClaims(tx: StoreTx, node: NodeRecord, reason: string, ts: string): Promise<string[]> {
+  const released: string[] = [];
+  for (const id of node.claimed_tasks) {
+    const task = await tx.getTask(id);
+    if (!task || task.status !== "claimed" || task.claimed_node !== node.id) continue;
+    const t = releaseTask(task, node.id, reason, ts);
+    tx.putTask(t.task);
+    tx.emit(t.event);
+    released.push(id);
+  }
+  return released;
+}
+
+/** How many undelivered messages of a node being forgotten go per transaction. */
+const FORGET_MESSAGE_BATCH = 100;
+
 export function createNodeService(ctx: CoordinatorContext) {
   const { store } = ctx;
   return {
-    /** Upsert by node_id; the new registration id replaces the previous one, claims stay with the node. */
-    register(input: RegisterInput) {
+    /**
+     * Upsert by node_id; the new registration id replaces the previous one, claims stay with the
+     * node. The node belongs to the caller's token name (see `checkRegister`); `takeover_from`
+     * names the owner an admin took it from.
+     */
+    register(input: RegisterInput, caller?: Caller) {
       const now = ctx.now();
       const ts = now.toISOString();
       const registrationId = newSecretId("reg");
       return store.transact(async (tx) => {
         const prev = await tx.getNode(input.node_id);
+        const { takeover_from } = checkRegister(caller, input.node_id, prev);
+        const owner = caller?.name ?? prev?.owner;
         const node: NodeRecord = {
           id: input.node_id,
           hostname: input.hostname ?? prev?.hostname ?? input.node_id,
@@ -58,22 +91,27 @@ export function createNodeService(ctx: CoordinatorContext) {
           claimed_tasks: prev?.claimed_tasks ?? [],
           registration_id: registrationId,
           cancelled_tasks: prev?.cancelled_tasks ?? [],
+          ...(owner !== undefined ? { owner } : {}),
         };
         await renewLeases(ctx, tx, node, now);
         tx.putNode(node);
         tx.emit({
           type: "node.registered",
-          data: { node_id: node.id, hostname: node.hostname, labels: node.labels, capacity: node.capacity, ts },
+          data: { node_id: node.id, hostname: node.hostname, labels: node.labels, capacity: node.capacity, ...(takeover_from ? { takeover_from } : {}), ts },
         });
-        return { registration_id: registrationId, heartbeat_interval_seconds: Math.round(ctx.heartbeatIntervalMs / 1000) };
+        return {
+          registration_id: registrationId,
+          heartbeat_interval_seconds: Math.round(ctx.heartbeatIntervalMs / 1000),
+          ...(takeover_from ? { takeover_from } : {}),
+        };
       });
     },
 
-    async heartbeat(input: HeartbeatInput) {
+    async heartbeat(input: HeartbeatInput, caller?: Caller) {
       const now = ctx.now();
       const ts = now.toISOString();
       const result = await store.transact(async (tx) => {
-        const node = await nodeForRegistration(tx, input.registration_id);
+        const node = await nodeForRegistration(tx, input.registration_id, caller);
         const agents = input.agents ?? node.agents;
         const next: NodeRecord = {
           ...node,
@@ -113,24 +151,62 @@ export function createNodeService(ctx: CoordinatorContext) {
     },
 
     /** The node leaves: its claims go back to pending at once instead of waiting for lease expiry. */
-    deregister(registrationId: string) {
+    deregister(registrationId: string, caller?: Caller) {
       const ts = ctx.now().toISOString();
       return store.transact(async (tx) => {
-        const node = await nodeForRegistration(tx, registrationId);
-        const released: string[] = [];
-        for (const id of node.claimed_tasks) {
-          const task = await tx.getTask(id);
-          if (!task || task.status !== "claimed" || task.claimed_node !== node.id) continue;
-          const t = releaseTask(task, node.id, "node deregistered", ts);
-          tx.putTask(t.task);
-          tx.emit(t.event);
-          released.push(id);
-        }
+        const node = await nodeForRegistration(tx, registrationId, caller);
+        const released = await releaseClaims(tx, node, "node deregistered", ts);
         const next: NodeRecord = { ...node, status: "deregistered", registration_id: null, claimed_tasks: [], last_seen: ts };
         tx.putNode(next);
         tx.emit({ type: "node.deregistered", data: { node_id: node.id, released_tasks: released, ts } });
         return { node_id: node.id, released_tasks: released };
       });
+    },
+
+    /**
+     * Forgets a node: its undelivered messages go (in small batches), then, in one atomic write,
+     * its claims are released, the node is removed and `node.forgotten` is emitted. With
+     * `cutoffMs` (the sweeper) it happens only while the node is still forgettable, re-checked
+     * in every transaction; without (DELETE /nodes/{id}) at once. Returns whether this call
+     * forgot it: of sweeps running at once on several replicas, exactly one does.
+     */
+    async forget(nodeId: string, opts: { cutoffMs?: number } = {}): Promise<{ node_id: string; released_tasks: string[] } | null> {
+      const reason = opts.cutoffMs === undefined ? "forgotten by an admin" : "node forgotten after registration.forget_after";
+      /** The node as this transaction sees it, if it is still to be forgotten. */
+      const target = async (tx: Pick<StoreTx, "getNode">): Promise<NodeRecord | undefined> => {
+        const node = await tx.getNode(nodeId);
+        if (!node && opts.cutoffMs === undefined) throw new CoordError("NODE_NOT_FOUND", `node ${nodeId} not found`, { node_id: nodeId });
+        if (!node || (opts.cutoffMs !== undefined && !nodeForgettable(node, opts.cutoffMs))) return undefined;
+        return node;
+      };
+      const dropMessages = async (tx: StoreTx, ids: string[]) => {
+        for (const m of await Promise.all(ids.map((id) => tx.getMessage(id)))) {
+          if (m && m.status === "pending" && m.to_node === nodeId) tx.deleteMessage(m.id);
+        }
+      };
+      if (!(await target(store))) return null;
+      for (;;) {
+        const ids = (await store.listMessages({ to_node: nodeId, status: "pending", limit: FORGET_MESSAGE_BATCH })).map((m) => m.id);
+        if (ids.length < FORGET_MESSAGE_BATCH) {
+          // The last few go in the same write as the node.
+          return store.transact(async (tx) => {
+            const node = await target(tx);
+            if (!node) return null;
+            const ts = ctx.now().toISOString();
+            await dropMessages(tx, ids);
+            const released = await releaseClaims(tx, node, reason, ts);
+            tx.deleteNode(node.id);
+            tx.emit({ type: "node.forgotten", data: { node_id: node.id, released_tasks: released, last_seen: node.last_seen, reason, ts } });
+            return { node_id: node.id, released_tasks: released };
+          });
+        }
+        const still = await store.transact(async (tx) => {
+          if (!(await target(tx))) return false;
+          await dropMessages(tx, ids);
+          return true;
+        });
+        if (!still) return null;
+      }
     },
 
     async getNode(id: string): Promise<Node> {

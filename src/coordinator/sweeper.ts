@@ -1,16 +1,19 @@
+import type { NodeService } from "./node-service.js";
+import { createRetentionSweep, type RetentionResult } from "./retention-sweep.js";
 import type { CoordinatorContext } from "./types.js";
 import type { TaskService } from "./task-service.js";
 
-export interface SweepResult {
+export interface SweepResult extends RetentionResult {
   offline: string[];
   expired: string[];
 }
 
 /**
- * Offline detection and lease expiry. Each move re-checks its condition inside its own
+ * Offline detection, lease expiry and retention. Each move re-checks its condition inside its own
  * transaction, so sweeps running at once (several replicas) move each node or task once.
  */
-export function createSweeper(ctx: CoordinatorContext, tasks: TaskService) {
+export function createSweeper(ctx: CoordinatorContext, tasks: TaskService, nodes: NodeService) {
+  const sweepRetention = createRetentionSweep(ctx, nodes);
   async function markOffline(nodeId: string, cutoffMs: number): Promise<boolean> {
     const ts = ctx.now().toISOString();
     return ctx.store.transact(async (tx) => {
@@ -25,13 +28,14 @@ export function createSweeper(ctx: CoordinatorContext, tasks: TaskService) {
   return async function sweep(): Promise<SweepResult> {
     const now = ctx.now();
     const cutoffMs = now.getTime() - ctx.offlineThresholdMs;
-    const result: SweepResult = { offline: [], expired: [] };
+    const offline: string[] = [];
+    const expired: string[] = [];
     for (const node of await ctx.store.staleNodes(new Date(cutoffMs).toISOString())) {
-      if (await markOffline(node.id, cutoffMs)) result.offline.push(node.id);
+      if (await markOffline(node.id, cutoffMs)) offline.push(node.id);
     }
     for (const task of await ctx.store.expiredLeases(now.toISOString())) {
-      if (await tasks.expire(task.id)) result.expired.push(task.id);
+      if (await tasks.expire(task.id)) expired.push(task.id);
     }
-    return result;
+    return { offline, expired, ...(await sweepRetention(now.getTime())) };
   };
 }

@@ -1,16 +1,19 @@
 import { CoordError } from "../core/errors.js";
+import type { Caller } from "../core/identity.js";
 import { newId } from "../core/ids.js";
 import { labelsSatisfied } from "../core/labels.js";
 import * as rules from "../core/tasks.js";
-import type { Labels, NodeRecord, Task } from "../core/types.js";
+import type { NodeRecord, Task } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
 import { nodeForRegistration } from "./node-service.js";
 import type {
   ClaimInput,
+  ClaimNextInput,
   CompleteInput,
   CoordinatorContext,
   CreateTaskInput,
   FailInput,
+  PendingInput,
   ReleaseInput,
   TaskListInput,
 } from "./types.js";
@@ -29,12 +32,13 @@ function withoutClaim(node: NodeRecord, taskId: string): NodeRecord {
 function finishTransition(
   ctx: CoordinatorContext,
   registrationId: string,
+  caller: Caller | undefined,
   taskId: string,
   step: (task: Task, node: NodeRecord, ts: string) => rules.Transition,
 ): Promise<Task> {
   const ts = ctx.now().toISOString();
   return ctx.store.transact(async (tx) => {
-    const node = await nodeForRegistration(tx, registrationId);
+    const node = await nodeForRegistration(tx, registrationId, caller);
     const task = await requireTask(tx, taskId);
     const t = step(task, node, ts);
     tx.putTask(t.task);
@@ -47,17 +51,21 @@ function finishTransition(
 /** How many of the best tasks a claim that lost a race chooses among on its next try (doubling per lost race). */
 const CONTENDED_SPREAD = 8;
 const MAX_SPREAD = 64;
+/** How far past tasks in their cooldown for this node a claim looks for one it may take. */
+const COOLDOWN_LOOKAHEAD = 32;
 
 export function createTaskService(ctx: CoordinatorContext) {
   const { store } = ctx;
 
   /** Claims the best fitting task for the node, or returns null when none fits now. */
-  function claimBest(input: ClaimInput & { repo?: string }): Promise<Task | null> {
+  function claimBest(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
     let runs = 0;
     return store.transact(async (tx) => {
-      const node = await nodeForRegistration(tx, input.registration_id);
+      const node = await nodeForRegistration(tx, input.registration_id, caller);
       rules.assertNodeCanClaim(node);
-      const query = { labels: node.labels, repo: input.repo };
+      const nowMs = ctx.now().getTime();
+      const query = { labels: node.labels, repos: rules.repoFilter(input.repo, input.repos) };
+      const fits = (t: Task) => !rules.coolingDown(t, node.id, nowMs);
       let pick: Task | undefined;
       if (runs++ > 0) {
         // A re-run means another claimer (on a shared store) won the race for the best task;
@@ -68,9 +76,12 @@ export function createTaskService(ctx: CoordinatorContext) {
         const candidates = await store.listPending({ ...query, limit: spread });
         const candidate = candidates[Math.floor(Math.random() * candidates.length)];
         const fresh = candidate && (await tx.getTask(candidate.id));
-        if (fresh && rules.isClaimable(fresh.status) && labelsSatisfied(fresh.labels, node.labels)) pick = fresh;
+        if (fresh && rules.isClaimable(fresh.status) && labelsSatisfied(fresh.labels, node.labels) && fits(fresh)) pick = fresh;
       }
       pick ??= (await tx.listPending({ ...query, limit: 1 }))[0];
+      // The best task is one this node gave back lately: look a little further (rare, so the
+      // common claim still reads one task).
+      if (pick && !fits(pick)) pick = (await tx.listPending({ ...query, limit: COOLDOWN_LOOKAHEAD })).find(fits);
       if (!pick) return null;
       return claimIn(tx, pick, node, input.worker_name);
     });
@@ -138,40 +149,40 @@ export function createTaskService(ctx: CoordinatorContext) {
       return store.listTasks({ ...input, limit: input.limit ?? 100 });
     },
 
-    pending(query: { labels?: Labels; repo?: string; limit?: number }): Promise<Task[]> {
-      return store.listPending({ ...query, limit: query.limit ?? 100 });
+    pending(query: PendingInput): Promise<Task[]> {
+      return store.listPending({ labels: query.labels, repos: rules.repoFilter(query.repo, query.repos), limit: query.limit ?? 100 });
     },
 
     /** Claims one task by id: of any number of concurrent claims, exactly one wins. */
-    claim(taskId: string, input: ClaimInput): Promise<Task> {
+    claim(taskId: string, input: ClaimInput, caller?: Caller): Promise<Task> {
       return store.transact(async (tx) => {
-        const node = await nodeForRegistration(tx, input.registration_id);
+        const node = await nodeForRegistration(tx, input.registration_id, caller);
         const task = await requireTask(tx, taskId);
         return claimIn(tx, task, node, input.worker_name);
       });
     },
 
-    complete(taskId: string, input: CompleteInput): Promise<Task> {
-      return finishTransition(ctx, input.registration_id, taskId, (task, node, ts) =>
-        rules.completeTask(task, node.id, { pr: input.pr, summary: input.summary }, ts),
+    complete(taskId: string, input: CompleteInput, caller?: Caller): Promise<Task> {
+      return finishTransition(ctx, input.registration_id, caller, taskId, (task, node, ts) =>
+        rules.completeTask(task, node.id, { pr: input.pr, summary: input.summary, branch: input.branch }, ts),
       );
     },
 
-    fail(taskId: string, input: FailInput): Promise<Task> {
-      return finishTransition(ctx, input.registration_id, taskId, (task, node, ts) =>
+    fail(taskId: string, input: FailInput, caller?: Caller): Promise<Task> {
+      return finishTransition(ctx, input.registration_id, caller, taskId, (task, node, ts) =>
         rules.failTask(task, node.id, input.reason, input.retry ?? true, ts),
       );
     },
 
-    release(taskId: string, input: ReleaseInput): Promise<Task> {
-      return finishTransition(ctx, input.registration_id, taskId, (task, node, ts) =>
+    release(taskId: string, input: ReleaseInput, caller?: Caller): Promise<Task> {
+      return finishTransition(ctx, input.registration_id, caller, taskId, (task, node, ts) =>
         rules.releaseTask(task, node.id, input.reason ?? "released", ts),
       );
     },
 
     /** Undoes a claim whose answer reached nobody (see `rules.unclaimTask`). */
     unclaim(taskId: string, registrationId: string, reason: string): Promise<Task> {
-      return finishTransition(ctx, registrationId, taskId, (task, node, ts) => rules.unclaimTask(task, node.id, reason, ts));
+      return finishTransition(ctx, registrationId, undefined, taskId, (task, node, ts) => rules.unclaimTask(task, node.id, reason, ts));
     },
 
     /** Cancels an unfinished task; its claimant learns of it in its heartbeat responses. */

@@ -1,4 +1,5 @@
 import type { AgentSummary, Labels, NodeHealth, NodeMetrics, Priority, RepoReport, TaskStatus } from "../core/types.js";
+import type { RetentionPolicy } from "../core/retention.js";
 import type { Store } from "../store/types.js";
 
 export interface CoordinatorOptions {
@@ -12,6 +13,8 @@ export interface CoordinatorOptions {
   sweepIntervalMs?: number;
   defaultPriority?: Priority;
   defaultMaxAttempts?: number;
+  /** How long finished tasks, acked messages and idle nodes are kept (DESIGN §10); 0 keeps. */
+  retention?: Partial<RetentionPolicy>;
   version?: string;
 }
 
@@ -47,13 +50,24 @@ export interface ClaimInput {
 
 export interface ClaimNextInput extends ClaimInput {
   repo?: string;
+  /** Only tasks of these repos (with `repo` too: both narrow). The agent sends the repos multiclaude has here. */
+  repos?: string[];
   wait_seconds?: number;
+}
+
+/** Which claimable tasks `GET /tasks/pending` lists. */
+export interface PendingInput {
+  labels?: Labels;
+  repo?: string;
+  repos?: string[];
+  limit?: number;
 }
 
 export interface CompleteInput {
   registration_id: string;
   pr?: string;
   summary?: string;
+  branch?: string;
 }
 
 export interface FailInput {
@@ -75,6 +89,8 @@ export interface TaskListInput {
 }
 
 export interface SendMessageInput {
+  /** The sender's registration; required of node tokens, whose `from` must be an agent of that node. */
+  registration_id?: string;
   from: string;
   to: string;
   body: string;
@@ -90,4 +106,5 @@ export interface CoordinatorContext {
   claimTimeoutMs: number;
   defaultPriority: Priority;
   defaultMaxAttempts: number;
+  retention: RetentionPolicy;
 }

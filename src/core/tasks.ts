@@ -22,6 +22,29 @@ export function isClaimable(status: TaskStatus): boolean {
   return CLAIMABLE_STATUSES.includes(status);
 }
 
+/** How long a node that gave a task back is not offered it again by a claim of the next task. */
+export const RECLAIM_COOLDOWN_MS = 30_000;
+
+/** Whether `POST /tasks/claim` skips this task for this node now (it gave the task back lately). */
+export function coolingDown(task: Task, nodeId: string, nowMs: number): boolean {
+  const c = task.cooldown;
+  return !!c && c.node_id === nodeId && Date.parse(c.until) > nowMs;
+}
+
+function cooldownFor(nodeId: string, now: string): Task["cooldown"] {
+  return { node_id: nodeId, until: new Date(Date.parse(now) + RECLAIM_COOLDOWN_MS).toISOString() };
+}
+
+/**
+ * The repos a claim may take tasks of: `repo` and `repos` both narrow (an empty list matches
+ * nothing); undefined when neither is given (every repo).
+ */
+export function repoFilter(repo: string | undefined, repos: readonly string[] | undefined): string[] | undefined {
+  if (repos === undefined) return repo === undefined ? undefined : [repo];
+  const set = [...new Set(repos)];
+  return repo === undefined ? set : set.filter((r) => r === repo);
+}
+
 export interface NewTaskInput {
   repo: string;
   description: string;
@@ -57,6 +80,7 @@ export function createTask(id: string, input: NewTaskInput, now: string): Transi
     result: null,
     failure_reason: null,
     cancel_reason: null,
+    cooldown: null,
   };
   const event = taskEvent("task.created", task, now, {
     description: task.description,
@@ -142,6 +166,7 @@ export function claimTask(task: Task, node: NodeRecord, worker: string, now: Dat
     claimed_at: ts,
     lease_expires_at: new Date(now.getTime() + leaseMs).toISOString(),
     updated_at: ts,
+    cooldown: null,
   };
   return {
     task: claimed,
@@ -179,12 +204,17 @@ function backToPending(task: Task, ts: string): Task {
   return { ...clearLease(task, "pending", ts), claimed_by: null, claimed_node: null, worker_name: null, claimed_at: null };
 }
 
-export function completeTask(task: Task, nodeId: string, result: { pr?: string | null; summary?: string | null }, now: string): Transition {
+export function completeTask(
+  task: Task,
+  nodeId: string,
+  result: { pr?: string | null; summary?: string | null; branch?: string | null },
+  now: string,
+): Transition {
   assertClaimant(task, nodeId);
   const next: Task = {
     ...clearLease(task, "completed", now),
     completed_at: now,
-    result: { pr: result.pr ?? null, summary: result.summary ?? null },
+    result: { pr: result.pr ?? null, summary: result.summary ?? null, branch: result.branch ?? null },
   };
   return {
     task: next,
@@ -193,6 +223,7 @@ export function completeTask(task: Task, nodeId: string, result: { pr?: string |
       worker: task.worker_name,
       pr: next.result!.pr,
       summary: next.result!.summary,
+      branch: next.result!.branch,
     }),
   };
 }
@@ -205,6 +236,7 @@ export function failTask(task: Task, nodeId: string, reason: string, retry: bool
     ...(final ? clearLease(task, "failed", now) : backToPending(task, now)),
     failure_reason: reason,
     completed_at: final ? now : null,
+    cooldown: final ? null : cooldownFor(nodeId, now),
   };
   return {
     task: next,
@@ -214,7 +246,7 @@ export function failTask(task: Task, nodeId: string, reason: string, retry: bool
 
 export function releaseTask(task: Task, nodeId: string, reason: string, now: string): Transition {
   assertClaimant(task, nodeId);
-  const next = backToPending(task, now);
+  const next: Task = { ...backToPending(task, now), cooldown: cooldownFor(nodeId, now) };
   return { task: next, event: taskEvent("task.released", next, now, { node_id: nodeId, worker: task.worker_name, reason }) };
 }
 

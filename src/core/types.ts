@@ -66,6 +66,12 @@ export interface Node {
 export interface NodeRecord extends Node {
   registration_id: string | null;
   /**
+   * The name of the token that registered this node id: only it (or an admin taking the node
+   * over) may register it again, and only it may act through the registration. Absent on
+   * records stored before nodes had owners.
+   */
+  owner?: string;
+  /**
    * Tasks cancelled while this node held them. Every heartbeat answer lists them until
    * `claim_timeout` has passed since the cancellation, so a lost answer hides nothing.
    */
@@ -80,6 +86,18 @@ export interface CancelledTask {
 export interface TaskResult {
   pr: string | null;
   summary: string | null;
+  /** The git branch the work is on (multiclaude records `work/<worker>`); set when known. */
+  branch: string | null;
+}
+
+/**
+ * A node that gave a task back (release, or fail with retry) is not offered it again by
+ * `POST /tasks/claim` until `until`, so one node whose start keeps failing does not burn every
+ * attempt in a row; other nodes may take it at once.
+ */
+export interface TaskCooldown {
+  node_id: string;
+  until: string;
 }
 
 /** A distributable work item. */
@@ -105,6 +123,8 @@ export interface Task {
   result: TaskResult | null;
   failure_reason: string | null;
   cancel_reason: string | null;
+  /** Set by a release or a retried failure; see TaskCooldown. Absent on records stored before it existed. */
+  cooldown?: TaskCooldown | null;
 }
 
 export interface Message {
@@ -134,6 +154,7 @@ export const EVENT_TYPES = [
   "node.online",
   "node.offline",
   "node.deregistered",
+  "node.forgotten",
   "agent.spawned",
   "agent.exited",
   "task.created",

@@ -1,3 +1,4 @@
+import cors from "@fastify/cors";
 import swagger from "@fastify/swagger";
 import { Ajv } from "ajv";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
@@ -11,11 +12,11 @@ import { metaRoutes } from "./routes/meta.js";
 import { nodeRoutes } from "./routes/nodes.js";
 import { taskRoutes } from "./routes/tasks.js";
 import type { SseWriter } from "./sse.js";
-import { createAuditLog, type AuditLog, type AuditLogOptions } from "./audit-log.js";
+import type { AuditLogOptions } from "./audit-log.js";
 import { installAudit } from "./audit-hook.js";
 import { installMetrics } from "./metrics.js";
-import { installRequestLog } from "./request-log.js";
 import { createAuthFailureLimiter, installRateLimit, type RateLimitOptions } from "./rate-limit.js";
+import { installRequestLog, refuseQueryTokens, withRedactedUrls } from "./request-log.js";
 
 export const API_PREFIX = "/api/v1";
 export const BODY_LIMIT = 1024 * 1024;
@@ -36,6 +37,8 @@ export interface AppOptions {
   audit?: AuditLogOptions;
   /** Open event streams allowed per token (default 100). */
   maxStreamsPerToken?: number;
+  /** Browser origins allowed to call the API (CORS); none unless given. `*` allows any. */
+  corsOrigins?: string[];
   /** Extra options for fastify (TLS `https`, etc.). */
   fastify?: Partial<FastifyServerOptions> & Record<string, unknown>;
 }
@@ -67,9 +70,9 @@ export function createApp(options: AppOptions): FastifyInstance {
   const streams = new Set<SseWriter>();
   const limits = options.rateLimit ?? { enabled: false, requests_per_second: 50, burst: 100 };
   const authFailures = createAuthFailureLimiter(limits);
-  const audit: AuditLog | undefined = options.audit ? createAuditLog(options.audit) : undefined;
   const app = Fastify({
-    logger: options.logger ?? false,
+    // Query strings are redacted in request logs: a token sent as ?token= must not be written down.
+    logger: withRedactedUrls(options.logger ?? false),
     // One line per request at most, from our own hook (request-log.ts), at a level by its kind.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
@@ -100,6 +103,11 @@ export function createApp(options: AppOptions): FastifyInstance {
     const access = request.routeOptions.config?.access;
     if (!access) return; // not-found handler: answered there
     try {
+      refuseQueryTokens(request);
+    } catch (err) {
+      return sendError(reply, err);
+    }
+    try {
       request.actor = auth.check(request, access);
     } catch (err) {
       // Only failures are throttled: a client sending bad tokens does not lock out good ones
@@ -114,7 +122,7 @@ export function createApp(options: AppOptions): FastifyInstance {
       return sendError(reply, err);
     }
   });
-  if (audit) installAudit(app, audit);
+  if (options.audit) installAudit(app, options.audit);
   if (options.logger) installRequestLog(app);
   installMetrics(app, coordinator, () => streams.size);
   // A token taken out of the list (rotation) also loses the event streams it opened.
@@ -135,9 +143,7 @@ export function createApp(options: AppOptions): FastifyInstance {
     await coordinator.stop();
     setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
   });
-  app.addHook("onClose", async () => {
-    await audit?.close();
-  });
+  if (options.corsOrigins?.length) registerCors(app, options.corsOrigins);
 
   app.register(swagger, {
     openapi: {
@@ -166,4 +172,19 @@ export function createApp(options: AppOptions): FastifyInstance {
     { prefix: API_PREFIX },
   );
   return app;
+}
+
+/**
+ * CORS for browser pages on other origins (DESIGN §14): the listed origins may call the API with
+ * a bearer token (no cookies, so no credentials mode), preflight included. Headers a page needs
+ * to read (warnings, rate-limit waits) are exposed.
+ */
+function registerCors(app: FastifyInstance, origins: string[]): void {
+  app.register(cors, {
+    origin: origins.includes("*") ? "*" : origins,
+    methods: ["GET", "POST", "DELETE"],
+    allowedHeaders: ["authorization", "content-type", "last-event-id"],
+    exposedHeaders: ["warning", "retry-after"],
+    maxAge: 600,
+  });
 }

@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync, openSync, renameSync, statSync, type WriteStream } from "node:fs";
+import { createWriteStream, fchmodSync, mkdirSync, openSync, renameSync, statSync, type WriteStream } from "node:fs";
 import { dirname } from "node:path";
 
 export interface AuditRecord {
@@ -11,20 +11,42 @@ export interface AuditRecord {
   status: number;
   outcome: "ok" | "error";
   code?: string;
+  /** `POST /register` by an admin of a node another token owned: that token's name. */
+  takeover_from?: string;
+}
+
+/** One line of the refusals file: the unauthenticated requests of one address in one minute. */
+export interface RefusalRecord {
+  /** Start of the minute. */
+  time: string;
+  address: string;
+  outcome: "refused";
+  count: number;
+  first: string;
+  last: string;
+  /** How many got each status (401, 429, ...). */
+  statuses: Record<string, number>;
+  /** Up to a few of the distinct routes and unknown-token fingerprints seen, for forensics. */
+  actions: string[];
+  actors: string[];
 }
 
 export interface AuditLogOptions {
   file: string;
   /** Rotate past this size (default 10 MiB). */
   maxBytes?: number;
-  /** Rotated files kept: `FILE.1` … `FILE.N` (default 3). */
+  /** Rotated files kept: `FILE.1` … `FILE.N` (default 10, `server.audit.keep`). */
   keep?: number;
+  /** Length of the window refusals are counted in (default one minute; tests shorten it). */
+  refusalWindowMs?: number;
 }
 
 export interface AuditLog {
-  write(record: AuditRecord): void;
+  write(record: AuditRecord | RefusalRecord): void;
   close(): Promise<void>;
 }
+
+export const DEFAULT_AUDIT_KEEP = 10;
 
 /**
  * JSON-lines audit log. Writes go to a buffered stream, so a request never waits for the
@@ -33,7 +55,7 @@ export interface AuditLog {
  */
 export function createAuditLog(options: AuditLogOptions): AuditLog {
   const maxBytes = options.maxBytes ?? 10 * 1024 * 1024;
-  const keep = options.keep ?? 3;
+  const keep = options.keep ?? DEFAULT_AUDIT_KEEP;
   mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 });
   let size = 0;
   try {
@@ -42,7 +64,12 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     size = 0;
   }
   // Opened synchronously, so the file exists (and can be renamed) before the first write lands.
-  const open = () => createWriteStream("", { fd: openSync(options.file, "a", 0o600) });
+  // fchmod: the mode of open() is filtered by the umask, and an audit log is for its owner only.
+  const open = () => {
+    const fd = openSync(options.file, "a", 0o600);
+    fchmodSync(fd, 0o600);
+    return createWriteStream("", { fd });
+  };
   let stream: WriteStream = open();
   // A full disk or a removed folder must not take the coordinator down; the error is reported once.
   let failed = false;

@@ -1,13 +1,15 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 import { CoordError } from "../core/errors.js";
+import type { Caller } from "../core/identity.js";
 import type { Role, TokenEntry } from "../config/types.js";
 
 /** Who is calling; the token itself is never kept here, so it cannot leak into logs. */
-export interface Actor {
-  name: string;
+export interface Actor extends Caller {
   role: Role;
 }
+
+const actorOf = (t: TokenEntry): Actor => ({ name: t.name, role: t.role, ...(t.nodes ? { nodes: t.nodes } : {}) });
 
 /** Route access: `anyone`, or the least role that may call it. */
 export type Access = "anyone" | Role;
@@ -38,7 +40,7 @@ export interface AuthOptions {
 export function createAuth(options: AuthOptions) {
   let required = options.required;
   const changeListeners = new Set<() => void>();
-  let entries = options.tokens.map((t) => ({ digest: digest(t.token), actor: { name: t.name, role: t.role } }));
+  let entries = options.tokens.map((t) => ({ digest: digest(t.token), actor: actorOf(t) }));
 
   // Headers already verified, so a busy node does not hash its token on every request.
   // Only successes are kept (guesses never fill it); cleared when the token list changes.
@@ -65,6 +67,8 @@ export function createAuth(options: AuthOptions) {
     get required() {
       return required;
     },
+    /** The caller an Authorization header names, if valid (routes not found are not checked, the audit log asks). */
+    identify,
     /** Whether an Authorization header is (still) valid; used to end streams of revoked tokens. */
     accepts(header: string | undefined): boolean {
       return identify(header) !== undefined;
@@ -76,7 +80,7 @@ export function createAuth(options: AuthOptions) {
     setTokens(next: AuthOptions): void {
       required = next.required;
       verified = new Map();
-      entries = next.tokens.map((t) => ({ digest: digest(t.token), actor: { name: t.name, role: t.role } }));
+      entries = next.tokens.map((t) => ({ digest: digest(t.token), actor: actorOf(t) }));
       for (const l of changeListeners) l();
     },
     /** Resolves the caller of a request or throws 401/403 for the route's access level. */

@@ -29,6 +29,11 @@ const StringEnum = <T extends string>(values: readonly T[]) => Type.Union(values
 /** Free text (descriptions, summaries, reasons, message bodies): any characters but C0 controls other than tab and newlines. */
 const TEXT = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$";
 const Text = (max: number, min = 0) => Type.String({ minLength: min, maxLength: max, pattern: TEXT });
+/** A git branch name as multiclaude records it (`work/<worker>`): no whitespace or control characters. */
+const BRANCH = "^[^\\s\\u0000-\\u001F\\u007F~^:?*\\[\\\\]+$";
+const Branch = Type.String({ minLength: 1, maxLength: 255, pattern: BRANCH });
+/** At most this many repos in one claim's `repos` filter. */
+export const MAX_CLAIM_REPOS = 256;
 const Address = Type.String({ minLength: 1, maxLength: 257, pattern: ADDRESS });
 
 /** Each pattern above in words, for the 400's field messages (a regex means nothing to most people). */
@@ -41,6 +46,7 @@ export const PATTERN_WORDS: Record<string, string> = {
   [PRINTABLE]: "must be printable ASCII without spaces",
   [METRIC]: "a metric name must be lowercase letters, digits or '_', starting with a letter",
   [TEXT]: "must not contain control characters (tab and newlines are fine)",
+  [BRANCH]: "a branch name must not contain spaces, control characters or any of ~ ^ : ? * [ \\",
 };
 
 // ---- entities -------------------------------------------------------------
@@ -95,9 +101,17 @@ export const Task = Type.Object({
   claimed_at: Nullable(Timestamp),
   lease_expires_at: Nullable(Timestamp),
   completed_at: Nullable(Timestamp),
-  result: Nullable(Type.Object({ pr: Nullable(Type.String()), summary: Nullable(Type.String()) })),
+  result: Nullable(Type.Object({ pr: Nullable(Type.String()), summary: Nullable(Type.String()), branch: Nullable(Type.String()) })),
   failure_reason: Nullable(Type.String()),
   cancel_reason: Nullable(Type.String()),
+  cooldown: Type.Optional(
+    Nullable(
+      Type.Object(
+        { node_id: Type.String(), until: Timestamp },
+        { description: "the node that gave this task back is not offered it again by POST /tasks/claim until `until`" },
+      ),
+    ),
+  ),
 });
 
 /** `POST /tasks`: the task, plus `warnings` when no online node could take it now (issue 13). */
@@ -178,13 +192,16 @@ export const ClaimNextBody = Type.Object(
     registration_id: RegistrationId,
     worker_name: WorkerName,
     repo: Type.Optional(Name("only tasks of this repo")),
+    repos: Type.Optional(
+      Type.Array(Name("repo"), { maxItems: MAX_CLAIM_REPOS, description: "only tasks of these repos (the repos multiclaude has on this node); [] matches nothing" }),
+    ),
     wait_seconds: Type.Optional(Type.Number({ minimum: 0, maximum: 300 })),
   },
   { additionalProperties: false },
 );
 
 export const CompleteBody = Type.Object(
-  { registration_id: RegistrationId, pr: Type.Optional(Text(2048, 1)), summary: Type.Optional(Text(65_536)) },
+  { registration_id: RegistrationId, pr: Type.Optional(Text(2048, 1)), summary: Type.Optional(Text(65_536)), branch: Type.Optional(Branch) },
   { additionalProperties: false },
 );
 export const FailBody = Type.Object(
@@ -198,7 +215,7 @@ export const ReleaseBody = Type.Object(
 export const CancelBody = Type.Object({ reason: Type.Optional(Text(4096, 1)) }, { additionalProperties: false });
 
 export const SendMessageBody = Type.Object(
-  { from: Address, to: Address, body: Text(65_536, 1), repo: Type.Optional(Name("repo")) },
+  { registration_id: Type.Optional(RegistrationId), from: Address, to: Address, body: Text(65_536, 1), repo: Type.Optional(Name("repo")) },
   { additionalProperties: false },
 );
 export const AckBody = Type.Object({ registration_id: Type.Optional(RegistrationId) }, { additionalProperties: false });
@@ -220,6 +237,9 @@ export const PendingQuery = Type.Object(
   {
     labels: Type.Optional(Type.String({ maxLength: 4096 })),
     repo: Type.Optional(Name("repo")),
+    repos: Type.Optional(
+      Type.String({ maxLength: 33_000, pattern: `^(${NAME.slice(1, -1)})(,(${NAME.slice(1, -1)}))*$`, description: "only tasks of these repos, comma-separated" }),
+    ),
     limit: Type.Optional(Limit),
     wait_seconds: Type.Optional(Type.Number({ minimum: 0, maximum: 300 })),
   },

@@ -73,7 +73,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const { tokens, tokenFile, created } = resolveTokens(config, env);
   const auth = createAuth({ required: config.auth.required, tokens });
 
-  const store = await createStore(config.store, { retention: config.events_retention });
+  const store = await createStore(config.store, { retention: config.events_retention, maxEventBytes: config.events_max_bytes });
   const coordinator = createCoordinator({
     store,
     heartbeatIntervalMs: config.heartbeat_interval_ms,
@@ -81,6 +81,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     claimTimeoutMs: config.claim_timeout_ms,
     defaultPriority: config.default_priority,
     defaultMaxAttempts: config.max_attempts,
+    retention: config.retention,
     version: VERSION,
   });
   const https = config.tls.enabled
@@ -98,8 +99,9 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     auth,
     rateLimit: limits,
     maxStreamsPerToken: config.rate_limit.max_streams_per_token,
-    audit: config.audit.file ? { file: config.audit.file } : undefined,
+    audit: config.audit.file ? { file: config.audit.file, keep: config.audit.keep } : undefined,
     version: VERSION,
+    corsOrigins: config.cors.origins,
     // Request logs go to stderr: stdout is for `--json` answers only.
     logger: options.logLevel && options.logLevel !== "silent" ? { level: options.logLevel, stream: process.stderr } : false,
     fastify: { ...(https ? { https } : {}), trustProxy: trustProxyOption(config.trust_proxy) },

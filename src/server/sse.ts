@@ -2,7 +2,9 @@ import type { ServerResponse } from "node:http";
 import type { CoordEvent } from "../core/types.js";
 
 /** A stream past this many unsent bytes belongs to a client that cannot keep up: it is cut and resumes by id. */
-const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** `drain()` waits until no more than this is unsent: replay goes at the pace the client reads. */
+const DRAINED_BYTES = 64 * 1024;
 
 /** Frames by event: with many subscribers, each event is serialised once, not once per stream. */
 const frames = new WeakMap<CoordEvent, string>();
@@ -21,6 +23,11 @@ export interface SseWriter {
   /** An event without id (it is not part of the log), e.g. `stream.reset`. */
   notice(type: string, data: unknown): boolean;
   comment(text: string): boolean;
+  /**
+   * Writes what is queued now and waits until the client has taken most of it (or the stream
+   * closed): a replay awaits this after each page, so a stream holds about one page in memory.
+   */
+  drain(): Promise<void>;
   close(): void;
   readonly closed: boolean;
   /** The Authorization header the stream was opened with, to re-check after a token change. */
@@ -57,6 +64,8 @@ function scheduleFlush(flush: () => void): void {
 export function createSseWriter(res: ServerResponse, retryMs: number, onClose: () => void): SseWriter {
   let closed = false;
   let queued: string[] = [];
+  /** Bytes (UTF-16 units, near enough) in `queued`. */
+  let queuedLength = 0;
   res.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-cache, no-transform",
@@ -69,29 +78,53 @@ export function createSseWriter(res: ServerResponse, retryMs: number, onClose: (
     closed = true;
     openStreams--;
     queued = [];
+    queuedLength = 0;
     pending.delete(flush);
     onClose();
   };
   res.on("close", finish);
   res.on("error", finish);
 
+  /** Cuts a stream that fell too far behind: the client reconnects and resumes by id. */
+  function cut(): void {
+    res.destroy();
+    finish();
+  }
+
   function flush(): void {
     if (closed || queued.length === 0) return;
-    if (res.writableLength > MAX_BUFFERED_BYTES) {
-      res.destroy();
-      finish();
-      return;
-    }
     const chunk = queued.length === 1 ? queued[0]! : queued.join("");
     queued = [];
+    queuedLength = 0;
     res.write(chunk);
   }
 
   function write(frame: string): boolean {
     if (closed) return false;
+    if (res.writableLength + queuedLength + frame.length > MAX_BUFFERED_BYTES) {
+      cut();
+      return false;
+    }
     queued.push(frame);
+    queuedLength += frame.length;
     if (queued.length === 1) scheduleFlush(flush);
     return true;
+  }
+
+  async function drain(): Promise<void> {
+    pending.delete(flush);
+    flush();
+    while (!closed && res.writableLength > DRAINED_BYTES) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off("drain", done);
+          res.off("close", done);
+          resolve();
+        };
+        res.on("drain", done);
+        res.on("close", done);
+      });
+    }
   }
 
   res.write(`retry: ${retryMs}\n\n`);
@@ -99,6 +132,7 @@ export function createSseWriter(res: ServerResponse, retryMs: number, onClose: (
     send: (e) => write(eventFrame(e)),
     notice: (type, data) => write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`),
     comment: (text) => write(`: ${text}\n\n`),
+    drain,
     close() {
       if (!closed) {
         flush();

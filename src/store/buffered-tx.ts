@@ -1,4 +1,5 @@
 import type { Message, NewEvent, NodeRecord, RepoRecord, Task } from "../core/types.js";
+import { boundEvent } from "../core/events.js";
 import { isClaimable } from "../core/tasks.js";
 import type { StoreTx, StoreTxReads } from "./types.js";
 
@@ -8,16 +9,40 @@ export interface WriteSet {
   tasks: Map<string, Task>;
   messages: Map<string, Message>;
   repos: Map<string, RepoRecord>;
+  /** Ids of records to remove (retention, forgetting a node); an id is never both put and deleted. */
+  deleted: { nodes: Set<string>; tasks: Set<string>; messages: Set<string> };
   events: NewEvent[];
 }
 
 export function createWriteSet(): WriteSet {
-  return { nodes: new Map(), tasks: new Map(), messages: new Map(), repos: new Map(), events: [] };
+  return {
+    nodes: new Map(),
+    tasks: new Map(),
+    messages: new Map(),
+    repos: new Map(),
+    deleted: { nodes: new Set(), tasks: new Set(), messages: new Set() },
+    events: [],
+  };
 }
 
 /** True when a transaction wrote no record and emitted no event: there is nothing to commit. */
 export function isEmptyWriteSet(ws: WriteSet): boolean {
-  return ws.nodes.size + ws.tasks.size + ws.messages.size + ws.repos.size + ws.events.length === 0;
+  const d = ws.deleted;
+  return ws.nodes.size + ws.tasks.size + ws.messages.size + ws.repos.size + d.nodes.size + d.tasks.size + d.messages.size + ws.events.length === 0;
+}
+
+type Kind = "nodes" | "tasks" | "messages";
+
+/** Records a put: a later put of a deleted record brings it back. */
+export function putRecord(ws: WriteSet, kind: Kind, record: NodeRecord | Task | Message): void {
+  ws.deleted[kind].delete(record.id);
+  (ws[kind] as Map<string, typeof record>).set(record.id, record);
+}
+
+/** Records a delete: a later delete wins over an earlier put. */
+export function deleteRecord(ws: WriteSet, kind: Kind, id: string): void {
+  ws[kind].delete(id);
+  ws.deleted[kind].add(id);
 }
 
 /**
@@ -27,47 +52,62 @@ export function isEmptyWriteSet(ws: WriteSet): boolean {
 export function createBufferedTx(reads: StoreTxReads, ws: WriteSet): StoreTx {
   return {
     async getNode(id) {
+      if (ws.deleted.nodes.has(id)) return undefined;
       return ws.nodes.get(id) ?? reads.getNode(id);
     },
     async getNodeByRegistration(registrationId) {
       for (const n of ws.nodes.values()) if (n.registration_id === registrationId) return n;
       const node = await reads.getNodeByRegistration(registrationId);
-      // A buffered write may have replaced this node's registration.
-      if (node && ws.nodes.has(node.id)) return undefined;
+      // A buffered write may have replaced this node's registration, or removed the node.
+      if (node && (ws.nodes.has(node.id) || ws.deleted.nodes.has(node.id))) return undefined;
       return node;
     },
     async getTask(id) {
+      if (ws.deleted.tasks.has(id)) return undefined;
       return ws.tasks.get(id) ?? reads.getTask(id);
     },
     async getTaskByIdempotencyKey(key) {
       for (const t of ws.tasks.values()) if (t.idempotency_key === key) return t;
-      return reads.getTaskByIdempotencyKey(key);
+      const task = await reads.getTaskByIdempotencyKey(key);
+      return task && ws.deleted.tasks.has(task.id) ? undefined : task;
     },
     async getMessage(id) {
+      if (ws.deleted.messages.has(id)) return undefined;
       return ws.messages.get(id) ?? reads.getMessage(id);
     },
     async listPending(query) {
       const tasks = await reads.listPending(query);
-      // Drop tasks this transaction already took; tasks it made claimable are not added.
+      // Drop tasks this transaction already took (or removed); tasks it made claimable are not added.
       return tasks.filter((t) => {
+        if (ws.deleted.tasks.has(t.id)) return false;
         const own = ws.tasks.get(t.id);
         return !own || isClaimable(own.status);
       });
     },
     putNode(node) {
-      ws.nodes.set(node.id, node);
+      putRecord(ws, "nodes", node);
     },
     putTask(task) {
-      ws.tasks.set(task.id, task);
+      putRecord(ws, "tasks", task);
     },
     putMessage(message) {
-      ws.messages.set(message.id, message);
+      putRecord(ws, "messages", message);
+    },
+    deleteNode(id) {
+      deleteRecord(ws, "nodes", id);
+    },
+    deleteTask(id) {
+      deleteRecord(ws, "tasks", id);
+    },
+    deleteMessage(id) {
+      deleteRecord(ws, "messages", id);
     },
     putRepo(repo) {
       ws.repos.set(repo.name, repo);
     },
     emit(event) {
-      ws.events.push(event);
+      // Every store's log gets the same bounded event (free text cut to 1 KiB).
+      ws.events.push(boundEvent(event));
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { CoordEvent } from "../core/types.js";
-import { createBufferedTx, createWriteSet, isEmptyWriteSet, type WriteSet } from "./buffered-tx.js";
+import { createBufferedTx, createWriteSet, deleteRecord, isEmptyWriteSet, putRecord, type WriteSet } from "./buffered-tx.js";
 import { createEventListeners } from "./event-listeners.js";
 import type { EventListener, StoreTx, StoreTxReads } from "./types.js";
 
@@ -28,11 +28,14 @@ type Job =
   | { kind: "tx"; fn: (tx: StoreTx) => Promise<unknown>; resolve(value: unknown): void; reject(err: unknown): void }
   | { kind: "step"; step: () => Promise<unknown>; resolve(value: unknown): void; reject(err: unknown): void };
 
-/** Later writes of a record replace earlier ones; events keep their order. */
+/** Later writes (and deletes) of a record replace earlier ones; events keep their order. */
 function mergeInto(batch: WriteSet, ws: WriteSet): void {
-  for (const [id, n] of ws.nodes) batch.nodes.set(id, n);
-  for (const [id, t] of ws.tasks) batch.tasks.set(id, t);
-  for (const [id, m] of ws.messages) batch.messages.set(id, m);
+  for (const kind of ["nodes", "tasks", "messages"] as const) {
+    for (const id of ws.deleted[kind]) deleteRecord(batch, kind, id);
+  }
+  for (const n of ws.nodes.values()) putRecord(batch, "nodes", n);
+  for (const t of ws.tasks.values()) putRecord(batch, "tasks", t);
+  for (const m of ws.messages.values()) putRecord(batch, "messages", m);
   for (const [name, r] of ws.repos) batch.repos.set(name, r);
   for (const e of ws.events) batch.events.push(e);
 }

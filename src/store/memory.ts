@@ -1,10 +1,21 @@
 import { labelsSatisfied } from "../core/labels.js";
-import { isClaimable } from "../core/tasks.js";
+import { DEFAULT_EVENT_MAX_BYTES, eventSize } from "../core/events.js";
+import { isClaimable, isFinal } from "../core/tasks.js";
 import type { CoordEvent, Message, NodeRecord, RepoRecord, Task } from "../core/types.js";
 import type { WriteSet } from "./buffered-tx.js";
 import { PendingIndex } from "./pending-index.js";
 import { createSerialTransact } from "./serial-transact.js";
 import { emptyCounts, type Store, type StoreOptions, type StoreTxReads } from "./types.js";
+
+/** Ids whose time is before `cutoff`, oldest first, at most `limit`. */
+function oldest(times: Map<string, number>, cutoff: number, limit: number): string[] {
+  const out: [string, number][] = [];
+  for (const entry of times) if (entry[1] < cutoff) out.push(entry);
+  return out
+    .sort((a, b) => a[1] - b[1])
+    .slice(0, limit)
+    .map(([id]) => id);
+}
 
 /**
  * Everything in this process's memory: for tests and throwaway coordinators. Transactions run
@@ -12,17 +23,24 @@ import { emptyCounts, type Store, type StoreOptions, type StoreTxReads } from ".
  */
 export function createMemoryStore(options: StoreOptions = {}): Store {
   const retention = options.retention ?? 10_000;
+  const maxBytes = options.maxEventBytes ?? DEFAULT_EVENT_MAX_BYTES;
   const nodes = new Map<string, NodeRecord>();
   const byRegistration = new Map<string, string>();
   const tasks = new Map<string, Task>();
-  const taskOrder: string[] = []; // ids in creation order (ids sort by time)
+  let taskOrder: string[] = []; // ids in creation order (ids sort by time)
   const byIdempotencyKey = new Map<string, string>();
   const pending = new PendingIndex();
   const claimed = new Set<string>();
   const messages = new Map<string, Message>();
   const pendingByNode = new Map<string, Set<string>>();
   const repos = new Map<string, RepoRecord>();
+  // Retention candidates, id → time (ms), in the order they got there (≈ oldest first).
+  const finished = new Map<string, number>();
+  const acked = new Map<string, number>();
   let events: CoordEvent[] = [];
+  /** `eventSize` of each entry of `events`, and the sum over the retained ones. */
+  let sizes: number[] = [];
+  let bytes = 0;
   /** Index of the oldest retained event in `events`; entries before it are trimmed. */
   let head = 0;
   let lastEventId = 0;
@@ -46,7 +64,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       return messages.get(id);
     },
     async listPending(query) {
-      return pending.query(query.labels, query.repo, query.limit).map((id) => tasks.get(id)!);
+      return pending.query(query.labels, query.repos, query.limit).map((id) => tasks.get(id)!);
     },
   };
 
@@ -63,10 +81,39 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     if (task.status === "claimed") claimed.add(task.id);
     else claimed.delete(task.id);
     if (task.idempotency_key) byIdempotencyKey.set(task.idempotency_key, task.id);
+    if (isFinal(task.status) && task.completed_at) finished.set(task.id, Date.parse(task.completed_at));
+    else finished.delete(task.id);
+  }
+
+  function removeTask(id: string): void {
+    const task = tasks.get(id);
+    if (!task) return;
+    if (isClaimable(task.status)) pending.remove(task);
+    if (task.idempotency_key && byIdempotencyKey.get(task.idempotency_key) === id) byIdempotencyKey.delete(task.idempotency_key);
+    claimed.delete(id);
+    finished.delete(id);
+    tasks.delete(id);
+  }
+
+  function removeMessage(id: string): void {
+    const message = messages.get(id);
+    if (!message) return;
+    pendingByNode.get(message.to_node)?.delete(id);
+    if (pendingByNode.get(message.to_node)?.size === 0) pendingByNode.delete(message.to_node);
+    acked.delete(id);
+    messages.delete(id);
+  }
+
+  function removeNode(id: string): void {
+    const node = nodes.get(id);
+    if (node?.registration_id) byRegistration.delete(node.registration_id);
+    nodes.delete(id);
   }
 
   function applyMessage(message: Message): void {
     messages.set(message.id, message);
+    if (message.status === "acked" && message.acked_at) acked.set(message.id, Date.parse(message.acked_at));
+    else acked.delete(message.id);
     let set = pendingByNode.get(message.to_node);
     if (message.status === "pending") {
       if (!set) pendingByNode.set(message.to_node, (set = new Set()));
@@ -86,13 +133,28 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     for (const task of ws.tasks.values()) applyTask(task);
     for (const message of ws.messages.values()) applyMessage(message);
     for (const repo of ws.repos.values()) repos.set(repo.name, repo);
+    for (const id of ws.deleted.nodes) removeNode(id);
+    for (const id of ws.deleted.messages) removeMessage(id);
+    if (ws.deleted.tasks.size > 0) {
+      for (const id of ws.deleted.tasks) removeTask(id);
+      taskOrder = taskOrder.filter((id) => tasks.has(id));
+    }
     const committed = ws.events.map((e) => ({ id: ++lastEventId, type: e.type, data: e.data }));
-    events.push(...committed);
-    // Exactly `retention` events stay visible; the array itself is compacted only now and
-    // then, so appends stay O(1) amortised.
-    head = Math.max(head, events.length - retention);
-    if (head > Math.max(100, retention)) {
+    for (const e of committed) {
+      const size = eventSize(e.id, e.type, JSON.stringify(e.data));
+      events.push(e);
+      sizes.push(size);
+      bytes += size;
+    }
+    // The last `retention` events stay visible, fewer when they hold more than `maxBytes` (the
+    // newest always stays); the array itself is compacted only now and then, so appends stay
+    // O(1) amortised.
+    const keepFrom = Math.max(head, events.length - retention);
+    while (head < keepFrom) bytes -= sizes[head++]!;
+    while (bytes > maxBytes && head < events.length - 1) bytes -= sizes[head++]!;
+    if (head > Math.max(100, events.length - head)) {
       events = events.slice(head);
+      sizes = sizes.slice(head);
       head = 0;
     }
     return committed;
@@ -109,9 +171,11 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       for (const n of nodes.values()) {
         if (query.status && n.status !== query.status) continue;
         if (query.labels && !labelsSatisfied(query.labels, n.labels)) continue;
+        if (query.after !== undefined && n.id <= query.after) continue;
         out.push(n);
       }
-      return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+      out.sort((a, b) => (a.id < b.id ? -1 : 1));
+      return query.limit === undefined ? out : out.slice(0, query.limit);
     },
     async listTasks(query) {
       const out: Task[] = [];
@@ -152,6 +216,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
         if (query.to_node && m.to_node !== query.to_node) continue;
         if (query.to && m.to !== query.to) continue;
         if (query.status && m.status !== query.status) continue;
+        if (query.after !== undefined && m.id <= query.after) continue;
         out.push(m);
       }
       out.sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -175,6 +240,17 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
         if (t.lease_expires_at && Date.parse(t.lease_expires_at) <= limit) out.push(t);
       }
       return out;
+    },
+    async finishedTasks(before, limit) {
+      return oldest(finished, Date.parse(before), limit).map((id) => tasks.get(id)!);
+    },
+    async ackedMessages(before, limit) {
+      return oldest(acked, Date.parse(before), limit).map((id) => messages.get(id)!);
+    },
+    async idleNodes(before, limit) {
+      const cutoff = Date.parse(before);
+      const idle = [...nodes.values()].filter((n) => n.status !== "online" && Date.parse(n.last_seen) < cutoff);
+      return idle.sort((a, b) => Date.parse(a.last_seen) - Date.parse(b.last_seen)).slice(0, limit);
     },
     async counts() {
       const counts = emptyCounts();

@@ -70,10 +70,10 @@ export class PendingIndex {
   }
 
   /** Ids of the best `limit` tasks for a node with `labels` (all tasks when omitted), claim order. */
-  query(labels: Labels | undefined, repo: string | undefined, limit: number): string[] {
+  query(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number): string[] {
     const fitting: Bucket[] = [];
     for (const b of this.buckets.values()) {
-      if (repo !== undefined && b.repo !== repo) continue;
+      if (repos !== undefined && !repos.includes(b.repo)) continue;
       if (labels && !labelsSatisfied(b.labels, labels)) continue;
       fitting.push(b);
     }

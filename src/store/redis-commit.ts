@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { CoordError } from "../core/errors.js";
+import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import type { CoordEvent } from "../core/types.js";
 import { isEmptyWriteSet, type WriteSet } from "./buffered-tx.js";
 import { messageFootprint, nodeFootprint, taskFootprint, type RedisKeys } from "./redis-keys.js";
@@ -35,6 +36,8 @@ export interface RedisCommitOptions {
   client: ScriptedRedis;
   keys: RedisKeys;
   retention: number;
+  /** events.max_bytes (default 64 MiB). */
+  maxEventBytes?: number;
   /** How many times a commit whose answer was lost is sent again to learn its outcome. */
   resendAttempts?: number;
 }
@@ -50,6 +53,7 @@ export interface RedisCommitOptions {
  */
 export function createRedisCommit(options: RedisCommitOptions) {
   const { client, keys: k, retention } = options;
+  const maxEventBytes = options.maxEventBytes ?? DEFAULT_EVENT_MAX_BYTES;
   const resendAttempts = options.resendAttempts ?? 3;
 
   async function learnOutcome(args: (string | number)[]): Promise<number[]> {
@@ -73,13 +77,16 @@ export function createRedisCommit(options: RedisCommitOptions) {
     for (const t of ws.tasks.values()) writes.push(k.task(t.id), JSON.stringify(t), JSON.stringify(taskFootprint(k, t)));
     for (const m of ws.messages.values()) writes.push(k.message(m.id), JSON.stringify(m), JSON.stringify(messageFootprint(k, m)));
     for (const r of ws.repos.values()) writes.push(k.repo(r.name), JSON.stringify(r), "[]");
+    for (const id of ws.deleted.nodes) writes.push(k.node(id), "", "[]");
+    for (const id of ws.deleted.tasks) writes.push(k.task(id), "", "[]");
+    for (const id of ws.deleted.messages) writes.push(k.message(id), "", "[]");
     const readOnly = isEmptyWriteSet(ws);
     // A single read is consistent by itself: a read-only transaction of one read needs no check.
     if (readOnly && rs.size < 2) return [];
     const conditions = rs.args();
     const events = ws.events.map((e) => JSON.stringify({ type: e.type, data: e.data }));
     // A read-only check changes nothing, so running it twice is harmless: it needs no id.
-    const args = [k.prefix, retention, readOnly ? "" : txid, conditions.length / 3, writes.length / 3, events.length];
+    const args = [k.prefix, retention, maxEventBytes, readOnly ? "" : txid, conditions.length / 3, writes.length / 3, events.length];
     args.push(...conditions, ...writes, ...events);
     let reply: number[];
     try {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { priorityRank } from "../core/priority.js";
-import { isClaimable } from "../core/tasks.js";
+import { isClaimable, isFinal } from "../core/tasks.js";
 import type { Labels, Message, NodeRecord, Task } from "../core/types.js";
 
 /**
@@ -48,6 +48,10 @@ export function createRedisKeys(prefix: string) {
     messages: `${P}msgs`,
     messagesByNode: (node: string) => `${P}msgs:n:${node}`,
     pendingMessages: (node: string) => `${P}msgs:p:${node}`,
+    /** Retention: finished tasks by completed_at, acked messages by acked_at, nodes not online by last_seen (ms). */
+    finished: `${P}done`,
+    acked: `${P}msgs:acked`,
+    idle: `${P}idle`,
     events: `${P}events`,
     eventCounter: `${P}event-id`,
     channel: `${P}events`,
@@ -78,6 +82,7 @@ export function taskFootprint(k: RedisKeys, t: Task): FootprintEntry[] {
   }
   if (t.status === "claimed" && t.lease_expires_at) fp.push(["z", k.leases, String(Date.parse(t.lease_expires_at)), t.id]);
   if (t.idempotency_key) fp.push(["k", k.idempotency(t.idempotency_key), t.id]);
+  if (isFinal(t.status) && t.completed_at) fp.push(["z", k.finished, String(Date.parse(t.completed_at)), t.id]);
   return fp;
 }
 
@@ -88,6 +93,7 @@ export function nodeFootprint(k: RedisKeys, n: NodeRecord): FootprintEntry[] {
     ["s", k.nodesByStatus(n.status), n.id],
   ];
   if (n.status === "online") fp.push(["z", k.online, String(Date.parse(n.last_seen)), n.id]);
+  else fp.push(["z", k.idle, String(Date.parse(n.last_seen)), n.id]);
   if (n.registration_id) fp.push(["k", k.registration(n.registration_id), n.id]);
   return fp;
 }
@@ -99,5 +105,6 @@ export function messageFootprint(k: RedisKeys, m: Message): FootprintEntry[] {
     ["z", k.messagesByNode(m.to_node), "0", m.id],
   ];
   if (m.status === "pending") fp.push(["z", k.pendingMessages(m.to_node), "0", m.id]);
+  if (m.status === "acked" && m.acked_at) fp.push(["z", k.acked, String(Date.parse(m.acked_at)), m.id]);
   return fp;
 }

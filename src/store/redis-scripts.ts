@@ -6,17 +6,17 @@
 
 /**
  * Commit of one transaction.
- * ARGV: prefix, retention, transaction id ("" = none), #conditions, #writes, #events, then
+ * ARGV: prefix, retention, max event bytes, transaction id ("" = none), #conditions, #writes, #events, then
  *   conditions: kind ("v": hash version, "k": string value), key, expected ("0" / "" = absent)
- *   writes: key, record JSON, footprint JSON
+ *   writes: key, record JSON, footprint JSON (JSON "" deletes the record and its index entries)
  *   events: JSON of {type, data} (without id)
  * Returns {0, 0} when a condition fails (nothing written), else {1, first event id (0 if none)}.
  * With a transaction id, the outcome is kept for 5 minutes under tx:<id>, and a second run of
  * that id (a re-sent command) returns it without applying anything: a commit applies at most once.
  */
 export const COMMIT_LUA = `
-local P, retention, txid = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local nc, nw, ne = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local P, retention, maxBytes, txid = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local nc, nw, ne = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local txkey = nil
 if txid ~= '' then
   txkey = P .. 'tx:' .. txid
@@ -31,7 +31,7 @@ local function done(ok, first)
   return {ok, first}
 end
 
-local i = 7
+local i = 8
 for _ = 1, nc do
   local kind, key, want = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   i = i + 3
@@ -71,24 +71,50 @@ for _ = 1, nw do
   i = i + 3
   local old = redis.call('HGET', key, 'x')
   if old then unindex(cjson.decode(old)) end
-  redis.call('HSET', key, 'j', json, 'x', fp)
-  redis.call('HINCRBY', key, 'v', 1)
-  index(cjson.decode(fp))
+  if json == '' then
+    redis.call('DEL', key)
+  else
+    redis.call('HSET', key, 'j', json, 'x', fp)
+    redis.call('HINCRBY', key, 'v', 1)
+    index(cjson.decode(fp))
+  end
 end
 
 local first = 0
 if ne > 0 then
+  local E, bytesKey = P .. 'events', P .. 'event-bytes'
+  -- The log's size in bytes (events.max_bytes); counted once from the log if the key is missing.
+  local bytes = tonumber(redis.call('GET', bytesKey) or '-1')
+  if bytes < 0 then
+    bytes = 0
+    for _, m in ipairs(redis.call('ZRANGE', E, 0, -1)) do bytes = bytes + #m end
+  end
   local last = redis.call('INCRBY', P .. 'event-id', ne)
   first = last - ne + 1
   local out = {}
   for k = 0, ne - 1 do
     local id = first + k
     local full = '{"id":' .. string.format('%d', id) .. ',' .. string.sub(ARGV[i + k], 2)
-    redis.call('ZADD', P .. 'events', id, full)
+    redis.call('ZADD', E, id, full)
+    bytes = bytes + #full
     out[#out + 1] = full
   end
-  -- Keep the last \`retention\` events; the counter above never goes back, so ids are never reused.
-  redis.call('ZREMRANGEBYSCORE', P .. 'events', '-inf', string.format('%d', last - retention))
+  -- Keep the last \`retention\` events, fewer when they hold more than maxBytes (the newest
+  -- always stays); the counter above never goes back, so ids are never reused.
+  local cutoff = last - retention
+  while true do
+    local batch = redis.call('ZRANGE', E, 0, 99, 'WITHSCORES')
+    local n = 0
+    for j = 1, #batch, 2 do
+      local id = tonumber(batch[j + 1])
+      if id > cutoff and (bytes <= maxBytes or id >= last) then break end
+      bytes = bytes - #batch[j]
+      n = n + 1
+    end
+    if n > 0 then redis.call('ZREMRANGEBYRANK', E, 0, n - 1) end
+    if n < 100 then break end
+  end
+  redis.call('SET', bytesKey, string.format('%d', bytes))
   redis.call('PUBLISH', P .. 'events', '[' .. table.concat(out, ',') .. ']')
 end
 return done(1, first)
@@ -96,17 +122,22 @@ return done(1, first)
 
 /**
  * The best claimable tasks for a node: only buckets whose repo and label requirements fit are
- * read, each only up to `limit`. ARGV: prefix, repo ("" = any), node labels JSON ("" = no filter),
+ * read, each only up to `limit`. ARGV: prefix, repos JSON array ("" = any), node labels JSON ("" = no filter),
  * limit. Returns a flat list: id, version, JSON, ... in claim order.
  */
 export const PENDING_LUA = `
-local P, repo, limit = ARGV[1], ARGV[2], tonumber(ARGV[4])
+local P, limit = ARGV[1], tonumber(ARGV[4])
+local repos = nil
+if ARGV[2] ~= '' then
+  repos = {}
+  for _, r in ipairs(cjson.decode(ARGV[2])) do repos[r] = true end
+end
 local want = nil
 if ARGV[3] ~= '' then want = cjson.decode(ARGV[3]) end
 local fitting = {}
 for _, member in ipairs(redis.call('SMEMBERS', P .. 'pbuckets')) do
   local b = cjson.decode(member)
-  local fits = repo == '' or b[1] == repo
+  local fits = repos == nil or repos[b[1]] == true
   if fits and want then
     for k, v in pairs(b[2]) do
       if want[k] ~= v then fits = false break end

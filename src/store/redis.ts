@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoordError, TxConflict } from "../core/errors.js";
+import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import { labelsSatisfied } from "../core/labels.js";
 import { NODE_STATUSES, TASK_STATUSES, type CoordEvent, type Message, type NodeRecord, type Task } from "../core/types.js";
 import { createBufferedTx, createWriteSet } from "./buffered-tx.js";
@@ -34,6 +35,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
   // Loaded here so that memory:// and sqlite:// users never load the driver.
   const { Redis } = await import("ioredis");
   const retention = options.retention ?? 10_000;
+  const maxEventBytes = options.maxEventBytes ?? DEFAULT_EVENT_MAX_BYTES;
   const maxAttempts = options.maxAttempts ?? 100;
   const k = createRedisKeys(options.keyPrefix ?? "mcc:");
   const safeUrl = redactUrl(url);
@@ -63,6 +65,10 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
   const records = async <T>(recordPrefix: string, ...command: string[]) =>
     (await rc(client.mccRecords(recordPrefix, ...command))).map((j) => parse<T>(j));
 
+  /** Records of a time index with a score (ms) before `before`, oldest first. */
+  const byScore = <T>(recordPrefix: string, index: string, before: string, limit: number) =>
+    records<T>(recordPrefix, "ZRANGEBYSCORE", index, "-inf", `(${Date.parse(before)}`, "LIMIT", "0", String(limit));
+
   async function readEvents(afterId: number, limit: number): Promise<CoordEvent[]> {
     const rows = await rc(client.zrangebyscore(k.events, `(${afterId}`, "+inf", "LIMIT", 0, limit));
     return rows.map((r) => parse<CoordEvent>(r));
@@ -84,7 +90,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
   const catchUpTimer = setInterval(() => void feed.catchUp(), options.catchUpIntervalMs ?? 1000);
   catchUpTimer.unref();
 
-  const commit = createRedisCommit({ client, keys: k, retention });
+  const commit = createRedisCommit({ client, keys: k, retention, maxEventBytes });
 
   /** After a lost race: a short, growing, jittered pause, so racing replicas spread out. */
   async function backoff(attempt: number): Promise<void> {
@@ -142,10 +148,21 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
       return run;
     },
     async listNodes(query) {
-      const nodes = await records<NodeRecord>(k.node(""), "SMEMBERS", query.status ? k.nodesByStatus(query.status) : k.nodes);
-      return nodes
-        .filter((n) => (!query.status || n.status === query.status) && (!query.labels || labelsSatisfied(query.labels, n.labels)))
-        .sort((a, b) => (a.id < b.id ? -1 : 1));
+      // Ids first (a set has no order), sorted here; records are read only for the page.
+      const ids = (await rc(client.smembers(query.status ? k.nodesByStatus(query.status) : k.nodes)))
+        .filter((id) => query.after === undefined || id > query.after)
+        .sort();
+      const limit = query.limit ?? ids.length;
+      const out: NodeRecord[] = [];
+      for (let at = 0; at < ids.length && out.length < limit; ) {
+        const chunk = ids.slice(at, (at += query.labels ? Math.max(limit, 200) : limit - out.length));
+        const jsons = await Promise.all(chunk.map((id) => rc(client.hget(k.node(id), "j"))));
+        for (const j of jsons) {
+          const n = j ? parse<NodeRecord>(j) : undefined;
+          if (n && (!query.status || n.status === query.status) && (!query.labels || labelsSatisfied(query.labels, n.labels))) out.push(n);
+        }
+      }
+      return out.slice(0, limit);
     },
     async listTasks(query) {
       const index = query.status ? k.tasksByStatus(query.status) : query.repo ? k.tasksByRepo(query.repo) : k.tasks;
@@ -177,7 +194,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
         : k.messages;
       const chunk = Math.max(query.limit, 200);
       const out: Message[] = [];
-      let cursor: string | undefined;
+      let cursor = query.after;
       while (out.length < query.limit) {
         const min = cursor === undefined ? "-" : `(${cursor}`;
         const batch = await records<Message>(k.message(""), "ZRANGEBYLEX", index, min, "+", "LIMIT", "0", String(chunk));
@@ -209,6 +226,9 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
       const tasks = await records<Task>(k.task(""), "ZRANGEBYSCORE", k.leases, "-inf", String(ms));
       return tasks.filter((t) => t.status === "claimed" && t.lease_expires_at !== null && Date.parse(t.lease_expires_at) <= ms);
     },
+    finishedTasks: (before, limit) => byScore<Task>(k.task(""), k.finished, before, limit),
+    ackedMessages: (before, limit) => byScore<Message>(k.message(""), k.acked, before, limit),
+    idleNodes: (before, limit) => byScore<NodeRecord>(k.node(""), k.idle, before, limit),
     async counts() {
       const [nodes, tasks] = await Promise.all([
         Promise.all(NODE_STATUSES.map((s) => rc(client.scard(k.nodesByStatus(s))))),

@@ -16,7 +16,13 @@ const PLUCKED = {
   stale: "SELECT json FROM nodes WHERE status = 'online' AND last_seen_ms < ?",
   expired: "SELECT json FROM tasks INDEXED BY tasks_leases WHERE status = 'claimed' AND lease_ms <= ?",
   oldestEvent: "SELECT COALESCE(MIN(id), 0) FROM events",
+  finished: `SELECT json FROM tasks INDEXED BY tasks_done WHERE status IN ('completed', 'failed', 'cancelled') AND done_ms < ?
+       ORDER BY done_ms LIMIT ?`,
+  acked: "SELECT json FROM messages INDEXED BY messages_acked WHERE status = 'acked' AND acked_ms < ? ORDER BY acked_ms LIMIT ?",
+  idle: "SELECT json FROM nodes WHERE status IN ('offline', 'deregistered') AND last_seen_ms < ? ORDER BY last_seen_ms LIMIT ?",
   lastEventId: "SELECT value FROM meta WHERE key = 'last_event_id'",
+  eventBytes: "SELECT value FROM meta WHERE key = 'event_bytes'",
+  eventBytesUpTo: "SELECT COALESCE(SUM(size), 0) FROM events WHERE id <= ?",
 };
 
 /** Statements that answer whole rows, or write. */
@@ -27,8 +33,10 @@ const ROWS = {
   taskCounts: "SELECT status, COUNT(*) AS n FROM tasks GROUP BY status",
   events: "SELECT id, type, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
   setLastEventId: "UPDATE meta SET value = ? WHERE key = 'last_event_id'",
-  insertEvent: "INSERT INTO events (id, type, data) VALUES (?, ?, ?)",
+  insertEvent: "INSERT INTO events (id, type, data, size) VALUES (?, ?, ?, ?)",
   trimEvents: "DELETE FROM events WHERE id <= ?",
+  setEventBytes: "UPDATE meta SET value = ? WHERE key = 'event_bytes'",
+  oldestEventSizes: "SELECT id, size FROM events ORDER BY id",
   taskIndexRow: "SELECT status, repo, label_sig AS sig, rank, idempotency_key AS key, lease_ms AS leaseMs FROM tasks WHERE id = ?",
   bucketAdd: `INSERT INTO pending_buckets (repo, label_sig, labels, n) VALUES (?, ?, ?, ?)
        ON CONFLICT (repo, label_sig) DO UPDATE SET n = n + excluded.n`,
@@ -36,9 +44,9 @@ const ROWS = {
   bucketDrop: "DELETE FROM pending_buckets WHERE repo = ? AND label_sig = ? AND n <= 0",
   // Updates that set only the columns that changed: SQLite rewrites the entries of every index
   // that has a column in the SET list, changed or not.
-  insertTask: `INSERT INTO tasks (id, repo, status, rank, label_sig, idempotency_key, lease_ms, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+  insertTask: `INSERT INTO tasks (id, repo, status, rank, label_sig, idempotency_key, lease_ms, done_ms, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
-  updateTaskStatus: "UPDATE tasks SET status = ?, lease_ms = ?, json = ? WHERE id = ?",
+  updateTaskStatus: "UPDATE tasks SET status = ?, lease_ms = ?, done_ms = ?, json = ? WHERE id = ?",
   updateTaskLease: "UPDATE tasks SET lease_ms = ?, json = ? WHERE id = ?",
   updateTaskJson: "UPDATE tasks SET json = ? WHERE id = ?",
   updateNodeState: "UPDATE nodes SET status = ?, last_seen_ms = ?, json = ? WHERE id = ?",
@@ -46,11 +54,16 @@ const ROWS = {
   putNode: `INSERT INTO nodes (id, registration_id, status, last_seen_ms, json) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET registration_id = excluded.registration_id, status = excluded.status,
          last_seen_ms = excluded.last_seen_ms, json = excluded.json`,
-  putTask: `INSERT INTO tasks (id, repo, status, rank, label_sig, idempotency_key, lease_ms, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+  putTask: `INSERT INTO tasks (id, repo, status, rank, label_sig, idempotency_key, lease_ms, done_ms, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET repo = excluded.repo, status = excluded.status, rank = excluded.rank,
-         label_sig = excluded.label_sig, idempotency_key = excluded.idempotency_key, lease_ms = excluded.lease_ms, json = excluded.json`,
-  putMessage: `INSERT INTO messages (id, to_node, to_addr, status, json) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET to_node = excluded.to_node, to_addr = excluded.to_addr, status = excluded.status, json = excluded.json`,
+         label_sig = excluded.label_sig, idempotency_key = excluded.idempotency_key, lease_ms = excluded.lease_ms,
+         done_ms = excluded.done_ms, json = excluded.json`,
+  putMessage: `INSERT INTO messages (id, to_node, to_addr, status, acked_ms, json) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET to_node = excluded.to_node, to_addr = excluded.to_addr, status = excluded.status,
+         acked_ms = excluded.acked_ms, json = excluded.json`,
+  deleteTask: "DELETE FROM tasks WHERE id = ?",
+  deleteNode: "DELETE FROM nodes WHERE id = ?",
+  deleteMessage: "DELETE FROM messages WHERE id = ?",
   putRepo: "INSERT INTO repos (name, json) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET json = excluded.json",
 };
 
@@ -120,8 +133,8 @@ export function createPendingBuckets(q: SqliteStatements) {
     if (repo.size === 0) byRepo.delete(d.repo);
   }
 
-  function* inRepos(repo: string | undefined) {
-    const repos = repo === undefined ? byRepo : new Map([[repo, byRepo.get(repo) ?? new Map()]]);
+  function* inRepos(only: readonly string[] | undefined) {
+    const repos = only === undefined ? byRepo : new Map(only.map((r) => [r, byRepo.get(r) ?? new Map()] as const));
     for (const [name, buckets] of repos) for (const [sig, b] of buckets) yield { repo: name, sig, ...b };
   }
 
@@ -129,13 +142,13 @@ export function createPendingBuckets(q: SqliteStatements) {
     apply,
     count(repo?: string): number {
       let n = 0;
-      for (const b of inRepos(repo)) n += b.n;
+      for (const b of inRepos(repo === undefined ? undefined : [repo])) n += b.n;
       return n;
     },
     /** The best `limit` claimable tasks (rank and id) whose requirements `labels` satisfy, best first. */
-    heads(labels: Labels | undefined, repo: string | undefined, limit: number): PendingHead[] {
+    heads(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number): PendingHead[] {
       const heads: PendingHead[] = [];
-      for (const b of inRepos(repo)) {
+      for (const b of inRepos(repos)) {
         if (labels && !labelsSatisfied(b.labels, labels)) continue;
         heads.push(...(q.bucketHead.all(b.repo, b.sig, limit) as PendingHead[]));
       }

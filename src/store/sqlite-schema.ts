@@ -1,6 +1,11 @@
 import type { Database } from "better-sqlite3";
 import { CoordError } from "../core/errors.js";
 
+/** SQL for an ISO time (an expression) as milliseconds since the epoch. */
+function isoToMs(expr: string): string {
+  return `CAST(ROUND((julianday(${expr}) - 2440587.5) * 86400000) AS INTEGER)`;
+}
+
 /**
  * The SQLite schema, one migration per version. `PRAGMA user_version` records how many have run;
  * a database is migrated forward when opened. Never edit a shipped migration: append a new one.
@@ -62,6 +67,23 @@ const MIGRATIONS: string[] = [
   CREATE TABLE repos (name TEXT PRIMARY KEY, json TEXT NOT NULL);
 
   CREATE TABLE events (id INTEGER PRIMARY KEY, type TEXT NOT NULL, data TEXT NOT NULL);
+  `,
+  // 2: the event log is bounded by size too (events.max_bytes): each event's size, and their sum.
+  `
+  ALTER TABLE events ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+  UPDATE events SET size = length(CAST(data AS BLOB)) + length(type) + length(id) + 25;
+  INSERT INTO meta (key, value) VALUES ('event_bytes', (SELECT COALESCE(SUM(size), 0) FROM events));
+  `,
+  // 3: retention. When a task finished and a message was acked (ms), indexed for the sweeper;
+  // nodes are found by the existing (status, last_seen_ms) index.
+  `
+  ALTER TABLE tasks ADD COLUMN done_ms INTEGER;
+  UPDATE tasks SET done_ms = ${isoToMs("json_extract(json, '$.completed_at')")}
+    WHERE status IN ('completed', 'failed', 'cancelled');
+  CREATE INDEX tasks_done ON tasks (done_ms) WHERE status IN ('completed', 'failed', 'cancelled');
+  ALTER TABLE messages ADD COLUMN acked_ms INTEGER;
+  UPDATE messages SET acked_ms = ${isoToMs("json_extract(json, '$.acked_at')")} WHERE status = 'acked';
+  CREATE INDEX messages_acked ON messages (acked_ms) WHERE status = 'acked';
   `,
 ];
 

@@ -1,7 +1,8 @@
 import type { Database } from "better-sqlite3";
+import { eventSize } from "../core/events.js";
 import { labelSignature } from "../core/labels.js";
 import { priorityRank } from "../core/priority.js";
-import { isClaimable } from "../core/tasks.js";
+import { isClaimable, isFinal } from "../core/tasks.js";
 import type { CoordEvent, Labels, NodeRecord, Task } from "../core/types.js";
 import type { WriteSet } from "./buffered-tx.js";
 import type { BucketDelta, createPendingBuckets, SqliteStatements } from "./sqlite-queries.js";
@@ -21,6 +22,11 @@ export function taskRow(t: Task): TaskRow {
   return { status: t.status, repo: t.repo, sig: labelSignature(t.labels), rank: priorityRank(t.priority), key: t.idempotency_key, leaseMs };
 }
 
+/** When a finished task finished (ms), for the retention index; null while it is not finished. */
+function doneMs(t: Task): number | null {
+  return isFinal(t.status) && t.completed_at ? Date.parse(t.completed_at) : null;
+}
+
 /** A node's indexed columns. */
 export interface NodeRow {
   registrationId: string | null;
@@ -37,6 +43,8 @@ export interface SqliteWriterOptions {
   q: SqliteStatements;
   buckets: ReturnType<typeof createPendingBuckets>;
   retention: number;
+  /** events.max_bytes: the log's size bound. */
+  maxEventBytes: number;
   /** Indexed columns of the rows the current batch read, so writes need not look them up. */
   knownTasks: Map<string, TaskRow>;
   knownNodes: Map<string, NodeRow>;
@@ -46,7 +54,7 @@ export interface SqliteWriterOptions {
  * The commit of a batch: records, pending-bucket counts and events in one SQLite transaction,
  * writing only the columns that changed; returns the events with their ids.
  */
-export function createSqliteWriter({ db, q, buckets, retention, knownTasks, knownNodes }: SqliteWriterOptions): (ws: WriteSet) => CoordEvent[] {
+export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, knownTasks, knownNodes }: SqliteWriterOptions): (ws: WriteSet) => CoordEvent[] {
   /** Net changes of the pending buckets in one commit, by repo and label signature. */
   type Deltas = Map<string, BucketDelta>;
   function count(deltas: Deltas, repo: string, sig: string, labels: Labels, by: number): void {
@@ -65,16 +73,17 @@ export function createSqliteWriter({ db, q, buckets, retention, knownTasks, know
     let before = knownTasks.get(task.id);
     if (!before) {
       // Not read by the batch: most likely a new task.
-      if (q.insertTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, json).changes === 1) {
+      if (q.insertTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, doneMs(task), json).changes === 1) {
         if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1);
         return;
       }
       before = q.taskIndexRow.get(task.id) as TaskRow;
     }
     if (before.repo !== row.repo || before.sig !== row.sig || before.rank !== row.rank || before.key !== row.key) {
-      q.putTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, json);
+      q.putTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, doneMs(task), json);
     } else if (before.status !== row.status) {
-      q.updateTaskStatus.run(row.status, row.leaseMs, json, task.id);
+      // Only a change of status finishes a task (completed_at is set with it).
+      q.updateTaskStatus.run(row.status, row.leaseMs, doneMs(task), json, task.id);
     } else if (before.leaseMs !== row.leaseMs) {
       q.updateTaskLease.run(row.leaseMs, json, task.id);
     } else {
@@ -82,6 +91,14 @@ export function createSqliteWriter({ db, q, buckets, retention, knownTasks, know
     }
     if (isClaimable(before.status)) count(deltas, before.repo, before.sig, {}, -1);
     if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1);
+  }
+
+  /** Removes a task; a claimable one leaves its pending bucket. */
+  function deleteTask(id: string, deltas: Deltas): void {
+    const before = knownTasks.get(id) ?? (q.taskIndexRow.get(id) as TaskRow | undefined);
+    if (!before) return;
+    q.deleteTask.run(id);
+    if (isClaimable(before.status)) count(deltas, before.repo, before.sig, {}, -1);
   }
 
   function writeNode(node: NodeRecord): void {
@@ -100,6 +117,9 @@ export function createSqliteWriter({ db, q, buckets, retention, knownTasks, know
   const write = db.transaction((ws: WriteSet, deltas: Deltas): CoordEvent[] => {
     for (const n of ws.nodes.values()) writeNode(n);
     for (const t of ws.tasks.values()) writeTask(t, deltas);
+    for (const id of ws.deleted.tasks) deleteTask(id, deltas);
+    for (const id of ws.deleted.nodes) q.deleteNode.run(id);
+    for (const id of ws.deleted.messages) q.deleteMessage.run(id);
     for (const d of deltas.values()) {
       if (d.by > 0) q.bucketAdd.run(d.repo, d.sig, JSON.stringify(d.labels), d.by);
       else if (d.by < 0) {
@@ -107,17 +127,43 @@ export function createSqliteWriter({ db, q, buckets, retention, knownTasks, know
         q.bucketDrop.run(d.repo, d.sig);
       }
     }
-    for (const m of ws.messages.values()) q.putMessage.run(m.id, m.to_node, m.to, m.status, JSON.stringify(m));
+    for (const m of ws.messages.values()) {
+      q.putMessage.run(m.id, m.to_node, m.to, m.status, m.acked_at ? Date.parse(m.acked_at) : null, JSON.stringify(m));
+    }
     for (const r of ws.repos.values()) q.putRepo.run(r.name, JSON.stringify(r));
     if (ws.events.length === 0) return [];
     // Read the counter inside the write transaction rather than caching it: the file is the truth.
     let last = q.lastEventId.get() as number;
     const committed = ws.events.map((e) => ({ id: ++last, type: e.type, data: e.data }));
-    for (const e of committed) q.insertEvent.run(e.id, e.type, JSON.stringify(e.data));
+    let bytes = q.eventBytes.get() as number;
+    for (const e of committed) {
+      const data = JSON.stringify(e.data);
+      const size = eventSize(e.id, e.type, data);
+      q.insertEvent.run(e.id, e.type, data, size);
+      bytes += size;
+    }
     q.setLastEventId.run(last);
-    q.trimEvents.run(last - retention);
+    q.setEventBytes.run(trimEvents(last, bytes));
     return committed;
   });
+
+  /** Trims the log to the last `retention` events and to `maxEventBytes` (the newest stays); returns the bytes left. */
+  function trimEvents(last: number, bytes: number): number {
+    const byCount = last - retention;
+    let cutoff = byCount;
+    let removed = byCount > 0 ? (q.eventBytesUpTo.get(byCount) as number) : 0;
+    if (bytes - removed > maxEventBytes) {
+      // Oldest first: those under the count bound, then as many more as the size bound needs.
+      removed = 0;
+      for (const row of q.oldestEventSizes.iterate() as Iterable<{ id: number; size: number }>) {
+        if (row.id > byCount && (bytes - removed <= maxEventBytes || row.id >= last)) break;
+        removed += row.size;
+        cutoff = row.id;
+      }
+    }
+    if (cutoff > 0) q.trimEvents.run(cutoff);
+    return bytes - removed;
+  }
 
   /** Writes one batch; the bucket cache follows only once the commit went through. */
   function commit(ws: WriteSet): CoordEvent[] {

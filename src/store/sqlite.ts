@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Database } from "better-sqlite3";
 import { CoordError } from "../core/errors.js";
+import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import { labelSignature, labelsSatisfied } from "../core/labels.js";
 import { priorityRank } from "../core/priority.js";
 import { isClaimable } from "../core/tasks.js";
@@ -88,6 +89,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
   // Loaded here so that memory:// and redis:// users never load the native module.
   const { default: Sqlite } = await import("better-sqlite3");
   const retention = options.retention ?? 10_000;
+  const maxEventBytes = options.maxEventBytes ?? DEFAULT_EVENT_MAX_BYTES;
   const db = openExclusive(Sqlite, path, options);
   const q = createSqliteStatements(db);
   const { shaped, where } = createShapedQueries(db);
@@ -102,7 +104,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     getTask: async (id) => parse<Task>(q.task.get(id)),
     getTaskByIdempotencyKey: async (key) => parse<Task>(q.taskByKey.get(key)),
     getMessage: async (id) => parse<Message>(q.message.get(id)),
-    listPending: async (query) => buckets.heads(query.labels, query.repo, query.limit).map((h) => parse<Task>(q.task.get(h.id))!),
+    listPending: async (query) => buckets.heads(query.labels, query.repos, query.limit).map((h) => parse<Task>(q.task.get(h.id))!),
   };
 
   /**
@@ -129,19 +131,19 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
    * changes used them up.
    */
   function committedHeads(batch: WriteSet, cache: Map<string, { heads: PendingHead[]; want: number }>, query: PendingQuery): PendingHead[] {
-    const { labels, repo, limit } = query;
-    const key = `${repo ?? ""}\u0000${labels ? labelSignature(labels) : "\u0000"}`;
+    const { labels, repos, limit } = query;
+    const key = `${repos?.join(",") ?? "\u0000"}\u0000${labels ? labelSignature(labels) : "\u0000"}`;
     let cached = cache.get(key);
     if (!cached || cached.want < limit) {
       const want = limit + HEADS_AHEAD;
-      cache.set(key, (cached = { heads: buckets.heads(labels, repo, want), want }));
+      cache.set(key, (cached = { heads: buckets.heads(labels, repos, want), want }));
     }
     for (;;) {
       const kept = cached.heads.filter((h) => !batch.tasks.has(h.id));
       // Enough, or the index has no more.
       if (kept.length >= limit || cached.heads.length < cached.want) return kept.slice(0, limit);
       cached.want *= 2;
-      cached.heads = buckets.heads(labels, repo, cached.want);
+      cached.heads = buckets.heads(labels, repos, cached.want);
     }
   }
 
@@ -157,10 +159,10 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     const headsCache = new Map<string, { heads: PendingHead[]; want: number }>();
     return {
       ...overlay,
-      async listPending({ labels, repo, limit }) {
-        const heads: (PendingHead & { task?: Task })[] = committedHeads(batch, headsCache, { labels, repo, limit });
+      async listPending({ labels, repos, limit }) {
+        const heads: (PendingHead & { task?: Task })[] = committedHeads(batch, headsCache, { labels, repos, limit });
         for (const t of batch.tasks.values()) {
-          if (!isClaimable(t.status) || (repo !== undefined && t.repo !== repo)) continue;
+          if (!isClaimable(t.status) || (repos !== undefined && !repos.includes(t.repo))) continue;
           if (labels && !labelsSatisfied(t.labels, labels)) continue;
           heads.push({ rank: priorityRank(t.priority), id: t.id, task: t });
         }
@@ -172,7 +174,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     };
   }
 
-  const commit = createSqliteWriter({ db, q, buckets, retention, knownTasks, knownNodes });
+  const commit = createSqliteWriter({ db, q, buckets, retention, maxEventBytes, knownTasks, knownNodes });
 
   let closed = false;
   const { transact, serial, onEvents } = createGroupTransact({
@@ -189,9 +191,19 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     ...reads,
     transact,
     async listNodes(query) {
-      const sql = `SELECT json FROM nodes${query.status ? " WHERE status = ?" : ""} ORDER BY id`;
-      const nodes = parseAll<NodeRecord>(shaped(sql).all(...(query.status ? [query.status] : [])));
-      return query.labels ? nodes.filter((n) => labelsSatisfied(query.labels!, n.labels)) : nodes;
+      const w = where([["status = ?", query.status || undefined]]);
+      const sql = `SELECT json FROM nodes${w.sql}${w.sql ? " AND" : " WHERE"} id > ? ORDER BY id LIMIT ?`;
+      const limit = query.limit ?? -1; // -1: no limit
+      // Labels are matched here, so a page with a label filter is read in chunks until it is full.
+      const chunk = limit > 0 && query.labels ? Math.max(limit, 200) : limit;
+      const out: NodeRecord[] = [];
+      for (let after = query.after ?? ""; ; ) {
+        const batch = parseAll<NodeRecord>(shaped(sql).all(...w.args, after, chunk));
+        for (const n of batch) if (!query.labels || labelsSatisfied(query.labels, n.labels)) out.push(n);
+        if (chunk < 0 || batch.length < chunk || out.length >= limit) break;
+        after = batch[batch.length - 1]!.id;
+      }
+      return limit < 0 ? out : out.slice(0, limit);
     },
     async listTasks(query) {
       const w = where([
@@ -212,6 +224,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
         ["to_node = ?", query.to_node || undefined],
         ["to_addr = ?", query.to || undefined],
         ["status = ?", query.status || undefined],
+        ["id > ?", query.after],
       ]);
       return parseAll<Message>(shaped(`SELECT json FROM messages${w.sql} ORDER BY id LIMIT ?`).all(...w.args, query.limit));
     },
@@ -225,6 +238,9 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     async expiredLeases(now) {
       return parseAll<Task>(q.expired.all(Date.parse(now)));
     },
+    finishedTasks: async (before, limit) => parseAll<Task>(q.finished.all(Date.parse(before), limit)),
+    ackedMessages: async (before, limit) => parseAll<Message>(q.acked.all(Date.parse(before), limit)),
+    idleNodes: async (before, limit) => parseAll<NodeRecord>(q.idle.all(Date.parse(before), limit)),
     async counts() {
       const counts = emptyCounts();
       for (const r of q.nodeCounts.all() as { status: keyof StoreCounts["nodes"]; n: number }[]) counts.nodes[r.status] = r.n;

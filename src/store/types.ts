@@ -17,7 +17,8 @@ import {
 export interface PendingQuery {
   /** The labels of a node: only tasks whose requirements these satisfy. Omitted: every task. */
   labels?: Labels;
-  repo?: string;
+  /** Only tasks of these repos (an empty list matches nothing). Omitted: every repo. */
+  repos?: readonly string[];
   limit: number;
 }
 
@@ -34,11 +35,17 @@ export interface MessageQuery {
   to?: string;
   status?: MessageStatus;
   limit: number;
+  /** Only messages with an id after this one (pages go oldest first). */
+  after?: string;
 }
 
 export interface NodeQuery {
   status?: NodeStatus;
   labels?: Labels;
+  /** At most this many (by id); all when omitted. */
+  limit?: number;
+  /** Only nodes with an id after this one (pages go by id). */
+  after?: string;
 }
 
 export interface StoreCounts {
@@ -73,6 +80,10 @@ export interface StoreTx extends StoreTxReads {
   putTask(task: Task): void;
   putMessage(message: Message): void;
   putRepo(repo: RepoRecord): void;
+  /** Removes a record and every index entry it has (retention, forgetting a node). */
+  deleteNode(id: string): void;
+  deleteTask(id: string): void;
+  deleteMessage(id: string): void;
   /** Appends an event; the store gives it the next id in the same atomic step as the writes. */
   emit(event: NewEvent): void;
 }
@@ -101,6 +112,14 @@ export interface Store extends StoreTxReads {
   staleNodes(cutoff: string): Promise<NodeRecord[]>;
   /** Claimed tasks whose lease ends at or before `now` (ISO time). */
   expiredLeases(now: string): Promise<Task[]>;
+  /**
+   * Retention candidates, oldest first, at most `limit`: finished tasks (completed, failed,
+   * cancelled) whose `completed_at` is before `before`; acked messages whose `acked_at` is; nodes
+   * not online whose `last_seen` is. Whether one is purged is the coordinator's rule.
+   */
+  finishedTasks(before: string, limit: number): Promise<Task[]>;
+  ackedMessages(before: string, limit: number): Promise<Message[]>;
+  idleNodes(before: string, limit: number): Promise<NodeRecord[]>;
   counts(): Promise<StoreCounts>;
   /** Events with id > `afterId`, oldest first. */
   readEvents(afterId: number, limit: number): Promise<CoordEvent[]>;
@@ -114,6 +133,11 @@ export interface Store extends StoreTxReads {
 export interface StoreOptions {
   /** How many events the log keeps (DESIGN: events.retention). */
   retention?: number;
+  /**
+   * How many bytes the log may hold (DESIGN: events.max_bytes, default 64 MiB, see `eventSize`):
+   * past it the oldest events are trimmed, though the newest event is always kept.
+   */
+  maxEventBytes?: number;
   /** Prefix of every key a shared store writes (redis), so several deployments can share one server. */
   keyPrefix?: string;
 }

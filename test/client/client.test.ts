@@ -122,9 +122,9 @@ describe("Client against a real coordinator", () => {
     expect(page.events.length).toBeGreaterThan(0);
     expect(page.events.every((e) => e.type === "task.completed")).toBe(true);
     const last = (await admin.status()).last_event_id;
-    expect(page).toMatchObject({ oldest_id: 1, last_event_id: last, reset: false });
+    expect(page).toMatchObject({ oldest_id: 1, last_event_id: last, reset: false, next: last });
     // An id this log never gave (the client saw a coordinator that restarted on memory://).
-    expect(await admin.readEvents({ since: last + 1000 })).toEqual({ events: [], oldest_id: 1, last_event_id: last, reset: true });
+    expect(await admin.readEvents({ since: last + 1000 })).toEqual({ events: [], oldest_id: 1, last_event_id: last, reset: true, next: last + 1000 });
   });
 });
 

@@ -45,8 +45,10 @@ describe("loadConfig: where the file is found", () => {
     expect(c.server.default_priority).toBe("medium");
     expect(c.server.max_attempts).toBe(3);
     expect(c.server.events_retention).toBe(10_000);
+    expect(c.server.retention).toEqual({ tasksMs: 30 * 86_400_000, messagesMs: 7 * 86_400_000, forgetAfterMs: 7 * 86_400_000 });
     expect(c.server.rate_limit).toEqual({ enabled: true, requests_per_second: 50, burst: 100, max_streams_per_token: 100 });
     expect(c.server.auth).toEqual({ required: true, tokens: [] });
+    expect(c.server.audit).toEqual({ file: undefined, keep: 10 });
     expect(c.coordination.server_url).toBe("http://127.0.0.1:7331");
   });
 
@@ -185,6 +187,20 @@ coordination:
       write(join(work, "coordination.yaml"), `server:\n  trust_proxy: ${yaml}\n`);
       expect((await loadConfig({ cwd: work, env })).server.trust_proxy).toEqual(value);
     }
+  });
+
+  it("reads retention durations in days, 0 keeps forever, and refuses what is not a duration", async () => {
+    write(join(work, "coordination.yaml"), "tasks:\n  retention: 90d\nmessages:\n  retention: 0\nregistration:\n  forget_after: 1d12h\n");
+    expect((await loadConfig({ cwd: work, env })).server.retention).toEqual({ tasksMs: 90 * 86_400_000, messagesMs: 0, forgetAfterMs: 36 * 3_600_000 });
+    write(join(work, "coordination.yaml"), "tasks:\n  retention: forever\nmessages:\n  retention: -1d\n  keep: 3\nregistration:\n  forget_after: 99999d\n");
+    expect((await configError(loadConfig({ cwd: work, env }))).problems).toEqual([
+      "messages.keep: unknown key (expected one of retention)",
+      expect.stringMatching(/^tasks\.retention: invalid duration "forever"/),
+      expect.stringMatching(/^messages\.retention: invalid duration "-1d"/),
+      'registration.forget_after: must be at most 36500d, got "99999d"',
+    ]);
+    write(join(work, "coordination.yaml"), "registration:\n  heartbeat_interval: 0\n");
+    expect((await configError(loadConfig({ cwd: work, env }))).problems[0]).toMatch(/^registration\.heartbeat_interval: must be more than zero/);
   });
 
   it("reports YAML syntax errors with the line", async () => {

@@ -31,8 +31,9 @@ afterEach(async () => {
 
 const agent = (name: string, extra: Record<string, unknown> = {}) => ({ name, type: name === "supervisor" ? "supervisor" : "worker", status: "running", ...extra });
 
+/** As an admin, who may send as anyone: these tests are about routing (identity: test/security/node-identity). */
 async function send(body: Record<string, unknown>) {
-  return server.api("POST", "/messages", { token: TOKENS.node, body });
+  return server.api("POST", "/messages", { token: TOKENS.admin, body });
 }
 
 async function listMessages(query: string): Promise<any[]> {
@@ -63,7 +64,7 @@ describe("messages", () => {
     const acked = okData(await server.api("POST", `/messages/${m1.id}/ack`, { token: TOKENS.node, body: { registration_id: regA } }));
     expect(acked).toMatchObject({ id: m1.id, status: "acked", acked_at: clock.iso() });
     clock.advance(5000);
-    const again = okData(await server.api("POST", `/messages/${m1.id}/ack`, { token: TOKENS.node }));
+    const again = okData(await server.api("POST", `/messages/${m1.id}/ack`, { token: TOKENS.node, body: { registration_id: regA } }));
     expect(again).toEqual(acked);
 
     expect(okData(await heartbeat(server, regA)).pending_messages).toBe(1);
@@ -79,11 +80,12 @@ describe("messages", () => {
     expect(events[0]!.data).toMatchObject({ from: "worker-1@machine-b", to: "supervisor@machine-a", node_id: "machine-a" });
   });
 
-  it("only the addressed node may ack when it names its registration", async () => {
+  it("only the addressed node may ack", async () => {
     const regA = await registerNode(server, "machine-a");
     const regB = await registerNode(server, "machine-b");
     const m = okData(await send({ from: "x@machine-b", to: "supervisor@machine-a", body: "hello" }), 201);
-    expectError(await server.api("POST", `/messages/${m.id}/ack`, { token: TOKENS.node, body: { registration_id: regB } }), 403, "FORBIDDEN");
+    expectError(await server.api("POST", `/messages/${m.id}/ack`, { token: TOKENS.node, body: { registration_id: regB } }), 403, "NOT_RECIPIENT");
+    expectError(await server.api("POST", `/messages/${m.id}/ack`, { token: TOKENS.node }), 403, "NOT_RECIPIENT");
     expect((await listMessages("?node=machine-a&status=pending")).map((x) => x.id)).toEqual([m.id]);
     okData(await server.api("POST", `/messages/${m.id}/ack`, { token: TOKENS.node, body: { registration_id: regA } }));
     expectError(await server.api("POST", "/messages/msg-unknown/ack", { token: TOKENS.node }), 404, "NOT_FOUND");

@@ -82,7 +82,7 @@ describe("hostile input", () => {
     reg = await registerNode(server, "machine-b", { labels: { pool: "gpu" } });
     taskId = (await server.api("POST", "/tasks", { token: TOKENS.node, body: { repo: "my-repo", description: "d" } })).body.data.id;
     await server.api("POST", "/heartbeat", { token: TOKENS.node, body: { registration_id: reg, agents: [{ name: "supervisor", type: "supervisor", status: "running", repo: "my-repo" }] } });
-    messageId = (await server.api("POST", "/messages", { token: TOKENS.node, body: { from: "a@b", to: "supervisor@machine-b", body: "hi" } })).body.data.id;
+    messageId = (await server.api("POST", "/messages", { token: TOKENS.node, body: { registration_id: reg, from: "a@machine-b", to: "supervisor@machine-b", body: "hi" } })).body.data.id;
     before = await snapshot();
   });
   afterAll(async () => {

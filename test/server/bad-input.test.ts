@@ -9,6 +9,8 @@ import { openEventStream } from "../helpers/sse-client.js";
 
 let server: TestServer;
 let reg: string;
+/** A registration made with the admin token (the matrix acts through a registration with its own token). */
+let adminReg: string;
 let claimedId: string;
 let pendingId: string;
 let messageId: string;
@@ -16,12 +18,13 @@ let messageId: string;
 beforeAll(async () => {
   server = await startTestServer();
   reg = await registerNode(server, "machine-b", { labels: { pool: "gpu" } });
+  adminReg = okData(await server.api("POST", "/register", { token: TOKENS.admin, body: { node_id: "machine-admin" } })).registration_id;
   okData(await server.api("POST", "/heartbeat", { token: TOKENS.node, body: { registration_id: reg, agents: [{ name: "supervisor", type: "supervisor", status: "running", repo: "my-repo" }] } }));
   claimedId = (await createTask(server, { description: "claimed one" })).id;
   okData(await claim(server, claimedId, reg));
   pendingId = (await createTask(server, { description: "pending one", labels: { pool: "gpu" } })).id;
   messageId = okData(
-    await server.api("POST", "/messages", { token: TOKENS.node, body: { from: "a@machine-b", to: "supervisor@machine-b", body: "hi" } }),
+    await server.api("POST", "/messages", { token: TOKENS.node, body: { registration_id: reg, from: "a@machine-b", to: "supervisor@machine-b", body: "hi" } }),
     201,
   ).id;
 });
@@ -186,7 +189,8 @@ interface RouteCase {
   /** `:pending`, `:claimed` and `:message` stand for the ids made in beforeAll. */
   path: string;
   least: Role;
-  body?: () => unknown;
+  /** `own` is a registration made with the caller's token: a registration works only with its own token. */
+  body?: (own: string) => unknown;
   stream?: boolean;
   /** Outside /api/v1. */
   root?: boolean;
@@ -197,7 +201,7 @@ const routes: RouteCase[] = [
   { method: "GET", path: "/openapi.json", least: "anyone" },
   { method: "GET", path: "/status", least: "read" },
   { method: "POST", path: "/register", least: "node", body: () => ({ node_id: "matrix-node" }) },
-  { method: "POST", path: "/heartbeat", least: "node", body: () => ({ registration_id: reg }) },
+  { method: "POST", path: "/heartbeat", least: "node", body: (own) => ({ registration_id: own }) },
   { method: "POST", path: "/deregister", least: "node", body: () => ({ registration_id: "reg-not-this-one" }) },
   { method: "GET", path: "/nodes", least: "read" },
   { method: "GET", path: "/nodes/machine-b", least: "read" },
@@ -205,16 +209,16 @@ const routes: RouteCase[] = [
   { method: "GET", path: "/tasks", least: "read" },
   { method: "GET", path: "/tasks/pending?labels=pool:gpu", least: "read" },
   { method: "GET", path: "/tasks/:pending", least: "read" },
-  { method: "POST", path: "/tasks/:pending/claim", least: "node", body: () => ({ registration_id: reg, worker_name: "w" }) },
-  { method: "POST", path: "/tasks/claim", least: "node", body: () => ({ registration_id: reg, worker_name: "w" }) },
-  { method: "POST", path: "/tasks/:claimed/complete", least: "node", body: () => ({ registration_id: reg }) },
-  { method: "POST", path: "/tasks/:claimed/fail", least: "node", body: () => ({ registration_id: reg, reason: "x" }) },
-  { method: "POST", path: "/tasks/:claimed/release", least: "node", body: () => ({ registration_id: reg }) },
+  { method: "POST", path: "/tasks/:pending/claim", least: "node", body: (own) => ({ registration_id: own, worker_name: "w" }) },
+  { method: "POST", path: "/tasks/claim", least: "node", body: (own) => ({ registration_id: own, worker_name: "w" }) },
+  { method: "POST", path: "/tasks/:claimed/complete", least: "node", body: (own) => ({ registration_id: own }) },
+  { method: "POST", path: "/tasks/:claimed/fail", least: "node", body: (own) => ({ registration_id: own, reason: "x" }) },
+  { method: "POST", path: "/tasks/:claimed/release", least: "node", body: (own) => ({ registration_id: own }) },
   { method: "POST", path: "/tasks/:pending/cancel", least: "admin", body: () => ({}) },
   { method: "GET", path: "/state/my-repo", least: "read" },
-  { method: "POST", path: "/messages", least: "node", body: () => ({ from: "a@machine-b", to: "supervisor@machine-b", body: "hi" }) },
+  { method: "POST", path: "/messages", least: "node", body: (own) => ({ registration_id: own, from: "a@machine-b", to: "supervisor@machine-b", body: "hi" }) },
   { method: "GET", path: "/messages?node=machine-b", least: "read" },
-  { method: "POST", path: "/messages/:message/ack", least: "node", body: () => ({}) },
+  { method: "POST", path: "/messages/:message/ack", least: "node", body: (own) => ({ registration_id: own }) },
   { method: "GET", path: "/events?since=0", least: "read" },
   { method: "GET", path: "/events/stream", least: "read", stream: true },
   { method: "GET", path: "/metrics", least: "read", root: true },
@@ -242,7 +246,7 @@ async function callRoute(r: RouteCase, token: string | null): Promise<{ status: 
   }
   const headers: Record<string, string> = {};
   if (token) headers.authorization = `Bearer ${token}`;
-  const body = r.body ? JSON.stringify(r.body()) : undefined;
+  const body = r.body ? JSON.stringify(r.body(token === TOKENS.admin ? adminReg : reg)) : undefined;
   if (body) headers["content-type"] = "application/json";
   const res = await fetch(url, { method: r.method, headers, body });
   const text = await res.text();

@@ -161,11 +161,12 @@ describe("PRD examples", () => {
 
   it("POST /messages with the PRD body answers the stored message (201)", async () => {
     const regA = okData(await server.api("POST", "/register", { token: TOKENS.node, body: { node_id: "machine-a" } })).registration_id;
-    await registerPrdNode();
+    const regB = await registerPrdNode();
     okData(await heartbeat(server, regA, { agents: [{ name: "supervisor", type: "supervisor", status: "running" }] }));
     const res = await server.api("POST", "/messages", {
       token: TOKENS.node,
-      body: { from: "worker-1@machine-b", to: "supervisor@machine-a", body: "I need clarification on the API design" },
+      // A node token sends through its registration, as an agent of its node (DESIGN §10).
+      body: { registration_id: regB, from: "worker-1@machine-b", to: "supervisor@machine-a", body: "I need clarification on the API design" },
     });
     const msg = okData(res, 201);
     expect(msg).toMatchObject({

@@ -123,3 +123,47 @@ describe("GET /tasks/pending?wait_seconds=", () => {
     expect(okData(res!).tasks).toHaveLength(1);
   });
 });
+
+describe("repo filters and branches over HTTP (the agent's claims, DESIGN §15)", () => {
+  it("POST /tasks/claim takes repos, GET /tasks/pending takes ?repos=a,b; bad ones are 400 naming the field", async () => {
+    const reg = await registerNode(server, "machine-a");
+    const other = okData(await post({ repo: "other" }), 201);
+    const mine = okData(await post({ repo: "mine" }), 201);
+    const pending = okData(await server.api("GET", "/tasks/pending?repos=mine,third", { token: TOKENS.read }));
+    expect(pending.tasks.map((t: { id: string }) => t.id)).toEqual([mine.id]);
+    const claimed = okData(
+      await server.api("POST", "/tasks/claim", { token: TOKENS.node, body: { registration_id: reg, worker_name: "w", repos: ["mine"] } }),
+    );
+    expect(claimed.task.id).toBe(mine.id);
+    const none = okData(await server.api("POST", "/tasks/claim", { token: TOKENS.node, body: { registration_id: reg, worker_name: "w", repos: [] } }));
+    expect(none.task).toBeNull();
+    expect((await getTaskStatus(other.id))).toBe("pending");
+
+    const badBody = expectError(
+      await server.api("POST", "/tasks/claim", { token: TOKENS.node, body: { registration_id: reg, worker_name: "w", repos: ["no spaces"] } }),
+      400,
+      "INVALID_REQUEST",
+    );
+    expect(JSON.stringify(badBody)).toContain("repos");
+    expectError(await server.api("GET", "/tasks/pending?repos=a,,b", { token: TOKENS.read }), 400, "INVALID_REQUEST");
+    const many = Array.from({ length: 300 }, (_, i) => `r${i}`).join(",");
+    expectError(await server.api("GET", `/tasks/pending?repos=${many}`, { token: TOKENS.read }), 400, "INVALID_REQUEST");
+  });
+
+  it("complete takes a branch, shown on the task; a branch with spaces is refused", async () => {
+    const reg = await registerNode(server, "machine-a");
+    const t = okData(await post({}), 201);
+    okData(await claim(server, t.id, reg));
+    expectError(
+      await server.api("POST", `/tasks/${t.id}/complete`, { token: TOKENS.node, body: { registration_id: reg, branch: "work/a b" } }),
+      400,
+      "INVALID_REQUEST",
+    );
+    const done = okData(await server.api("POST", `/tasks/${t.id}/complete`, { token: TOKENS.node, body: { registration_id: reg, branch: "work/proud-tiger" } }));
+    expect(done.result).toEqual({ pr: null, summary: null, branch: "work/proud-tiger" });
+  });
+});
+
+async function getTaskStatus(id: string): Promise<string> {
+  return okData(await server.api("GET", `/tasks/${id}`, { token: TOKENS.read })).status;
+}

@@ -1,9 +1,13 @@
 import { afterEach, beforeEach, describe } from "vitest";
 import type { Store } from "../../src/store/types.js";
+import { agentClaimSpecs } from "./conformance-agent-claims.js";
 import { claimSpecs } from "./conformance-claims.js";
+import { eventBoundSpecs } from "./conformance-event-bounds.js";
 import { eventSpecs } from "./conformance-events.js";
 import { makeHarness, type Harness, type MakeStore } from "./conformance-harness.js";
+import { identitySpecs } from "./conformance-identity.js";
 import { lifecycleSpecs } from "./conformance-lifecycle.js";
+import { retentionSpecs } from "./conformance-retention.js";
 
 export type { MakeStore } from "./conformance-harness.js";
 
@@ -30,7 +34,11 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
 
     const h = (): Harness => harness!;
     describe("claims", () => claimSpecs(h));
+    describe("agent claims: repos, cooldown, branch", () => agentClaimSpecs(h));
     describe("lifecycle", () => lifecycleSpecs(h));
     describe("events, messages, state", () => eventSpecs(h, makeStore));
+    describe("node identity", () => identitySpecs(h));
+    describe("event log bounds", () => eventBoundSpecs(h, makeStore));
+    describe("retention and paging", () => retentionSpecs(h));
   });
 }

@@ -43,6 +43,28 @@ export function replicaSpecs(url: () => string, nextPrefix: () => string): void 
       expect((await a.allEvents()).filter((e) => e.type === "task.claimed")).toHaveLength(1);
     });
 
+    it("two replicas sweeping at once purge each record once and forget a node once", async () => {
+      await open();
+      const reg = await a.register("gone");
+      for (let i = 0; i < 30; i++) await (i % 2 ? b : a).coord.tasks.cancel((await a.createTask()).id, null);
+      for (let i = 0; i < 5; i++) {
+        const m = await b.coord.messages.send({ from: "lead@hq", to: "w@gone", body: `m${i}` });
+        await a.coord.messages.ack(m.id, reg);
+      }
+      await a.coord.nodes.deregister(reg);
+      a.advance(31 * 86_400_000);
+      // (One sweep at a time per replica: a second call while one runs shares its result.)
+      const results = await Promise.all([a.coord.sweep(), b.coord.sweep()]);
+      results.push(...(await Promise.all([a.coord.sweep(), b.coord.sweep()])));
+      expect(results.reduce((n, r) => n + r.purged_tasks, 0)).toBe(30);
+      expect(results.reduce((n, r) => n + r.purged_messages, 0)).toBe(5);
+      expect(results.flatMap((r) => r.forgotten)).toEqual(["gone"]);
+      expect((await a.allEvents()).filter((e) => e.type === "node.forgotten")).toHaveLength(1);
+      expect(await b.store.counts()).toMatchObject({ nodes: { online: 0, offline: 0, deregistered: 0 }, tasks: { cancelled: 0 } });
+      expect((await b.store.listTasks({ limit: 100 })).tasks).toEqual([]);
+      expect(await b.store.listMessages({ limit: 100 })).toEqual([]);
+    });
+
     it("keeps capacity and idempotency keys across replicas", async () => {
       await open();
       for (let i = 0; i < 10; i++) await (i % 2 ? a : b).createTask();

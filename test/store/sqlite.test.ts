@@ -14,6 +14,23 @@ const nextPath = () => join(root, `db-${++n}`, "coordination.db");
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+/** What undoes each migration, newest first: to test the migrations of an older file. */
+const UNDO: Record<number, string> = {
+  3: "DROP INDEX tasks_done; ALTER TABLE tasks DROP COLUMN done_ms; DROP INDEX messages_acked; ALTER TABLE messages DROP COLUMN acked_ms;",
+  2: "ALTER TABLE events DROP COLUMN size; DELETE FROM meta WHERE key = 'event_bytes';",
+};
+
+/** Turns a closed database back into the shape of schema `version`. */
+function downgrade(path: string, version: number): void {
+  const db = new Database(path);
+  try {
+    for (let v = db.pragma("user_version", { simple: true }) as number; v > version; v--) db.exec(UNDO[v]!);
+    db.pragma(`user_version = ${version}`);
+  } finally {
+    db.close();
+  }
+}
+
 describeStoreConformance("sqlite", (options) => createSqliteStore(nextPath(), options));
 
 describe("SQLite store", () => {
@@ -28,6 +45,29 @@ describe("SQLite store", () => {
       expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
     } finally {
       db.close();
+    }
+  });
+
+  it("migrates a version-1 log: existing events count against events.max_bytes", async () => {
+    const path = nextPath();
+    let store = await createSqliteStore(path);
+    const h = makeHarness(store, { t: Date.parse("2030-01-01T00:00:00Z") });
+    for (let i = 0; i < 20; i++) await h.createTask({ description: "y".repeat(500) });
+    const before = await store.readEvents(0, 100);
+    await h.coord.stop();
+    await store.close();
+    // Back to the version-1 shape: no size column, no byte count.
+    downgrade(path, 1);
+
+    store = await createSqliteStore(path, { maxEventBytes: 6000 });
+    try {
+      expect(await store.readEvents(0, 100)).toEqual(before);
+      await makeHarness(store, { t: Date.parse("2030-01-02T00:00:00Z") }).createTask();
+      const kept = await store.readEvents(0, 100);
+      expect(kept.length).toBeLessThan(12);
+      expect(kept.at(-1)!.id).toBe(21);
+    } finally {
+      await store.close();
     }
   });
 
@@ -74,6 +114,34 @@ describe("SQLite store", () => {
     await h.coord.tasks.complete(tasks[0]!.id, { registration_id: reg });
     expect(seen).toEqual([before.bounds.last_id + 1, before.bounds.last_id + 2]);
     expect((await store.eventBounds()).last_id).toBe(before.bounds.last_id + 2);
+    await h.coord.stop();
+    await store.close();
+  });
+
+  it("migration 3 indexes the finished tasks and acked messages of a version-2 database for retention", async () => {
+    const path = nextPath();
+    const clock = { t: Date.parse("2030-01-01T00:00:00Z") };
+    let store = await createSqliteStore(path);
+    let h = makeHarness(store, clock);
+    const reg = await h.register("n1");
+    const old = await h.coord.tasks.cancel((await h.createTask()).id, null);
+    const open = await h.createTask();
+    const msg = await h.coord.messages.send({ from: "lead@hq", to: "w@n1", body: "hi" });
+    await h.coord.messages.ack(msg.id, reg);
+    await h.coord.stop();
+    await store.close();
+    // Back to version 2: the columns and indexes of migration 3 did not exist.
+    downgrade(path, 2);
+
+    store = await createSqliteStore(path);
+    h = makeHarness(store, clock);
+    const later = new Date(clock.t + 1).toISOString();
+    expect((await store.finishedTasks(later, 10)).map((t) => t.id)).toEqual([old.id]);
+    expect((await store.ackedMessages(later, 10)).map((m) => m.id)).toEqual([msg.id]);
+    expect(await store.finishedTasks(old.completed_at!, 10)).toEqual([]);
+    h.advance(31 * 86_400_000);
+    expect(await h.coord.sweep()).toMatchObject({ purged_tasks: 1, purged_messages: 1 });
+    expect((await store.listTasks({ limit: 10 })).tasks.map((t) => t.id)).toEqual([open.id]);
     await h.coord.stop();
     await store.close();
   });

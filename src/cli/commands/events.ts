@@ -76,9 +76,11 @@ async function printPast(client: Client, out: Output, query: { since: number; li
       else printEvent(out, e);
     }
     printed += page.events.length;
-    // A short page: the server read to the end of the log (filters do not shorten pages).
-    if (page.events.length < want) break;
-    since = page.events.at(-1)!.id;
+    // The server looks at a bounded number of events per read, so a filtered page can be short
+    // before the end: go on from `next` until it reaches the end of the log.
+    const next = page.next ?? page.events.at(-1)?.id ?? since;
+    if (next >= page.last_event_id || (page.next === undefined && page.events.length < want) || next <= since) break;
+    since = next;
   }
   return printed;
 }

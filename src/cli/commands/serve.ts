@@ -26,6 +26,7 @@ export function registerServe(program: Command, run: Runner): void {
     .action(
       run<ServeOptions>(async (ctx, opts) => {
         const config = await ctx.config();
+        for (const warning of config.warnings) ctx.out.warn(warning);
         const server = resolveServerConfig(config, { listen: opts.listen, store: opts.store });
         const signal = ctx.interruptSignal();
         // Loaded here: the server (fastify, stores) would slow every other command's start.

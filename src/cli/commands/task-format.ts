@@ -2,10 +2,9 @@ import type { Task } from "../../core/types.js";
 import { age, ago, labels, priority, status } from "../output/format.js";
 import type { Output } from "../output/output.js";
 
-/** The PR a task's result names, else its branch (when the task carries one), else `-`. */
+/** The PR a task's result names, else its branch, else `-`. */
 export function prOrBranch(t: Task): string {
-  const branch = (t as Task & { branch?: string | null }).branch;
-  return t.result?.pr ?? branch ?? "-";
+  return t.result?.pr ?? t.result?.branch ?? "-";
 }
 
 /**
@@ -56,9 +55,10 @@ export function printTask(out: Output, t: Task): void {
     ["claimed at", t.claimed_at],
     ["lease expires", t.lease_expires_at ? `${t.lease_expires_at} (${ago(t.lease_expires_at)})` : null],
     ["completed", t.completed_at],
-    ["branch", (t as Task & { branch?: string | null }).branch],
     ["pr", t.result?.pr ?? null],
+    ["branch", t.result?.branch ?? null],
     ["summary", t.result?.summary ?? null],
+    ["cooldown", t.cooldown ? `not offered to ${t.cooldown.node_id} again until ${t.cooldown.until}` : null],
     ["failure", t.failure_reason],
     ["cancel reason", t.cancel_reason],
     ["idempotency key", t.idempotency_key],

@@ -90,10 +90,11 @@ export function registerTaskClaims(tasks: Command, run: Runner): void {
     .argument("<task-id>")
     .option("--pr <pr>", "the pull request (URL or #42)")
     .option("--summary <text>", "what was done")
+    .option("--branch <branch>", "the git branch the work is on (e.g. work/proud-tiger)")
     .action(
-      run<{ pr?: string; summary?: string }, [string]>(async (ctx, opts, id) => {
+      run<{ pr?: string; summary?: string; branch?: string }, [string]>(async (ctx, opts, id) => {
         const client = await ctx.nodeClient();
-        const task = await client.completeTask(id, { pr: opts.pr, summary: opts.summary });
+        const task = await client.completeTask(id, { pr: opts.pr, summary: opts.summary, branch: opts.branch });
         ctx.out.result(task, (t) => printTaskChange(ctx.out, t, "completed"));
       }),
     );

@@ -8,6 +8,11 @@ import { defineRoute } from "../route.js";
 import * as S from "../schemas.js";
 import { createSseWriter, type SseWriter } from "../sse.js";
 
+/** Events read from the store per replay page. */
+const REPLAY_PAGE = 200;
+/** Live events held while a replay runs; more are read back from the store. */
+const REPLAY_BACKLOG = 1000;
+
 export interface EventRouteOptions {
   pingIntervalMs: number;
   retryMs: number;
@@ -37,7 +42,13 @@ export function eventRoutes(app: FastifyInstance, coordinator: Coordinator, opti
     summary: "Events after `since` (for scripts); same ids and data as the stream",
     tags,
     querystring: S.EventsQuery,
-    response: Type.Object({ events: Type.Array(S.Event), oldest_id: Type.Integer(), last_event_id: Type.Integer(), reset: Type.Boolean() }),
+    response: Type.Object({
+      events: Type.Array(S.Event),
+      oldest_id: Type.Integer(),
+      last_event_id: Type.Integer(),
+      reset: Type.Boolean(),
+      next: Type.Integer({ description: "`since` of the next read; the log has more to look at while next < last_event_id" }),
+    }),
     handler: ({ query }) =>
       coordinator.readEvents(query.since ?? 0, query.limit ?? 100, { types: parseTypeGlobs(query.types), repo: query.repo }),
   });
@@ -67,7 +78,10 @@ export function eventRoutes(app: FastifyInstance, coordinator: Coordinator, opti
       reply.hijack();
       let lastSent = 0;
       let live = false;
+      // Events committed while the replay runs wait here; past REPLAY_BACKLOG they are dropped
+      // and read from the store instead (they are committed, so the next page has them).
       const backlog: CoordEvent[] = [];
+      let dropped = false;
       const deliver = (e: CoordEvent) => {
         if (e.id <= lastSent) return; // replayed already
         lastSent = e.id;
@@ -76,7 +90,11 @@ export function eventRoutes(app: FastifyInstance, coordinator: Coordinator, opti
       // Subscribe before reading the backlog, so nothing committed in between is missed.
       const unsubscribe = coordinator.subscribe((events) => {
         if (live) events.forEach(deliver);
-        else backlog.push(...events);
+        else if (backlog.length + events.length <= REPLAY_BACKLOG) backlog.push(...events);
+        else {
+          backlog.length = 0;
+          dropped = true;
+        }
       });
       const ping = setInterval(() => sse.comment("ping"), options.pingIntervalMs);
       const sse = createSseWriter(reply.raw, options.retryMs, () => {
@@ -93,21 +111,25 @@ export function eventRoutes(app: FastifyInstance, coordinator: Coordinator, opti
       try {
         if (resumeFrom !== undefined) {
           lastSent = resumeFrom;
-          let page = await coordinator.readEvents(resumeFrom, 1000);
-          if (page.reset) {
-            sse.notice("stream.reset", { oldest_id: page.oldest_id, requested_id: resumeFrom });
-            if (resumeFrom > page.last_event_id) {
-              // An id from another log: everything retained here is new to this client.
-              lastSent = 0;
-              page = await coordinator.readEvents(0, 1000);
-            }
+          const bounds = await coordinator.readEvents(resumeFrom, 0);
+          if (bounds.reset) {
+            sse.notice("stream.reset", { oldest_id: bounds.oldest_id, requested_id: resumeFrom });
+            // An id from another log: everything retained here is new to this client.
+            if (resumeFrom > bounds.last_event_id) lastSent = 0;
           }
-          while (page.events.length > 0 && !sse.closed) {
-            page.events.forEach(deliver);
-            page = await coordinator.readEvents(lastSent, 1000);
+          // Page by page, each written out before the next is read: memory per stream stays at
+          // about one page however long the log is. Until a page comes back empty with nothing
+          // dropped meanwhile, the store may hold events the backlog lacks.
+          for (;;) {
+            dropped = false;
+            const page = await coordinator.eventPage(lastSent, REPLAY_PAGE);
+            if (sse.closed) return;
+            page.forEach(deliver);
+            await sse.drain();
+            if (page.length === 0 && !dropped) break;
           }
         } else {
-          const bounds = await coordinator.readEvents(Number.MAX_SAFE_INTEGER, 1);
+          const bounds = await coordinator.readEvents(Number.MAX_SAFE_INTEGER, 0);
           lastSent = Math.max(lastSent, bounds.last_event_id);
         }
       } catch (err) {

@@ -10,12 +10,12 @@ export function messageRoutes(app: FastifyInstance, coordinator: Coordinator): v
     method: "POST",
     url: "/messages",
     access: "node",
-    summary: "Send a message to agent@node, or to a bare agent name within repo",
+    summary: "Send a message to agent@node, or to a bare agent name within repo; a node token sends through its registration_id as name@<its node>",
     tags,
     body: S.SendMessageBody,
     status: 201,
     response: S.Message,
-    handler: ({ body }) => coordinator.messages.send(body),
+    handler: ({ body, actor }) => coordinator.messages.send(body, actor),
   });
 
   defineRoute(app, {
@@ -33,12 +33,12 @@ export function messageRoutes(app: FastifyInstance, coordinator: Coordinator): v
     method: "POST",
     url: "/messages/:id/ack",
     access: "node",
-    summary: "Acknowledge a message (idempotent); with registration_id, only its recipient node may",
+    summary: "Acknowledge a message (idempotent); a node token gives the registration_id of the recipient node (403 NOT_RECIPIENT otherwise)",
     tags,
     params: S.IdParams,
     body: S.AckBody,
     optionalBody: true,
     response: S.Message,
-    handler: ({ params, body }) => coordinator.messages.ack(params.id, body.registration_id),
+    handler: ({ params, body, actor }) => coordinator.messages.ack(params.id, body.registration_id, actor),
   });
 }

@@ -17,7 +17,12 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
     body: S.RegisterBody,
     rateLimit: registerRateLimit(limits),
     response: Type.Object({ registration_id: Type.String(), heartbeat_interval_seconds: Type.Integer() }),
-    handler: ({ body }) => coordinator.nodes.register(body),
+    handler: async ({ body, actor, request }) => {
+      const { takeover_from, ...answer } = await coordinator.nodes.register(body, actor);
+      // An admin took the node from its owner: the audit line says from whom.
+      if (takeover_from !== undefined) request.auditNote = { takeover_from };
+      return answer;
+    },
   });
 
   defineRoute(app, {
@@ -33,7 +38,7 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
       pending_messages: Type.Integer(),
       cancelled_task_ids: Type.Array(Type.String()),
     }),
-    handler: ({ body }) => coordinator.nodes.heartbeat(body),
+    handler: ({ body, actor }) => coordinator.nodes.heartbeat(body, actor),
   });
 
   defineRoute(app, {
@@ -44,7 +49,7 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
     tags,
     body: S.RegistrationBody,
     response: Type.Object({ node_id: Type.String(), released_tasks: Type.Array(Type.String()) }),
-    handler: ({ body }) => coordinator.nodes.deregister(body.registration_id),
+    handler: ({ body, actor }) => coordinator.nodes.deregister(body.registration_id, actor),
   });
 
   defineRoute(app, {

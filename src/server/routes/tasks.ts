@@ -1,5 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import { CoordError } from "../../core/errors.js";
 import { parseLabelQuery } from "../../core/labels.js";
 import type { Coordinator } from "../../coordinator/index.js";
 import { defineRoute, withStatus } from "../route.js";
@@ -12,6 +13,16 @@ function clientGone(reply: { raw: import("node:http").ServerResponse }): AbortSi
     if (!reply.raw.writableFinished) ac.abort();
   });
   return ac.signal;
+}
+
+function splitRepos(text: string | undefined): string[] | undefined {
+  const repos = text?.split(",");
+  if (repos && repos.length > S.MAX_CLAIM_REPOS) {
+    throw new CoordError("INVALID_REQUEST", `repos: at most ${S.MAX_CLAIM_REPOS} repos`, {
+      fields: [{ field: "query.repos", message: `at most ${S.MAX_CLAIM_REPOS} repos` }],
+    });
+  }
+  return repos;
 }
 
 export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void {
@@ -55,7 +66,12 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     response: Type.Object({ tasks: Type.Array(S.Task) }),
     handler: async ({ query, reply }) => ({
       tasks: await coordinator.pendingTasks(
-        { labels: query.labels !== undefined ? parseLabelQuery(query.labels) : undefined, repo: query.repo, limit: query.limit },
+        {
+          labels: query.labels !== undefined ? parseLabelQuery(query.labels) : undefined,
+          repo: query.repo,
+          repos: splitRepos(query.repos),
+          limit: query.limit,
+        },
         (query.wait_seconds ?? 0) * 1000,
         clientGone(reply),
       ),
@@ -81,7 +97,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     tags,
     body: S.ClaimNextBody,
     response: Type.Object({ task: Type.Union([S.Task, Type.Null()]) }),
-    handler: async ({ body, reply }) => ({ task: await coordinator.claimNext(body, clientGone(reply)) }),
+    handler: async ({ body, reply, actor }) => ({ task: await coordinator.claimNext(body, clientGone(reply), actor) }),
   });
 
   defineRoute(app, {
@@ -93,7 +109,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     params: S.IdParams,
     body: S.ClaimBody,
     response: S.Task,
-    handler: ({ params, body }) => tasks.claim(params.id, body),
+    handler: ({ params, body, actor }) => tasks.claim(params.id, body, actor),
   });
 
   defineRoute(app, {
@@ -105,7 +121,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     params: S.IdParams,
     body: S.CompleteBody,
     response: S.Task,
-    handler: ({ params, body }) => tasks.complete(params.id, body),
+    handler: ({ params, body, actor }) => tasks.complete(params.id, body, actor),
   });
 
   defineRoute(app, {
@@ -117,7 +133,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     params: S.IdParams,
     body: S.FailBody,
     response: S.Task,
-    handler: ({ params, body }) => tasks.fail(params.id, body),
+    handler: ({ params, body, actor }) => tasks.fail(params.id, body, actor),
   });
 
   defineRoute(app, {
@@ -129,7 +145,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     params: S.IdParams,
     body: S.ReleaseBody,
     response: S.Task,
-    handler: ({ params, body }) => tasks.release(params.id, body),
+    handler: ({ params, body, actor }) => tasks.release(params.id, body, actor),
   });
 
   defineRoute(app, {
