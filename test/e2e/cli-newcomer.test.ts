@@ -280,3 +280,32 @@ describe("14. help", () => {
     expect(r.stderr).toMatch(/expected agent@node .*got "worker-1"/);
   });
 });
+
+describe("beyond the fixes", () => {
+  it("tasks create warns on stderr when no online node has the labels; the API answers warnings", async () => {
+    const r = await cli("tasks", "create", "-q", "--repo", "warn", "--description", "d", "--label", "pool=tpu");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^task-\S+\n$/);
+    expect(r.stderr).toMatch(/^warning: no online node has the labels pool=tpu \(and takes work\); the task waits until one does$/m);
+    const there = machine();
+    expect((await there("register", "--node-id", "tpu-node", "--label", "pool=tpu")).code).toBe(0);
+    const created = await api("POST", "/tasks", { repo: "warn", description: "d2", labels: { pool: "tpu" } });
+    expect(created.status).toBe(201);
+    expect(created.body.data.warnings).toBeUndefined();
+    expect((await api("POST", "/tasks", { repo: "warn", description: "d3", labels: { pool: "nope" } })).body.data.warnings).toHaveLength(1);
+    // Without labels any node fits: no warning, even with no node online.
+    expect((await cli("tasks", "create", "--repo", "warn", "--description", "plain")).stderr).toBe("");
+  });
+
+  it("-o name prints the ids; tasks list filters by --label and --node", async () => {
+    const there = machine();
+    expect((await there("register", "--node-id", "filter-node", "--label", "zone=a")).code).toBe(0);
+    const a = (await cli("tasks", "create", "-q", "--repo", "filters", "--description", "a", "--label", "zone=a")).stdout.trim();
+    const b = (await cli("tasks", "create", "-q", "--repo", "filters", "--description", "b")).stdout.trim();
+    expect((await cli("-o", "name", "tasks", "--repo", "filters")).stdout).toBe(`${b}\n${a}\n`);
+    expect((await cli("-o", "name", "tasks", "--repo", "filters", "--label", "zone=a")).stdout).toBe(`${a}\n`);
+    expect((await there("tasks", "claim", b)).code).toBe(0);
+    expect((await cli("-o", "name", "tasks", "--node", "filter-node")).stdout).toBe(`${b}\n`);
+    expect((await cli("-o", "json", "tasks", "--node", "filter-node")).stdout).toMatch(/^\{\n {2}"tasks": \[/);
+  });
+});
