@@ -4,6 +4,7 @@ import { WORKER_BOUNDS } from "../core/nodes.js";
 import { PRIORITIES, type Labels } from "../core/types.js";
 import { DEFAULT_PORT, defaultStoreUrl } from "./paths.js";
 import { SectionReader } from "./reader.js";
+import { readConnectionLimits } from "./server-limits.js";
 import { readTokens } from "./tokens.js";
 import type { AgentConfig, ClientConfig, Config, ServerConfig } from "./types.js";
 
@@ -45,7 +46,7 @@ function readLabels(section: SectionReader, name: string): Labels {
 
 function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: string[]): ServerConfig {
   const server = root.section("server");
-  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store", "trust_proxy", "cors"]);
+  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store", "trust_proxy", "cors", "timeouts", "max_connections", "max_connections_per_address"]);
   let listen = { host: "0.0.0.0", port: DEFAULT_PORT };
   const addr = server.string("listen_addr");
   if (addr !== undefined) {
@@ -122,6 +123,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
     log_level: server.oneOf("log_level", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
     trust_proxy: trustProxy,
     cors: { origins: readCorsOrigins(server) },
+    connections: readConnectionLimits(server),
   };
 }
 

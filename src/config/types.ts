@@ -1,3 +1,4 @@
+import type { ConnectionLimits } from "./server-limits.js";
 import type { RetentionPolicy } from "../core/retention.js";
 import type { Labels, Priority } from "../core/types.js";
 
@@ -39,6 +40,8 @@ export interface ServerConfig {
   trust_proxy: boolean | number | string[];
   /** Browser origins allowed by CORS (`server.cors.origins`); empty = CORS off. */
   cors: { origins: string[] };
+  /** Socket timeouts and connection caps (`server.timeouts`, `server.max_connections`, ...). */
+  connections: ConnectionLimits;
 }
 
 /** The `coordination` part: how a client or node reaches the coordinator and who it is. */

@@ -4,7 +4,9 @@ import { Ajv } from "ajv";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { CoordError } from "../core/errors.js";
 import type { Coordinator } from "../coordinator/index.js";
+import { DEFAULT_CONNECTION_LIMITS } from "../config/server-limits.js";
 import { createAuth, type Auth, type AuthOptions } from "./auth.js";
+import { connectionFastifyOptions, installConnectionLimits, type ConnectionLimits } from "./connections.js";
 import { installErrorHandling, sendError } from "./errors.js";
 import { eventRoutes } from "./routes/events.js";
 import { messageRoutes } from "./routes/messages.js";
@@ -15,10 +17,12 @@ import type { SseWriter } from "./sse.js";
 import type { AuditLogOptions } from "./audit-log.js";
 import { installAudit } from "./audit-hook.js";
 import { installMetrics } from "./metrics.js";
+import { openApiOptions } from "./openapi.js";
+import { API_PREFIX } from "./route.js";
 import { createAuthFailureLimiter, installRateLimit, type RateLimitOptions } from "./rate-limit.js";
 import { installRequestLog, refuseQueryTokens, withRedactedUrls } from "./request-log.js";
 
-export const API_PREFIX = "/api/v1";
+export { API_PREFIX } from "./route.js";
 export const BODY_LIMIT = 1024 * 1024;
 /** How long requests in flight may take to finish once shutdown begins. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -39,6 +43,8 @@ export interface AppOptions {
   maxStreamsPerToken?: number;
   /** Browser origins allowed to call the API (CORS); none unless given. `*` allows any. */
   corsOrigins?: string[];
+  /** Socket timeouts and connection caps; DESIGN §10 defaults unless given. */
+  connections?: ConnectionLimits;
   /** Extra options for fastify (TLS `https`, etc.). */
   fastify?: Partial<FastifyServerOptions> & Record<string, unknown>;
 }
@@ -70,6 +76,7 @@ export function createApp(options: AppOptions): FastifyInstance {
   const streams = new Set<SseWriter>();
   const limits = options.rateLimit ?? { enabled: false, requests_per_second: 50, burst: 100 };
   const authFailures = createAuthFailureLimiter(limits);
+  const connections = options.connections ?? DEFAULT_CONNECTION_LIMITS;
   const app = Fastify({
     // Query strings are redacted in request logs: a token sent as ?token= must not be written down.
     logger: withRedactedUrls(options.logger ?? false),
@@ -86,12 +93,17 @@ export function createApp(options: AppOptions): FastifyInstance {
     // Router errors (bad %-encoding, over-long path parameters) get the envelope too.
     frameworkErrors: (err, _request, reply) => sendError(reply, err),
     ...options.fastify,
+    ...connectionFastifyOptions(connections, options.fastify?.https),
   });
+  // First, so a refused request costs nothing more.
+  installConnectionLimits(app, connections, Boolean(options.fastify?.trustProxy));
   app.decorate("coordAuth", auth);
   app.setValidatorCompiler(createValidators());
   // JSON only: fastify would otherwise accept text/plain bodies as strings (DESIGN: JSON in and out).
   app.removeContentTypeParser("text/plain");
   installErrorHandling(app);
+  // First, so every route registered after it is in the OpenAPI document.
+  app.register(swagger, openApiOptions(options.version ?? "1"));
 
   let closing = false;
   app.addHook("onRequest", async (request, reply) => {
@@ -145,15 +157,6 @@ export function createApp(options: AppOptions): FastifyInstance {
   });
   if (options.corsOrigins?.length) registerCors(app, options.corsOrigins);
 
-  app.register(swagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: { title: "multiclaude-coord API", version: options.version ?? "1" },
-      servers: [{ url: API_PREFIX }],
-      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer" } } },
-    },
-    transform: ({ schema, url }) => ({ schema, url: url.startsWith(API_PREFIX) ? url.slice(API_PREFIX.length) || "/" : url }),
-  });
 
   app.register(
     async (api) => {

@@ -19,7 +19,7 @@ function fieldOf(part: string | undefined, instancePath: string, params: Record<
   let path = instancePath.replace(/^\//, "").replace(/\//g, ".");
   if (typeof params.missingProperty === "string") path = path ? `${path}.${params.missingProperty}` : params.missingProperty;
   if (typeof params.additionalProperty === "string") path = path ? `${path}.${params.additionalProperty}` : params.additionalProperty;
-  const where = part === "querystring" ? "query" : part === "params" ? "path" : part ?? "body";
+  const where = part === "querystring" ? "query" : part === "params" ? "path" : part === "headers" ? "header" : (part ?? "body");
   return path ? `${where}.${path}` : where;
 }
 
@@ -28,6 +28,38 @@ function fieldMessage(keyword: string, params: Record<string, unknown>, message:
   if (keyword === "additionalProperties") return "unknown field";
   if (keyword === "pattern") return PATTERN_WORDS[String(params.pattern)] ?? "contains characters that are not allowed";
   return message ?? "invalid";
+}
+
+interface AjvError {
+  keyword: string;
+  instancePath: string;
+  schemaPath: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+/**
+ * ajv reports a value outside a union of literals as one "must be equal to constant" per choice
+ * plus "must match a schema in anyOf"; people want "must be one of healthy, degraded, draining".
+ * The per-choice errors are folded into their anyOf, and `enum` gets the same wording.
+ */
+function readableErrors(errors: AjvError[]): { error: AjvError; message: string }[] {
+  const choices = new Map<string, unknown[]>();
+  const folded = new Set<AjvError>();
+  for (const e of errors) {
+    const m = e.keyword === "const" ? /^(.*\/anyOf)\/\d+\/const$/.exec(e.schemaPath) : null;
+    if (!m) continue;
+    choices.set(`${e.instancePath} ${m[1]}`, [...(choices.get(`${e.instancePath} ${m[1]}`) ?? []), e.params.allowedValue]);
+    folded.add(e);
+  }
+  const out: { error: AjvError; message: string }[] = [];
+  for (const e of errors) {
+    if (folded.has(e)) continue;
+    const values = e.keyword === "anyOf" ? choices.get(`${e.instancePath} ${e.schemaPath}`) : e.keyword === "enum" ? (e.params.allowedValues as unknown[]) : undefined;
+    if (values) out.push({ error: e, message: `must be one of ${values.map(String).join(", ")}` });
+    else out.push({ error: e, message: fieldMessage(e.keyword, e.params, e.message) });
+  }
+  return out;
 }
 
 /**
@@ -43,9 +75,9 @@ export function toErrorResponse(err: unknown, log?: FastifyRequest["log"]): { st
   }
   const e = err as FastifyError & { validationContext?: string };
   if (e?.validation) {
-    const fields = e.validation.map((v) => ({
-      field: fieldOf(e.validationContext, v.instancePath, v.params as Record<string, unknown>),
-      message: fieldMessage(v.keyword, v.params as Record<string, unknown>, v.message),
+    const fields = readableErrors(e.validation as AjvError[]).map(({ error: v, message }) => ({
+      field: fieldOf(e.validationContext, v.instancePath, v.params),
+      message,
     }));
     const summary = fields.slice(0, 3).map((f) => `${f.field}: ${f.message}`).join("; ");
     return { status: 400, body: body("INVALID_REQUEST", `invalid request: ${summary}`, { fields }) };
@@ -82,7 +114,9 @@ export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   const { status, body: payload, headers } = toErrorResponse(err, reply.log);
   if (headers) reply.headers(headers);
   reply.coordErrorCode = payload.code;
-  return reply.code(status).type("application/json").send(payload);
+  // Plain JSON, not the route's response schema: the document narrows `code` per status, and an
+  // answer it does not list must still go out whole (the conformance test catches the omission).
+  return reply.code(status).type("application/json").serializer(JSON.stringify).send(payload);
 }
 
 /** Installs the error and not-found handlers on an app. */

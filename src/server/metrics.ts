@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Coordinator } from "../coordinator/index.js";
+import { errorResponses } from "./route.js";
 
 /**
  * Prometheus metrics on a registry of this app's own (several apps can live in one process).
@@ -41,11 +42,22 @@ export function installMetrics(app: FastifyInstance, coordinator: Coordinator, o
     done();
   });
 
-  app.get("/metrics", { schema: { hide: true }, config: { access: "read" } }, async (_request, reply) => {
+  const metricsSchema = {
+    operationId: "getMetrics",
+    summary: "Prometheus metrics (text exposition format); outside /api/v1",
+    tags: ["meta"],
+    security: [{ bearerAuth: [] }],
+    response: {
+      200: { description: "Prometheus text", content: { "text/plain": { schema: { type: "string" } } } },
+      ...errorResponses({ access: "read" }),
+    },
+  };
+  // In a plugin so it is registered after @fastify/swagger and lands in the document.
+  app.register(async (root) => root.get("/metrics", { schema: metricsSchema, config: { access: "read" } }, async (_request, reply) => {
     const status = await coordinator.status("");
     for (const [k, v] of Object.entries(status.nodes)) if (k !== "total") nodes.set({ status: k }, v);
     for (const [k, v] of Object.entries(status.tasks)) if (k !== "total") tasks.set({ status: k }, v);
     lastEvent.set(status.last_event_id);
     return reply.type(registry.contentType).send(await registry.metrics());
-  });
+  }));
 }

@@ -1,7 +1,8 @@
-import type { Static, TSchema } from "@sinclair/typebox";
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { ERROR_STATUS, type ErrorCode } from "../core/errors.js";
 import type { Access, Actor } from "./auth.js";
-import { ErrorEnvelope, ok } from "./schemas.js";
+import { ok } from "./schemas.js";
 
 export interface RouteContext<B, Q, P> {
   body: B;
@@ -13,8 +14,10 @@ export interface RouteContext<B, Q, P> {
 }
 
 export interface RouteSpec<B extends TSchema, Q extends TSchema, P extends TSchema> {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   url: string;
+  /** Unique name of the operation in the OpenAPI document (client generators name methods after it). */
+  operationId: string;
   access: Access;
   summary: string;
   tags: string[];
@@ -23,14 +26,28 @@ export interface RouteSpec<B extends TSchema, Q extends TSchema, P extends TSche
   optionalBody?: boolean;
   querystring?: Q;
   params?: P;
+  /** Request headers the route reads (documented; validated like the other parts). */
+  headers?: TSchema;
   /** Schema of `data` in the success envelope (also serialises it). */
   response?: TSchema;
+  /** The route answers a stream of this media type instead of an envelope (SSE). */
+  stream?: { type: string; description: string };
+  /**
+   * The error codes this route can answer beyond the ones every route of its kind can (see
+   * `commonErrors`). The OpenAPI document declares a status for each, and the response
+   * conformance test fails on any status a route answers that is not declared here: when a
+   * route learns a new refusal, add its code here.
+   */
+  errors?: ErrorCode[];
   /** Route-specific @fastify/rate-limit settings (stricter than the global ones). */
   rateLimit?: Record<string, unknown>;
-  /** Success status, 200 unless said. A handler may also answer `{ status, data }` via `withStatus`. */
-  status?: number;
+  /** Success status, 200 unless said; a list when a handler picks one at run time via `withStatus` (the first is the usual one). */
+  status?: number | number[];
   handler(ctx: RouteContext<Static<B>, Static<Q>, Static<P>>): Promise<unknown>;
 }
+
+/** Where the API lives (DESIGN §5); the OpenAPI document's paths are relative to it. */
+export const API_PREFIX = "/api/v1";
 
 const STATUS = Symbol("status");
 
@@ -48,22 +65,72 @@ declare module "fastify" {
   }
 }
 
+/**
+ * What any route can answer, by what it is: every request may be malformed (400), have a URL
+ * too long (414), be throttled (429) or arrive while the coordinator shuts down or its store is gone (503); a route with a
+ * token may be refused it (401), one above `read` may find the token's role too low (403), one
+ * with a body may get one too large (413) or not JSON (415).
+ */
+export function commonErrors(spec: { access: Access; body?: unknown }): ErrorCode[] {
+  const codes: ErrorCode[] = ["INVALID_REQUEST", "URI_TOO_LONG", "RATE_LIMITED", "UNAVAILABLE"];
+  if (spec.access !== "anyone") codes.push("UNAUTHORIZED");
+  if (spec.access === "node" || spec.access === "admin") codes.push("FORBIDDEN");
+  if (spec.body) codes.push("PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE");
+  return codes;
+}
+
+/** The error envelope with `code` narrowed to the codes a status of a route can carry. */
+function errorResponse(codes: ErrorCode[]) {
+  return Type.Object(
+    {
+      success: Type.Literal(false),
+      error: Type.String({ description: "for people" }),
+      code: Type.Unsafe<ErrorCode>({ type: "string", enum: codes, description: "for programs" }),
+      details: Type.Record(Type.String(), Type.Unknown()),
+    },
+    { description: codes.join(", ") },
+  );
+}
+
+/** One error envelope per status a route can answer (its kind's common codes plus `errors`). */
+export function errorResponses(spec: { access: Access; body?: unknown; errors?: ErrorCode[] }): Record<number, unknown> {
+  const out: Record<number, unknown> = {};
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of new Set([...commonErrors(spec), ...(spec.errors ?? [])])) {
+    const status = ERROR_STATUS[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) out[status] = errorResponse(codes);
+  return out;
+}
+
+/** Response schemas by status: the success envelope(s), or the stream, and the error envelopes. */
+function responses(spec: RouteSpec<TSchema, TSchema, TSchema>): Record<number, unknown> {
+  const out: Record<number, unknown> = {};
+  for (const status of ([] as number[]).concat(spec.status ?? 200)) {
+    if (spec.stream) out[status] = { description: spec.stream.description, content: { [spec.stream.type]: { schema: Type.String() } } };
+    else out[status] = { ...ok(spec.response ?? Type.Null()), description: status === 201 ? "created" : "ok" };
+  }
+  return { ...out, ...errorResponses(spec) };
+}
+
 /** Registers one route: schemas for validation and OpenAPI, the access level, and the success envelope. */
 export function defineRoute<B extends TSchema, Q extends TSchema, P extends TSchema>(app: FastifyInstance, spec: RouteSpec<B, Q, P>): void {
-  const response: Record<number, TSchema> = { 400: ErrorEnvelope, 401: ErrorEnvelope, 404: ErrorEnvelope };
-  if (spec.response) response[200] = response[201] = ok(spec.response);
+  const defaultStatus = ([] as number[]).concat(spec.status ?? 200)[0]!;
   app.route({
     method: spec.method,
     url: spec.url,
     config: { access: spec.access, ...(spec.rateLimit ? { rateLimit: spec.rateLimit } : {}) },
     schema: {
+      operationId: spec.operationId,
       summary: spec.summary,
       tags: spec.tags,
       ...(spec.body ? { body: spec.body } : {}),
       ...(spec.querystring ? { querystring: spec.querystring } : {}),
       ...(spec.params ? { params: spec.params } : {}),
-      ...(spec.access === "anyone" ? {} : { security: [{ bearerAuth: [] }] }),
-      response,
+      ...(spec.headers ? { headers: spec.headers } : {}),
+      security: spec.access === "anyone" ? [] : [{ bearerAuth: [] }],
+      response: responses(spec as unknown as RouteSpec<TSchema, TSchema, TSchema>),
     },
     preValidation: spec.optionalBody
       ? async (request) => {
@@ -84,7 +151,7 @@ export function defineRoute<B extends TSchema, Q extends TSchema, P extends TSch
         const r = result as { [STATUS]: number; data: unknown };
         return reply.code(r[STATUS]).send({ success: true, data: r.data });
       }
-      return reply.code(spec.status ?? 200).send({ success: true, data: result });
+      return reply.code(defaultStatus).send({ success: true, data: result });
     },
   });
 }

@@ -5,6 +5,7 @@ import { defaultTokenFile } from "../config/paths.js";
 import type { ServerConfig, TokenEntry } from "../config/types.js";
 import { createStore } from "../store/index.js";
 import { createApp } from "./app.js";
+import { openFileWarning } from "./connections.js";
 import { createAuth } from "./auth.js";
 import { ensureTokenFile } from "./token-file.js";
 import { VERSION } from "./version.js";
@@ -102,6 +103,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     audit: config.audit.file ? { file: config.audit.file, keep: config.audit.keep } : undefined,
     version: VERSION,
     corsOrigins: config.cors.origins,
+    connections: config.connections,
     // Request logs go to stderr: stdout is for `--json` answers only.
     logger: options.logLevel && options.logLevel !== "silent" ? { level: options.logLevel, stream: process.stderr } : false,
     fastify: { ...(https ? { https } : {}), trustProxy: trustProxyOption(config.trust_proxy) },
@@ -124,6 +126,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const url = `${scheme}://${localHost}:${actualPort}`;
   // Where it listens and the token file are the caller's to print (see RunningServer).
   if (!config.auth.required) log("warning: authentication is switched off");
+  const fileLimit = openFileWarning(config.connections.max_connections);
+  if (fileLimit) log(fileLimit);
 
   let closing: Promise<void> | undefined;
   return {

@@ -16,6 +16,7 @@ import {
   createSqliteStatements,
   type PendingHead,
 } from "./sqlite-queries.js";
+import { makeSqliteFilesPrivate } from "./private-file.js";
 import { migrate } from "./sqlite-schema.js";
 import { createSqliteWriter, nodeRow, taskRow, type NodeRow, type TaskRow } from "./sqlite-writer.js";
 import { emptyCounts, type PendingQuery, type Store, type StoreCounts, type StoreOptions, type StoreTxReads } from "./types.js";
@@ -48,7 +49,10 @@ const OPEN_LOCK_TIMEOUT_MS = 1000;
 function openExclusive(Sqlite: typeof import("better-sqlite3"), path: string, options: SqliteStoreOptions): Database {
   let db: Database;
   try {
-    if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
+    if (path !== ":memory:") {
+      mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
+      makeSqliteFilesPrivate(path);
+    }
     db = new Sqlite(path, { timeout: OPEN_LOCK_TIMEOUT_MS });
   } catch (err) {
     throw new CoordError("UNAVAILABLE", `cannot open SQLite store ${path}: ${(err as Error).message}`);
@@ -57,6 +61,8 @@ function openExclusive(Sqlite: typeof import("better-sqlite3"), path: string, op
     db.pragma("locking_mode = EXCLUSIVE");
     db.pragma("journal_mode = WAL");
     db.exec("BEGIN EXCLUSIVE; COMMIT");
+    // The -wal exists from here on; SQLite copies the database's mode, this makes sure of it.
+    if (path !== ":memory:") makeSqliteFilesPrivate(path);
   } catch (err) {
     db.close();
     if ((err as { code?: string }).code === "SQLITE_BUSY") {

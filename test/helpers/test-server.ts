@@ -3,6 +3,7 @@ import { createCoordinator, type Coordinator, type CoordinatorOptions } from "..
 import { createApp, type AppOptions } from "../../src/server/app.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import type { Store } from "../../src/store/types.js";
+import { createConformance, type Conformance } from "./openapi-conformance.js";
 
 export const TOKENS = { admin: "admin-secret-token", node: "node-secret-token", read: "read-secret-token" } as const;
 
@@ -17,6 +18,8 @@ export interface TestServer {
   app: FastifyInstance;
   coordinator: Coordinator;
   store: Store;
+  /** Answers so far that broke the OpenAPI document (undeclared status, body off its schema); `close()` fails on any. */
+  violations: string[];
   /** Calls the API on the real port; `token` defaults to the admin token, `null` sends none. */
   api<T = any>(method: string, path: string, opts?: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<ApiResponse<T>>;
   close(): Promise<void>;
@@ -41,6 +44,7 @@ export async function startTestServer(
     ssePingIntervalMs: opts.ssePingIntervalMs,
     ...opts.app,
   });
+  const violations = checkResponses(app);
   await app.listen({ host: "127.0.0.1", port: 0 });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
@@ -49,6 +53,7 @@ export async function startTestServer(
     app,
     coordinator,
     store,
+    violations,
     async api(method, path, o = {}) {
       const headers: Record<string, string> = { ...o.headers };
       const token = o.token === undefined ? TOKENS.admin : o.token;
@@ -71,8 +76,33 @@ export async function startTestServer(
     async close() {
       await app.close();
       await store.close();
+      if (violations.length > 0) throw new Error(`responses that break the OpenAPI document:\n${[...new Set(violations)].join("\n")}`);
     },
   };
+}
+
+/**
+ * Every answer of every test server is checked against the OpenAPI document the app generates
+ * (DESIGN §14), so a route that answers a status it does not declare fails the test that saw it.
+ * Preflights and HEAD are outside the document; streams (SSE) are checked by the OpenAPI test.
+ */
+function checkResponses(app: FastifyInstance): string[] {
+  const violations: string[] = [];
+  let conformance: Conformance | undefined;
+  app.addHook("onSend", async (request, reply, payload) => {
+    if (typeof payload !== "string" || request.method === "OPTIONS" || request.method === "HEAD") return payload;
+    conformance ??= createConformance(app.swagger() as never);
+    const { problems } = conformance.check({
+      method: request.method,
+      path: request.routeOptions.url ?? request.url.split("?")[0]!,
+      status: reply.statusCode,
+      contentType: String(reply.getHeader("content-type") ?? ""),
+      body: payload,
+    });
+    violations.push(...problems);
+    return payload;
+  });
+  return violations;
 }
 
 /** Registers a node and returns its registration id. */

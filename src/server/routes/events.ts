@@ -38,6 +38,7 @@ export function eventRoutes(app: FastifyInstance, coordinator: Coordinator, opti
   defineRoute(app, {
     method: "GET",
     url: "/events",
+    operationId: "listEvents",
     access: "read",
     summary: "Events after `since` (for scripts); same ids and data as the stream",
     tags,
@@ -56,10 +57,20 @@ export function eventRoutes(app: FastifyInstance, coordinator: Coordinator, opti
   defineRoute(app, {
     method: "GET",
     url: "/events/stream",
+    operationId: "streamEvents",
     access: "read",
     summary: "Server-sent events; resume with Last-Event-ID or ?since=, filter with ?types=task.*&repo=",
     tags,
     querystring: S.EventsQuery,
+    headers: Type.Object({
+      "Last-Event-ID": Type.Optional(
+        Type.String({ maxLength: 32, description: "Resume after this event id (sent by EventSource on reconnect); wins over ?since=" }),
+      ),
+    }),
+    stream: {
+      type: "text/event-stream",
+      description: "`retry: 3000`, then one `id: N` / `event: TYPE` / `data: JSON` frame per event; `: ping` comments keep it open",
+    },
     handler: async ({ query, request, reply }) => {
       // Validate everything before the 200 goes out; errors after that cannot be answered.
       const match = compileEventFilter({ types: parseTypeGlobs(query.types), repo: query.repo });

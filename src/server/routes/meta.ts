@@ -1,12 +1,14 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { Coordinator } from "../../coordinator/index.js";
+import { openApiRoute } from "../openapi.js";
 import { defineRoute } from "../route.js";
 
 export function metaRoutes(app: FastifyInstance, coordinator: Coordinator, version: string): void {
   defineRoute(app, {
     method: "GET",
     url: "/health",
+    operationId: "getHealth",
     access: "anyone",
     summary: "Liveness probe",
     tags: ["meta"],
@@ -14,14 +16,12 @@ export function metaRoutes(app: FastifyInstance, coordinator: Coordinator, versi
     handler: async () => ({ status: "ok" as const }),
   });
 
-  // DESIGN: every answer is an envelope, the OpenAPI document included (it is `data`).
-  app.get("/openapi.json", { schema: { hide: true }, config: { access: "anyone" } }, async (_request, reply) =>
-    reply.send({ success: true, data: app.swagger() }),
-  );
+  openApiRoute(app);
 
   defineRoute(app, {
     method: "GET",
     url: "/status",
+    operationId: "getStatus",
     access: "read",
     summary: "Version, uptime, store, node and task counts, last event id",
     tags: ["meta"],

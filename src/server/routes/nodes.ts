@@ -11,6 +11,8 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
   defineRoute(app, {
     method: "POST",
     url: "/register",
+    operationId: "registerNode",
+    errors: ["NODE_OWNED"],
     access: "node",
     summary: "Register (or re-register) a node; the previous registration id stops working",
     tags,
@@ -28,6 +30,8 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
   defineRoute(app, {
     method: "POST",
     url: "/heartbeat",
+    operationId: "sendHeartbeat",
+    errors: ["REGISTRATION_NOT_FOUND"],
     access: "node",
     summary: "Report liveness, agents, metrics and repos; renews the node's leases",
     tags,
@@ -44,6 +48,8 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
   defineRoute(app, {
     method: "POST",
     url: "/deregister",
+    operationId: "deregisterNode",
+    errors: ["REGISTRATION_NOT_FOUND"],
     access: "node",
     summary: "Leave: the node's claims go back to pending",
     tags,
@@ -55,6 +61,7 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
   defineRoute(app, {
     method: "GET",
     url: "/nodes",
+    operationId: "listNodes",
     access: "read",
     summary: "List nodes, optionally by status and labels (label=k:v,k:v)",
     tags,
@@ -68,6 +75,8 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
   defineRoute(app, {
     method: "GET",
     url: "/nodes/:id",
+    operationId: "getNode",
+    errors: ["NODE_NOT_FOUND"],
     access: "read",
     summary: "One node",
     tags,
@@ -79,6 +88,7 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
   defineRoute(app, {
     method: "GET",
     url: "/state/:repo",
+    operationId: "getRepoState",
     access: "read",
     summary: "Agents (keyed name@node), pending task count and active PRs (summed over nodes) of a repo, from heartbeats",
     tags: ["state"],

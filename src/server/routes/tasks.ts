@@ -33,10 +33,12 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     method: "POST",
     url: "/tasks",
     access: "node",
+    operationId: "createTask",
+    errors: ["IDEMPOTENCY_CONFLICT"],
     summary: "Create a task (201); the same idempotency_key returns the first task (200); `warnings` when no online node could take it",
     tags,
     body: S.CreateTaskBody,
-    status: 201,
+    status: [201, 200],
     response: S.CreatedTask,
     handler: async ({ body }) => {
       const { task, created } = await tasks.create(body);
@@ -49,6 +51,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     method: "GET",
     url: "/tasks",
     access: "read",
+    operationId: "listTasks",
     summary: "List tasks, newest first, paged by cursor",
     tags,
     querystring: S.TasksQuery,
@@ -59,6 +62,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
   defineRoute(app, {
     method: "GET",
     url: "/tasks/pending",
+    operationId: "listPendingTasks",
     access: "read",
     summary: "Claimable tasks a node with exactly these labels could take, best first; wait_seconds waits for one",
     tags,
@@ -81,6 +85,8 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
   defineRoute(app, {
     method: "GET",
     url: "/tasks/:id",
+    operationId: "getTask",
+    errors: ["TASK_NOT_FOUND"],
     access: "read",
     summary: "One task",
     tags,
@@ -92,6 +98,8 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
   defineRoute(app, {
     method: "POST",
     url: "/tasks/claim",
+    operationId: "claimNextTask",
+    errors: ["REGISTRATION_NOT_FOUND", "NODE_AT_CAPACITY", "NODE_OFFLINE"],
     access: "node",
     summary: "Claim the best fitting task; with wait_seconds, answer as soon as one appears",
     tags,
@@ -103,6 +111,8 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
   defineRoute(app, {
     method: "POST",
     url: "/tasks/:id/claim",
+    operationId: "claimTask",
+    errors: ["TASK_NOT_FOUND", "REGISTRATION_NOT_FOUND", "TASK_CLAIMED", "TASK_NOT_CLAIMABLE", "NODE_AT_CAPACITY", "LABELS_NOT_SATISFIED", "NODE_OFFLINE"],
     access: "node",
     summary: "Claim one task; first write wins, the others get 409 TASK_CLAIMED",
     tags,
@@ -115,6 +125,8 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
   defineRoute(app, {
     method: "POST",
     url: "/tasks/:id/complete",
+    operationId: "completeTask",
+    errors: ["TASK_NOT_FOUND", "REGISTRATION_NOT_FOUND", "NOT_CLAIMANT", "TASK_NOT_CLAIMABLE"],
     access: "node",
     summary: "Complete a claimed task (claimant only)",
     tags,
@@ -127,6 +139,8 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
   defineRoute(app, {
     method: "POST",
     url: "/tasks/:id/fail",
+    operationId: "failTask",
+    errors: ["TASK_NOT_FOUND", "REGISTRATION_NOT_FOUND", "NOT_CLAIMANT", "TASK_NOT_CLAIMABLE"],
     access: "node",
     summary: "Fail a claimed task (claimant only); retry (default) puts it back while attempts remain",
     tags,
@@ -139,6 +153,8 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
   defineRoute(app, {
     method: "POST",
     url: "/tasks/:id/release",
+    operationId: "releaseTask",
+    errors: ["TASK_NOT_FOUND", "REGISTRATION_NOT_FOUND", "NOT_CLAIMANT", "TASK_NOT_CLAIMABLE"],
     access: "node",
     summary: "Give a claimed task back to pending (claimant only)",
     tags,
@@ -151,6 +167,8 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
   defineRoute(app, {
     method: "POST",
     url: "/tasks/:id/cancel",
+    operationId: "cancelTask",
+    errors: ["TASK_NOT_FOUND", "TASK_NOT_CLAIMABLE"],
     access: "admin",
     summary: "Cancel an unfinished task; its node hears of it in the next heartbeat response",
     tags,
