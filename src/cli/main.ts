@@ -1,6 +1,7 @@
 import { CommanderError } from "commander";
 import type { CliIO } from "./context.js";
 import { classifyError, EXIT } from "./errors.js";
+import { escapeTerminal } from "./output/sanitize.js";
 import { buildProgram } from "./program.js";
 import type { Session } from "./runner.js";
 
@@ -25,7 +26,7 @@ export async function main(argv: string[] = process.argv, io: CliIO = defaultIO(
     code = exitCode;
     // commander has printed its own message already.
     if (!(err instanceof CommanderError)) {
-      io.stderr.write(`error: ${message}\n`);
+      io.stderr.write(`error: ${escapeTerminal(message)}\n`);
       if (bug && io.env.MULTICLAUDE_COORD_DEBUG && err instanceof Error) io.stderr.write(`${err.stack}\n`);
     }
   } finally {

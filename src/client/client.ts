@@ -12,7 +12,11 @@ import type {
   HeartbeatRequest,
   HeartbeatResponse,
   ListMessagesQuery,
+  ForgetNodeResponse,
   ListNodesQuery,
+  MessagePage,
+  NodePage,
+  PageQuery,
   ListTasksQuery,
   PendingQuery,
   RegisterRequest,
@@ -46,6 +50,17 @@ const enc = encodeURIComponent;
  * await client.register({ node_id: "machine-b", labels: { pool: "gpu" } });
  * const task = await client.claimNext({ workerName: "worker-1", waitSeconds: 30 });
  */
+/** Reads pages until `next_cursor` is null and returns their items in order. */
+async function allPages<P extends { next_cursor: string | null }, T>(read: (cursor?: string) => Promise<P>, items: (page: P) => T[]): Promise<T[]> {
+  const out: T[] = [];
+  for (let cursor: string | undefined; ; ) {
+    const page = await read(cursor);
+    out.push(...items(page));
+    if (!page.next_cursor) return out;
+    cursor = page.next_cursor;
+  }
+}
+
 export class Client {
   readonly transport: Transport;
   private readonly node: Registration;
@@ -111,15 +126,25 @@ export class Client {
     return this.node.deregister(registrationId);
   }
 
-  async listNodes(query: ListNodesQuery = {}): Promise<Node[]> {
-    const data = await this.transport.request<{ nodes: Node[] }>("GET", "/nodes", {
-      query: { status: query.status, label: labelQuery(query.labels) },
+  /** One page of nodes, by id (`limit` default 100, at most 1000); continue with `cursor: page.next_cursor`. */
+  listNodesPage(query: ListNodesQuery & PageQuery = {}): Promise<NodePage> {
+    return this.transport.request<NodePage>("GET", "/nodes", {
+      query: { status: query.status, label: labelQuery(query.labels), limit: query.limit, cursor: query.cursor },
     });
-    return data.nodes;
+  }
+
+  /** Every node that matches, following the pages (1000 a request). */
+  listNodes(query: ListNodesQuery = {}): Promise<Node[]> {
+    return allPages((cursor) => this.listNodesPage({ ...query, limit: 1000, cursor }), (p) => p.nodes);
   }
 
   getNode(id: string): Promise<Node> {
     return this.transport.request("GET", `/nodes/${enc(id)}`);
+  }
+
+  /** Forgets a node now (admin): its claims go back to pending, its undelivered messages are dropped. */
+  forgetNode(id: string): Promise<ForgetNodeResponse> {
+    return this.transport.request("DELETE", `/nodes/${enc(id)}`);
   }
 
   // ── Tasks ──────────────────────────────────────────────────────────────
@@ -210,9 +235,14 @@ export class Client {
     return this.node.asNode(undefined, (registration_id) => this.transport.request<Message>("POST", "/messages", { body: { registration_id, ...message } }));
   }
 
-  async listMessages(query: ListMessagesQuery = {}): Promise<Message[]> {
-    const data = await this.transport.request<{ messages: Message[] }>("GET", "/messages", { query: { ...query } });
-    return data.messages;
+  /** One page of messages, oldest first (`limit` default 100, at most 1000); continue with `cursor: page.next_cursor`. */
+  listMessagesPage(query: ListMessagesQuery & PageQuery = {}): Promise<MessagePage> {
+    return this.transport.request<MessagePage>("GET", "/messages", { query: { ...query } });
+  }
+
+  /** Every message that matches, following the pages (1000 a request). */
+  listMessages(query: ListMessagesQuery = {}): Promise<Message[]> {
+    return allPages((cursor) => this.listMessagesPage({ ...query, limit: 1000, cursor }), (p) => p.messages);
   }
 
   /**

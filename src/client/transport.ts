@@ -136,7 +136,7 @@ export class Transport {
   }
 
   /** Sends a request and returns the envelope's `data`; throws ApiError or ConnectionError. */
-  async request<T>(method: "GET" | "POST", path: string, options: RequestOptions = {}): Promise<T> {
+  async request<T>(method: "GET" | "POST" | "DELETE", path: string, options: RequestOptions = {}): Promise<T> {
     const retry = options.retry ?? (method === "GET" ? "safe" : "unsafe");
     for (let attempt = 0; ; attempt++) {
       try {
@@ -166,7 +166,7 @@ export class Transport {
     return undefined;
   }
 
-  private async once<T>(method: "GET" | "POST", path: string, options: RequestOptions): Promise<T> {
+  private async once<T>(method: "GET" | "POST" | "DELETE", path: string, options: RequestOptions): Promise<T> {
     const timeoutMs = this.options.timeoutMs + (options.extraTimeoutMs ?? 0);
     const controller = new AbortController();
     let timedOut = false;

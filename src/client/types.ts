@@ -8,7 +8,9 @@ import type {
   AgentSummary,
   CoordEvent,
   Labels,
+  Message,
   MessageStatus,
+  Node,
   NodeCapacity,
   NodeHealth,
   NodeMetrics,
@@ -70,6 +72,13 @@ export interface HeartbeatResponse {
   cancelled_task_ids: string[];
 }
 
+/** What `DELETE /nodes/{id}` did. */
+export interface ForgetNodeResponse {
+  node_id: string;
+  /** The node's claims, given back to pending. */
+  released_tasks: string[];
+}
+
 export interface DeregisterResponse {
   /** Absent only when the answer was lost and the client does not know the node's id. */
   node_id?: string;
@@ -121,6 +130,23 @@ export interface ClaimNextRequest {
 export interface ListNodesQuery {
   status?: NodeStatus;
   labels?: Labels;
+}
+
+/** Paging of a list request: at most `limit` (server default 100, cap 1000), after `cursor`. */
+export interface PageQuery {
+  limit?: number;
+  /** The `next_cursor` of the page before. */
+  cursor?: string;
+}
+
+export interface NodePage {
+  nodes: Node[];
+  next_cursor: string | null;
+}
+
+export interface MessagePage {
+  messages: Message[];
+  next_cursor: string | null;
 }
 
 export interface SendMessageRequest {

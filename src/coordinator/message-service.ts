@@ -1,4 +1,5 @@
 import { CoordError } from "../core/errors.js";
+import { DEFAULT_PAGE, MAX_PAGE, toPage } from "../core/paging.js";
 import { checkRecipient, checkSender, type Caller } from "../core/identity.js";
 import { newId } from "../core/ids.js";
 import { agentsInRepo, parseAddress } from "../core/nodes.js";
@@ -80,8 +81,12 @@ export function createMessageService(ctx: CoordinatorContext) {
       });
     },
 
-    list(query: { node?: string; to?: string; status?: MessageStatus; limit?: number }): Promise<Message[]> {
-      return store.listMessages({ to_node: query.node, to: query.to, status: query.status, limit: query.limit ?? 100 });
+    /** One page of messages, oldest first; `cursor` is the `next_cursor` of the page before. */
+    async list(query: { node?: string; to?: string; status?: MessageStatus; limit?: number; cursor?: string }) {
+      const limit = Math.min(query.limit ?? DEFAULT_PAGE, MAX_PAGE);
+      const records = await store.listMessages({ to_node: query.node, to: query.to, status: query.status, limit: limit + 1, after: query.cursor });
+      const page = toPage(records, limit);
+      return { messages: page.items, next_cursor: page.next_cursor };
     },
 
     /**

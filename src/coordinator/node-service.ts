@@ -2,9 +2,10 @@ import { CoordError } from "../core/errors.js";
 import { checkRegister, checkRegistrationOwner, type Caller } from "../core/identity.js";
 import { newSecretId } from "../core/ids.js";
 import { agentsInRepo, diffAgents, onlyRepo } from "../core/nodes.js";
+import { DEFAULT_PAGE, MAX_PAGE, toPage } from "../core/paging.js";
 import { nodeForgettable } from "../core/retention.js";
 import { releaseTask } from "../core/tasks.js";
-import type { Node, NodeRecord, RepoState } from "../core/types.js";
+import type { Labels, Node, NodeRecord, NodeStatus, RepoState } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
 import type { CoordinatorContext, HeartbeatInput, RegisterInput } from "./types.js";
 
@@ -71,8 +72,7 @@ export function createNodeService(ctx: CoordinatorContext) {
       const registrationId = newSecretId("reg");
       return store.transact(async (tx) => {
         const prev = await tx.getNode(input.node_id);
-        const { takeover_from } = checkRegister(caller, input.node_id, prev);
-        const owner = caller?.name ?? prev?.owner;
+        const { owner, takeover_from } = checkRegister(caller, input.node_id, prev);
         const node: NodeRecord = {
           id: input.node_id,
           hostname: input.hostname ?? prev?.hostname ?? input.node_id,
@@ -209,14 +209,25 @@ export function createNodeService(ctx: CoordinatorContext) {
       }
     },
 
+    /** DELETE /nodes/{id}: forgets the node at once; NODE_NOT_FOUND when there is none. */
+    async forgetNow(nodeId: string): Promise<{ node_id: string; released_tasks: string[] }> {
+      const done = await this.forget(nodeId);
+      if (!done) throw new CoordError("NODE_NOT_FOUND", `node ${nodeId} not found`, { node_id: nodeId });
+      return done;
+    },
+
     async getNode(id: string): Promise<Node> {
       const node = await store.getNode(id);
       if (!node) throw new CoordError("NODE_NOT_FOUND", `node ${id} not found`, { node_id: id });
       return publicNode(node);
     },
 
-    async listNodes(query: Parameters<typeof store.listNodes>[0]): Promise<Node[]> {
-      return (await store.listNodes(query)).map(publicNode);
+    /** One page of nodes by id; `cursor` is the `next_cursor` of the page before. */
+    async listNodes(query: { status?: NodeStatus; labels?: Labels; limit?: number; cursor?: string }) {
+      const limit = Math.min(query.limit ?? DEFAULT_PAGE, MAX_PAGE);
+      const records = await store.listNodes({ status: query.status, labels: query.labels, limit: limit + 1, after: query.cursor });
+      const page = toPage(records, limit);
+      return { nodes: page.items.map(publicNode), next_cursor: page.next_cursor };
     },
 
     /**

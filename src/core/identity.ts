@@ -12,7 +12,15 @@ export interface Caller {
   role: "admin" | "node" | "read";
   /** Globs (`ci-runner-*`) of the node ids this token may register; any when absent. */
   nodes?: readonly string[];
+  /**
+   * Authentication is switched off: nobody is identified, so this caller is trusted like an
+   * in-process one and owns nothing (nodes keep the owner they had when auth was on).
+   */
+  anonymous?: boolean;
 }
+
+/** The caller the rules look at: none (trusted) when nobody is identified. */
+const identified = (caller: Caller | undefined): Caller | undefined => (caller?.anonymous ? undefined : caller);
 
 const globCache = new Map<string, RegExp>();
 
@@ -31,11 +39,13 @@ export function nodeGlobMatches(glob: string, nodeId: string): boolean {
  * May `caller` register `nodeId`, which `prev` (if stored) belongs to? A node id belongs to the
  * token name that first registered it; another name gets NODE_OWNED, an id outside the token's
  * `nodes` globs FORBIDDEN. An admin may take any node over: the answer says so, for the audit log.
+ * Returns the owner the node has after this registration.
  */
-export function checkRegister(caller: Caller | undefined, nodeId: string, prev: NodeRecord | undefined): { takeover_from?: string } {
-  if (!caller) return {};
+export function checkRegister(anyCaller: Caller | undefined, nodeId: string, prev: NodeRecord | undefined): { owner?: string; takeover_from?: string } {
+  const caller = identified(anyCaller);
+  if (!caller) return prev?.owner !== undefined ? { owner: prev.owner } : {};
   const owner = prev?.owner;
-  if (caller.role === "admin") return owner !== undefined && owner !== caller.name ? { takeover_from: owner } : {};
+  if (caller.role === "admin") return owner !== undefined && owner !== caller.name ? { owner: caller.name, takeover_from: owner } : { owner: caller.name };
   if (caller.nodes && !caller.nodes.some((g) => nodeGlobMatches(g, nodeId))) {
     throw new CoordError("FORBIDDEN", `token "${caller.name}" may not register node ${nodeId} (its nodes: ${caller.nodes.join(", ")})`, {
       node_id: nodeId,
@@ -48,14 +58,15 @@ export function checkRegister(caller: Caller | undefined, nodeId: string, prev: 
       owner,
     });
   }
-  return {};
+  return { owner: caller.name };
 }
 
 /**
  * Acting through a registration needs the token that made it. Records stored before nodes had
  * owners carry none and stay usable until their next registration sets one.
  */
-export function checkRegistrationOwner(caller: Caller | undefined, node: NodeRecord): void {
+export function checkRegistrationOwner(anyCaller: Caller | undefined, node: NodeRecord): void {
+  const caller = identified(anyCaller);
   if (!caller || node.owner === undefined || node.owner === caller.name) return;
   throw new CoordError("FORBIDDEN", `this registration belongs to another token; token "${caller.name}" may not act for node ${node.id}`, {
     node_id: node.id,
@@ -63,7 +74,8 @@ export function checkRegistrationOwner(caller: Caller | undefined, node: NodeRec
 }
 
 /** Node tokens send as one of their own node's agents: `from` must be `name@<that node>`. */
-export function checkSender(caller: Caller | undefined, node: NodeRecord | undefined, from: string): void {
+export function checkSender(anyCaller: Caller | undefined, node: NodeRecord | undefined, from: string): void {
+  const caller = identified(anyCaller);
   if (!caller || caller.role === "admin") return;
   if (!node) {
     throw new CoordError("FORBIDDEN", "a node token sends messages through its registration: registration_id is required", {
@@ -80,7 +92,8 @@ export function checkSender(caller: Caller | undefined, node: NodeRecord | undef
 }
 
 /** Node tokens ack only messages addressed to their own node, named by its registration; an admin any. */
-export function checkRecipient(caller: Caller | undefined, node: NodeRecord | undefined, toNode: string, messageId: string): void {
+export function checkRecipient(anyCaller: Caller | undefined, node: NodeRecord | undefined, toNode: string, messageId: string): void {
+  const caller = identified(anyCaller);
   if (!caller || caller.role === "admin" || node?.id === toNode) return;
   throw new CoordError(
     "NOT_RECIPIENT",

@@ -9,6 +9,9 @@ export interface Actor extends Caller {
   role: Role;
 }
 
+/** Everyone, when authentication is switched off: an admin that owns nothing (see `Caller.anonymous`). */
+const ANONYMOUS: Actor = { name: "anonymous", role: "admin", anonymous: true };
+
 const actorOf = (t: TokenEntry): Actor => ({ name: t.name, role: t.role, ...(t.nodes ? { nodes: t.nodes } : {}) });
 
 /** Route access: `anyone`, or the least role that may call it. */
@@ -47,7 +50,7 @@ export function createAuth(options: AuthOptions) {
   let verified = new Map<string, Actor>();
 
   function identify(header: string | undefined): Actor | undefined {
-    if (!required) return { name: "anonymous", role: "admin" };
+    if (!required) return ANONYMOUS;
     if (header === undefined) return undefined;
     const known = verified.get(header);
     if (known) return known;

@@ -222,11 +222,19 @@ export const AckBody = Type.Object({ registration_id: Type.Optional(Registration
 
 // ---- queries and params ---------------------------------------------------
 
+/** `next_cursor` of a paged list: pass it as `cursor` for the next page; null on the last page. */
+export const NextCursor = Type.Union([Type.String(), Type.Null()]);
+
 const Limit = Type.Integer({ minimum: 1, maximum: 1000 });
 export const IdParams = Type.Object({ id: Id });
 export const RepoParams = Type.Object({ repo: Name("repo") });
 export const NodesQuery = Type.Object(
-  { status: Type.Optional(StringEnum(NODE_STATUSES)), label: Type.Optional(Type.String({ maxLength: 4096 })) },
+  {
+    status: Type.Optional(StringEnum(NODE_STATUSES)),
+    label: Type.Optional(Type.String({ maxLength: 4096 })),
+    limit: Type.Optional(Limit),
+    cursor: Type.Optional(Id),
+  },
   { additionalProperties: false },
 );
 export const TasksQuery = Type.Object(
@@ -246,7 +254,13 @@ export const PendingQuery = Type.Object(
   { additionalProperties: false },
 );
 export const MessagesQuery = Type.Object(
-  { node: Type.Optional(Name("node id")), to: Type.Optional(Address), status: Type.Optional(StringEnum(MESSAGE_STATUSES)), limit: Type.Optional(Limit) },
+  {
+    node: Type.Optional(Name("node id")),
+    to: Type.Optional(Address),
+    status: Type.Optional(StringEnum(MESSAGE_STATUSES)),
+    limit: Type.Optional(Limit),
+    cursor: Type.Optional(Id),
+  },
   { additionalProperties: false },
 );
 export const EventsQuery = Type.Object(

@@ -31,7 +31,7 @@ describe("shell completions", () => {
 
   it("covers every command and every long flag in every shell", () => {
     const commands = levels.filter((l) => l.path).map((l) => l.path.split(" ").at(-1)!);
-    expect(commands).toEqual(expect.arrayContaining(["serve", "status", "nodes", "show", "tasks", "create", "claim", "complete", "fail", "release", "cancel", "register", "events", "messages", "send", "ack", "completion"]));
+    expect(commands).toEqual(expect.arrayContaining(["serve", "status", "nodes", "show", "forget", "tasks", "create", "claim", "complete", "fail", "release", "cancel", "register", "events", "messages", "send", "ack", "completion"]));
     for (const shell of SHELLS) {
       const text = readFileSync(completionFile(shell), "utf8");
       for (const l of levels) {

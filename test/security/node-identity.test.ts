@@ -7,12 +7,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "../../src/client/index.js";
+import type { AuthOptions } from "../../src/server/auth.js";
 import { expectError, lastEventId, okData } from "../helpers/api-fixtures.js";
 import { startTestServer, TOKENS, type TestServer } from "../helpers/test-server.js";
 
 const A = "token-of-team-a";
 const B = "token-of-team-b";
 const CI = "token-of-ci-runners";
+
+const AUTH: AuthOptions = {
+  required: true,
+  tokens: [
+    { token: TOKENS.admin, role: "admin", name: "lead" },
+    { token: A, role: "node", name: "team-a" },
+    { token: B, role: "node", name: "team-b" },
+    { token: CI, role: "node", name: "ci-runners", nodes: ["ci-runner-*"] },
+    { token: TOKENS.read, role: "read", name: "dashboard" },
+  ],
+};
 
 let server: TestServer;
 let auditFile: string;
@@ -22,16 +34,7 @@ beforeAll(async () => {
   server = await startTestServer({
     app: {
       audit: { file: auditFile },
-      auth: {
-        required: true,
-        tokens: [
-          { token: TOKENS.admin, role: "admin", name: "lead" },
-          { token: A, role: "node", name: "team-a" },
-          { token: B, role: "node", name: "team-b" },
-          { token: CI, role: "node", name: "ci-runners", nodes: ["ci-runner-*"] },
-          { token: TOKENS.read, role: "read", name: "dashboard" },
-        ],
-      },
+      auth: AUTH,
     },
   });
 });
@@ -119,6 +122,24 @@ describe("nodes: globs and admin takeover", () => {
     expect(lines.filter((l) => l.takeover_from)).toEqual([
       expect.objectContaining({ actor: "lead", action: "POST /api/v1/register", target: "taken", status: 200, takeover_from: "team-a" }),
     ]);
+  });
+});
+
+describe("with authentication switched off", () => {
+  it("nobody is identified: registrations work for anyone, and nothing becomes owned", async () => {
+    const reg = okData(await register(A, "before-auth-off")).registration_id;
+    server.app.coordAuth.setTokens({ required: false, tokens: [] });
+    try {
+      okData(await server.api("POST", "/heartbeat", { token: null, body: { registration_id: reg } }));
+      okData(await server.api("POST", "/register", { token: null, body: { node_id: "while-auth-off" } }));
+      okData(await server.api("POST", "/register", { token: null, body: { node_id: "before-auth-off" } }));
+      expect((await server.store.getNode("while-auth-off"))!.owner).toBeUndefined();
+      expect((await server.store.getNode("before-auth-off"))!.owner).toBe("team-a");
+    } finally {
+      server.app.coordAuth.setTokens(AUTH);
+    }
+    okData(await register(B, "while-auth-off"));
+    expectError(await register(B, "before-auth-off"), 409, "NODE_OWNED");
   });
 });
 

@@ -191,6 +191,9 @@ describe("a scripted session: every operation, every error code, each answer che
 
     await call("POST", "/deregister", { ...node, body: { registration_id: regB } });
     expectCode(await call("POST", "/deregister", { ...node, body: { registration_id: regB } }), 404, "REGISTRATION_NOT_FOUND");
+    expectCode(await call("DELETE", "/nodes/cpu-1", node), 403, "FORBIDDEN");
+    await call("DELETE", "/nodes/cpu-1");
+    expectCode(await call("DELETE", "/nodes/cpu-1"), 404, "NODE_NOT_FOUND");
     expectCode(await call("GET", "/no-such-route", read), 404, "NOT_FOUND");
     expectCode(await call("GET", `/tasks?repo=${"r".repeat(9000)}`, read), 414, "URI_TOO_LONG");
 

@@ -4,6 +4,7 @@ import { ago, status } from "../output/format.js";
 import { examples } from "../help.js";
 import { addressArg } from "../parse.js";
 import type { Runner } from "../runner.js";
+import { pageOptions, printMore, readPages, type PageOptions } from "./paging.js";
 
 interface SendOptions {
   from: string;
@@ -12,7 +13,7 @@ interface SendOptions {
   repo?: string;
 }
 
-interface ListOptions {
+interface ListOptions extends PageOptions {
   node?: string;
   to?: string;
   status?: MessageStatus;
@@ -25,7 +26,7 @@ export function registerMessages(program: Command, run: Runner): void {
   messages
     .command("send")
     .description("Send a message to agent@node (or a bare agent name with --repo)")
-    .addHelpText("after", examples('messages send --from worker-1@machine-b --to supervisor@machine-a --body "Need the API spec"', 'messages send --from worker-1@machine-b --to supervisor --repo web --body "Done"'))
+    .addHelpText("after", examples("messages send --from worker-1@machine-b --to supervisor@machine-a --body 'Need the API spec'", "messages send --from worker-1@machine-b --to supervisor --repo web --body Done"))
     .addOption(new Option("--from <agent@node>", "sender").argParser(addressArg(true)).makeOptionMandatory())
     .addOption(new Option("--to <agent[@node]>", "recipient").argParser(addressArg(false)).makeOptionMandatory())
     .requiredOption("--body <text>", "the message (plain text, at most 64 KiB)")
@@ -38,26 +39,28 @@ export function registerMessages(program: Command, run: Runner): void {
       }),
     );
 
-  messages
-    .command("list", { isDefault: true })
-    .description("List stored messages")
-    .addHelpText("after", examples("messages --node machine-a --status pending"))
-    .option("--node <node-id>", "messages addressed to agents on this node")
-    .option("--to <agent@node>", "messages addressed to this agent", addressArg(true))
-    .addOption(new Option("--status <status>", "pending (not yet acked) or acked").choices(MESSAGE_STATUSES))
-    .action(
-      run<ListOptions>(async (ctx, opts) => {
-        const client = await ctx.client();
-        const list = await client.listMessages({ node: opts.node, to: opts.to, status: opts.status });
-        ctx.out.result({ messages: list }, (r) =>
-          ctx.out.table(
-            ["ID", "FROM", "TO", "STATUS", "SENT", { title: "BODY", flex: true }],
-            r.messages.map((m: Message) => [m.id, m.from, m.to, status(ctx.out.c, m.status), ago(m.created_at), m.body]),
-            "no messages",
-          ),
+  pageOptions(
+    messages
+      .command("list", { isDefault: true })
+      .description("List stored messages, oldest first")
+      .addHelpText("after", examples("messages --node machine-a --status pending"))
+      .option("--node <node-id>", "messages addressed to agents on this node")
+      .option("--to <agent@node>", "messages addressed to this agent", addressArg(true))
+      .addOption(new Option("--status <status>", "pending (not yet acked) or acked").choices(MESSAGE_STATUSES)),
+  ).action(
+    run<ListOptions>(async (ctx, opts) => {
+      const client = await ctx.client();
+      const page = await readPages("messages", opts, (p) => client.listMessagesPage({ node: opts.node, to: opts.to, status: opts.status, ...p }));
+      ctx.out.result(page, (r) => {
+        ctx.out.table(
+          ["ID", "FROM", "TO", "STATUS", "SENT", { title: "BODY", flex: true }],
+          r.messages.map((m: Message) => [m.id, m.from, m.to, status(ctx.out.c, m.status), ago(m.created_at), m.body]),
+          "no messages",
         );
-      }),
-    );
+        printMore(ctx.out, r.next_cursor);
+      });
+    }),
+  );
 
   messages
     .command("ack")

@@ -6,13 +6,13 @@ import type { Output } from "../output/output.js";
 import { collect, parseLabels } from "../parse.js";
 import { examples } from "../help.js";
 import type { Runner } from "../runner.js";
+import { pageOptions, printMore, readPages, type PageOptions } from "./paging.js";
 import { printTasks } from "./task-format.js";
 import { watchRedraw } from "./watch.js";
 
-interface ListOptions {
+interface ListOptions extends PageOptions {
   status?: NodeStatus;
   label: string[];
-  all: boolean;
   watch: boolean;
 }
 
@@ -106,29 +106,32 @@ async function claimedTasks(client: Client, n: Node): Promise<Task[]> {
   return tasks.filter((t): t is Task => t !== undefined);
 }
 
-/** `nodes [list]` and `nodes show ID`. */
+/** `nodes [list]`, `nodes show ID` and `nodes forget ID`. */
 export function registerNodes(program: Command, run: Runner): void {
-  const nodes = program.command("nodes").description("List registered nodes, or show one");
-  nodes
-    .command("list", { isDefault: true })
-    .description("List registered nodes (claims held / max workers)")
-    .addOption(new Option("--status <status>", "only nodes with this status").choices(NODE_STATUSES))
-    .option("--label <key=value>", "only nodes with this label (repeatable)", collect, [])
-    .option("--all", "also nodes deregistered more than an hour ago", false)
-    .option("-w, --watch", "redraw on every node or task event (until Ctrl-C)", false)
-    .addHelpText("after", examples("nodes --label pool=gpu", "nodes -o wide --watch"))
-    .action(
-      run<ListOptions>(async (ctx, opts) => {
-        const client = await ctx.client();
-        const query = { status: opts.status, labels: parseLabels(opts.label) };
-        const draw = async () => {
-          const result = visibleNodes(await client.listNodes(query), opts.all);
-          ctx.out.result({ nodes: result }, (r) => printNodes(ctx.out, r.nodes));
-        };
-        if (!opts.watch) return draw();
-        return watchRedraw(ctx, client, ["node.*", "task.*", "agent.*"], draw);
-      }),
-    );
+  const nodes = program.command("nodes").description("List registered nodes, show one, or forget one");
+  pageOptions(
+    nodes
+      .command("list", { isDefault: true })
+      .description("List registered nodes by id (claims held / max workers); --all: every page, and nodes deregistered over an hour ago")
+      .addOption(new Option("--status <status>", "only nodes with this status").choices(NODE_STATUSES))
+      .option("--label <key=value>", "only nodes with this label (repeatable)", collect, [])
+      .option("-w, --watch", "redraw on every node, agent or task event (until Ctrl-C)", false)
+      .addHelpText("after", examples("nodes --label pool=gpu", "nodes -o wide --watch", "nodes --all")),
+  ).action(
+    run<ListOptions>(async (ctx, opts) => {
+      const client = await ctx.client();
+      const labels = parseLabels(opts.label);
+      const draw = async () => {
+        const page = await readPages("nodes", opts, (p) => client.listNodesPage({ status: opts.status, labels, ...p }));
+        ctx.out.result({ ...page, nodes: visibleNodes(page.nodes, opts.all) }, (r) => {
+          printNodes(ctx.out, r.nodes);
+          printMore(ctx.out, r.next_cursor);
+        });
+      };
+      if (!opts.watch) return draw();
+      return watchRedraw(ctx, client, ["node.*", "task.*", "agent.*"], draw);
+    }),
+  );
   nodes
     .command("show")
     .description("Show one node: health, claims, CPU/memory, labels, agents, claimed tasks")
@@ -139,7 +142,23 @@ export function registerNodes(program: Command, run: Runner): void {
         const client = await ctx.client();
         const node = await client.getNode(id);
         if (ctx.out.json) return ctx.out.data(node);
-        printNode(ctx.out, node, await claimedTasks(client, node));
+        const tasks = await claimedTasks(client, node);
+        // Through result(): what the coordinator sent is escaped before it reaches the terminal.
+        ctx.out.result({ node, tasks }, (r) => printNode(ctx.out, r.node, r.tasks));
+      }),
+    );
+  nodes
+    .command("forget")
+    .description("Forget a node now (admin): its claims go back to pending, its undelivered messages are dropped")
+    .addHelpText("after", examples("nodes forget machine-d"))
+    .argument("<node-id>", "the node's id")
+    .action(
+      run<Record<string, never>, [string]>(async (ctx, _opts, id) => {
+        const client = await ctx.client();
+        ctx.out.result(await client.forgetNode(id), (r) => {
+          const released = r.released_tasks.length ? `; released ${r.released_tasks.join(", ")}` : "";
+          ctx.out.success(`forgot node ${ctx.out.c.bold(r.node_id)}${released}`);
+        });
       }),
     );
 }

@@ -4,18 +4,16 @@ import { PRIORITIES, TASK_STATUSES, type Labels, type Priority, type Task, type 
 import { collect, intArg, parseLabels, SERVER_LIMITS } from "../parse.js";
 import { examples } from "../help.js";
 import type { Runner } from "../runner.js";
+import { pageOptions, printMore, readPages, type PageOptions } from "./paging.js";
 import { registerTaskClaims } from "./tasks-claim.js";
 import { printOne, printTask, printTaskChange, printTasks } from "./task-format.js";
 import { watchRedraw } from "./watch.js";
 
-interface ListOptions {
+interface ListOptions extends PageOptions {
   status?: TaskStatus;
   repo?: string;
   label: string[];
   node?: string;
-  limit?: number;
-  cursor?: string;
-  all: boolean;
   watch: boolean;
 }
 
@@ -44,42 +42,32 @@ interface CreateOptions {
 export function registerTasks(program: Command, run: Runner): void {
   const tasks = program.command("tasks").description("List, create, claim and finish tasks");
 
-  tasks
-    .command("list", { isDefault: true })
-    .description("List tasks, newest first")
-    .addOption(new Option("--status <status>", "only tasks in this state").choices(TASK_STATUSES))
-    .option("--repo <repo>", "only tasks of this repo")
-    .option("--label <key=value>", "only tasks with this label (repeatable)", collect, [])
-    .option("--node <node-id>", "only tasks claimed by this node")
-    .option("--limit <n>", "at most this many per page", intArg(1, SERVER_LIMITS.pageSize))
-    .option("--cursor <cursor>", "continue after a previous page")
-    .option("--all", "follow every page", false)
-    .option("-w, --watch", "redraw on every task event (until Ctrl-C)", false)
-    .addHelpText("after", examples("tasks --status pending --repo web", "tasks --label pool=gpu --node machine-b -o wide", "tasks --watch"))
-    .action(
-      run<ListOptions>(async (ctx, opts) => {
-        const client = await ctx.client();
-        const required = parseLabels(opts.label);
-        const query = { status: opts.status, repo: opts.repo, limit: opts.limit, cursor: opts.cursor };
-        const draw = async () => {
-          let page = await client.listTasks(query);
-          if (opts.all) {
-            const all = [...page.tasks];
-            while (page.next_cursor) {
-              page = await client.listTasks({ ...query, cursor: page.next_cursor });
-              all.push(...page.tasks);
-            }
-            page = { tasks: all, next_cursor: null };
-          }
-          page = { ...page, tasks: page.tasks.filter((t) => matches(t, required, opts.node)) };
-          ctx.out.result(page, (p) => printTasks(ctx.out, p.tasks));
-          // A hint, not data: on stderr, so `tasks list --limit 1 > file` holds only the table.
-          if (page.next_cursor && !ctx.out.json) ctx.out.info(ctx.out.c.dim(`more: --cursor ${page.next_cursor} (or --all)`));
-        };
-        if (!opts.watch) return draw();
-        return watchRedraw(ctx, client, ["task.*"], draw);
-      }),
-    );
+  pageOptions(
+    tasks
+      .command("list", { isDefault: true })
+      .description("List tasks, newest first")
+      .addOption(new Option("--status <status>", "only tasks in this state").choices(TASK_STATUSES))
+      .option("--repo <repo>", "only tasks of this repo")
+      .option("--label <key=value>", "only tasks with this label (repeatable)", collect, [])
+      .option("--node <node-id>", "only tasks claimed by this node")
+      .option("-w, --watch", "redraw on every task event (until Ctrl-C)", false)
+      .addHelpText("after", examples("tasks --status pending --repo web", "tasks --label pool=gpu --node machine-b -o wide", "tasks --watch")),
+  ).action(
+    run<ListOptions>(async (ctx, opts) => {
+      const client = await ctx.client();
+      const required = parseLabels(opts.label);
+      const draw = async () => {
+        const page = await readPages("tasks", opts, (p) => client.listTasks({ status: opts.status, repo: opts.repo, ...p }));
+        const shown = { ...page, tasks: page.tasks.filter((t) => matches(t, required, opts.node)) };
+        ctx.out.result(shown, (p) => {
+          printTasks(ctx.out, p.tasks);
+          printMore(ctx.out, p.next_cursor);
+        });
+      };
+      if (!opts.watch) return draw();
+      return watchRedraw(ctx, client, ["task.*"], draw);
+    }),
+  );
 
   tasks
     .command("pending")

@@ -1,5 +1,6 @@
 import { Chalk, type ChalkInstance } from "chalk";
 import ora from "ora";
+import { escapeTerminal, escapeTerminalDeep, escapeTerminalKeepingStyle } from "./sanitize.js";
 import { renderTable, type ColumnSpec } from "./table.js";
 
 /** Where output goes; a TTY check decides about colour and spinners. */
@@ -54,7 +55,8 @@ export function colorEnabled(options: Pick<OutputOptions, "stdout" | "json" | "c
 
 /**
  * The one output module of the CLI: everything a command prints goes through here, so
- * `--json`, colour and spinner rules hold for every command.
+ * `--json`, colour and spinner rules hold for every command. Human text is terminal-safe:
+ * control and bidi characters in it are shown escaped (sanitize.ts); JSON is written as is.
  */
 export class Output {
   readonly c: ChalkInstance;
@@ -65,9 +67,14 @@ export class Output {
     this.c = new Chalk({ level: colorEnabled(options) ? 1 : 0 });
   }
 
+  /** Human text as the terminal may show it: controls escaped, our own colours kept. */
+  private safe(text: string): string {
+    return this.c.level > 0 ? escapeTerminalKeepingStyle(text) : escapeTerminal(text);
+  }
+
   /** A human line on stdout (suppressed with --json so stdout stays one JSON document). */
   line(text = ""): void {
-    if (!this.json) this.options.stdout.write(`${text}\n`);
+    if (!this.json) this.options.stdout.write(`${this.safe(text)}\n`);
   }
 
   /** A bare value for scripts (`--quiet` ids): printed even with --json. */
@@ -80,10 +87,13 @@ export class Output {
     this.options.stdout.write(`${pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)}\n`);
   }
 
-  /** Prints `value` as JSON with --json, else runs the human renderer. */
+  /**
+   * Prints `value` as JSON with --json, else runs the human renderer on a copy whose strings
+   * are escaped, so nothing from the coordinator can drive the terminal, however it is printed.
+   */
   result<T>(value: T, human: (value: T) => void): void {
     if (this.json) this.data(value);
-    else human(value);
+    else human(escapeTerminalDeep(value));
   }
 
   /** Before a `--watch` redraw: a terminal gets a clean screen; a pipe or `--json` gets nothing. */
@@ -93,15 +103,15 @@ export class Output {
 
   /** Notes and progress for humans: stderr, so they never mix with data. */
   info(text: string): void {
-    this.options.stderr.write(`${text}\n`);
+    this.options.stderr.write(`${this.safe(text)}\n`);
   }
 
   warn(text: string): void {
-    this.options.stderr.write(`${this.c.yellow("warning:")} ${text}\n`);
+    this.options.stderr.write(`${this.c.yellow("warning:")} ${this.safe(text)}\n`);
   }
 
   error(text: string): void {
-    this.options.stderr.write(`${this.c.red("error:")} ${text}\n`);
+    this.options.stderr.write(`${this.c.red("error:")} ${this.safe(text)}\n`);
   }
 
   success(text: string): void {
@@ -147,10 +157,10 @@ export class Output {
   /** An ora spinner on stderr, only for a human at a terminal. */
   spinner(text: string): Spinner {
     if (this.json || this.options.stderr.isTTY !== true || this.c.level === 0) return NO_SPINNER;
-    const s = ora({ text, stream: this.options.stderr as NodeJS.WritableStream }).start();
+    const s = ora({ text: escapeTerminal(text), stream: this.options.stderr as NodeJS.WritableStream }).start();
     return {
-      succeed: (t) => s.succeed(t),
-      fail: (t) => s.fail(t),
+      succeed: (t) => s.succeed(t === undefined ? t : escapeTerminal(t)),
+      fail: (t) => s.fail(t === undefined ? t : escapeTerminal(t)),
       stop: () => s.stop(),
     };
   }

@@ -25,11 +25,11 @@ export function messageRoutes(app: FastifyInstance, coordinator: Coordinator): v
     url: "/messages",
     access: "read",
     operationId: "listMessages",
-    summary: "List messages by receiving node, recipient or status",
+    summary: "List messages, oldest first, by receiving node, recipient or status, paged by cursor",
     tags,
     querystring: S.MessagesQuery,
-    response: Type.Object({ messages: Type.Array(S.Message) }),
-    handler: async ({ query }) => ({ messages: await coordinator.messages.list(query) }),
+    response: Type.Object({ messages: Type.Array(S.Message), next_cursor: S.NextCursor }),
+    handler: ({ query }) => coordinator.messages.list(query),
   });
 
   defineRoute(app, {

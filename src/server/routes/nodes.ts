@@ -63,13 +63,30 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
     url: "/nodes",
     operationId: "listNodes",
     access: "read",
-    summary: "List nodes, optionally by status and labels (label=k:v,k:v)",
+    summary: "List nodes by id, optionally by status and labels (label=k:v,k:v), paged by cursor",
     tags,
     querystring: S.NodesQuery,
-    response: Type.Object({ nodes: Type.Array(S.Node) }),
-    handler: async ({ query }) => ({
-      nodes: await coordinator.nodes.listNodes({ status: query.status, labels: query.label ? parseLabelQuery(query.label, "label") : undefined }),
-    }),
+    response: Type.Object({ nodes: Type.Array(S.Node), next_cursor: S.NextCursor }),
+    handler: ({ query }) =>
+      coordinator.nodes.listNodes({
+        status: query.status,
+        labels: query.label ? parseLabelQuery(query.label, "label") : undefined,
+        limit: query.limit,
+        cursor: query.cursor,
+      }),
+  });
+
+  defineRoute(app, {
+    method: "DELETE",
+    url: "/nodes/:id",
+    access: "admin",
+    operationId: "forgetNode",
+    errors: ["NODE_NOT_FOUND"],
+    summary: "Forget a node now: its claims go back to pending, its undelivered messages are dropped (node.forgotten)",
+    tags,
+    params: S.IdParams,
+    response: Type.Object({ node_id: Type.String(), released_tasks: Type.Array(Type.String()) }),
+    handler: ({ params }) => coordinator.nodes.forgetNow(params.id),
   });
 
   defineRoute(app, {
