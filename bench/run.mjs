@@ -13,6 +13,7 @@ import { lifecycle } from "./scenarios/lifecycle.mjs";
 import { bullmqLatency, bullmqLifecycle } from "./scenarios/bullmq.mjs";
 import { scale } from "./scenarios/scale.mjs";
 import { soak } from "./scenarios/soak.mjs";
+import { RETENTION_CONFIG, retentionSoak } from "./scenarios/retention-soak.mjs";
 import { sseFanout } from "./scenarios/sse.mjs";
 
 const args = process.argv.slice(2);
@@ -22,8 +23,8 @@ const listArg = (name, all) => {
   return i >= 0 ? args[i + 1].split(",") : all;
 };
 const stores = listArg("--stores", ["memory", "sqlite", "redis"]);
-// The 5-minute soak runs only when asked for (`--only soak`) or in a full run.
-const only = listArg("--only", ["claim-latency", "lifecycle", "heartbeat", "scale", "sse", "bullmq", ...(quick ? [] : ["soak"])]);
+// The soaks run only when asked for (`--only soak,retention-soak`) or in a full run.
+const only = listArg("--only", ["claim-latency", "lifecycle", "heartbeat", "scale", "sse", "bullmq", ...(quick ? [] : ["soak", "retention-soak"])]);
 const seconds = quick ? 2 : 10;
 
 const results = { when: new Date().toISOString(), quick, machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memory_gb: round(totalmem() / 2 ** 30, 1), node: process.version }, runs: [] };
@@ -42,8 +43,8 @@ async function storeUrl(store) {
 }
 
 /** Runs `fn` against a fresh coordinator on `store`, and stops it afterwards. */
-async function withCoordinator(store, fn) {
-  const coordinator = await startCoordinator(await storeUrl(store));
+async function withCoordinator(store, fn, config = "") {
+  const coordinator = await startCoordinator(await storeUrl(store), config);
   try {
     return await fn(coordinator);
   } finally {
@@ -99,6 +100,32 @@ try {
     const r = await withCoordinator("sqlite", (c) => soak(c, { minutes }));
     row("soak: RSS over time (MB)", "sqlite", { minutes: r.minutes, completed: r.completed, first: r.rss_first_mb, last: r.rss_last_mb, max: r.rss_max_mb, growth: r.rss_growth_mb }, "flat");
     results.soak_samples = r.samples;
+  }
+  if (only.includes("retention-soak")) {
+    const minutes = Number(listArg("--soak-minutes", [quick ? "1" : "3"])[0]);
+    results.retention_soak_samples = {};
+    for (const store of stores) {
+      const r = await withCoordinator(store, (c) => retentionSoak(c, { minutes }), RETENTION_CONFIG);
+      row(
+        "retention soak: stored vs made, RSS (MB)",
+        store,
+        {
+          minutes: r.minutes,
+          tasks_made: r.made.tasks,
+          tasks_stored_max: r.tasks_stored_max,
+          nodes_made: r.made.nodes,
+          nodes_stored_max: r.nodes_stored_max,
+          messages_made: r.made.messages,
+          acked_stored_max: r.acked_stored_max,
+          rss_first: r.rss_first_mb,
+          rss_last: r.rss_last_mb,
+          rss_max: r.rss_max_mb,
+          growth: r.rss_growth_mb,
+        },
+        "stored and RSS flat",
+      );
+      results.retention_soak_samples[store] = r.samples;
+    }
   }
 } finally {
   await redis?.stop();

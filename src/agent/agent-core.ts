@@ -4,8 +4,9 @@ import { createLedger, ledgerPath, type Ledger } from "./ledger.js";
 import type { AgentLogger } from "./logger.js";
 import { readState, type McState } from "./multiclaude-state.js";
 import type { AgentOptions } from "./options.js";
+import type { Stray } from "./reconcile.js";
 import { createRepoMap, type RepoMap } from "./repo-map.js";
-import { createWakeup, type Wakeup } from "./wait.js";
+import { backoff, createWakeup, type Wakeup } from "./wait.js";
 import { workerEnv } from "./worker-env.js";
 
 /** created → registering → running → draining → stopped (or straight to stopped on a second signal). */
@@ -30,9 +31,15 @@ export interface AgentCore extends AgentContext {
   claimAbort?: AbortController;
   readonly wake: { readonly claim: Wakeup; readonly heartbeat: Wakeup; readonly watch: Wakeup };
   readonly ledger: Ledger;
-  /** Reads state.json; keeps the last good snapshot when it cannot be read. */
-  readState(): McState;
   saveLedger(): void;
+  /** Until when the claim loop leaves free slots alone after failed starts (0: no backoff). */
+  startBackoffUntil: number;
+  /** The repos filter (comma-joined) of the claim in flight, so the watch loop can tell a change. */
+  claimingFor: string;
+  /** The registration id the held tasks were last reconciled for (see reconcile.ts); undefined: not yet. */
+  reconciledFor: string | undefined;
+  /** Tasks given up while a start command of theirs may still create a worker (see reconcile.ts). */
+  strays: Stray[];
   /** Enters `stopped` and wakes every loop so it can see it. */
   setStopped(): void;
   /** Resolves once the agent is stopped. */
@@ -59,6 +66,11 @@ class SharedCore implements AgentCore {
   immediate = false;
   drainStartedAt = 0;
   claimAbort?: AbortController;
+  startBackoffUntil = 0;
+  claimingFor = "";
+  reconciledFor: string | undefined = undefined;
+  strays: Stray[] = [];
+  private startFailures = 0;
   private phaseValue: AgentPhase = "created";
   private lastState: McState = { repos: {} };
   private readonly background = new Set<Promise<void>>();
@@ -97,6 +109,16 @@ class SharedCore implements AgentCore {
     const s = readState(this.options.multiclaudeHome);
     if (s) this.lastState = s;
     return this.lastState;
+  }
+
+  startFailed(): void {
+    this.startFailures++;
+    this.startBackoffUntil = this.now() + backoff(this.startFailures, 2_000, 120_000);
+  }
+
+  startSucceeded(): void {
+    this.startFailures = 0;
+    this.startBackoffUntil = 0;
   }
 
   changed(): void {

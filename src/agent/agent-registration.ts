@@ -1,5 +1,5 @@
 import type { AgentCore } from "./agent-core.js";
-import { errorText, isTransient, type HeldTask } from "./context.js";
+import { errorText, isTransient } from "./context.js";
 import { MIN_HEARTBEAT_MS } from "./options.js";
 import { backoff } from "./wait.js";
 
@@ -37,23 +37,6 @@ export async function registerUntilDone(core: AgentCore): Promise<boolean> {
       await core.wake.heartbeat.wait(wait);
     }
   }
-}
-
-/** Takes over the tasks an earlier run of this node left in the ledger. */
-export function adoptLedger(core: AgentCore): void {
-  for (const entry of core.ledger.load()) {
-    const worker = entry.worker ?? findAgentFor(core, entry.localRepo, entry.task.description);
-    const held: HeldTask = { ...entry, worker, phase: worker ? "running" : "stopping" };
-    core.held.set(entry.task.id, held);
-    if (worker) {
-      core.log.log("info", "task.adopted", `picked up ${entry.task.id} (worker ${worker}) from an earlier run`, { task_id: entry.task.id, worker });
-    }
-  }
-}
-
-function findAgentFor(core: AgentCore, localRepo: string, description: string): string | undefined {
-  const agents = core.state().repos[localRepo]?.agents ?? {};
-  return Object.entries(agents).find(([, a]) => a?.task === description)?.[0];
 }
 
 function labelText(labels: Record<string, string>): string {

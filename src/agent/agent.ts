@@ -1,11 +1,12 @@
 import { createAgentCore, type AgentPhase } from "./agent-core.js";
-import { adoptLedger, registerUntilDone } from "./agent-registration.js";
+import { registerUntilDone } from "./agent-registration.js";
 import { claimLoop } from "./claim-loop.js";
 import { leave, startDrain, stopAtOnce, watchLoop } from "./drain.js";
 import { createHeartbeatLoop } from "./heartbeat-loop.js";
 import { createMessageDelivery } from "./message-delivery.js";
 import { createMetricsSampler } from "./metrics.js";
 import type { AgentOptions } from "./options.js";
+import { reconcile } from "./reconcile.js";
 
 export type { AgentPhase } from "./agent-core.js";
 
@@ -46,11 +47,13 @@ export function createAgent(options: AgentOptions): Agent {
     if (core.phase() !== "created") throw new Error("an agent runs once");
     core.setPhase("registering");
     core.readState();
-    adoptLedger(core);
+    const earlier = core.ledger.load();
     if (!(await registerUntilDone(core))) {
       core.setStopped();
       return core.immediate ? EXIT_INTERRUPTED : 0;
     }
+    // Before any claim: what an earlier run left is adopted, stopped or released.
+    await reconcile(core, earlier);
     if (core.phase() === "registering") core.setPhase("running");
     const loops = Promise.all([heartbeatLoop(), claimLoop(core), watchLoop(core)]).then(() => undefined);
     core.track(deliver());

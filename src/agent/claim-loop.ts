@@ -1,31 +1,55 @@
 import { isApiError } from "../client/errors.js";
 import type { Task } from "../core/types.js";
 import type { AgentCore } from "./agent-core.js";
-import { errorText, isTransient, type HeldTask } from "./context.js";
+import { errorText, freeSlot, isTransient, type HeldTask } from "./context.js";
 import { releaseHeld, startWorker } from "./task-runner.js";
 import { backoff } from "./wait.js";
 
+/** The coordinator names of the repos multiclaude has initialised here (from the last state.json read). */
+export function claimableRepos(core: Pick<AgentCore, "repos" | "state">): string[] {
+  return core.repos.claimable(Object.keys(core.state().repos));
+}
+
 /**
- * The claim loop: while the agent runs and has a free slot, claims the next fitting task with a
- * long poll and starts its worker (beside the loop). Ends when the agent drains or stops (which
- * also aborts the claim in flight).
+ * The claim loop: while the agent runs and has a free slot, claims the next fitting task of a
+ * repo multiclaude has here with a long poll, and starts its worker (beside the loop). After a
+ * failed start it backs off before it spends a slot again. Ends when the agent drains or stops
+ * (which also aborts the claim in flight); the watch loop aborts it when the repos change.
  */
 export async function claimLoop(core: AgentCore): Promise<void> {
   let failures = 0;
+  let noReposLogged = false;
   while (core.phase() === "running") {
     if (core.held.size >= core.options.maxWorkers) {
       await core.wake.claim.wait(core.heartbeatMs);
       continue;
     }
-    const slot = freeSlot(core);
+    if (core.startBackoffUntil > core.now()) {
+      await core.wake.claim.wait(core.startBackoffUntil - core.now());
+      continue;
+    }
+    core.readState();
+    const repos = claimableRepos(core);
+    core.claimingFor = repos.join(",");
+    if (repos.length === 0) {
+      if (!noReposLogged) {
+        noReposLogged = true;
+        core.log.log("warn", "agent.no_repos", `multiclaude has no repos initialised in ${core.options.multiclaudeHome}; claiming nothing until one is (multiclaude init URL NAME)`);
+      }
+      await core.wake.claim.wait(core.options.checkIntervalMs);
+      continue;
+    }
+    noReposLogged = false;
+    const slot = freeSlot(core.held);
     const abort = new AbortController();
     core.claimAbort = abort;
     try {
-      const task = await core.client.claimNext({ workerName: slot, waitSeconds: core.options.claimWaitMs / 1000, signal: abort.signal });
+      const task = await core.client.claimNext({ workerName: slot, repos, waitSeconds: core.options.claimWaitMs / 1000, signal: abort.signal });
       failures = 0;
       if (task) await accept(core, task, slot);
     } catch (err) {
       if (core.phase() !== "running") break;
+      if (abort.signal.aborted) continue; // the repos changed: claim again with the new ones
       failures++;
       let wait = backoff(failures, 500, 30_000);
       if (isApiError(err, "NODE_AT_CAPACITY") || isApiError(err, "NODE_OFFLINE")) {
@@ -44,10 +68,6 @@ export async function claimLoop(core: AgentCore): Promise<void> {
   }
 }
 
-function freeSlot(core: AgentCore): string {
-  const used = new Set([...core.held.values()].map((h) => h.slot));
-  for (let i = 1; ; i++) if (!used.has(`slot-${i}`)) return `slot-${i}`;
-}
 
 async function accept(core: AgentCore, task: Task, slot: string): Promise<void> {
   const held: HeldTask = { task, slot, localRepo: core.repos.toLocal(task.repo), startedAt: core.now(), phase: "starting" };

@@ -7,7 +7,7 @@ import type { AgentOptions } from "./options.js";
 import type { RepoMap } from "./repo-map.js";
 
 /** What a finished worker's task is reported as. */
-export type Outcome = { kind: "complete"; pr?: string; summary?: string } | { kind: "fail"; reason: string; retry: boolean };
+export type Outcome = { kind: "complete"; pr?: string; summary?: string; branch?: string } | { kind: "fail"; reason: string; retry: boolean };
 
 /** A task this node holds, from claim until it is reported, released or stopped. */
 export interface HeldTask extends LedgerEntry {
@@ -34,8 +34,20 @@ export interface AgentContext {
   now(): number;
   /** The last state.json that could be read. */
   state(): McState;
+  /** Reads state.json now (keeps the last good snapshot when it cannot be read). */
+  readState(): McState;
+  /** A start command failed: the claim loop waits (backing off) before it spends a slot again. */
+  startFailed(): void;
+  /** A worker started: the start backoff is over. */
+  startSucceeded(): void;
   /** Held tasks changed: persist them, and wake the claim loop when a slot came free. */
   changed(): void;
+}
+
+/** The lowest `slot-N` no held task uses (slots name the worker in claims: `slot-2@node`). */
+export function freeSlot(held: ReadonlyMap<string, HeldTask>): string {
+  const used = new Set([...held.values()].map((h) => h.slot));
+  for (let i = 1; ; i++) if (!used.has(`slot-${i}`)) return `slot-${i}`;
 }
 
 /** Errors after which the same request may work later (outage, overload); anything else will not. */

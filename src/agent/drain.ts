@@ -1,5 +1,7 @@
 import type { AgentCore } from "./agent-core.js";
 import { errorText } from "./context.js";
+import { claimableRepos } from "./claim-loop.js";
+import { stopStrays } from "./reconcile.js";
 import { checkWorkers, releaseHeld } from "./task-runner.js";
 
 /**
@@ -46,7 +48,14 @@ export function stopAtOnce(core: AgentCore, reason: string): void {
  */
 export async function watchLoop(core: AgentCore): Promise<void> {
   while (!core.isStopped()) {
-    await checkWorkers(core, core.readState());
+    const state = core.readState();
+    await checkWorkers(core, state);
+    await stopStrays(core, state);
+    if (core.phase() === "running" && claimableRepos(core).join(",") !== core.claimingFor) {
+      // multiclaude initialised (or dropped) a repo: the claim in flight must use the new set.
+      core.claimAbort?.abort(new Error("repos changed"));
+      core.wake.claim.wake();
+    }
     if (core.phase() === "draining") {
       if (core.held.size === 0) {
         core.log.log("info", "agent.drained", "all tasks finished");

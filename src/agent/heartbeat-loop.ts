@@ -2,7 +2,9 @@ import type { AgentCore } from "./agent-core.js";
 import { errorText, isTransient } from "./context.js";
 import { reportAgents, reportRepos, type HeldSummary } from "./heartbeat-report.js";
 import type { MetricsSampler } from "./metrics.js";
-import { cancelTasks, releaseHeld } from "./task-runner.js";
+import { createOpenPrCounter } from "./open-prs.js";
+import { reconcile } from "./reconcile.js";
+import { cancelTasks } from "./task-runner.js";
 import { backoff } from "./wait.js";
 
 export interface HeartbeatLoopOptions {
@@ -19,6 +21,7 @@ export interface HeartbeatLoopOptions {
  */
 export function createHeartbeatLoop(core: AgentCore, options: HeartbeatLoopOptions): () => Promise<void> {
   let failures = 0;
+  const openPrs = createOpenPrCounter({ multiclaudeHome: core.options.multiclaudeHome, env: core.env, now: () => core.now() });
   /** Claims the coordinator lists for this node that we do not hold, seen at the last check. */
   let unknownClaims = new Set<string>();
 
@@ -36,7 +39,7 @@ export function createHeartbeatLoop(core: AgentCore, options: HeartbeatLoopOptio
         status: core.phase() === "draining" ? "draining" : "healthy",
         agents: reportAgents(state, heldSummaries(), core.repos),
         metrics: options.metrics.sample(),
-        repos: reportRepos(state, core.repos),
+        repos: reportRepos(state, core.repos, (r) => openPrs.count(r, state)),
         capacity: { current_workers: core.held.size },
       });
       if (failures > 0) {
@@ -47,6 +50,11 @@ export function createHeartbeatLoop(core: AgentCore, options: HeartbeatLoopOptio
       // Stop commands run beside the heartbeats: leases must not wait for them.
       if (res.cancelled_task_ids.length) core.track(cancelTasks(core, res.cancelled_task_ids));
       if (res.pending_messages > 0) core.track(options.deliver());
+      if (core.client.registrationId !== core.reconciledFor) {
+        // Re-registered (the coordinator forgot this node), or the start could not check: agree again.
+        const settled = [...core.held.values()].filter((h) => h.phase === "running");
+        await reconcile(core, settled);
+      }
       await reconcileClaims();
     } catch (err) {
       failures++;
@@ -88,10 +96,6 @@ export function createHeartbeatLoop(core: AgentCore, options: HeartbeatLoopOptio
   }
 
   return async function heartbeatLoop(): Promise<void> {
-    // Tasks from the ledger whose worker never started are given back first.
-    for (const held of [...core.held.values()].filter((h) => h.phase === "stopping")) {
-      await releaseHeld(core, held, "agent restarted before the worker started");
-    }
     while (!core.isStopped()) {
       await heartbeatOnce();
       if (core.isStopped()) break;

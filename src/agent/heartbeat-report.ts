@@ -56,12 +56,12 @@ export function reportAgents(state: McState, held: readonly HeldSummary[], repos
   return agents.slice(0, MAX_AGENTS);
 }
 
-/** The heartbeat's `repos`: open PRs per repo from its task history. */
-export function reportRepos(state: McState, repos: RepoMap): RepoReport[] {
+/** The heartbeat's `repos`: open PRs per repo (`openPrs`, default: from its task history; see open-prs.ts). */
+export function reportRepos(state: McState, repos: RepoMap, openPrs: (localRepo: string) => number = (r) => activePrs(state.repos[r] ?? {})): RepoReport[] {
   const out: RepoReport[] = [];
   for (const [localRepo, repo] of Object.entries(state.repos)) {
     const name = repos.toCoord(localRepo);
-    if (validName(name) && repo && typeof repo === "object") out.push({ name, active_prs: activePrs(repo) });
+    if (validName(name) && repo && typeof repo === "object") out.push({ name, active_prs: openPrs(localRepo) });
   }
   return out.slice(0, MAX_AGENTS);
 }

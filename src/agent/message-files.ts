@@ -1,9 +1,14 @@
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { Message } from "../core/types.js";
 import type { McState } from "./multiclaude-state.js";
 
-/** A message file as multiclaude reads it (`~/.multiclaude/messages/<repo>/<agent>/msg-<id>.json`). */
+/**
+ * A message file as multiclaude writes and reads it (`~/.multiclaude/messages/<repo>/<agent>/<id>.json`,
+ * keys in this order, `acked_at` only once acked). Only `pending` files are delivered, the folder
+ * (not `to`) picks the recipient, and a file not named `<id>.json` is re-typed on every pass.
+ */
 export interface McMessageFile {
   id: string;
   from: string;
@@ -12,7 +17,6 @@ export interface McMessageFile {
   body: string;
   /** multiclaude moves it on: pending → delivered → read → acked. */
   status: "pending";
-  acked_at: null;
 }
 
 /** A path component we create: no separators, no `.`/`..`, nothing hidden. */
@@ -22,29 +26,43 @@ export function isSafeName(name: string): boolean {
   return SAFE.test(name) && name.length <= 128;
 }
 
-/** `msg-<id>.json`; coordinator ids already start with `msg-`, which is not doubled. */
-export function messageFileName(id: string): string {
-  return `${id.startsWith("msg-") ? id : `msg-${id}`}.json`;
+/**
+ * The multiclaude message id for a coordinator message: `msg-` and 13 characters shaped like the
+ * start of a UUID (`msg-1b2ca98c-ac9f`), as multiclaude makes them. Derived from the coordinator
+ * id, so a second delivery of the same message finds its file instead of writing another.
+ */
+export function mcMessageId(coordinatorId: string): string {
+  const h = createHash("sha256").update(coordinatorId).digest("hex");
+  return `msg-${h.slice(0, 8)}-${h.slice(8, 12)}`;
 }
 
-export function messageFilePath(home: string, repo: string, agent: string, id: string): string {
-  for (const [what, name] of [["repo", repo], ["agent", agent], ["message id", id]] as const) {
+/** `<id>.json`, the only name multiclaude treats as a message file. */
+export function messageFileName(coordinatorId: string): string {
+  return `${mcMessageId(coordinatorId)}.json`;
+}
+
+export function messageFilePath(home: string, repo: string, agent: string, coordinatorId: string): string {
+  for (const [what, name] of [["repo", repo], ["agent", agent]] as const) {
     if (!isSafeName(name)) throw new Error(`unsafe ${what} for a message file: ${JSON.stringify(name)}`);
   }
-  return join(home, "messages", repo, agent, messageFileName(id));
+  return join(home, "messages", repo, agent, messageFileName(coordinatorId));
 }
 
 /** The file contents for a coordinator message; `to` is the local agent name, `from` stays `agent@node` so replies can be routed. */
 export function toMessageFile(message: Message): McMessageFile {
   return {
-    id: message.id,
+    id: mcMessageId(message.id),
     from: message.from,
     to: message.to_agent,
     timestamp: message.created_at,
     body: message.body,
     status: "pending",
-    acked_at: null,
   };
+}
+
+/** The file's bytes: 2-space JSON without a trailing newline, as multiclaude writes it. */
+export function messageFileText(message: Message): string {
+  return JSON.stringify(toMessageFile(message), null, 2);
 }
 
 /**
@@ -57,9 +75,10 @@ export function writeMessageFile(home: string, repo: string, message: Message): 
   if (existsSync(path)) return { path, written: false };
   const dir = join(home, "messages", repo, message.to_agent);
   mkdirSync(dir, { recursive: true });
+  // Not ending in .json: multiclaude never picks up the half-written temp file.
   const tmp = join(dir, `.${messageFileName(message.id)}.${process.pid}.tmp`);
   try {
-    writeFileSync(tmp, `${JSON.stringify(toMessageFile(message), null, 2)}\n`, { mode: 0o600 });
+    writeFileSync(tmp, messageFileText(message), { mode: 0o600 });
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });

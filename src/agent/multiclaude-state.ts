@@ -67,14 +67,23 @@ export function readState(home: string): McState | undefined {
   }
 }
 
-/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
+/**
+ * Whether a process with this pid runs (EPERM: it exists but belongs to someone else). A zombie
+ * (exited, not yet reaped: in a container whose init does not reap) does not run.
+ */
 export function isPidAlive(pid: number | undefined): boolean | undefined {
   if (typeof pid !== "number" || !Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    // /proc/PID/stat: "PID (comm) STATE ..."; comm may hold spaces and parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true; // no /proc (macOS): the signal check is all there is
   }
 }
 
@@ -91,13 +100,14 @@ export function agentStatus(agent: McAgent, alive: PidCheck = isPidAlive): "runn
   return a ? "running" : "exited";
 }
 
-/** PRs of a repo's workers that are still open. */
+/**
+ * PRs of a repo's workers that are still open, as far as state.json tells. The multiclaude we
+ * recorded never writes a PR status into its history (`unknown` after every normal finish), so
+ * this counts only entries of a multiclaude that does (`open`); see docs/agent.md.
+ */
 export function activePrs(repo: McRepo): number {
   return (repo.task_history ?? []).filter((e) => e?.status === "open").length;
 }
-
-/** History statuses that mean "this worker is done": a PR (open, merged or closed), no PR, or failed. */
-export const DONE_STATUSES = ["open", "merged", "closed", "no-pr", "failed"] as const;
 
 /**
  * The latest history entry of `worker` created at or after `sinceMs` (minus a minute of
@@ -115,12 +125,16 @@ export function findHistoryEntry(repo: McRepo | undefined, worker: string, since
   return undefined;
 }
 
+/** The summary a completed task gets when its worker left none (its window died; multiclaude cleaned it up). */
+export const NO_SUMMARY = "worker ended without a summary";
+
 /** What became of a worker we started. */
 export type WorkerOutcome =
   | { kind: "running"; alive: boolean | undefined }
-  | { kind: "completed"; pr?: string; summary?: string; status: string }
+  /** `pr` only when multiclaude recorded one (the recorded versions never do; the agent asks gh). */
+  | { kind: "completed"; summary: string; branch?: string; pr?: string; status: string }
   | { kind: "failed"; reason: string }
-  /** Left state.json without a history entry. */
+  /** Left state.json without a history entry (removed with `worker rm`, by us or by hand). */
   | { kind: "vanished" };
 
 function prOf(e: McHistoryEntry): string | undefined {
@@ -130,20 +144,20 @@ function prOf(e: McHistoryEntry): string | undefined {
 }
 
 /**
- * Decides from one state.json snapshot whether worker `worker` of `repo` is still working.
- * Done when its history entry has a final status, or when it left `agents` (then the entry
- * decides; `unknown` with a PR counts as completed, without one as failed).
+ * Decides from one state.json snapshot what became of worker `worker` of `repo` (DESIGN §15).
+ * While it is in `agents` it works. Once it left, its history entry tells: `failed` has failed
+ * (reason from `failure_reason`); any other status (multiclaude writes `unknown` after a normal
+ * finish, with or without a summary) has succeeded. multiclaude removes the agent and appends the
+ * entry in one atomic write, so a worker gone without an entry was removed, not finished.
  */
 export function workerOutcome(state: McState, repo: string, worker: string, sinceMs: number, alive: PidCheck = isPidAlive): WorkerOutcome {
   const r = state.repos[repo];
   const agent = r?.agents?.[worker];
+  if (agent) return { kind: "running", alive: alive(agent.pid) };
   const entry = findHistoryEntry(r, worker, sinceMs);
-  const status = entry?.status ?? "";
-  const final = (DONE_STATUSES as readonly string[]).includes(status);
-  if (agent && !final) return { kind: "running", alive: alive(agent.pid) };
   if (!entry) return { kind: "vanished" };
+  const status = typeof entry.status === "string" ? entry.status : "unknown";
   if (status === "failed") return { kind: "failed", reason: entry.failure_reason || `worker ${worker} failed` };
-  const pr = prOf(entry);
-  if (final || pr) return { kind: "completed", pr, summary: entry.summary || undefined, status };
-  return { kind: "failed", reason: entry.failure_reason || `worker ${worker} ended with status ${status || "unknown"} and no PR` };
+  const branch = typeof entry.branch === "string" && entry.branch ? entry.branch : undefined;
+  return { kind: "completed", summary: entry.summary || NO_SUMMARY, branch, pr: prOf(entry), status };
 }

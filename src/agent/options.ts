@@ -39,6 +39,8 @@ export interface AgentOptions {
   commandTimeoutMs?: number;
   /** A worker whose process is gone this long without finishing is failed (default 5m). */
   deadWorkerMs?: number;
+  /** Pause between stop attempts of one worker (default 1s, 2s). */
+  stopRetryMs?: number;
   /** Where held tasks are remembered across restarts (default `<home>/coordination-agent-<node>.json`). */
   ledgerPath?: string;
   /** The clock (tests move it). */

@@ -1,14 +1,20 @@
 import { isApiError } from "../client/errors.js";
 import { errorText, isTransient, type AgentContext, type HeldTask, type Outcome } from "./context.js";
+import { findPr } from "./gh-pr.js";
 import { apiText } from "./heartbeat-report.js";
 import { isPidAlive, workerOutcome, type McState } from "./multiclaude-state.js";
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_DEAD_WORKER_MS } from "./options.js";
 import { commandFailure, fillCommand, parseWorkerName, runCommand, taskArgument } from "./worker-runner.js";
+import { stopWorker } from "./worker-stop.js";
+
+export { stopWorker } from "./worker-stop.js";
 
 /**
  * Starts the worker of a freshly claimed task with the configured command and learns its
- * name from the output (`Creating worker 'NAME' ...`), or else from a new agent in state.json
- * with the same task text. A command that fails fails the task (with retry: another node may fare better).
+ * name from the output (`Creating worker 'NAME' ...`, checked against state.json), or else from a
+ * new agent in state.json with the same task text. A start that fails leaves no worker: the task
+ * is released with the reason (the coordinator does not hand it straight back to this node) and
+ * the claim loop backs off before it spends the slot again.
  */
 export async function startWorker(ctx: AgentContext, held: HeldTask): Promise<void> {
   const { task } = held;
@@ -21,29 +27,33 @@ export async function startWorker(ctx: AgentContext, held: HeldTask): Promise<vo
     priority: task.priority,
   });
   const result = await runCommand(argv, { env: ctx.env, timeoutMs: ctx.options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS });
+  const state = ctx.readState();
+  const printed = parseWorkerName(`${result.stdout}\n${result.stderr}`)?.worker;
+  // multiclaude prints the name before it fails (an uninitialised repo): only a listed agent exists.
+  const worker = printed && state.repos[held.localRepo]?.agents?.[printed] ? printed : findNewAgent(ctx, held, state);
   if (ctx.held.get(task.id) !== held || held.phase === "stopping") {
     // Released while starting (the grace period ran out): the worker must not run on unclaimed.
-    held.worker = parseWorkerName(`${result.stdout}\n${result.stderr}`)?.worker;
+    held.worker = worker;
     await stopWorker(ctx, held);
     return;
   }
-  if (result.code !== 0) {
-    // Cancelled meanwhile: the coordinator would refuse the failure report anyway.
+  if (result.code !== 0 || !worker) {
+    if (worker) {
+      held.worker = worker;
+      await stopWorker(ctx, held);
+    }
     if (held.cancelRequested) return drop(ctx, held, "cancelled on the coordinator while its worker was starting");
-    const reason = commandFailure(argv, result);
+    const reason =
+      result.code !== 0
+        ? commandFailure(argv, result)
+        : `${argv.slice(0, 2).join(" ")} succeeded but printed no "Creating worker 'NAME'" line and state.json lists no new agent for this task`;
     ctx.log.log("warn", "worker.start_failed", `could not start a worker for ${task.id}: ${reason}`, { task_id: task.id, repo: task.repo });
-    return finish(ctx, held, { kind: "fail", reason, retry: true });
-  }
-  const parsed = parseWorkerName(`${result.stdout}\n${result.stderr}`);
-  const worker = parsed?.worker ?? findNewAgent(ctx, held);
-  if (!worker) {
-    if (held.cancelRequested) return drop(ctx, held, "cancelled on the coordinator while its worker was starting");
-    const reason = `${argv.slice(0, 2).join(" ")} succeeded but printed no "Creating worker 'NAME'" line and state.json lists no new agent for this task`;
-    ctx.log.log("warn", "worker.start_failed", `${task.id}: ${reason}`, { task_id: task.id });
-    return finish(ctx, held, { kind: "fail", reason, retry: true });
+    ctx.startFailed();
+    return releaseHeld(ctx, held, `start failed on ${ctx.options.nodeId}: ${reason}`);
   }
   held.worker = worker;
   held.phase = "running";
+  ctx.startSucceeded();
   ctx.changed();
   ctx.log.log("info", "worker.started", `started ${task.id} as worker ${worker} in repo ${held.localRepo}`, {
     task_id: task.id,
@@ -54,15 +64,18 @@ export async function startWorker(ctx: AgentContext, held: HeldTask): Promise<vo
   if (held.cancelRequested) await stopAndDrop(ctx, held, "cancelled on the coordinator");
 }
 
-/** An agent of the task's repo running exactly this task text that no held task owns yet. */
-function findNewAgent(ctx: AgentContext, held: HeldTask): string | undefined {
-  const agents = ctx.state().repos[held.localRepo]?.agents ?? {};
+/** An agent of the task's repo running exactly this task text (as passed on) that no held task owns yet. */
+export function findNewAgent(ctx: Pick<AgentContext, "held">, held: Pick<HeldTask, "localRepo" | "task">, state: McState): string | undefined {
+  const agents = state.repos[held.localRepo]?.agents ?? {};
   const taken = new Set([...ctx.held.values()].map((h) => h.worker).filter(Boolean));
-  return Object.entries(agents).find(([name, a]) => a?.task === held.task.description && !taken.has(name))?.[0];
+  const texts = [held.task.description, taskArgument(held.task.description)];
+  return Object.entries(agents).find(([name, a]) => a?.type !== "supervisor" && typeof a?.task === "string" && texts.includes(a.task) && !taken.has(name))?.[0];
 }
 
 /**
- * Looks at every running worker in one state.json snapshot and reports the ones that are done.
+ * Looks at every running worker in one state.json snapshot and reports the ones that are done
+ * (DESIGN §15): gone from `agents` with a history entry that is not `failed` is a success (its PR
+ * looked up by branch with gh), `failed` a failure, gone without an entry was removed by hand.
  * A worker whose process has been gone for `deadWorkerMs` while multiclaude still lists it fails.
  */
 export async function checkWorkers(ctx: AgentContext, state: McState): Promise<void> {
@@ -73,7 +86,10 @@ export async function checkWorkers(ctx: AgentContext, state: McState): Promise<v
       continue;
     }
     if (held.phase !== "running" || !held.worker) continue;
-    const o = workerOutcome(state, held.localRepo, held.worker, held.startedAt, isPidAlive);
+    let o = workerOutcome(state, held.localRepo, held.worker, held.startedAt, isPidAlive);
+    // The snapshot may predate this worker (it started while an earlier report of this pass was
+    // awaited): a worker is only ever found done on a read made after it was known.
+    if (o.kind !== "running") o = workerOutcome(ctx.readState(), held.localRepo, held.worker, held.startedAt, isPidAlive);
     if (o.kind === "running") {
       if (o.alive === false) {
         held.deadSince ??= ctx.now();
@@ -85,10 +101,24 @@ export async function checkWorkers(ctx: AgentContext, state: McState): Promise<v
       }
       continue;
     }
-    if (o.kind === "completed") await finish(ctx, held, { kind: "complete", pr: o.pr, summary: o.summary });
+    if (o.kind === "completed") await finish(ctx, held, { kind: "complete", summary: o.summary, branch: o.branch, pr: o.pr ?? (await lookUpPr(ctx, held, o.branch)) });
     else if (o.kind === "failed") await finish(ctx, held, { kind: "fail", reason: o.reason, retry: true });
-    else await finish(ctx, held, { kind: "fail", reason: `worker ${held.worker} left multiclaude's state without a task history entry`, retry: true });
+    else await finish(ctx, held, { kind: "fail", reason: `worker ${held.worker} was removed from multiclaude before it finished (no task history entry)`, retry: true });
   }
+}
+
+let ghNoted = false;
+
+/** The PR of a finished worker's branch, when gh can tell; undefined otherwise (logged once per process). */
+async function lookUpPr(ctx: AgentContext, held: HeldTask, branch: string | undefined): Promise<string | undefined> {
+  if (!branch) return undefined;
+  const r = await findPr(branch, { multiclaudeHome: ctx.options.multiclaudeHome, localRepo: held.localRepo, env: ctx.env });
+  if ("found" in r) return r.found.url;
+  if ("unavailable" in r && !ghNoted) {
+    ghNoted = true;
+    ctx.log.log("info", "pr.lookup_unavailable", `cannot look up PRs (${r.unavailable}); tasks are completed with their branch and no PR`, { task_id: held.task.id });
+  }
+  return undefined;
 }
 
 /** Records the outcome and reports it; an outage keeps it for the next check. */
@@ -108,8 +138,10 @@ async function report(ctx: AgentContext, held: HeldTask): Promise<void> {
       await ctx.client.completeTask(task.id, {
         pr: outcome.pr ? apiText(outcome.pr, 2048) : undefined,
         summary: outcome.summary ? apiText(outcome.summary, 65_536) : undefined,
+        branch: outcome.branch && /^[^\s~^:?*[\\]{1,255}$/.test(outcome.branch) ? outcome.branch : undefined,
       });
-      ctx.log.log("info", "task.completed", `completed ${task.id}${outcome.pr ? ` with ${outcome.pr}` : " (no PR)"}`, { ...fields, pr: outcome.pr });
+      const what = outcome.pr ? ` with ${outcome.pr}` : outcome.branch ? ` on branch ${outcome.branch} (no PR found)` : " (no PR)";
+      ctx.log.log("info", "task.completed", `completed ${task.id}${what}`, { ...fields, pr: outcome.pr, branch: outcome.branch });
     } else {
       const reason = apiText(outcome.reason, 65_536) || "worker failed";
       const t = await ctx.client.failTask(task.id, { reason, retry: outcome.retry });
@@ -125,16 +157,6 @@ async function report(ctx: AgentContext, held: HeldTask): Promise<void> {
   }
   ctx.held.delete(task.id);
   ctx.changed();
-}
-
-/** Runs the stop command for a worker (`multiclaude worker rm NAME`); never throws. */
-export async function stopWorker(ctx: AgentContext, held: HeldTask): Promise<void> {
-  if (!held.worker) return;
-  const argv = fillCommand(ctx.options.stopCommand, { worker: held.worker, repo: held.localRepo, task_id: held.task.id });
-  const result = await runCommand(argv, { env: ctx.env, timeoutMs: ctx.options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS });
-  const fields = { task_id: held.task.id, worker: held.worker };
-  if (result.code === 0) ctx.log.log("info", "worker.stopped", `stopped worker ${held.worker} (${held.task.id})`, fields);
-  else ctx.log.log("warn", "worker.stop_failed", `could not stop worker ${held.worker}: ${commandFailure(argv, result)}`, fields);
 }
 
 /** Stops the worker of a task the coordinator cancelled and forgets the task. */
@@ -172,14 +194,20 @@ function drop(ctx: AgentContext, held: HeldTask, why: string): void {
 }
 
 /**
- * Gives a task back (pending for another node) and stops its worker, so it does not run twice.
- * If the coordinator cannot be told, the claim is left to lease expiry.
+ * Gives a task back (pending for another node) once its worker is stopped, so it never runs
+ * twice. A worker that cannot be stopped keeps its claim (renewed while the agent runs, and
+ * remembered in the ledger); if the coordinator cannot be told, the claim is left to lease expiry.
  */
 export async function releaseHeld(ctx: AgentContext, held: HeldTask, reason: string): Promise<void> {
   held.phase = "stopping";
-  await stopWorker(ctx, held);
+  if (!(await stopWorker(ctx, held))) {
+    ctx.log.log("error", "task.release_skipped", `not releasing ${held.task.id}: its worker ${held.worker} is still running`, { task_id: held.task.id });
+    held.phase = "running";
+    ctx.changed();
+    return;
+  }
   try {
-    await ctx.client.releaseTask(held.task.id, { reason });
+    await ctx.client.releaseTask(held.task.id, { reason: apiText(reason, 4096) });
     ctx.log.log("info", "task.released", `released ${held.task.id}: ${reason}`, { task_id: held.task.id, worker: held.worker });
   } catch (err) {
     const level = isApiError(err) && !isTransient(err) ? "info" : "warn";

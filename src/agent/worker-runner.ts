@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
 
@@ -57,24 +57,74 @@ export interface CommandResult {
   error?: string;
 }
 
-/** Runs an argv (no shell), collecting its output; never throws. */
-export function runCommand(argv: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<CommandResult> {
+export interface RunCommandOptions {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  cwd?: string;
+  /** Written to the command's stdin, which is then closed (default: nothing, stdin closed at once). */
+  input?: string;
+}
+
+const MAX_OUTPUT = 4 * 1024 * 1024;
+
+/**
+ * Runs an argv (no shell), collecting its output; never throws. The command runs detached, in a
+ * process group (and session) of its own, so what it leaves running (a worker) is not in the
+ * agent's group: Ctrl-C in the agent's terminal, or the agent dying, never reaches it. A command
+ * that runs out of time is killed with its whole group.
+ */
+export function runCommand(argv: readonly string[], options: RunCommandOptions = {}): Promise<CommandResult> {
   const [file, ...args] = argv;
   if (!file) return Promise.resolve({ code: null, stdout: "", stderr: "", error: "empty command" });
   return new Promise((resolve) => {
-    execFile(
-      file,
-      args,
-      { env: options.env, cwd: options.cwd, timeout: options.timeoutMs ?? 120_000, maxBuffer: 4 * 1024 * 1024, windowsHide: true },
-      (err, stdout, stderr) => {
-        if (!err) return resolve({ code: 0, stdout, stderr });
-        const e = err as NodeJS.ErrnoException & { code?: number | string; killed?: boolean; signal?: string };
-        if (typeof e.code === "number") return resolve({ code: e.code, stdout, stderr });
-        const why = e.killed ? `timed out or killed (${e.signal ?? "signal"})` : e.code ? `${e.code}: ${e.message}` : e.message;
-        resolve({ code: null, stdout, stderr, error: why });
-      },
-    );
+    let child: ChildProcess;
+    try {
+      child = spawn(file, args, { env: options.env, cwd: options.cwd, detached: true, stdio: ["pipe", "pipe", "pipe"], windowsHide: true });
+    } catch (err) {
+      resolve({ code: null, stdout: "", stderr: "", error: (err as Error).message });
+      return;
+    }
+    const out: Buffer[] = [];
+    const errOut: Buffer[] = [];
+    let size = 0;
+    const collect = (into: Buffer[]) => (chunk: Buffer) => {
+      if (size >= MAX_OUTPUT) return;
+      size += chunk.length;
+      into.push(chunk);
+    };
+    child.stdout!.on("data", collect(out));
+    child.stderr!.on("data", collect(errOut));
+    // A command that exits before reading its input closes the pipe: not an error of ours.
+    child.stdin!.on("error", () => {});
+    child.stdin!.end(options.input ?? "");
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid);
+    }, options.timeoutMs ?? 120_000);
+    let spawnError: string | undefined;
+    child.once("error", (err: NodeJS.ErrnoException) => {
+      spawnError = err.code ? `${err.code}: ${err.message}` : err.message;
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString("utf8");
+      const stderr = Buffer.concat(errOut).toString("utf8");
+      if (spawnError) return resolve({ code: null, stdout, stderr, error: spawnError });
+      if (timedOut) return resolve({ code: null, stdout, stderr, error: `timed out after ${options.timeoutMs ?? 120_000} ms (killed)` });
+      if (code === null) return resolve({ code: null, stdout, stderr, error: `killed (${signal ?? "signal"})` });
+      resolve({ code, stdout, stderr });
+    });
   });
+}
+
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // gone already
+  }
 }
 
 /** The last non-empty lines of a command's output, for a failure reason. */

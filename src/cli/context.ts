@@ -37,6 +37,8 @@ export class CommandContext {
   readonly registrations: RegistrationFile;
   private configPromise?: Promise<Config>;
   private clientInstance?: Client;
+  /** Warnings already printed (a long run repeats the same request). */
+  private readonly warned = new Set<string>();
   private interrupt?: { controller: AbortController; remove: () => void };
 
   constructor(
@@ -76,6 +78,12 @@ export class CommandContext {
       registration: saved ? { id: saved.registration_id, request: saved.request } : undefined,
       // A transparent re-registration must outlive this process: later commands use it too.
       onRegistered: ({ id, request }) => this.saveRegistration(key, id, request),
+      // e.g. an older coordinator ignored a field this CLI sent: say so once, on stderr.
+      onWarning: (warning) => {
+        if (this.warned.has(warning)) return;
+        this.warned.add(warning);
+        this.out.warn(`coordinator: ${warning}`);
+      },
     });
     return this.clientInstance;
   }

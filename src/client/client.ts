@@ -73,6 +73,7 @@ export class Client {
       retries: options.retries ?? 3,
       tls: options.tls,
       userAgent: options.userAgent ?? `multiclaude-coord/${VERSION}`,
+      onWarning: options.onWarning,
     });
     this.node = createRegistration({ transport: this.transport, initial: options.registration, onRegistered: options.onRegistered });
   }

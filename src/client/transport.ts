@@ -26,6 +26,18 @@ export interface TransportOptions {
   retries: number;
   tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
   userAgent: string;
+  /** Told of each `Warning` header's text (`299 - "text"` → `text`). */
+  onWarning?: (warning: string) => void;
+}
+
+/** The texts of `Warning` headers: `299 - "unknown field body.x"` → `unknown field body.x`. */
+export function parseWarnings(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const texts: string[] = [];
+  for (const v of Array.isArray(value) ? value : [value]) {
+    for (const m of v.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)) texts.push(m[1]!.replace(/\\(.)/g, "$1"));
+  }
+  return texts;
 }
 
 const MAX_RETRY_AFTER_MS = 30_000;
@@ -211,6 +223,7 @@ export class Transport {
 
   /** Unwraps the envelope; non-envelope answers (proxies, wrong port) become ApiErrors too. */
   decode<T>(status: number, headers: Record<string, string | string[] | undefined>, text: string): T {
+    if (this.options.onWarning) for (const w of parseWarnings(headers.warning)) this.options.onWarning(w);
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;

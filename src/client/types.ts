@@ -42,6 +42,11 @@ export interface ClientOptions {
   /** Called after every successful registration, including transparent re-registrations. */
   onRegistered?: (registration: { id: string; request: RegisterRequest; response: RegisterResponse }) => void;
   userAgent?: string;
+  /**
+   * Told of each `Warning` the coordinator answers with, e.g. `unknown field body.x` when it is
+   * older than this client and ignored a field (DESIGN §14). Default: ignored.
+   */
+  onWarning?: (warning: string) => void;
 }
 
 export interface RegisterRequest {

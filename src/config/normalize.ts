@@ -186,7 +186,7 @@ function readClient(root: SectionReader): ClientConfig {
 }
 
 export const DEFAULT_WORKER_COMMAND = ["multiclaude", "work", "--repo", "{repo}", "{description}"];
-export const DEFAULT_STOP_COMMAND = ["multiclaude", "worker", "rm", "{worker}"];
+export const DEFAULT_STOP_COMMAND = ["multiclaude", "worker", "rm", "--repo", "{repo}", "{worker}"];
 
 /** A command as a list of arguments, or a string split on whitespace (placeholders are filled per argument). */
 function readCommand(a: SectionReader, name: string, fallback: string[]): string[] {

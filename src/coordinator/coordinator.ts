@@ -7,6 +7,7 @@ import type { CoordEvent, Task } from "../core/types.js";
 import type { EventListener } from "../store/types.js";
 import { createClaimWaiters, makesTaskClaimable, NOT_FOR_THIS_WAITER } from "./claim-waiters.js";
 import { createMessageService } from "./message-service.js";
+import { createReadiness } from "./readiness.js";
 import { createNodeService } from "./node-service.js";
 import { createSweeper, type SweepResult } from "./sweeper.js";
 import { createTaskService } from "./task-service.js";
@@ -24,8 +25,9 @@ export const MAX_WAIT_SECONDS = 300;
  */
 export function createCoordinator(options: CoordinatorOptions) {
   const clock = options.clock ?? Date.now;
+  const readiness = createReadiness(options.store);
   const ctx: CoordinatorContext = {
-    store: options.store,
+    store: readiness.store,
     now: () => new Date(clock()),
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 30_000,
     offlineThresholdMs: options.offlineThresholdMs ?? 90_000,
@@ -218,6 +220,12 @@ export function createCoordinator(options: CoordinatorOptions) {
       for (const end of [...pendingWaits]) end();
       unsubscribe();
       await sweeping?.catch(() => {});
+    },
+
+    /** Readiness (GET /ready): the store answers, and did not fail a write lately. */
+    async ready() {
+      if (stopped) throw new CoordError("UNAVAILABLE", "coordinator is shutting down; retry", { retry_safe: true });
+      return readiness.check();
     },
 
     assertRunning(): void {

@@ -3,10 +3,10 @@ import { checkRegister, checkRegistrationOwner, type Caller } from "../core/iden
 import { newSecretId } from "../core/ids.js";
 import { agentsInRepo, diffAgents, onlyRepo } from "../core/nodes.js";
 import { DEFAULT_PAGE, MAX_PAGE, toPage } from "../core/paging.js";
-import { nodeForgettable } from "../core/retention.js";
-import { releaseTask } from "../core/tasks.js";
+import { capReport } from "../core/report.js";
 import type { Labels, Node, NodeRecord, NodeStatus, RepoState } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
+import { createNodeForgetting, releaseClaims } from "./node-forget.js";
 import type { CoordinatorContext, HeartbeatInput, RegisterInput } from "./types.js";
 
 /** The API shape of a node: the registration id and undelivered cancellations stay inside. */
@@ -41,22 +41,9 @@ async function renewLeases(ctx: CoordinatorContext, tx: StoreTx, node: NodeRecor
   }
 }
 
-/** Gives the node's claimed tasks back to pending (deregistering, forgetting); returns their ids. */
-async function releaseClaims(tx: StoreTx, node: NodeRecord, reason: string, ts: string): Promise<string[]> {
-  const released: string[] = [];
-  for (const id of node.claimed_tasks) {
-    const task = await tx.getTask(id);
-    if (!task || task.status !== "claimed" || task.claimed_node !== node.id) continue;
-    const t = releaseTask(task, node.id, reason, ts);
-    tx.putTask(t.task);
-    tx.emit(t.event);
-    released.push(id);
-  }
-  return released;
-}
-
-/** How many undelivered messages of a node being forgotten go per transaction. */
-const FORGET_MESSAGE_BATCH = 100;
+/** GET /state/{repo} reads nodes this many at a time, and answers at most this many agents. */
+const STATE_NODE_PAGE = 200;
+export const MAX_STATE_AGENTS = 10_000;
 
 export function createNodeService(ctx: CoordinatorContext) {
   const { store } = ctx;
@@ -112,22 +99,29 @@ export function createNodeService(ctx: CoordinatorContext) {
       const ts = now.toISOString();
       const result = await store.transact(async (tx) => {
         const node = await nodeForRegistration(tx, input.registration_id, caller);
-        const agents = input.agents ?? node.agents;
+        // The stored report is bounded (64 KiB, task texts cut to 1 KiB): see capReport.
+        const changed = input.agents !== undefined || input.metrics !== undefined || input.repos !== undefined;
+        const report = changed
+          ? capReport({ agents: input.agents ?? node.agents, metrics: input.metrics ?? node.metrics, repos: input.repos ?? node.repos })
+          : { agents: node.agents, metrics: node.metrics, repos: node.repos, truncated: node.report_truncated === true };
+        const { agents, truncated } = report;
         const next: NodeRecord = {
           ...node,
           status: "online",
           health: input.status ?? node.health,
           last_seen: ts,
           agents,
-          metrics: input.metrics ?? node.metrics,
-          repos: input.repos ?? node.repos,
+          metrics: report.metrics,
+          repos: report.repos,
           capacity: {
             ...node.capacity,
-            current_workers: input.capacity?.current_workers ?? (input.agents ? agents.length : node.capacity.current_workers),
+            current_workers: input.capacity?.current_workers ?? (input.agents ? input.agents.length : node.capacity.current_workers),
           },
           // Announced on every heartbeat until the claim timeout has passed since the cancellation.
           cancelled_tasks: node.cancelled_tasks.filter((c) => Date.parse(c.cancelled_at) + ctx.claimTimeoutMs > now.getTime()),
         };
+        if (truncated) next.report_truncated = true;
+        else delete next.report_truncated;
         if (node.status !== "online") tx.emit({ type: "node.online", data: { node_id: node.id, ts } });
         if (input.agents) {
           const fallbackRepo = { before: onlyRepo(node.repos), after: onlyRepo(next.repos) };
@@ -163,58 +157,7 @@ export function createNodeService(ctx: CoordinatorContext) {
       });
     },
 
-    /**
-     * Forgets a node: its undelivered messages go (in small batches), then, in one atomic write,
-     * its claims are released, the node is removed and `node.forgotten` is emitted. With
-     * `cutoffMs` (the sweeper) it happens only while the node is still forgettable, re-checked
-     * in every transaction; without (DELETE /nodes/{id}) at once. Returns whether this call
-     * forgot it: of sweeps running at once on several replicas, exactly one does.
-     */
-    async forget(nodeId: string, opts: { cutoffMs?: number } = {}): Promise<{ node_id: string; released_tasks: string[] } | null> {
-      const reason = opts.cutoffMs === undefined ? "forgotten by an admin" : "node forgotten after registration.forget_after";
-      /** The node as this transaction sees it, if it is still to be forgotten. */
-      const target = async (tx: Pick<StoreTx, "getNode">): Promise<NodeRecord | undefined> => {
-        const node = await tx.getNode(nodeId);
-        if (!node && opts.cutoffMs === undefined) throw new CoordError("NODE_NOT_FOUND", `node ${nodeId} not found`, { node_id: nodeId });
-        if (!node || (opts.cutoffMs !== undefined && !nodeForgettable(node, opts.cutoffMs))) return undefined;
-        return node;
-      };
-      const dropMessages = async (tx: StoreTx, ids: string[]) => {
-        for (const m of await Promise.all(ids.map((id) => tx.getMessage(id)))) {
-          if (m && m.status === "pending" && m.to_node === nodeId) tx.deleteMessage(m.id);
-        }
-      };
-      if (!(await target(store))) return null;
-      for (;;) {
-        const ids = (await store.listMessages({ to_node: nodeId, status: "pending", limit: FORGET_MESSAGE_BATCH })).map((m) => m.id);
-        if (ids.length < FORGET_MESSAGE_BATCH) {
-          // The last few go in the same write as the node.
-          return store.transact(async (tx) => {
-            const node = await target(tx);
-            if (!node) return null;
-            const ts = ctx.now().toISOString();
-            await dropMessages(tx, ids);
-            const released = await releaseClaims(tx, node, reason, ts);
-            tx.deleteNode(node.id);
-            tx.emit({ type: "node.forgotten", data: { node_id: node.id, released_tasks: released, last_seen: node.last_seen, reason, ts } });
-            return { node_id: node.id, released_tasks: released };
-          });
-        }
-        const still = await store.transact(async (tx) => {
-          if (!(await target(tx))) return false;
-          await dropMessages(tx, ids);
-          return true;
-        });
-        if (!still) return null;
-      }
-    },
-
-    /** DELETE /nodes/{id}: forgets the node at once; NODE_NOT_FOUND when there is none. */
-    async forgetNow(nodeId: string): Promise<{ node_id: string; released_tasks: string[] }> {
-      const done = await this.forget(nodeId);
-      if (!done) throw new CoordError("NODE_NOT_FOUND", `node ${nodeId} not found`, { node_id: nodeId });
-      return done;
-    },
+    ...createNodeForgetting(ctx),
 
     async getNode(id: string): Promise<Node> {
       const node = await store.getNode(id);
@@ -237,24 +180,44 @@ export function createNodeService(ctx: CoordinatorContext) {
      * false for a repo that no node reports and no task names.
      */
     async state(repo: string): Promise<RepoState> {
-      const [nodes, pending, record] = await Promise.all([store.listNodes({}), store.countPending(repo), store.getRepo(repo)]);
+      const [pending, record] = await Promise.all([store.countPending(repo), store.getRepo(repo)]);
       const agents: RepoState["agents"] = {};
+      let count = 0;
+      let truncated = false;
       let activePrs = 0;
       let reported = false;
-      for (const node of nodes) {
-        if (node.status === "deregistered") continue;
-        for (const a of agentsInRepo(node, repo)) {
-          agents[`${a.name}@${node.id}`] = { name: a.name, node: node.id, type: a.type, status: a.status, task: a.task ?? null };
+      // Nodes are read a page at a time, so a large fleet is never all in memory at once. Every
+      // page is read even once the agents are truncated: active_prs sums over all nodes.
+      for (let after: string | undefined; ; ) {
+        const nodes = await store.listNodes({ limit: STATE_NODE_PAGE, after });
+        for (const node of nodes) {
+          if (node.status === "deregistered") continue;
+          for (const r of node.repos) {
+            if (r.name !== repo) continue;
+            activePrs += r.active_prs;
+            reported = true;
+          }
+          for (const a of agentsInRepo(node, repo)) {
+            if (count >= MAX_STATE_AGENTS) {
+              truncated = true;
+              break;
+            }
+            agents[`${a.name}@${node.id}`] = { name: a.name, node: node.id, type: a.type, status: a.status, task: a.task ?? null };
+            count++;
+          }
         }
-        for (const r of node.repos) {
-          if (r.name !== repo) continue;
-          activePrs += r.active_prs;
-          reported = true;
-        }
+        if (nodes.length < STATE_NODE_PAGE) break;
+        after = nodes[nodes.length - 1]!.id;
       }
-      const known =
-        reported || record !== undefined || pending > 0 || Object.keys(agents).length > 0 || (await store.listTasks({ repo, limit: 1 })).tasks.length > 0;
-      return { repo, known, agents, pending_tasks: pending, active_prs: activePrs };
+      const known = reported || record !== undefined || pending > 0 || count > 0 || (await store.listTasks({ repo, limit: 1 })).tasks.length > 0;
+      return {
+        repo,
+        known,
+        agents,
+        pending_tasks: pending,
+        active_prs: activePrs,
+        ...(truncated ? { agents_truncated: true as const } : {}),
+      };
     },
   };
 }

@@ -60,6 +60,8 @@ export interface Node {
   repos: RepoReport[];
   /** Ids of the tasks this node holds claims on (status `claimed`). */
   claimed_tasks: string[];
+  /** Set when the stored report was cut to its bounds (task texts, agents or repos; DESIGN §10). */
+  report_truncated?: true;
 }
 
 /** The stored node: the API shape plus what only the coordinator sees. */
@@ -189,4 +191,6 @@ export interface RepoState {
   agents: Record<string, { name: string; node: string; type: string; status: string; task: string | null }>;
   pending_tasks: number;
   active_prs: number;
+  /** Set when the repo has more agents than one answer holds (10,000); the first ones by node id are listed. */
+  agents_truncated?: true;
 }

@@ -21,6 +21,7 @@ import { openApiOptions } from "./openapi.js";
 import { API_PREFIX } from "./route.js";
 import { createAuthFailureLimiter, installRateLimit, type RateLimitOptions } from "./rate-limit.js";
 import { installRequestLog, refuseQueryTokens, withRedactedUrls } from "./request-log.js";
+import { ignoringUnknownFields, installUnknownFieldWarnings } from "./unknown-fields.js";
 
 export { API_PREFIX } from "./route.js";
 export const BODY_LIMIT = 1024 * 1024;
@@ -56,14 +57,15 @@ declare module "fastify" {
 }
 
 /**
- * Bodies are validated strictly (no coercion: `"3"` is not a number); query strings are text,
- * so there numbers and booleans are coerced. allErrors: the 400 names every bad field.
+ * Bodies are validated strictly (no coercion: `"3"` is not a number), and their unknown fields
+ * are ignored with a warning rather than refused (see unknown-fields.ts); query strings are
+ * text, so there numbers and booleans are coerced. allErrors: the 400 names every bad field.
  */
 function createValidators() {
-  const strict = new Ajv({ allErrors: true, coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false });
+  const strict = new Ajv({ allErrors: true, verbose: true, coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false });
   const coercing = new Ajv({ allErrors: true, coerceTypes: "array", useDefaults: false, removeAdditional: false, strict: false });
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
-    (httpPart === "body" ? strict : coercing).compile(schema);
+    httpPart === "body" ? ignoringUnknownFields(strict.compile(schema)) : coercing.compile(schema);
 }
 
 /**
@@ -102,6 +104,7 @@ export function createApp(options: AppOptions): FastifyInstance {
   // JSON only: fastify would otherwise accept text/plain bodies as strings (DESIGN: JSON in and out).
   app.removeContentTypeParser("text/plain");
   installErrorHandling(app);
+  installUnknownFieldWarnings(app);
   // First, so every route registered after it is in the OpenAPI document.
   app.register(swagger, openApiOptions(options.version ?? "1"));
 

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { CoordError, ERROR_STATUS, type ErrorCode } from "../core/errors.js";
+import { storeFault } from "../store/faults.js";
 import { PATTERN_WORDS } from "./schemas.js";
 
 /** The error envelope of DESIGN section 5. */
@@ -15,7 +16,7 @@ function body(code: ErrorCode, error: string, details: Record<string, unknown> =
 }
 
 /** ajv's `/capacity/max_workers` → `capacity.max_workers`, prefixed with where it was. */
-function fieldOf(part: string | undefined, instancePath: string, params: Record<string, unknown>): string {
+export function fieldOf(part: string | undefined, instancePath: string, params: Record<string, unknown>): string {
   let path = instancePath.replace(/^\//, "").replace(/\//g, ".");
   if (typeof params.missingProperty === "string") path = path ? `${path}.${params.missingProperty}` : params.missingProperty;
   if (typeof params.additionalProperty === "string") path = path ? `${path}.${params.additionalProperty}` : params.additionalProperty;
@@ -73,6 +74,9 @@ export function toErrorResponse(err: unknown, log?: FastifyRequest["log"]): { st
     if (err.code === "UNAUTHORIZED") headers["www-authenticate"] = 'Bearer realm="multiclaude-coord"';
     return { status: err.status, body: body(err.code, err.message, err.details), headers };
   }
+  // A store driver's failure (full disk, read-only database, lost Redis) is an answer: 503.
+  const fault = storeFault(err);
+  if (fault) return toErrorResponse(fault, log);
   const e = err as FastifyError & { validationContext?: string };
   if (e?.validation) {
     const fields = readableErrors(e.validation as AjvError[]).map(({ error: v, message }) => ({

@@ -66,13 +66,14 @@ declare module "fastify" {
 }
 
 /**
- * What any route can answer, by what it is: every request may be malformed (400), have a URL
- * too long (414), be throttled (429) or arrive while the coordinator shuts down or its store is gone (503); a route with a
- * token may be refused it (401), one above `read` may find the token's role too low (403), one
- * with a body may get one too large (413) or not JSON (415).
+ * What any route can answer, by what it is: every request may be malformed (400), throttled
+ * (429), refused by the HTTP layer (408 too slow, 414 URL too long, 431 headers too large) or
+ * arrive while the coordinator shuts down or its store is gone (503); a route with a token may
+ * be refused it (401), one above `read` may find the token's role too low (403), one with a
+ * body may get one too large (413) or not JSON (415).
  */
 export function commonErrors(spec: { access: Access; body?: unknown }): ErrorCode[] {
-  const codes: ErrorCode[] = ["INVALID_REQUEST", "URI_TOO_LONG", "RATE_LIMITED", "UNAVAILABLE"];
+  const codes: ErrorCode[] = ["INVALID_REQUEST", "REQUEST_TIMEOUT", "URI_TOO_LONG", "HEADERS_TOO_LARGE", "RATE_LIMITED", "UNAVAILABLE"];
   if (spec.access !== "anyone") codes.push("UNAUTHORIZED");
   if (spec.access === "node" || spec.access === "admin") codes.push("FORBIDDEN");
   if (spec.body) codes.push("PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE");

@@ -81,6 +81,7 @@ export const Node = Type.Object({
   metrics: Type.Record(Type.String(), Type.Number()),
   repos: Type.Array(RepoReport),
   claimed_tasks: Type.Array(Type.String()),
+  report_truncated: Type.Optional(Type.Literal(true, { description: "the stored report was cut to 64 KiB (task texts to 1 KiB)" })),
 });
 
 export const Task = Type.Object({

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { CoordError } from "../core/errors.js";
 import { createCoordinator } from "../coordinator/index.js";
 import { defaultTokenFile } from "../config/paths.js";
@@ -39,6 +40,9 @@ export interface RunningServer {
   reload(config: ServerConfig): void;
   close(): Promise<void>;
 }
+
+/** serve exits within this of SIGTERM, even when the store does not answer (DESIGN §10). */
+export const SHUTDOWN_DEADLINE_MS = 10_000;
 
 /** A hop count becomes "trust the nearest N proxies". */
 function trustProxyOption(value: ServerConfig["trust_proxy"]): boolean | string[] | ((address: string, hop: number) => boolean) {
@@ -146,8 +150,17 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     },
     close() {
       closing ??= (async () => {
-        await app.close();
-        await store.close();
+        const graceful = (async () => {
+          await app.close();
+          await store.close();
+        })();
+        // Whatever the store does (a Redis going away as we stop), serve is done by the deadline.
+        const timer = sleep(SHUTDOWN_DEADLINE_MS, "late" as const, { ref: false });
+        if ((await Promise.race([graceful.then(() => "done" as const), timer])) === "late") {
+          graceful.catch(() => {}); // still running; its failure no longer matters
+          app.server.closeAllConnections();
+          log(`shutdown took longer than ${SHUTDOWN_DEADLINE_MS / 1000} s (the store did not let go); stopping anyway`);
+        }
       })();
       return closing;
     },

@@ -4,21 +4,11 @@ import { CoordError } from "../core/errors.js";
 import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import type { CoordEvent } from "../core/types.js";
 import { isEmptyWriteSet, type WriteSet } from "./buffered-tx.js";
+import { ConnectionDropped, isConnectionDropped } from "./faults.js";
 import { messageFootprint, nodeFootprint, taskFootprint, type RedisKeys } from "./redis-keys.js";
 import { unavailable, type ReadSet, type ScriptedRedis } from "./redis-reads.js";
 
-/** A command that was sent but not answered when the connection dropped: it may or may not have run. */
-export class ConnectionDropped extends Error {
-  constructor() {
-    super("the connection to Redis dropped before the answer came");
-    this.name = "ConnectionDropped";
-  }
-}
-
-/** True for a ConnectionDropped, also as the cause of an UNAVAILABLE. */
-export function isConnectionDropped(err: unknown): boolean {
-  return err instanceof ConnectionDropped || (err as Error | undefined)?.cause instanceof ConnectionDropped;
-}
+export { ConnectionDropped, isConnectionDropped };
 
 /**
  * Settles the commands in flight when the connection drops, with ConnectionDropped. With
@@ -64,7 +54,9 @@ export function createRedisCommit(options: RedisCommitOptions) {
         if (!isConnectionDropped(err)) break;
       }
     }
-    throw new CoordError("UNAVAILABLE", "redis: the connection dropped during a commit and its outcome is unknown; check before retrying");
+    throw new CoordError("UNAVAILABLE", "redis: the connection dropped during a commit and its outcome is unknown; check before retrying", {
+      retry_safe: false,
+    });
   }
 
   /**

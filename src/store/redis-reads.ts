@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { CoordError, TxConflict, isCoordError } from "../core/errors.js";
 import type { Message, NodeRecord, Task } from "../core/types.js";
+import { storeFault } from "./faults.js";
 import type { RedisKeys } from "./redis-keys.js";
 import { COMMIT_LUA, PENDING_LUA, RECORDS_LUA, VIA_LUA } from "./redis-scripts.js";
 import type { StoreTxReads } from "./types.js";
@@ -25,11 +26,12 @@ export function defineScripts(client: Redis): ScriptedRedis {
   return client as ScriptedRedis;
 }
 
-/** Redis failures become UNAVAILABLE (503), never a raw driver error (500). */
+/** Redis failures become UNAVAILABLE (503), never a raw driver error (500); see storeFault. */
 export function unavailable(err: unknown): never {
   if (isCoordError(err) || err instanceof TxConflict) throw err;
-  const failure = new CoordError("UNAVAILABLE", `redis: ${(err as Error)?.message ?? String(err)}`);
-  failure.cause = err;
+  const failure =
+    storeFault(err) ?? new CoordError("UNAVAILABLE", `redis: ${(err as Error)?.message ?? String(err)}`, { retry_safe: false });
+  failure.cause ??= err;
   throw failure;
 }
 

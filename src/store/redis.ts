@@ -8,6 +8,7 @@ import { redactUrl } from "./redact-url.js";
 import { createRedisCommit, isConnectionDropped, settleDroppedCommands } from "./redis-commit.js";
 import { createErrorReporter, createEventFeed, parseEventBatch } from "./redis-events.js";
 import { createRedisKeys } from "./redis-keys.js";
+import { upgradeRedisLayout } from "./redis-upgrade.js";
 import { createReadSet, createRedisReads, defineScripts, rc } from "./redis-reads.js";
 import { emptyCounts, type Store, type StoreOptions, type StoreTx } from "./types.js";
 
@@ -24,6 +25,10 @@ export interface RedisStoreOptions extends StoreOptions {
 }
 
 const parse = <T>(json: string): T => JSON.parse(json) as T;
+
+/** On close: how long transactions in flight may take to finish, then how long QUIT may take. */
+const CLOSE_WAIT_MS = 3000;
+const QUIT_WAIT_MS = 1000;
 
 /**
  * A store shared by several coordinator replicas through one Redis. Transactions are
@@ -138,7 +143,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
     }
   }
 
-  return {
+  const store: Store = {
     backend: "redis",
     ...reads,
     transact(fn) {
@@ -252,8 +257,19 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
       if (closed) return;
       closed = true;
       clearInterval(catchUpTimer);
-      await Promise.allSettled([...inFlight]);
-      await Promise.allSettled([sub.quit(), client.quit()]);
+      // Bounded: with Redis gone, transactions and QUIT would wait for a reconnect that may
+      // never come. After the waits, disconnect() stops the reconnecting for good.
+      await Promise.race([Promise.allSettled([...inFlight]), sleep(CLOSE_WAIT_MS)]);
+      await Promise.race([Promise.allSettled([sub.quit(), client.quit()]), sleep(QUIT_WAIT_MS)]);
+      sub.disconnect();
+      client.disconnect();
     },
   };
+  try {
+    await upgradeRedisLayout(client, k, store);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
 }

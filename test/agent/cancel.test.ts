@@ -18,7 +18,10 @@ import { cancelTasks, startWorker } from "../../src/agent/task-runner.js";
 const dir = mkdtempSync(join(tmpdir(), "mcc-cancel-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** `worker rm NAME` stand-in: records NAME, takes 100ms (long enough for announcements to overlap). */
+/**
+ * `worker rm NAME` stand-in: records NAME and removes the agent from the test's state, taking
+ * 100ms (long enough for announcements to overlap).
+ */
 const STOP_SCRIPT = "require('node:fs').appendFileSync(process.argv[1], process.argv[2] + '\\n'); setTimeout(() => {}, 100);";
 
 interface Line {
@@ -35,6 +38,8 @@ describe("cancelTasks (announcements repeated by heartbeats)", () => {
   let lines: Line[];
   let ctx: AgentContext;
   let n = 0;
+  /** Workers state.json lists beside the held ones (a start that created one). */
+  let listed: string[] = [];
 
   const hold = (id: string, phase: HeldTask["phase"], extra: Partial<HeldTask> = {}): HeldTask => {
     const held: HeldTask = { task: task(id), slot: `slot-${ctx.held.size + 1}`, localRepo: "app", worker: `w-${id}`, startedAt: 0, phase, ...extra };
@@ -57,16 +62,27 @@ describe("cancelTasks (announcements repeated by heartbeats)", () => {
       stopCommand: [process.execPath, "-e", STOP_SCRIPT, stops, "{worker}"],
       commandTimeoutMs: 10_000,
     } as unknown as AgentOptions;
+    // state.json as the stop command leaves it: every worker it stopped is gone.
+    const state = () => {
+      const gone = new Set(stopped());
+      const agents = Object.fromEntries([...ctx.held.values()].filter((h) => h.worker && !gone.has(h.worker)).map((h) => [h.worker!, { type: "worker", task: h.task.description }]));
+      for (const extra of listed) if (!gone.has(extra)) agents[extra] = { type: "worker", task: `do ${extra.slice(2)}` };
+      return { repos: { app: { agents } } };
+    };
+    listed = [];
     ctx = {
       options,
-      client: {} as Client,
+      client: { releaseTask: async () => ({}) } as unknown as Client,
       log: { log: (level, event) => lines.push({ level, event }) },
       held: new Map(),
       repos: { toLocal: (r: string) => r, toCoord: (r: string) => r } as RepoMap,
       env: process.env,
       now: () => Date.now(),
-      state: () => ({ repos: {} }),
+      state,
+      readState: state,
       changed: () => {},
+      startFailed: () => {},
+      startSucceeded: () => {},
     };
   });
 
@@ -115,6 +131,7 @@ describe("cancelTasks (announcements repeated by heartbeats)", () => {
 
   it("stops a worker cancelled while starting once it has a name, and only once", async () => {
     const held = hold("t6", "starting", { worker: undefined });
+    listed = ["w-t6"];
     (ctx.options as { command: string[] }).command = [process.execPath, "-e", "setTimeout(() => console.log(\"Creating worker 'w-t6' in repo 'app'\"), 100)"];
     const start = startWorker(ctx, held);
     await cancelTasks(ctx, ["t6"]);

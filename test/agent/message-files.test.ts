@@ -1,10 +1,12 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { messageFileName, messageFilePath, messageRepo, writeMessageFile } from "../../src/agent/message-files.js";
+import { mcMessageId, messageFileName, messageFilePath, messageRepo, writeMessageFile } from "../../src/agent/message-files.js";
 import type { Message } from "../../src/core/types.js";
 
+const RECORDINGS = resolve(dirname(fileURLToPath(import.meta.url)), "../../../shared/multiclaude");
 const home = mkdtempSync(join(tmpdir(), "mcc-msg-"));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
@@ -22,25 +24,27 @@ const message: Message = {
 };
 
 describe("message files", () => {
-  it("writes multiclaude's message shape atomically under messages/<repo>/<agent>/", () => {
+  it("writes the file as multiclaude does (recorded written-by-multiclaude.json): <id>.json, msg- + 13 characters, 2-space JSON, no trailing newline", () => {
     const { path, written } = writeMessageFile(home, "my-repo", message);
     expect(written).toBe(true);
-    expect(path).toBe(join(home, "messages", "my-repo", "worker-x", "msg-00abc.json"));
-    expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({
-      id: "msg-00abc",
-      from: "supervisor@node-a",
-      to: "worker-x",
-      timestamp: "2026-01-20T10:00:00.000Z",
-      body: "hello\nthere",
-      status: "pending",
-      acked_at: null,
-    });
-    expect(readdirSync(join(home, "messages", "my-repo", "worker-x"))).toEqual(["msg-00abc.json"]);
+    const id = mcMessageId(message.id);
+    expect(id).toMatch(/^msg-[0-9a-f]{8}-[0-9a-f]{4}$/);
+    expect(id).toBe(mcMessageId("msg-00abc")); // the same message always gets the same file
+    expect(path).toBe(join(home, "messages", "my-repo", "worker-x", `${id}.json`));
+    const text = readFileSync(path, "utf8");
+    expect(JSON.parse(text)).toEqual({ id, from: "supervisor@node-a", to: "worker-x", timestamp: "2026-01-20T10:00:00.000Z", body: "hello\nthere", status: "pending" });
+    const recorded = readFileSync(join(RECORDINGS, "messages", "written-by-multiclaude.json"), "utf8");
+    // Same keys in the same order, same layout: only the values differ.
+    expect(Object.keys(JSON.parse(text))).toEqual(Object.keys(JSON.parse(recorded)));
+    expect(text).toBe(JSON.stringify(JSON.parse(text), null, 2));
+    expect(text.endsWith("\n")).toBe(recorded.endsWith("\n"));
+    expect(recorded.endsWith("}")).toBe(true);
+    expect(readdirSync(join(home, "messages", "my-repo", "worker-x"))).toEqual([`${id}.json`]);
   });
 
   it("leaves a file multiclaude has moved on alone", () => {
     const path = messageFilePath(home, "my-repo", "worker-x", "msg-00abc");
-    writeFileSync(path, JSON.stringify({ id: "msg-00abc", status: "read" }));
+    writeFileSync(path, JSON.stringify({ id: mcMessageId("msg-00abc"), status: "read" }));
     expect(writeMessageFile(home, "my-repo", message).written).toBe(false);
     expect(JSON.parse(readFileSync(path, "utf8")).status).toBe("read");
   });
@@ -50,7 +54,8 @@ describe("message files", () => {
     expect(() => messageFilePath(home, "r", "a/b", "msg-1")).toThrow(/unsafe agent/);
     expect(() => writeMessageFile(home, "r", { ...message, to_agent: ".hidden" })).toThrow();
     expect(existsSync(join(home, "messages", "r"))).toBe(false);
-    expect(messageFileName("abc")).toBe("msg-abc.json");
+    // Any coordinator id, even one with path characters, becomes a safe file name.
+    expect(messageFileName("../../etc")).toMatch(/^msg-[0-9a-f]{8}-[0-9a-f]{4}\.json$/);
   });
 
   it("picks the repo: the message's (mapped), the one listing the agent, the only one, current_repo", () => {

@@ -1,8 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { activePrs, agentStatus, findHistoryEntry, isPidAlive, readState, workerOutcome, type McState } from "../../src/agent/multiclaude-state.js";
+import { activePrs, agentStatus, findHistoryEntry, isPidAlive, NO_SUMMARY, readState, workerOutcome, type McState } from "../../src/agent/multiclaude-state.js";
+
+const RECORDINGS = resolve(dirname(fileURLToPath(import.meta.url)), "../../../shared/multiclaude");
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -69,36 +72,42 @@ describe("workerOutcome", () => {
     repos: { r: { agents, task_history: history } },
   });
 
-  it("is running while the agent is listed without a final history entry", () => {
+  it("is running while the agent is listed, whatever the history says", () => {
     expect(workerOutcome(state({ w: { pid: 1 } }), "r", "w", T0, alive)).toEqual({ kind: "running", alive: true });
     expect(workerOutcome(state({ w: { pid: 2 } }), "r", "w", T0, alive)).toEqual({ kind: "running", alive: false });
     expect(workerOutcome(state({ w: { pid: 1 } }, [{ name: "w", status: "unknown" }]), "r", "w", T0, alive).kind).toBe("running");
   });
 
-  it("completes with the PR URL (or #number) and summary of a final entry", () => {
-    expect(workerOutcome(state({}, [{ name: "w", status: "open", pr_url: "https://x/pull/3", summary: "did it" }]), "r", "w", T0, alive)).toEqual({
+  it("a worker gone from agents whose entry is `unknown` has succeeded (recorded state 03), with its summary and branch", () => {
+    const recorded = JSON.parse(readFileSync(join(RECORDINGS, "state", "03-after-complete.json"), "utf8")) as McState;
+    expect(workerOutcome(recorded, "demo", "proud-tiger", Date.parse("2026-12-01T05:45:14Z"), alive)).toEqual({
       kind: "completed",
-      pr: "https://x/pull/3",
-      summary: "did it",
-      status: "open",
-    });
-    expect(workerOutcome(state({}, [{ name: "w", status: "merged", pr_number: 42 }]), "r", "w", T0, alive)).toMatchObject({ kind: "completed", pr: "#42" });
-    expect(workerOutcome(state({}, [{ name: "w", status: "no-pr", summary: "nothing to change" }]), "r", "w", T0, alive)).toMatchObject({
-      kind: "completed",
+      summary: "Added a Usage section to README.md; pushed branch work/proud-tiger",
+      branch: "work/proud-tiger",
       pr: undefined,
-      summary: "nothing to change",
+      status: "unknown",
     });
-    // A final entry counts even while multiclaude still lists the agent.
-    expect(workerOutcome(state({ w: { pid: 1 } }, [{ name: "w", status: "open", pr_url: "u" }]), "r", "w", T0, alive).kind).toBe("completed");
   });
 
-  it("fails with the failure reason, and for an unknown end without a PR", () => {
-    expect(workerOutcome(state({}, [{ name: "w", status: "failed", failure_reason: "tests failed" }]), "r", "w", T0, alive)).toEqual({ kind: "failed", reason: "tests failed" });
-    expect(workerOutcome(state({}, [{ name: "w", status: "unknown" }]), "r", "w", T0, alive)).toMatchObject({ kind: "failed" });
-    expect(workerOutcome(state({}, [{ name: "w", status: "unknown", pr_url: "u" }]), "r", "w", T0, alive)).toMatchObject({ kind: "completed", pr: "u" });
+  it("a worker whose window was killed (unknown, no summary; recorded state 11) is completed, saying it left no summary", () => {
+    const recorded = JSON.parse(readFileSync(join(RECORDINGS, "state", "11-after-killed-window-cleanup.json"), "utf8")) as McState;
+    expect(workerOutcome(recorded, "demo", "witty-elephant", 0, alive)).toMatchObject({ kind: "completed", summary: NO_SUMMARY, branch: "work/witty-elephant" });
   });
 
-  it("says vanished when the agent left without an entry (or the repo is gone)", () => {
+  it("`failed` has failed with failure_reason (recorded state 12)", () => {
+    const recorded = JSON.parse(readFileSync(join(RECORDINGS, "state", "12-after-complete-failure.json"), "utf8")) as McState;
+    expect(workerOutcome(recorded, "demo", "eager-koala", 0, alive)).toEqual({ kind: "failed", reason: "tests failed: 2 of 10" });
+    expect(workerOutcome(state({}, [{ name: "w", status: "failed" }]), "r", "w", T0, alive)).toEqual({ kind: "failed", reason: "worker w failed" });
+  });
+
+  it("any other status is a success too; a PR is used when a multiclaude records one", () => {
+    for (const status of ["open", "merged", "closed", "no-pr", "unknown", undefined]) {
+      expect(workerOutcome(state({}, [{ name: "w", status }]), "r", "w", T0, alive).kind).toBe("completed");
+    }
+    expect(workerOutcome(state({}, [{ name: "w", status: "open", pr_url: "https://x/pull/3" }]), "r", "w", T0, alive)).toMatchObject({ pr: "https://x/pull/3" });
+  });
+
+  it("says vanished when the agent left without an entry (worker rm writes none), or the repo is gone", () => {
     expect(workerOutcome(state({}), "r", "w", T0, alive)).toEqual({ kind: "vanished" });
     expect(workerOutcome({ repos: {} }, "r", "w", T0, alive)).toEqual({ kind: "vanished" });
   });

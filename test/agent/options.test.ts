@@ -11,12 +11,13 @@ function config(doc: unknown) {
 }
 
 describe("coordination.agent config", () => {
-  it("has defaults that run `multiclaude work --repo <repo> <description>`", () => {
+  it("has defaults that run `multiclaude work --repo <repo> <description>` and `multiclaude worker rm --repo <repo> <worker>`", () => {
     const { c, problems } = config({});
     expect(problems).toEqual([]);
     expect(c.coordination.agent).toEqual({
       command: ["multiclaude", "work", "--repo", "{repo}", "{description}"],
-      stop_command: ["multiclaude", "worker", "rm", "{worker}"],
+      // Without --repo, worker rm fails outside a repo dir (recorded transcript 063).
+      stop_command: ["multiclaude", "worker", "rm", "--repo", "{repo}", "{worker}"],
       repos: {},
       multiclaude_home: undefined,
       grace_period_ms: 300_000,

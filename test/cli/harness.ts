@@ -2,8 +2,8 @@
  * Runs the real binary (`node bin/multiclaude-coord.js`, built from src first) in a temp HOME,
  * for the end-to-end suites in test/e2e/cli-*.test.ts.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,50 +11,7 @@ import { fileURLToPath } from "node:url";
 export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const BIN = join(ROOT, "bin", "multiclaude-coord.js");
 
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-/** Builds dist/ when src/ is newer; a mkdir lock keeps parallel suites from building at once. */
-export function ensureBuilt(): void {
-  const lock = join(ROOT, "dist", ".e2e-build-lock");
-  mkdirSync(join(ROOT, "dist"), { recursive: true });
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`build lock ${lock} is stuck`);
-      execFileSync("sleep", ["0.2"]);
-    }
-  }
-  try {
-    let built = 0;
-    try {
-      built = statSync(join(ROOT, "dist", "cli", "main.js")).mtimeMs;
-    } catch {
-      built = 0;
-    }
-    if (newest(join(ROOT, "src")) > built) {
-      try {
-        execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: ROOT, stdio: "pipe" });
-      } catch (err) {
-        // tsc still emits on type errors (someone's work in progress elsewhere in src/);
-        // only a missing CLI build is fatal here. typecheck catches the rest.
-        statSync(join(ROOT, "dist", "cli", "main.js"));
-        void err;
-      }
-    }
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
+export { ensureBuilt } from "../helpers/ensure-built.js";
 
 export function tempHome(): string {
   return mkdtempSync(join(tmpdir(), "mcc-e2e-"));

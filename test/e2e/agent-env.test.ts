@@ -39,6 +39,7 @@ describe("agent worker environment", () => {
       nodeId: "node-env",
       url: serve.url,
       home,
+      mcRepos: ["env-repo"],
       workMs: 60_000,
       noTokenFlag: true,
       config: ["coordination:", '  token: "${COORD_TOKEN}"', ""].join("\n"),
@@ -75,7 +76,7 @@ describe("agent worker environment", () => {
       ["work", "--repo"],
       ["worker", "rm"],
     ]);
-    expect(calls[1]!.args[2]).toBe(started.worker);
+    expect(calls[1]!.args).toEqual(["worker", "rm", "--repo", "env-repo", started.worker]);
     for (const { env } of calls) {
       expect(Object.entries(env).filter(([, v]) => v.includes(NODE_TOKEN))).toEqual([]);
       expect(env).not.toHaveProperty("MULTICLAUDE_COORD_TOKEN");

@@ -67,14 +67,15 @@ describe("agent failover", () => {
     const events = await allEvents(serve.admin);
     for (const t of done) {
       expect(["node-b", "node-c"]).toContain(t.claimed_node);
-      expect(t.result?.pr).toMatch(/^https:\/\/github\.com\/example\/app\/pull\/\d+$/);
+      expect(t.result?.branch).toMatch(/^work\/[a-z]+-[a-z]+$/);
       expect(events.filter((e) => e.type === "task.completed" && e.data.task_id === t.id)).toHaveLength(1);
     }
     for (const t of first) {
       const mine = events.filter((e) => e.data.task_id === t.id).map((e) => `${e.type}@${String(e.data.node_id ?? "")}`);
       expect(mine).toContain("task.claimed@node-a");
       expect(mine).toContain("task.orphaned@node-a");
-      expect(done.find((d) => d.id === t.id)!.attempts).toBe(2);
+      // At least node-a's claim and the one that finished it (a loaded machine may orphan one more).
+      expect(done.find((d) => d.id === t.id)!.attempts).toBeGreaterThanOrEqual(2);
     }
     expect(events.some((e) => e.type === "node.offline" && e.data.node_id === "node-a")).toBe(true);
     for (const p of [b, c]) p.kill("SIGTERM");
@@ -105,7 +106,7 @@ describe("agent failover", () => {
       return t.status === "completed" ? t : undefined;
     }, "the task to be completed after the restart", 30_000, 200);
     expect(finished.claimed_node).toBe("node-a");
-    expect(finished.result?.pr).toMatch(/\/pull\/\d+$/);
+    expect(finished.result?.branch).toMatch(/^work\//);
     await a.waitForLog("coordinator.reachable");
     expect(a.alive).toBe(true);
 

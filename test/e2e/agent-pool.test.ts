@@ -1,7 +1,7 @@
 /**
- * Three real `agent` processes against a real `serve`, the fake multiclaude on PATH: 30 tasks,
- * some with label requirements, get done exactly once each, on fitting nodes, never above a
- * node's capacity, with PR URLs.
+ * Three real `agent` processes against a real `serve`, the stand-in multiclaude and gh on PATH:
+ * 30 tasks, some with label requirements, get done exactly once each, on fitting nodes, never
+ * above a node's capacity, with their branch and the PR gh finds for it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Task } from "../../src/core/types.js";
@@ -57,10 +57,12 @@ describe("agent worker pool (3 agents, 30 tasks)", () => {
               "    grace_period: 10s",
               "",
             ].join("\n"),
+            mcRepos: ["acme-app", "lib"],
+            gh: true,
           }),
         );
       } else {
-        agents.push(startAgent({ nodeId, url: serve.url, labels: n.labels, maxWorkers: n.maxWorkers }));
+        agents.push(startAgent({ nodeId, url: serve.url, labels: n.labels, maxWorkers: n.maxWorkers, mcRepos: ["app", "lib"], gh: true }));
       }
     }
     await Promise.all(agents.map((a) => a.waitForLog("agent.registered")));
@@ -94,15 +96,19 @@ describe("agent worker pool (3 agents, 30 tasks)", () => {
       "all 30 tasks to complete",
       45_000,
       200,
-    );
+    ).catch((err) => {
+      for (const a of agents) console.error(a.nodeId, a.stderr.slice(-15).join("\n"));
+      throw err;
+    });
 
     for (const t of done) {
       const node = t.claimed_node as NodeId;
       expect(Object.keys(NODES)).toContain(node);
       expect(fits(t.labels, node), `${t.id} (${JSON.stringify(t.labels)}) ran on ${node}`).toBe(true);
-      // The fake multiclaude names the PR after the local repo: the repo map of node-c shows.
+      // gh runs in the local clone, so the PR is named after the local repo: the repo map of node-c shows.
       const localRepo = node === "node-c" && t.repo === "app" ? "acme-app" : t.repo;
       expect(t.result?.pr).toMatch(new RegExp(`^https://github\\.com/example/${localRepo}/pull/\\d+$`));
+      expect(t.result?.branch).toMatch(/^work\/[a-z]+-[a-z]+$/);
       expect(t.result?.summary).toContain(t.description);
     }
 
@@ -132,14 +138,15 @@ describe("agent worker pool (3 agents, 30 tasks)", () => {
     // The gpu tasks need node-a, the eu tasks node-c.
     expect(done.some((t) => t.claimed_node === "node-a")).toBe(true);
     expect(done.some((t) => t.claimed_node === "node-c")).toBe(true);
-  });
+  }, 60_000);
 
   it("heartbeats carry real metrics, open PRs per repo, and the agents multiclaude lists", async () => {
-    // What each node's multiclaude task history says: PRs still open, per repo (coordinator naming).
+    // What gh says for each node: every branch in its multiclaude history has an open PR (the
+    // stand-in gh's world), counted per repo in coordinator naming.
     const localOpenPrs = (a: AgentProc) => {
       const out: Record<string, number> = {};
       for (const [repo, r] of Object.entries<any>(mcState(a.home).repos)) {
-        out[repo === "acme-app" ? "app" : repo] = (r.task_history ?? []).filter((e: any) => e.status === "open").length;
+        out[repo === "acme-app" ? "app" : repo] = (r.task_history ?? []).length;
       }
       return out;
     };
@@ -172,7 +179,7 @@ describe("agent worker pool (3 agents, 30 tasks)", () => {
       const spawned = events.filter((e) => e.type === "agent.spawned" && e.data.node_id === node);
       expect(spawned.length, `${node} spawned`).toBeGreaterThan(0);
       for (const e of spawned) {
-        expect(String(e.data.agent)).toMatch(/^fake-[0-9a-f]+$/);
+        expect(String(e.data.agent)).toMatch(/^[a-z]+-[a-z]+$|^(supervisor|merge-queue|default)$/);
         expect(["app", "lib"]).toContain(e.data.repo);
       }
     }

@@ -18,6 +18,7 @@ import {
   waitFor,
   type AgentProc,
 } from "../fixtures/agent-harness.js";
+import { isPidAlive } from "../../src/agent/multiclaude-state.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -61,7 +62,8 @@ describe("agent signals", () => {
     for (const t of running) {
       const task = await serve.admin.getTask(t.id);
       expect(task.status).toBe("completed");
-      expect(task.result?.pr).toMatch(/\/pull\/\d+$/);
+      // No gh here: completed with the branch multiclaude's history names, and no PR.
+      expect(task.result).toMatchObject({ pr: null, branch: expect.stringMatching(/^work\/[a-z]+-[a-z]+$/) });
     }
     for (const t of waiting) expect((await serve.admin.getTask(t.id)).status).toBe("pending");
     const node = await serve.admin.getNode("node-a");
@@ -83,7 +85,7 @@ describe("agent signals", () => {
     expect((await a.exited).code).toBe(0);
     const after = await serve.admin.getTask(task.id);
     expect(after.status).toBe("pending");
-    expect(fakeCalls(a.home)).toContainEqual(["worker", "rm", String(started.worker)]);
+    expect(fakeCalls(a.home)).toContainEqual(["worker", "rm", "--repo", "app", String(started.worker)]);
     expect(mcState(a.home).repos.app.agents[String(started.worker)]).toBeUndefined();
     const events = await allEvents(serve.admin);
     expect(events.some((e) => e.type === "task.released" && e.data.task_id === task.id && e.data.node_id === "node-a")).toBe(true);
@@ -113,9 +115,31 @@ describe("agent signals", () => {
       return t.status === "completed" ? t : undefined;
     }, "the adopted task to complete", 20_000, 200);
     expect(done.attempts).toBe(1);
-    expect(done.result?.pr).toMatch(/\/pull\/\d+$/);
+    expect(done.result?.branch).toBe(`work/${String(started.worker)}`);
     again.kill("SIGTERM");
     expect((await again.exited).code).toBe(0);
     expect(existsSync(join(a.home, ".multiclaude", "coordination-agent-node-a.json"))).toBe(false);
+  }, 60_000);
+
+  it("Ctrl-C in the agent's terminal (SIGINT to its process group) never reaches the workers it started", async () => {
+    const serve = await serveFor();
+    // A shell runs the agent as a foreground job: a process group of its own, which Ctrl-C signals whole.
+    const a = track(startAgent({ nodeId: "node-a", url: serve.url, maxWorkers: 2, workMs: 60_000, ownGroup: true, extraArgs: ["--grace-period", "60s"] }));
+    await a.waitForLog("agent.registered");
+    await serve.admin.createTask({ repo: "app", description: "long one" });
+    await serve.admin.createTask({ repo: "app", description: "long two" });
+    await waitFor(() => a.logs().filter((l) => l.event === "worker.started").length === 2, "both workers to start");
+    const pids = Object.values<any>(mcState(a.home).repos.app.agents).filter((x) => x.type === "worker").map((x) => x.pid as number);
+    expect(pids).toHaveLength(2);
+    const alive = (pid: number) => isPidAlive(pid) === true; // a zombie is dead too
+
+    process.kill(-a.child.pid!, "SIGINT"); // Ctrl-C
+    await a.waitForLog("agent.draining");
+    process.kill(-a.child.pid!, "SIGINT"); // Ctrl-C again: the agent leaves at once
+    expect((await a.exited).code).toBe(130);
+    // Give a signal that did reach them time to act, then check.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pids.map(alive)).toEqual([true, true]);
+    expect(Object.keys(mcState(a.home).repos.app.agents).filter((n) => !["supervisor", "merge-queue", "default"].includes(n))).toHaveLength(2);
   }, 60_000);
 });

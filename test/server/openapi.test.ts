@@ -6,13 +6,13 @@
 import SwaggerParser from "@apidevtools/swagger-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERROR_STATUS } from "../../src/core/errors.js";
+import { DEFAULT_CONNECTION_LIMITS } from "../../src/config/server-limits.js";
 import { createConformance, type Conformance } from "../helpers/openapi-conformance.js";
+import { openRaw } from "../helpers/raw-socket.js";
 import { startTestServer, TOKENS, type ApiResponse, type TestServer } from "../helpers/test-server.js";
 
 /** Codes in the table that no route answers (INTERNAL would be a bug). */
 const NEVER_ANSWERED = new Set(["INTERNAL", "METHOD_NOT_ALLOWED", "MESSAGE_NOT_FOUND"]);
-/** Answered by the HTTP parser before any operation is chosen (test/server/connections.test.ts covers them). */
-const PARSER_ONLY = new Set(["REQUEST_TIMEOUT", "HEADERS_TOO_LARGE"]);
 
 const OTHER_NODE_TOKEN = "other-fleet-node-token";
 let server: TestServer;
@@ -28,7 +28,9 @@ beforeAll(async () => {
     { token: TOKENS.read, role: "read" as const, name: "reader" },
     { token: OTHER_NODE_TOKEN, role: "node" as const, name: "other-fleet" },
   ];
-  server = await startTestServer({ app: { maxStreamsPerToken: 1, auth: { required: true, tokens } } });
+  // A short body timeout, so the session sees a 408 without waiting long.
+  const connections = { ...DEFAULT_CONNECTION_LIMITS, headers_timeout_ms: 1500, body_timeout_ms: 1500 };
+  server = await startTestServer({ app: { maxStreamsPerToken: 1, auth: { required: true, tokens }, connections } });
   const res = await fetch(`${server.url}/api/v1/openapi.json`);
   expect(res.headers.get("content-type")).toMatch(/^application\/json/);
   doc = await res.json();
@@ -48,6 +50,18 @@ async function call(method: string, path: string, opts: Parameters<TestServer["a
   const res = await server.api(method, path, opts);
   record(method, `/api/v1${path}`, res.status, res.headers.get("content-type"), typeof res.body === "string" ? res.body : JSON.stringify(res.body));
   return res;
+}
+
+/** A request no HTTP client would send, over a plain socket: the HTTP layer's refusals. */
+async function socket(path: string, request: string): Promise<number> {
+  const c = await openRaw(server.url);
+  c.send(request);
+  await c.closed;
+  const head = c.received.slice(0, c.received.indexOf("\r\n\r\n"));
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]);
+  const type = /^content-type: (.*)$/im.exec(head)?.[1] ?? null;
+  record(request.split(" ")[0]!, path, status, type, c.received.slice(c.received.indexOf("\r\n\r\n") + 4));
+  return status;
 }
 
 /** A raw call (streams, /metrics): only status and headers are read for streams. */
@@ -83,7 +97,7 @@ describe("the OpenAPI document", () => {
     for (const [path, item] of Object.entries<any>(doc.paths)) {
       for (const [method, op] of Object.entries<any>(item)) {
         if (!op?.responses) continue;
-        if (["/health", "/openapi.json"].includes(path)) expect(op.security, path).toEqual([]);
+        if (["/health", "/ready", "/openapi.json"].includes(path)) expect(op.security, path).toEqual([]);
         else expect(Object.keys(op.responses), `${method} ${path}`).toContain("401");
       }
     }
@@ -118,6 +132,7 @@ describe("the OpenAPI document", () => {
 describe("a scripted session: every operation, every error code, each answer checked", () => {
   it("runs", async () => {
     await call("GET", "/health", { token: null });
+    await call("GET", "/ready", { token: null });
     await raw("/api/v1/openapi.json");
     expectCode(await call("GET", "/status", { token: null }), 401, "UNAUTHORIZED");
     await call("GET", "/status", read);
@@ -196,6 +211,10 @@ describe("a scripted session: every operation, every error code, each answer che
     expectCode(await call("DELETE", "/nodes/cpu-1"), 404, "NODE_NOT_FOUND");
     expectCode(await call("GET", "/no-such-route", read), 404, "NOT_FOUND");
     expectCode(await call("GET", `/tasks?repo=${"r".repeat(9000)}`, read), 414, "URI_TOO_LONG");
+    const bearer = `Authorization: Bearer ${TOKENS.node}\r\n`;
+    const slowBody = `POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\n${bearer}Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"repo":`;
+    expect(await socket("/api/v1/tasks", slowBody)).toBe(408);
+    expect(await socket("/api/v1/status", `GET /api/v1/status HTTP/1.1\r\nHost: x\r\nX-Big: ${"h".repeat(20_000)}\r\n\r\n`)).toBe(431);
 
     await server.coordinator.stop();
     const gone = await raw("/api/v1/events/stream", { headers: auth });
@@ -203,7 +222,7 @@ describe("a scripted session: every operation, every error code, each answer che
 
     const ops = Object.values<any>(doc.paths).flatMap((item) => Object.values<any>(item).flatMap((op) => (op?.operationId ? [op.operationId] : [])));
     expect(ops.filter((id) => !seenOps.has(id)), "operations the session never called successfully: add a step above").toEqual([]);
-    const codes = Object.keys(ERROR_STATUS).filter((c) => !NEVER_ANSWERED.has(c) && !PARSER_ONLY.has(c));
+    const codes = Object.keys(ERROR_STATUS).filter((c) => !NEVER_ANSWERED.has(c));
     expect(codes.filter((c) => !seenCodes.has(c)), "error codes the session never provoked: add a step above").toEqual([]);
   });
 });

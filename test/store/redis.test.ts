@@ -1,7 +1,9 @@
-import { afterAll, beforeAll, describe } from "vitest";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRedisStore } from "../../src/store/redis.js";
 import { findRedisServer, startRedisServer, type RedisServer } from "../helpers/redis-server.js";
 import { describeStoreConformance } from "./conformance.js";
+import { makeHarness } from "./conformance-harness.js";
 import { replicaSpecs } from "./redis-replicas.js";
 
 // Without redis-server the suite is reported as skipped; in CI a missing server is a failure.
@@ -22,4 +24,53 @@ describe.skipIf(skip)("Redis store (real redis-server)", () => {
 
   describeStoreConformance("redis", (options) => createRedisStore(server!.url, { ...options, keyPrefix: nextPrefix() }));
   replicaSpecs(() => server!.url, nextPrefix);
+});
+
+describe.skipIf(skip)("Redis store: data written before the retention indexes", () => {
+  let server: RedisServer | undefined;
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("is re-indexed at open (layout 2), so old finished tasks, acked messages and idle nodes are purged too", async () => {
+    const keyPrefix = `legacy${process.pid}:`;
+    const clock = { t: Date.parse("2030-01-01T00:00:00Z") };
+    let store = await createRedisStore(server!.url, { keyPrefix });
+    let h = makeHarness(store, clock);
+    const reg = await h.register("old-node");
+    const task = await h.coord.tasks.cancel((await h.createTask()).id, null);
+    const msg = await h.coord.messages.send({ from: "lead@hq", to: "w@old-node", body: "hi" });
+    await h.coord.messages.ack(msg.id, reg);
+    await h.coord.nodes.deregister(reg);
+    await h.coord.stop();
+    await store.close();
+
+    // What an older build left: no retention indexes, footprints without them, no layout key.
+    const raw = new Redis(server!.url);
+    const newIndexes = [`${keyPrefix}done`, `${keyPrefix}msgs:acked`, `${keyPrefix}idle`];
+    for (const key of [`${keyPrefix}task:${task.id}`, `${keyPrefix}msg:${msg.id}`, `${keyPrefix}node:old-node`]) {
+      const fp = JSON.parse((await raw.hget(key, "x"))!) as string[][];
+      await raw.hset(key, "x", JSON.stringify(fp.filter((e) => !newIndexes.includes(e[1]!))));
+    }
+    await raw.del(...newIndexes, `${keyPrefix}layout`);
+
+    store = await createRedisStore(server!.url, { keyPrefix });
+    h = makeHarness(store, clock);
+    const later = new Date(clock.t + 1).toISOString();
+    expect((await store.finishedTasks(later, 10)).map((t) => t.id)).toEqual([task.id]);
+    expect((await store.ackedMessages(later, 10)).map((m) => m.id)).toEqual([msg.id]);
+    expect((await store.idleNodes(later, 10)).map((n) => n.id)).toEqual(["old-node"]);
+    expect(await raw.get(`${keyPrefix}layout`)).toBe("2");
+    h.advance(31 * 86_400_000);
+    expect(await h.coord.sweep()).toMatchObject({ purged_tasks: 1, purged_messages: 1, forgotten: ["old-node"] });
+    // Nothing is left behind in any index.
+    for (const key of newIndexes) expect(await raw.exists(key)).toBe(0);
+    expect(await raw.keys(`${keyPrefix}*`)).toEqual(expect.not.arrayContaining([expect.stringMatching(/:(task|msg|node):/)]));
+    raw.disconnect();
+    await h.coord.stop();
+    await store.close();
+  });
 });

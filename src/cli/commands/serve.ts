@@ -74,6 +74,9 @@ export function registerServe(program: Command, run: Runner): void {
         process.off("SIGHUP", onHup);
         ctx.out.info("shutting down");
         await running.close();
+        // Shut down (or past its deadline): a handle left behind by a store that is gone must
+        // not keep the process alive.
+        setTimeout(() => process.exit(), 1000).unref();
         return 0;
       }),
     );

@@ -16,6 +16,17 @@ export function metaRoutes(app: FastifyInstance, coordinator: Coordinator, versi
     handler: async () => ({ status: "ok" as const }),
   });
 
+  defineRoute(app, {
+    method: "GET",
+    url: "/ready",
+    operationId: "getReady",
+    access: "anyone",
+    summary: "Readiness probe: 200 while the store answers, 503 UNAVAILABLE otherwise",
+    tags: ["meta"],
+    response: Type.Object({ status: Type.Literal("ready"), store: Type.String() }),
+    handler: () => coordinator.ready(),
+  });
+
   openApiRoute(app);
 
   defineRoute(app, {

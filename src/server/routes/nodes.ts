@@ -119,6 +119,7 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
       ),
       pending_tasks: Type.Integer(),
       active_prs: Type.Integer(),
+      agents_truncated: Type.Optional(Type.Literal(true, { description: "more agents than one answer holds (10,000)" })),
     }),
     handler: ({ params }) => coordinator.nodes.state(params.repo),
   });
