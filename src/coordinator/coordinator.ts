@@ -34,7 +34,11 @@ export function createCoordinator(options: CoordinatorOptions) {
     claimTimeoutMs: options.claimTimeoutMs ?? 300_000,
     defaultPriority: options.defaultPriority ?? "medium",
     defaultMaxAttempts: options.defaultMaxAttempts ?? 3,
-    retention: { ...DEFAULT_RETENTION, ...options.retention },
+    retention: {
+      tasksMs: options.retention?.tasksMs ?? DEFAULT_RETENTION.tasksMs,
+      messagesMs: options.retention?.messagesMs ?? DEFAULT_RETENTION.messagesMs,
+      forgetAfterMs: options.retention?.forgetAfterMs ?? DEFAULT_RETENTION.forgetAfterMs,
+    },
   };
   const sweepIntervalMs = options.sweepIntervalMs ?? Math.min(1000, ctx.offlineThresholdMs / 4, ctx.claimTimeoutMs / 4);
   const startedAt = Date.now();

@@ -103,16 +103,13 @@ if ne > 0 then
   -- always stays); the counter above never goes back, so ids are never reused.
   local cutoff = last - retention
   while true do
-    local batch = redis.call('ZRANGE', E, 0, 99, 'WITHSCORES')
-    local n = 0
-    for j = 1, #batch, 2 do
-      local id = tonumber(batch[j + 1])
-      if id > cutoff and (bytes <= maxBytes or id >= last) then break end
-      bytes = bytes - #batch[j]
-      n = n + 1
-    end
-    if n > 0 then redis.call('ZREMRANGEBYRANK', E, 0, n - 1) end
-    if n < 100 then break end
+    -- One at a time: a commit usually trims about as many as it adds.
+    local oldest = redis.call('ZRANGE', E, 0, 0, 'WITHSCORES')
+    if #oldest == 0 then break end
+    local id = tonumber(oldest[2])
+    if id > cutoff and (bytes <= maxBytes or id >= last) then break end
+    bytes = bytes - #oldest[1]
+    redis.call('ZREMRANGEBYRANK', E, 0, 0)
   end
   redis.call('SET', bytesKey, string.format('%d', bytes))
   redis.call('PUBLISH', P .. 'events', '[' .. table.concat(out, ',') .. ']')

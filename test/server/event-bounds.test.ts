@@ -97,6 +97,23 @@ describe("the event log and its readers are bounded (issue 11, defect 1)", () =>
     stream.close();
   }, 60_000);
 
+  it("cuts a live stream that falls 4 MiB behind; the client resumes by id", async () => {
+    const store = createMemoryStore({ retention: 100_000 });
+    server = await startTestServer({ store });
+    const sockets = new Set<Socket>();
+    server.app.server.on("connection", (s) => sockets.add(s));
+    const client = await openUnreadStream(server.url, "0");
+    const serverSide = await waitFor(() => [...sockets].find((s) => s.bytesWritten > 0), "the stream's first bytes");
+    // Far more than the kernel's socket buffers and the 4 MiB the server holds for a stream.
+    for (let i = 0; i < 40 && !serverSide.destroyed; i++) await fillLog(store, 1000, "y".repeat(2000));
+    await waitFor(() => (serverSide.destroyed ? true : undefined), "the slow stream to be cut");
+    client.destroy();
+    const last = (await store.eventBounds()).last_id;
+    const resumed = await openEventStream(`${server.url}/api/v1/events/stream`, { token: TOKENS.read, lastEventId: String(last - 10) });
+    expect((await resumed.waitForEvents(10)).map((e) => e.id)).toEqual(Array.from({ length: 10 }, (_, i) => last - 9 + i));
+    resumed.close();
+  }, 60_000);
+
   it("a filtered GET /events looks at a bounded number of events and says where to go on", async () => {
     const store = createMemoryStore({ retention: 50_000 });
     server = await startTestServer({ store });
