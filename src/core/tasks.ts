@@ -175,6 +175,10 @@ export function claimTask(task: Task, node: NodeRecord, worker: string, now: Dat
       worker,
       claimed_by: claimed.claimed_by,
       attempt: claimed.attempts,
+      // What the claim ended, for the success metrics: a pending task's wait since it became
+      // claimable (create→claim on a first claim), or an orphaned task's time to recovery.
+      from: task.status,
+      waited_ms: Math.max(0, now.getTime() - Date.parse(task.updated_at)),
     }),
   };
 }
