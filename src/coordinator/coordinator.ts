@@ -88,6 +88,11 @@ export function createCoordinator(options: CoordinatorOptions) {
       sweepTimer.unref();
     },
 
+    /** Long polls waiting now (`POST /tasks/claim` and `GET /tasks/pending` with a wait). */
+    get longPolls(): number {
+      return waiters.size + pendingWaits.size;
+    },
+
     /** Runs one sweep now (tests with an injected clock call this after moving time). */
     sweep: runSweep,
 
