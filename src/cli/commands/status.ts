@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { ServerStatus } from "../../client/types.js";
 import { duration } from "../output/format.js";
+import { examples } from "../help.js";
 import type { Runner } from "../runner.js";
 
 function counts(c: Record<string, number>): string {
@@ -15,6 +16,7 @@ export function registerStatus(program: Command, run: Runner): void {
   program
     .command("status")
     .description("Show the coordinator's version, uptime, store and node/task counts")
+    .addHelpText("after", examples("status", "status --url https://coord.example.com:7331 --json"))
     .action(
       run<Record<string, never>>(async (ctx) => {
         const client = await ctx.client();
