@@ -31,6 +31,7 @@ function normalise(text: string): string {
     })
     .replace(/127\.0\.0\.1:\d+/g, "127.0.0.1:<port>")
     .replace(/^(uptime\s+).*$/m, "$1<uptime>")
+    .replace(/(p50|p99) \d+(\.\d)?(ms|s)/g, "$1 <ms>")
     .replace(/(just now|\d+s ago)( *)/g, (_m, t: string, pad: string) => "<ago>".padEnd(t.length + pad.length));
 }
 
