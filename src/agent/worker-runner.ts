@@ -129,7 +129,9 @@ function killGroup(pid: number | undefined): void {
 
 /** The last non-empty lines of a command's output, for a failure reason. */
 export function outputTail(result: CommandResult, lines = 5): string {
-  const text = `${result.stderr}\n${result.stdout}`.split(/\r?\n/).filter((l) => l.trim() !== "");
+  // multiclaude writes its errors to stderr (`Error: ...`, then `Try: ...`): that is the reason.
+  const source = result.stderr.trim() ? result.stderr : result.stdout;
+  const text = source.split(/\r?\n/).filter((l) => l.trim() !== "");
   return text.slice(-lines).join("\n").slice(0, 2000);
 }
 

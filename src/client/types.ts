@@ -223,5 +223,9 @@ export interface ServerStatus {
   nodes: { total: number; [status: string]: number };
   tasks: { total: number; [status: string]: number };
   last_event_id: number;
+  /** Claimed tasks (busy) and capacity (max) of the online nodes; utilisation = busy / max. */
+  workers?: { busy: number; max: number; utilisation: number };
+  /** Create→claim wait of the claims of the last hour; null percentiles when there were none. */
+  claim_latency?: { window_seconds: number; count: number; p50_ms: number | null; p99_ms: number | null };
   [key: string]: unknown;
 }

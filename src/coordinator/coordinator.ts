@@ -3,8 +3,9 @@ import { compileEventFilter, type EventFilter } from "../core/events.js";
 import type { Caller } from "../core/identity.js";
 import { DEFAULT_RETENTION } from "../core/retention.js";
 import { repoFilter } from "../core/tasks.js";
-import type { CoordEvent, Task } from "../core/types.js";
+import type { CoordEvent, NewEvent, Task } from "../core/types.js";
 import type { EventListener } from "../store/types.js";
+import { createClaimLatencyWindow, createFleetStats } from "./fleet-stats.js";
 import { createClaimWaiters, makesTaskClaimable, NOT_FOR_THIS_WAITER } from "./claim-waiters.js";
 import { createMessageService } from "./message-service.js";
 import { createReadiness } from "./readiness.js";
@@ -25,16 +26,25 @@ export const MAX_WAIT_SECONDS = 300;
  */
 export function createCoordinator(options: CoordinatorOptions) {
   const clock = options.clock ?? Date.now;
+  /** Listeners to the events this replica commits (see `onCommitted`). */
+  const observers = new Set<(event: NewEvent) => void>();
   const readiness = createReadiness(options.store);
   const ctx: CoordinatorContext = {
     store: readiness.store,
+    observe: (event) => {
+      for (const o of observers) o(event);
+    },
     now: () => new Date(clock()),
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 30_000,
     offlineThresholdMs: options.offlineThresholdMs ?? 90_000,
     claimTimeoutMs: options.claimTimeoutMs ?? 300_000,
     defaultPriority: options.defaultPriority ?? "medium",
     defaultMaxAttempts: options.defaultMaxAttempts ?? 3,
-    retention: { ...DEFAULT_RETENTION, ...options.retention },
+    retention: {
+      tasksMs: options.retention?.tasksMs ?? DEFAULT_RETENTION.tasksMs,
+      messagesMs: options.retention?.messagesMs ?? DEFAULT_RETENTION.messagesMs,
+      forgetAfterMs: options.retention?.forgetAfterMs ?? DEFAULT_RETENTION.forgetAfterMs,
+    },
   };
   const sweepIntervalMs = options.sweepIntervalMs ?? Math.min(1000, ctx.offlineThresholdMs / 4, ctx.claimTimeoutMs / 4);
   const startedAt = Date.now();
@@ -49,6 +59,9 @@ export function createCoordinator(options: CoordinatorOptions) {
   /** Ends the open `pending` long polls (shutdown). */
   const pendingWaits = new Set<() => void>();
 
+  const fleet = createFleetStats(ctx.store, clock);
+  const claimLatency = createClaimLatencyWindow();
+  const unsubscribeLatency = ctx.store.onEvents((events) => claimLatency.add(events));
   const unsubscribe = ctx.store.onEvents((events) => {
     if (waiters.size === 0) return;
     const claimable = events.filter(makesTaskClaimable).length;
@@ -73,6 +86,11 @@ export function createCoordinator(options: CoordinatorOptions) {
     start(onError: (err: unknown) => void = () => {}): void {
       sweepTimer = setInterval(() => runSweep().catch(onError), sweepIntervalMs);
       sweepTimer.unref();
+    },
+
+    /** Long polls waiting now (`POST /tasks/claim` and `GET /tasks/pending` with a wait). */
+    get longPolls(): number {
+      return waiters.size + pendingWaits.size;
     },
 
     /** Runs one sweep now (tests with an injected clock call this after moving time). */
@@ -194,13 +212,25 @@ export function createCoordinator(options: CoordinatorOptions) {
       return ctx.store.readEvents(afterId, limit);
     },
 
+    /**
+     * Events this replica committed (claims, offline nodes), once each, after the commit: what
+     * metrics count, so that a sum over several replicas counts each thing once.
+     */
+    onCommitted(listener: (event: NewEvent) => void): () => void {
+      observers.add(listener);
+      return () => observers.delete(listener);
+    },
+
     /** Every committed event, in id order. */
     subscribe(listener: EventListener): () => void {
       return ctx.store.onEvents(listener);
     },
 
+    /** Workers busy/total per online node and overall, pending work by repo and label set, read from the store. */
+    fleet,
+
     async status(version: string) {
-      const [counts, bounds] = await Promise.all([ctx.store.counts(), ctx.store.eventBounds()]);
+      const [counts, bounds, snapshot] = await Promise.all([ctx.store.counts(), ctx.store.eventBounds(), fleet()]);
       return {
         version,
         uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
@@ -209,6 +239,9 @@ export function createCoordinator(options: CoordinatorOptions) {
         nodes: { total: Object.values(counts.nodes).reduce((a, b) => a + b, 0), ...counts.nodes },
         tasks: { total: Object.values(counts.tasks).reduce((a, b) => a + b, 0), ...counts.tasks },
         last_event_id: bounds.last_id,
+        // The PRD's success measures: utilisation of the online nodes, create→claim latency.
+        workers: snapshot.workers,
+        claim_latency: claimLatency.summary(clock()),
       };
     },
 
@@ -219,6 +252,7 @@ export function createCoordinator(options: CoordinatorOptions) {
       waiters.closeAll();
       for (const end of [...pendingWaits]) end();
       unsubscribe();
+      unsubscribeLatency();
       await sweeping?.catch(() => {});
     },
 

@@ -1,3 +1,4 @@
+import type { NewEvent } from "../core/types.js";
 import type { NodeService } from "./node-service.js";
 import { createRetentionSweep, type RetentionResult } from "./retention-sweep.js";
 import type { CoordinatorContext } from "./types.js";
@@ -16,13 +17,17 @@ export function createSweeper(ctx: CoordinatorContext, tasks: TaskService, nodes
   const sweepRetention = createRetentionSweep(ctx, nodes);
   async function markOffline(nodeId: string, cutoffMs: number): Promise<boolean> {
     const ts = ctx.now().toISOString();
-    return ctx.store.transact(async (tx) => {
+    const event = await ctx.store.transact(async (tx) => {
       const node = await tx.getNode(nodeId);
-      if (!node || node.status !== "online" || Date.parse(node.last_seen) >= cutoffMs) return false;
+      if (!node || node.status !== "online" || Date.parse(node.last_seen) >= cutoffMs) return undefined;
       tx.putNode({ ...node, status: "offline" });
-      tx.emit({ type: "node.offline", data: { node_id: node.id, last_seen: node.last_seen, ts } });
-      return true;
+      const e: NewEvent = { type: "node.offline", data: { node_id: node.id, last_seen: node.last_seen, ts } };
+      tx.emit(e);
+      return e;
     });
+    // Only the replica whose sweep committed it counts it (metrics), so a sum over replicas is right.
+    if (event) ctx.observe(event);
+    return event !== undefined;
   }
 
   return async function sweep(): Promise<SweepResult> {

@@ -58,9 +58,9 @@ export function createTaskService(ctx: CoordinatorContext) {
   const { store } = ctx;
 
   /** Claims the best fitting task for the node, or returns null when none fits now. */
-  function claimBest(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
+  async function claimBest(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
     let runs = 0;
-    return store.transact(async (tx) => {
+    const claimed = await store.transact(async (tx) => {
       const node = await nodeForRegistration(tx, input.registration_id, caller);
       rules.assertNodeCanClaim(node);
       const nowMs = ctx.now().getTime();
@@ -85,13 +85,20 @@ export function createTaskService(ctx: CoordinatorContext) {
       if (!pick) return null;
       return claimIn(tx, pick, node, input.worker_name);
     });
+    return claimed && committed(claimed);
   }
 
-  function claimIn(tx: StoreTx, task: Task, node: NodeRecord, worker: string): Task {
+  function claimIn(tx: StoreTx, task: Task, node: NodeRecord, worker: string): rules.Transition {
     const t = rules.claimTask(task, node, worker, ctx.now(), ctx.claimTimeoutMs);
     tx.putTask(t.task);
     tx.putNode({ ...node, claimed_tasks: [...node.claimed_tasks, task.id] });
     tx.emit(t.event);
+    return t;
+  }
+
+  /** After the commit: this replica's observers (metrics) hear of the claim once. */
+  function committed(t: rules.Transition): Task {
+    ctx.observe(t.event);
     return t.task;
   }
 
@@ -135,6 +142,12 @@ export function createTaskService(ctx: CoordinatorContext) {
       });
     },
 
+    /** What `POST /tasks` warns about a new task (see `rules.placementWarnings`); read after the create, outside it. */
+    async placementWarnings(task: Task): Promise<string[]> {
+      if (Object.keys(task.labels).length === 0) return [];
+      return rules.placementWarnings(task.labels, await store.listNodes({ status: "online", labels: task.labels }));
+    },
+
     get(id: string): Promise<Task> {
       return requireTask(store, id);
     },
@@ -148,12 +161,13 @@ export function createTaskService(ctx: CoordinatorContext) {
     },
 
     /** Claims one task by id: of any number of concurrent claims, exactly one wins. */
-    claim(taskId: string, input: ClaimInput, caller?: Caller): Promise<Task> {
-      return store.transact(async (tx) => {
+    async claim(taskId: string, input: ClaimInput, caller?: Caller): Promise<Task> {
+      const claimed = await store.transact(async (tx) => {
         const node = await nodeForRegistration(tx, input.registration_id, caller);
         const task = await requireTask(tx, taskId);
         return claimIn(tx, task, node, input.worker_name);
       });
+      return committed(claimed);
     },
 
     complete(taskId: string, input: CompleteInput, caller?: Caller): Promise<Task> {

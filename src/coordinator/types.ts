@@ -1,4 +1,4 @@
-import type { AgentSummary, Labels, NodeHealth, NodeMetrics, Priority, RepoReport, TaskStatus } from "../core/types.js";
+import type { AgentSummary, Labels, NewEvent, NodeHealth, NodeMetrics, Priority, RepoReport, TaskStatus } from "../core/types.js";
 import type { RetentionPolicy } from "../core/retention.js";
 import type { Store } from "../store/types.js";
 
@@ -100,6 +100,8 @@ export interface SendMessageInput {
 /** What the coordinator's parts share. */
 export interface CoordinatorContext {
   store: Store;
+  /** Tells this replica's observers (metrics) of an event it committed, once, after the commit. */
+  observe(event: NewEvent): void;
   now(): Date;
   heartbeatIntervalMs: number;
   offlineThresholdMs: number;

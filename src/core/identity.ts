@@ -62,15 +62,22 @@ export function checkRegister(anyCaller: Caller | undefined, nodeId: string, pre
 }
 
 /**
- * Acting through a registration needs the token that made it. Records stored before nodes had
+ * Acting through a registration needs the token that made it, and (should its `nodes` have been
+ * narrowed since, by a reload) a token still allowed that node. Records stored before nodes had
  * owners carry none and stay usable until their next registration sets one.
  */
 export function checkRegistrationOwner(anyCaller: Caller | undefined, node: NodeRecord): void {
   const caller = identified(anyCaller);
-  if (!caller || node.owner === undefined || node.owner === caller.name) return;
-  throw new CoordError("FORBIDDEN", `this registration belongs to another token; token "${caller.name}" may not act for node ${node.id}`, {
-    node_id: node.id,
-  });
+  if (!caller) return;
+  const owns = node.owner === undefined || node.owner === caller.name;
+  if (owns && (caller.role !== "node" || !caller.nodes || caller.nodes.some((g) => nodeGlobMatches(g, node.id)))) return;
+  throw new CoordError(
+    "FORBIDDEN",
+    owns
+      ? `token "${caller.name}" may no longer act for node ${node.id} (its nodes: ${caller.nodes!.join(", ")})`
+      : `this registration belongs to another token; token "${caller.name}" may not act for node ${node.id}`,
+    { node_id: node.id },
+  );
 }
 
 /** Node tokens send as one of their own node's agents: `from` must be `name@<that node>`. */

@@ -37,3 +37,14 @@ export function newId(prefix: string, nowMs = Date.now()): string {
 export function newSecretId(prefix: string): string {
   return `${prefix}-${randomBytes(12).toString("base64url")}`;
 }
+
+/**
+ * The creation time (ms since the epoch) a `newId` id carries, or undefined for other ids. It is
+ * the creator's clock, kept monotonic per process, so at worst slightly after the real creation.
+ */
+export function idTime(id: string): number | undefined {
+  const m = /-([0-9a-z]{10})[0-9a-z]{10}$/.exec(id);
+  if (!m) return undefined;
+  const ms = parseInt(m[1]!, 36);
+  return Number.isSafeInteger(ms) ? ms : undefined;
+}

@@ -7,6 +7,7 @@ export const MAX_AGENT_TASK_BYTES = 1024;
 /** When the report is still too large: task texts are cut to this much, before agents are dropped. */
 const SHORT_TASK_BYTES = 128;
 const CUT_MARK = "…";
+const SMALL_REPORT_ENTRIES = 16;
 
 export interface NodeReport {
   agents: AgentSummary[];
@@ -58,6 +59,9 @@ export function capReport(report: NodeReport): NodeReport & { truncated: boolean
   let agents = withTasksCut(report.agents, MAX_AGENT_TASK_BYTES);
   let truncated = agents.some((a, i) => a !== report.agents[i]);
   let repos = report.repos;
+  // Few entries cannot reach the limit (an agent is at most ~3.2 KiB of JSON once its task is
+  // cut, a repo ~0.2 KiB, 32 metrics ~3 KiB): the common heartbeat skips measuring.
+  if (agents.length + repos.length <= SMALL_REPORT_ENTRIES) return { agents, metrics: report.metrics, repos, truncated };
   const total = () => sizeOf({ agents, metrics: report.metrics, repos });
   if (total() > MAX_REPORT_BYTES) {
     truncated = true;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Coordinator } from "../coordinator/index.js";
 import { errorResponses } from "./route.js";
+import { installSuccessMetrics } from "./success-metrics.js";
 
 /**
  * Prometheus metrics on a registry of this app's own (several apps can live in one process).
@@ -33,6 +34,7 @@ export function installMetrics(app: FastifyInstance, coordinator: Coordinator, o
   const nodes = new Gauge({ name: "mcc_nodes", help: "Nodes by status", labelNames: ["status"] as const, registers: [registry] });
   const tasks = new Gauge({ name: "mcc_tasks", help: "Tasks by status", labelNames: ["status"] as const, registers: [registry] });
   const lastEvent = new Gauge({ name: "mcc_last_event_id", help: "Id of the newest event", registers: [registry] });
+  const updateSuccessMetrics = installSuccessMetrics(registry, coordinator);
 
   // A callback hook, not async: this runs on every request and needs no promise.
   app.addHook("onResponse", (request, reply, done) => {
@@ -54,10 +56,11 @@ export function installMetrics(app: FastifyInstance, coordinator: Coordinator, o
   };
   // In a plugin so it is registered after @fastify/swagger and lands in the document.
   app.register(async (root) => root.get("/metrics", { schema: metricsSchema, config: { access: "read" } }, async (_request, reply) => {
-    const status = await coordinator.status("");
-    for (const [k, v] of Object.entries(status.nodes)) if (k !== "total") nodes.set({ status: k }, v);
-    for (const [k, v] of Object.entries(status.tasks)) if (k !== "total") tasks.set({ status: k }, v);
-    lastEvent.set(status.last_event_id);
+    const [counts, bounds, fleet] = await Promise.all([coordinator.context.store.counts(), coordinator.context.store.eventBounds(), coordinator.fleet()]);
+    for (const [k, v] of Object.entries(counts.nodes)) nodes.set({ status: k }, v);
+    for (const [k, v] of Object.entries(counts.tasks)) tasks.set({ status: k }, v);
+    lastEvent.set(bounds.last_id);
+    updateSuccessMetrics(counts, fleet);
     return reply.type(registry.contentType).send(await registry.metrics());
   }));
 }

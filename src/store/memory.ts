@@ -201,6 +201,9 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       const page = more ? out.slice(0, query.limit) : out;
       return { tasks: page, next_cursor: more ? page[page.length - 1]!.id : null };
     },
+    async pendingBuckets() {
+      return pending.summary();
+    },
     async countPending(repo) {
       return repo === undefined ? pending.count : pending.countRepo(repo);
     },

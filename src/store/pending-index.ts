@@ -63,6 +63,18 @@ export class PendingIndex {
     if (bucket.keys.length === 0) this.buckets.delete(id);
   }
 
+  /** Each non-empty bucket with its size and oldest task (the smallest id over all ranks). */
+  summary(): { repo: string; labels: Labels; count: number; oldest_id: string }[] {
+    return [...this.buckets.values()].map((b) => {
+      let oldest: string | undefined;
+      for (const rank of ["0", "1", "2", "3"]) {
+        const key = b.keys[lowerBound(b.keys, rank)];
+        if (key?.startsWith(rank) && (oldest === undefined || key.slice(1) < oldest)) oldest = key.slice(1);
+      }
+      return { repo: b.repo, labels: b.labels, count: b.keys.length, oldest_id: oldest! };
+    });
+  }
+
   countRepo(repo: string): number {
     let n = 0;
     for (const b of this.buckets.values()) if (b.repo === repo) n += b.keys.length;

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CoordError, TxConflict } from "../core/errors.js";
 import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import { labelsSatisfied } from "../core/labels.js";
-import { NODE_STATUSES, TASK_STATUSES, type CoordEvent, type Message, type NodeRecord, type Task } from "../core/types.js";
+import { NODE_STATUSES, TASK_STATUSES, type CoordEvent, type Labels, type Message, type NodeRecord, type Task } from "../core/types.js";
 import { createBufferedTx, createWriteSet } from "./buffered-tx.js";
 import { redactUrl } from "./redact-url.js";
 import { createRedisCommit, isConnectionDropped, settleDroppedCommands } from "./redis-commit.js";
@@ -10,7 +10,7 @@ import { createErrorReporter, createEventFeed, parseEventBatch } from "./redis-e
 import { createRedisKeys } from "./redis-keys.js";
 import { upgradeRedisLayout } from "./redis-upgrade.js";
 import { createReadSet, createRedisReads, defineScripts, rc } from "./redis-reads.js";
-import { emptyCounts, type Store, type StoreOptions, type StoreTx } from "./types.js";
+import { emptyCounts, type PendingBucket, type Store, type StoreOptions, type StoreTx } from "./types.js";
 
 export interface RedisStoreOptions extends StoreOptions {
   /** How many times a transaction is re-run after losing a race before answering UNAVAILABLE. */
@@ -234,6 +234,25 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
     finishedTasks: (before, limit) => byScore<Task>(k.task(""), k.finished, before, limit),
     ackedMessages: (before, limit) => byScore<Message>(k.message(""), k.acked, before, limit),
     idleNodes: (before, limit) => byScore<NodeRecord>(k.node(""), k.idle, before, limit),
+    async pendingBuckets() {
+      // One pipeline: per bucket its size and the first id of each priority rank (score).
+      const members = await rc(client.smembers(k.buckets));
+      const pipe = client.pipeline();
+      for (const m of members) {
+        pipe.zcard(k.bucket(m));
+        for (const rank of [0, 1, 2, 3]) pipe.zrangebyscore(k.bucket(m), rank, rank, "LIMIT", 0, 1);
+      }
+      const replies = (await rc(pipe.exec())) ?? [];
+      const out: PendingBucket[] = [];
+      members.forEach((m, i) => {
+        const [count, ...heads] = replies.slice(i * 5, i * 5 + 5).map(([err, value]) => (err ? undefined : value));
+        const ids = heads.flatMap((h) => (Array.isArray(h) ? (h as string[]) : [])).sort();
+        if (typeof count !== "number" || count === 0 || ids.length === 0) return;
+        const [repo, labels] = JSON.parse(m) as [string, Labels];
+        out.push({ repo, labels, count, oldest_id: ids[0]! });
+      });
+      return out;
+    },
     async counts() {
       const [nodes, tasks] = await Promise.all([
         Promise.all(NODE_STATUSES.map((s) => rc(client.scard(k.nodesByStatus(s))))),

@@ -23,6 +23,9 @@ const PLUCKED = {
   lastEventId: "SELECT value FROM meta WHERE key = 'last_event_id'",
   eventBytes: "SELECT value FROM meta WHERE key = 'event_bytes'",
   eventBytesUpTo: "SELECT COALESCE(SUM(size), 0) FROM events WHERE id <= ?",
+  // The oldest claimable task of a bucket: one index seek per priority rank (tasks_pending is ordered by rank, then id).
+  bucketOldest: `SELECT MIN(id) FROM (SELECT (SELECT id FROM tasks WHERE repo = ? AND label_sig = ? AND rank = r.value AND ${PENDING}
+       ORDER BY id LIMIT 1) AS id FROM json_each('[0,1,2,3]') AS r)`,
 };
 
 /** Statements that answer whole rows, or write. */
@@ -144,6 +147,10 @@ export function createPendingBuckets(q: SqliteStatements) {
       let n = 0;
       for (const b of inRepos(repo === undefined ? undefined : [repo])) n += b.n;
       return n;
+    },
+    /** Each non-empty bucket with its size and oldest task (one index seek per priority rank). */
+    summary() {
+      return [...inRepos(undefined)].map((b) => ({ repo: b.repo, labels: b.labels, count: b.n, oldest_id: q.bucketOldest.get(b.repo, b.sig) as string }));
     },
     /** The best `limit` claimable tasks (rank and id) whose requirements `labels` satisfy, best first. */
     heads(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number): PendingHead[] {

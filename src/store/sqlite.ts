@@ -222,6 +222,9 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
       const page = more ? tasks.slice(0, query.limit) : tasks;
       return { tasks: page, next_cursor: more ? page[page.length - 1]!.id : null };
     },
+    async pendingBuckets() {
+      return buckets.summary();
+    },
     async countPending(repo) {
       return buckets.count(repo);
     },

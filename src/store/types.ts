@@ -48,6 +48,15 @@ export interface NodeQuery {
   after?: string;
 }
 
+/** Claimable tasks of one repo with the same label requirements (a pending bucket), for metrics. */
+export interface PendingBucket {
+  repo: string;
+  labels: Labels;
+  count: number;
+  /** Id of the bucket's oldest task (ids grow with creation time; see `idTime`). */
+  oldest_id: string;
+}
+
 export interface StoreCounts {
   nodes: Record<NodeStatus, number>;
   tasks: Record<TaskStatus, number>;
@@ -121,6 +130,8 @@ export interface Store extends StoreTxReads {
   ackedMessages(before: string, limit: number): Promise<Message[]>;
   idleNodes(before: string, limit: number): Promise<NodeRecord[]>;
   counts(): Promise<StoreCounts>;
+  /** Claimable (pending and orphaned) tasks grouped by repo and label requirements; one entry per non-empty group. */
+  pendingBuckets(): Promise<PendingBucket[]>;
   /** Events with id > `afterId`, oldest first. */
   readEvents(afterId: number, limit: number): Promise<CoordEvent[]>;
   /** The oldest retained event id (0 when the log is empty) and the last id ever given. */

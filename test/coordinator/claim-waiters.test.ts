@@ -33,6 +33,11 @@ function countingStore() {
 
 const settle = () => new Promise((r) => setTimeout(r, 50));
 
+/** Waits until `n` long polls wait on the coordinator (a condition, not a time). */
+async function polling(coordinator: { longPolls: number }, n: number): Promise<void> {
+  while (coordinator.longPolls < n) await new Promise((r) => setTimeout(r, 5));
+}
+
 describe("claim long polls (waiters)", () => {
   it("one new task wakes one claim transaction, not one per waiting node", async () => {
     const { store, stats } = countingStore();
@@ -40,7 +45,7 @@ describe("claim long polls (waiters)", () => {
     const regs: string[] = [];
     for (let i = 0; i < 200; i++) regs.push((await coordinator.nodes.register({ node_id: `n${i}`, labels: { slot: `s${i}` } })).registration_id);
     const polls = regs.map((registration_id) => coordinator.claimNext({ registration_id, worker_name: "w", wait_seconds: 30 }));
-    await settle();
+    await polling(coordinator, 200);
 
     const before = stats.transactions;
     const task = (await coordinator.tasks.create({ repo: "r", description: "only for s150", labels: { slot: "s150" } })).task;
@@ -59,7 +64,7 @@ describe("claim long polls (waiters)", () => {
     const regs: string[] = [];
     for (let i = 0; i < 50; i++) regs.push((await coordinator.nodes.register({ node_id: `n${i}` })).registration_id);
     const polls = regs.map((registration_id) => coordinator.claimNext({ registration_id, worker_name: "w", wait_seconds: 30 }));
-    await settle();
+    await polling(coordinator, 50);
     const before = stats.transactions;
     const created = await Promise.all(Array.from({ length: 10 }, (_, i) => coordinator.tasks.create({ repo: "r", description: `t${i}` })));
     await settle();
@@ -76,7 +81,7 @@ describe("claim long polls (waiters)", () => {
     const { registration_id } = await coordinator.nodes.register({ node_id: "gone" });
     const ac = new AbortController();
     const poll = coordinator.claimNext({ registration_id, worker_name: "w", wait_seconds: 30 }, ac.signal);
-    await settle();
+    await polling(coordinator, 1);
     const open = counting.holdAfter(1); // the create goes through, the claim it wakes waits
     const { task } = await coordinator.tasks.create({ repo: "r", description: "d" });
     await settle();

@@ -109,6 +109,19 @@ describe("nodes: globs and admin takeover", () => {
     expectError(await register(CI, "ci-runner"), 403, "FORBIDDEN");
   });
 
+  it("a token whose nodes are narrowed by a reload can no longer act for the nodes it lost", async () => {
+    const reg = okData(await register(CI, "ci-runner-9")).registration_id;
+    okData(await server.api("POST", "/heartbeat", { token: CI, body: { registration_id: reg } }));
+    const narrowed = AUTH.tokens.map((t) => (t.name === "ci-runners" ? { ...t, nodes: ["ci-runner-1*"] } : t));
+    server.app.coordAuth.setTokens({ ...AUTH, tokens: narrowed });
+    try {
+      expectError(await server.api("POST", "/heartbeat", { token: CI, body: { registration_id: reg } }), 403, "FORBIDDEN");
+    } finally {
+      server.app.coordAuth.setTokens(AUTH);
+    }
+    okData(await server.api("POST", "/heartbeat", { token: CI, body: { registration_id: reg } }));
+  });
+
   it("an admin takes a node over, which the audit log records; the old owner is then refused", async () => {
     const oldReg = okData(await register(A, "taken")).registration_id;
     okData(await register(TOKENS.admin, "taken"));

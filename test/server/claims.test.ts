@@ -32,6 +32,11 @@ afterEach(async () => {
   await server.close();
 });
 
+/** Waits until `n` long polls wait on the server's coordinator (a condition, not a time). */
+async function polling(n: number): Promise<void> {
+  while (server.coordinator.longPolls < n) await sleep(5);
+}
+
 describe("concurrent claims of one task", () => {
   it("100 nodes claim at once: exactly one 200, 99 × 409 TASK_CLAIMED naming the winner", async () => {
     const regs = await registerNodes(server, 100, "racer");
@@ -49,7 +54,7 @@ describe("concurrent claims of one task", () => {
     expect(losers).toHaveLength(99);
     for (const r of losers) {
       const details = expectError(r, 409, "TASK_CLAIMED");
-      expect(details).toEqual({ claimed_by: won.claimed_by, claimed_at: won.claimed_at });
+      expect(details).toEqual({ task_id: won.id, claimed_by: won.claimed_by, claimed_at: won.claimed_at });
     }
 
     const stored = await getTask(server, task.id);
@@ -109,7 +114,7 @@ describe("long-polled POST /tasks/claim", () => {
     }
 
     const loops = regs.flatMap((reg, n) => Array.from({ length: LOOPS_PER_NODE }, (_, w) => loop(reg, `pool-${n}`, `worker-${w}`)));
-    await sleep(50); // let the polls start waiting
+    await polling(regs.length * LOOPS_PER_NODE); // every loop's first poll waits
     const ids: string[] = [];
     for (let b = 0; b < TASKS; b += 20) {
       const batch = await Promise.all(Array.from({ length: 20 }, (_, k) => createTask(server, { description: `job ${b + k}` })));
@@ -199,7 +204,7 @@ describe("long-polled POST /tasks/claim", () => {
       answered = true;
       return r;
     });
-    await sleep(50);
+    await polling(1);
     const gpu = await createTask(server, { labels: { pool: "gpu" } });
     await sleep(50);
     expect(answered).toBe(false);
@@ -212,7 +217,7 @@ describe("long-polled POST /tasks/claim", () => {
   it("a long poll limited to a repo waits past other repos' tasks", async () => {
     const reg = await registerNode(server, "machine-b");
     const poll = claimNext(server, reg, { wait_seconds: 20, repo: "wanted" });
-    await sleep(30);
+    await polling(1);
     const other = await createTask(server, { repo: "unwanted" });
     const wanted = await createTask(server, { repo: "wanted" });
     const res = await Promise.race([poll, sleep(5000).then(() => "still waiting" as const)]);
@@ -225,7 +230,7 @@ describe("long-polled POST /tasks/claim", () => {
     const reg = await registerNode(server, "gpu-node", { labels: { pool: "gpu" } });
     const WAIT_SECONDS = 20;
     const poll = claimNext(server, reg, { wait_seconds: WAIT_SECONDS, worker: "worker-3" });
-    await sleep(50);
+    await polling(1);
     const task = await createTask(server, { labels: { pool: "gpu" }, priority: "high" });
     const res = await Promise.race([poll, sleep(5000).then(() => "still waiting" as const)]);
     expect(res).not.toBe("still waiting");
@@ -236,7 +241,7 @@ describe("long-polled POST /tasks/claim", () => {
     const regs = await registerNodes(server, 5, "idle");
     const answers: Array<any> = [];
     const polls = regs.map((reg, i) => claimNext(server, reg, { wait_seconds: 20, worker: `w${i}` }).then((r) => answers.push(r)));
-    await sleep(50);
+    await polling(5);
     const first = await createTask(server, { description: "first" });
     await new Promise<void>((resolve) => {
       const t = setInterval(() => answers.length >= 1 && (clearInterval(t), resolve()), 5);
@@ -256,7 +261,7 @@ describe("long-polled POST /tasks/claim", () => {
     const regs = await registerNodes(server, 3, "waiting");
     const polls = regs.map((reg) => claimNext(server, reg, { wait_seconds: 20 }).then((r) => r, (e: unknown) => e));
     const pending = server.api("GET", "/tasks/pending?wait_seconds=20", { token: TOKENS.read }).then((r) => r, (e: unknown) => e);
-    await sleep(50);
+    await polling(4);
     const closed = server.close();
     const result = await Promise.race([Promise.all([...polls, pending, closed]), sleep(5000).then(() => "hung" as const)]);
     expect(result).not.toBe("hung");
@@ -284,10 +289,10 @@ describe("long-polled POST /tasks/claim", () => {
       body: JSON.stringify({ registration_id: reg, worker_name: "w", wait_seconds: 20 }),
       signal: ac.signal,
     }).catch(() => "aborted");
-    await sleep(50);
+    await polling(1);
     ac.abort();
     expect(await poll).toBe("aborted");
-    await sleep(50);
+    while (server.coordinator.longPolls > 0) await sleep(5); // the server saw it go
     const task = await createTask(server, {});
     await sleep(50);
     expect((await getTask(server, task.id)).status).toBe("pending");

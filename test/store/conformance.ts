@@ -7,6 +7,7 @@ import { eventSpecs } from "./conformance-events.js";
 import { makeHarness, type Harness, type MakeStore } from "./conformance-harness.js";
 import { identitySpecs } from "./conformance-identity.js";
 import { lifecycleSpecs } from "./conformance-lifecycle.js";
+import { metricSpecs } from "./conformance-metrics.js";
 import { retentionSpecs } from "./conformance-retention.js";
 
 export type { MakeStore } from "./conformance-harness.js";
@@ -40,5 +41,6 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("node identity", () => identitySpecs(h));
     describe("event log bounds", () => eventBoundSpecs(h, makeStore));
     describe("retention and paging", () => retentionSpecs(h));
+    describe("metrics reads", () => metricSpecs(h));
   });
 }

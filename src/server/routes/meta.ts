@@ -44,6 +44,19 @@ export function metaRoutes(app: FastifyInstance, coordinator: Coordinator, versi
       nodes: Type.Record(Type.String(), Type.Integer()),
       tasks: Type.Record(Type.String(), Type.Integer()),
       last_event_id: Type.Integer(),
+      workers: Type.Object(
+        { busy: Type.Integer(), max: Type.Integer(), utilisation: Type.Number({ description: "busy / max over online nodes, 0..1" }) },
+        { description: "claimed tasks (busy) and capacity (max) of the online nodes" },
+      ),
+      claim_latency: Type.Object(
+        {
+          window_seconds: Type.Integer(),
+          count: Type.Integer(),
+          p50_ms: Type.Union([Type.Number(), Type.Null()]),
+          p99_ms: Type.Union([Type.Number(), Type.Null()]),
+        },
+        { description: "create→claim wait of the claims of the last hour (null when there were none)" },
+      ),
     }),
     handler: () => coordinator.status(version),
   });
