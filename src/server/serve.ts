@@ -119,7 +119,16 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     await store.close();
     throw err;
   }
-  coordinator.start((err) => log(`sweep failed: ${(err as Error).message}`));
+  // Sweeps run every second: a store that is gone for a while is one line a minute, not sixty.
+  const sweepErrors = new Map<string, number>();
+  coordinator.start((err) => {
+    const message = (err as Error).message;
+    const now = Date.now();
+    if (now - (sweepErrors.get(message) ?? -Infinity) < 60_000) return;
+    if (sweepErrors.size > 100) sweepErrors.clear();
+    sweepErrors.set(message, now);
+    log(`sweep failed: ${message}`);
+  });
   const address = app.server.address();
   const actualPort = typeof address === "object" && address ? address.port : port;
   const boundHost = typeof address === "object" && address ? address.address : host;
