@@ -4,7 +4,7 @@ function __multiclaude_coord_path
     set -l path
     for w in (commandline -opc)[2..-1]
         string match -q -- '-*' $w; and continue
-        if contains -- (string join ' ' $path $w) 'serve' 'status' 'nodes' 'nodes list' 'nodes show' 'nodes forget' 'state' 'tasks' 'tasks list' 'tasks pending' 'tasks show' 'tasks create' 'tasks cancel' 'tasks claim' 'tasks complete' 'tasks fail' 'tasks release' 'register' 'heartbeat' 'deregister' 'agent' 'events' 'messages' 'messages send' 'messages list' 'messages ack' 'completion'
+        if contains -- (string join ' ' $path $w) 'serve' 'status' 'nodes' 'nodes list' 'nodes show' 'nodes forget' 'state' 'tasks' 'tasks list' 'tasks pending' 'tasks show' 'tasks create' 'tasks cancel' 'tasks claim' 'tasks complete' 'tasks fail' 'tasks release' 'register' 'heartbeat' 'deregister' 'agent' 'events' 'messages' 'messages send' 'messages list' 'messages ack' 'doctor' 'config' 'config init' 'completion'
             set path $path $w
         end
     end
@@ -36,6 +36,8 @@ complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a deregister -d 'L
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a agent -d 'Run this machine as a worker pool: claim fitting tasks, start multiclaude workers, report their PRs'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a events -d 'Follow the event stream'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a messages -d 'Send, list and acknowledge inter-agent messages'
+complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a doctor -d 'Check this machine\'s setup: config, token, coordinator reachability and TLS, clock skew, multiclaude and gh, state.json'
+complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a config -d 'Write a starting configuration file'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a completion -d 'Print the shell completion script'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "serve"' -l listen -x -d 'address to listen on, e.g. :7331 or 127.0.0.1:7331'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "serve"' -l store -x -d 'store: sqlite://PATH, memory:// or redis://HOST:PORT/DB'
@@ -145,4 +147,9 @@ complete -c multiclaude-coord -n '__multiclaude_coord_at "messages list"' -l sta
 complete -c multiclaude-coord -n '__multiclaude_coord_at "messages list"' -l limit -x -d 'at most this many per page'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "messages list"' -l cursor -x -d 'continue after a previous page'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "messages list"' -l all -d 'follow every page'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "config"' -a init -d 'Write a commented coordination.yaml for a coordinator or a node'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "config init"' -l coordinator -d 'the coordinator\'s side'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "config init"' -l node -d 'a node\'s side'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "config init"' -l file -x -d 'where to write it'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "config init"' -l force -d 'overwrite an existing file'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "completion"' -a 'bash zsh fish'

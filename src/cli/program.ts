@@ -1,6 +1,8 @@
 import { Command, Option } from "commander";
 import { registerAgent } from "./commands/agent.js";
 import { registerCompletion } from "./commands/completion.js";
+import { registerConfig } from "./commands/config.js";
+import { registerDoctor } from "./commands/doctor.js";
 import { registerEvents } from "./commands/events.js";
 import { registerMessages } from "./commands/messages.js";
 import { registerNodes } from "./commands/nodes.js";
@@ -60,6 +62,8 @@ export function buildProgram(io: CliIO, session: Session = {}): Command {
   registerAgent(program, run);
   registerEvents(program, run);
   registerMessages(program, run);
+  registerDoctor(program, run);
+  registerConfig(program, run);
   registerCompletion(program, run);
   // Subcommands copied exitOverride/configureOutput from the program when they were created.
   return program;
