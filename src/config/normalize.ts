@@ -1,5 +1,6 @@
 import { DEFAULT_RETENTION } from "../core/retention.js";
 import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
+import { WORKER_BOUNDS } from "../core/nodes.js";
 import { PRIORITIES, type Labels } from "../core/types.js";
 import { DEFAULT_PORT, defaultStoreUrl } from "./paths.js";
 import { SectionReader } from "./reader.js";
@@ -178,7 +179,7 @@ function readClient(root: SectionReader): ClientConfig {
     token: c.string("token") || undefined,
     node_id: c.string("node_id") || undefined,
     labels: readLabels(c, "labels"),
-    max_workers: c.has("max_workers") ? c.integer("max_workers", 1, 1, 10_000) : undefined,
+    max_workers: c.has("max_workers") ? c.integer("max_workers", 1, WORKER_BOUNDS.min, WORKER_BOUNDS.max) : undefined,
     ca_file: c.string("ca_file"),
     cert_file: c.string("cert_file"),
     key_file: c.string("key_file"),

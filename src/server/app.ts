@@ -1,7 +1,7 @@
 import cors from "@fastify/cors";
 import swagger from "@fastify/swagger";
 import { Ajv } from "ajv";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { CoordError } from "../core/errors.js";
 import type { Coordinator } from "../coordinator/index.js";
 import { DEFAULT_CONNECTION_LIMITS } from "../config/server-limits.js";
@@ -22,7 +22,7 @@ import { installMetrics } from "./metrics.js";
 import { openApiOptions } from "./openapi.js";
 import { API_PREFIX } from "./route.js";
 import { createAuthFailureLimiter, installRateLimit, type RateLimitOptions } from "./rate-limit.js";
-import { refuseQueryTokens, withRedactedUrls } from "./request-log.js";
+import { installRequestLog, refuseQueryTokens, withRedactedUrls } from "./request-log.js";
 import { ignoringUnknownFields, installUnknownFieldWarnings } from "./unknown-fields.js";
 
 export { API_PREFIX } from "./route.js";
@@ -86,6 +86,8 @@ export function createApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     // Query strings are redacted in request logs: a token sent as ?token= must not be written down.
     logger: withRedactedUrls(options.logger ?? false),
+    // One line per request at most, from our own hook (request-log.ts), at a level by its kind.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
     // Refusals while closing come from our own hook, in the envelope (see `closing` below).
@@ -140,6 +142,7 @@ export function createApp(options: AppOptions): FastifyInstance {
     }
   });
   if (options.audit) installAudit(app, options.audit);
+  if (options.logger) installRequestLog(app);
   const webhooks = options.webhooks ?? createWebhookService({ store: coordinator.context.store, webhooks: [] });
   installMetrics(app, coordinator, () => streams.size, webhooks);
   // A token taken out of the list (rotation) also loses the event streams it opened.

@@ -23,7 +23,12 @@ export interface StartServerOptions {
 }
 
 export interface RunningServer {
+  /** A URL that reaches the server from this machine (loopback when it listens on every interface). */
   url: string;
+  /** The address it really bound, `0.0.0.0:7331` or `[::1]:7331`. */
+  listen: string;
+  /** Bound to every interface (`0.0.0.0` or `::`), so reachable from other machines. */
+  everyInterface: boolean;
   port: number;
   /** Set when the zero-config admin token is in use. */
   tokenFile?: string;
@@ -126,9 +131,12 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   webhooks.start();
   const address = app.server.address();
   const actualPort = typeof address === "object" && address ? address.port : port;
+  const boundHost = typeof address === "object" && address ? address.address : host;
+  const bracket = (h: string) => (h.includes(":") ? `[${h}]` : h);
+  const everyInterface = boundHost === "0.0.0.0" || boundHost === "::";
   const scheme = https ? "https" : "http";
-  const shownHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
-  const url = `${scheme}://${shownHost}:${actualPort}`;
+  const localHost = everyInterface ? (boundHost === "::" ? "[::1]" : "127.0.0.1") : bracket(host);
+  const url = `${scheme}://${localHost}:${actualPort}`;
   // Where it listens and the token file are the caller's to print (see RunningServer).
   if (!config.auth.required) log("warning: authentication is switched off");
   const fileLimit = openFileWarning(config.connections.max_connections);
@@ -137,6 +145,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   let closing: Promise<void> | undefined;
   return {
     url,
+    listen: `${bracket(boundHost)}:${actualPort}`,
+    everyInterface,
     port: actualPort,
     tokenFile,
     tokenCreated: created ?? false,
