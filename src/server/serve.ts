@@ -42,6 +42,18 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** `log`, with a line repeated within a minute dropped (bounded: at most 100 remembered). */
+function onceAMinute(log: (line: string) => void): (line: string) => void {
+  const seen = new Map<string, number>();
+  return (line) => {
+    const now = Date.now();
+    if (now - (seen.get(line) ?? -Infinity) < 60_000) return;
+    if (seen.size > 100) seen.clear();
+    seen.set(line, now);
+    log(line);
+  };
+}
+
 /** serve exits within this of SIGTERM, even when the store does not answer (DESIGN §10). */
 export const SHUTDOWN_DEADLINE_MS = 10_000;
 
@@ -90,12 +102,10 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     retention: config.retention,
     version: VERSION,
   });
-  const webhooks = createWebhookService({
-    store,
-    webhooks: config.webhooks,
-    tuning: config.webhook_tuning,
-    log: (line) => log(line),
-  });
+  // Sweeps run every second and webhook workers retry on their own: a store that is gone for a
+  // while is one line a minute per message, not sixty.
+  const sweepLog = onceAMinute(log);
+  const webhooks = createWebhookService({ store, webhooks: config.webhooks, tuning: config.webhook_tuning, log: onceAMinute(log) });
   const https = config.tls.enabled
     ? {
         cert: readFileSync(config.tls.cert_file!),
@@ -127,7 +137,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     await store.close();
     throw err;
   }
-  coordinator.start((err) => log(`sweep failed: ${(err as Error).message}`));
+  coordinator.start((err) => sweepLog(`sweep failed: ${(err as Error).message}`));
   webhooks.start();
   const address = app.server.address();
   const actualPort = typeof address === "object" && address ? address.port : port;
