@@ -4,7 +4,7 @@ import { loadConfig } from "../config/load.js";
 import { resolveClientConfig, type TokenSource } from "../config/overrides.js";
 import type { ClientConfig, Config } from "../config/types.js";
 import { UserError } from "./errors.js";
-import { Output, type OutputStream } from "./output/output.js";
+import { Output, type OutputFormat, type OutputStream } from "./output/output.js";
 import { createRegistrationFile, type RegistrationFile, type SavedRegistration } from "./registration-file.js";
 
 /** The process around the CLI; tests hand in their own. */
@@ -21,6 +21,8 @@ export interface GlobalOptions {
   token?: string;
   config?: string;
   json: boolean;
+  /** `-o`; `json` also sets `json`. */
+  format: OutputFormat;
   color: boolean;
   timeout?: number;
 }
@@ -43,7 +45,7 @@ export class CommandContext {
     readonly io: CliIO,
     readonly globals: GlobalOptions,
   ) {
-    this.out = new Output({ stdout: io.stdout, stderr: io.stderr, json: globals.json, color: globals.color, env: io.env });
+    this.out = new Output({ stdout: io.stdout, stderr: io.stderr, json: globals.json, color: globals.color, env: io.env, format: globals.format });
     this.registrations = createRegistrationFile({ env: io.env });
   }
 
@@ -62,8 +64,11 @@ export class CommandContext {
     return resolveClientConfig(await this.config(), { url: this.globals.url, token: this.globals.token, timeoutSeconds: this.globals.timeout }, this.io.env);
   }
 
-  /** The client for this run, carrying the saved registration of this machine (if any). */
-  async client(): Promise<Client> {
+  /**
+   * The client for this run, carrying the saved registration of this machine (if any). `limits`
+   * apply when it is first made (`__complete` asks with a short timeout and no retries).
+   */
+  async client(limits: { timeoutMs?: number; retries?: number } = {}): Promise<Client> {
     if (this.clientInstance) return this.clientInstance;
     const cc = await this.clientConfig();
     const key = registrationKey(cc.server_url);
@@ -71,7 +76,8 @@ export class CommandContext {
     this.clientInstance = new Client({
       url: cc.server_url,
       token: cc.token,
-      timeoutMs: cc.timeout_ms,
+      timeoutMs: limits.timeoutMs ?? cc.timeout_ms,
+      ...(limits.retries !== undefined ? { retries: limits.retries } : {}),
       tls: readTls(cc),
       registration: saved ? { id: saved.registration_id, request: saved.request } : undefined,
       // A transparent re-registration must outlive this process: later commands use it too.
@@ -103,7 +109,12 @@ export class CommandContext {
   interruptSignal(): AbortSignal {
     if (!this.interrupt) {
       const controller = new AbortController();
-      const onSignal = () => controller.abort(new Error("interrupted"));
+      const onSignal = () => {
+        // The terminal echoed `^C` without a newline; end that line so the prompt (and
+        // "shutting down") start on their own.
+        if (this.io.stderr.isTTY) this.io.stderr.write("\n");
+        controller.abort(new Error("interrupted"));
+      };
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
       const remove = () => {

@@ -48,7 +48,9 @@ export interface Classified {
 function apiMessage(err: ApiError): string {
   const d = err.details;
   let text = `${err.message} (${err.code})`;
-  if (err.code === "TASK_CLAIMED" && d.claimed_by) text += `: claimed by ${String(d.claimed_by)}${d.claimed_at ? ` at ${String(d.claimed_at)}` : ""}`;
+  // The coordinator's message names the task and its claimant; older ones said only "already claimed".
+  if (err.code === "TASK_CLAIMED" && d.claimed_by && !err.message.includes(String(d.claimed_by))) text += `: claimed by ${String(d.claimed_by)}`;
+  if (err.code === "TASK_CLAIMED" && d.claimed_at) text += ` since ${String(d.claimed_at)}`;
   if (err.code === "INVALID_REQUEST" && Array.isArray(d.fields)) {
     const fields = (d.fields as { field?: string; message?: string }[]).map((f) => `${f.field}: ${f.message}`);
     if (fields.length && !fields.every((f) => err.message.includes(f))) text += `; ${fields.join("; ")}`;

@@ -1,5 +1,7 @@
 import { InvalidArgumentError } from "commander";
+import { WORKER_BOUNDS } from "../core/nodes.js";
 import type { Labels } from "../core/types.js";
+import { UserError } from "./errors.js";
 
 /** Commander collector for repeatable flags (`--label a=b --label c=d`). */
 export function collect(value: string, previous: string[] = []): string[] {
@@ -11,7 +13,9 @@ export function parseLabels(values: string[] | undefined, flag = "--label"): Lab
   const labels: Labels = {};
   for (const v of values ?? []) {
     const i = v.indexOf("=");
-    if (i <= 0 || i === v.length - 1) throw new InvalidArgumentError(`${flag} expects key=value, got "${v}"`);
+    // A UserError, not commander's InvalidArgumentError: this runs inside an action, where
+    // commander prints nothing (main() prints UserErrors).
+    if (i <= 0 || i === v.length - 1 || !v.slice(0, i).trim() || !v.slice(i + 1).trim()) throw new UserError(`${flag} expects key=value, got "${v}"`);
     labels[v.slice(0, i).trim()] = v.slice(i + 1).trim();
   }
   return labels;
@@ -50,7 +54,7 @@ export function secondsUpTo(max: number) {
  */
 export const SERVER_LIMITS = {
   /** `capacity.max_workers` and `current_workers` of register and heartbeat. */
-  workers: { min: 0, max: 1024 },
+  workers: WORKER_BOUNDS,
   /** `limit` of every list query. */
   pageSize: 1000,
   maxAttempts: { min: 1, max: 100 },
@@ -63,5 +67,19 @@ export function choiceArg<T extends string>(choices: readonly T[]) {
   return (value: string): T => {
     if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${choices.join(", ")}, got "${value}"`);
     return value as T;
+  };
+}
+
+const PART = "[A-Za-z0-9][A-Za-z0-9._-]*";
+const FULL_ADDRESS = new RegExp(`^${PART}@${PART}$`);
+const ANY_ADDRESS = new RegExp(`^${PART}(@${PART})?$`);
+
+/** Commander parser for `agent@node` (or, unless `full`, also a bare `agent`), as help says. */
+export function addressArg(full: boolean) {
+  return (value: string): string => {
+    if (!(full ? FULL_ADDRESS : ANY_ADDRESS).test(value)) {
+      throw new InvalidArgumentError(`expected ${full ? "agent@node" : "agent or agent@node"} (letters, digits, '.', '_', '-'), got "${value}"`);
+    }
+    return value;
   };
 }

@@ -1,4 +1,6 @@
-import type { Command } from "commander";
+import { CommanderError, type Command } from "commander";
+import { UserError } from "./errors.js";
+import type { OutputFormat } from "./output/output.js";
 import { CommandContext, type CliIO, type GlobalOptions } from "./context.js";
 
 /** What a run leaves behind for main(): the context to close and the exit code. */
@@ -19,7 +21,8 @@ function globalsOf(command: Command): GlobalOptions {
     url: g.url as string | undefined,
     token: g.token as string | undefined,
     config: g.config as string | undefined,
-    json: g.json === true,
+    json: g.json === true || g.output === "json",
+    format: (g.output as OutputFormat | undefined) ?? "table",
     color: g.color !== false,
     timeout: g.timeout as number | undefined,
   };
@@ -34,6 +37,13 @@ export function createRunner(io: CliIO, session: Session): Runner {
       const positionals = args.slice(0, -2) as A;
       const ctx = new CommandContext(io, globalsOf(command));
       session.ctx = ctx;
-      session.exitCode = (await handler(ctx, options, ...positionals)) ?? 0;
+      try {
+        session.exitCode = (await handler(ctx, options, ...positionals)) ?? 0;
+      } catch (err) {
+        // main() leaves CommanderErrors unprinted (commander prints those it raises while
+        // parsing); one raised inside an action would otherwise exit 2 in silence.
+        if (err instanceof CommanderError) throw new UserError(err.message.replace(/^error: /, ""));
+        throw err;
+      }
     };
 }

@@ -150,8 +150,11 @@ export class Client {
 
   // ── Tasks ──────────────────────────────────────────────────────────────
 
-  /** Creates a task; with `idempotency_key` the same key returns the same task, so it is retried safely. */
-  createTask(request: CreateTaskRequest): Promise<Task> {
+  /**
+   * Creates a task; with `idempotency_key` the same key returns the same task, so it is retried
+   * safely. `warnings` is there when no online node could take it now (labels nobody has).
+   */
+  createTask(request: CreateTaskRequest): Promise<Task & { warnings?: string[] }> {
     return this.transport.request("POST", "/tasks", { body: request, retry: request.idempotency_key ? "safe" : "unsafe" });
   }
 

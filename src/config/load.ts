@@ -26,7 +26,10 @@ function yamlLoader(filepath: string, content: string): unknown {
     if (err instanceof YAMLParseError) {
       const pos = err.linePos?.[0];
       const at = pos ? `line ${pos.line}, column ${pos.col}` : "(parse)";
-      throw new ConfigError([`${at}: ${err.message.split("\n")[0]}`], filepath);
+      // yaml ends its first line with its own " at line 3, column 1:" before a code excerpt;
+      // the position is already in front, so that tail is dropped.
+      const text = err.message.split("\n")[0]!.replace(/\s*at line \d+, column \d+:?\s*$/, "");
+      throw new ConfigError([`${at}: ${text}`], filepath);
     }
     throw err;
   }

@@ -1,10 +1,12 @@
 import { DEFAULT_RETENTION } from "../core/retention.js";
 import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
+import { WORKER_BOUNDS } from "../core/nodes.js";
 import { PRIORITIES, type Labels } from "../core/types.js";
 import { DEFAULT_PORT, defaultStoreUrl } from "./paths.js";
 import { SectionReader } from "./reader.js";
 import { readConnectionLimits } from "./server-limits.js";
 import { readTokens } from "./tokens.js";
+import { readWebhooks, readWebhookTuning } from "./webhooks.js";
 import type { AgentConfig, ClientConfig, Config, ServerConfig } from "./types.js";
 
 export { tokenName } from "./tokens.js";
@@ -45,7 +47,7 @@ function readLabels(section: SectionReader, name: string): Labels {
 
 function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: string[]): ServerConfig {
   const server = root.section("server");
-  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store", "trust_proxy", "cors", "timeouts", "max_connections", "max_connections_per_address"]);
+  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store", "trust_proxy", "cors", "timeouts", "max_connections", "max_connections_per_address", "webhooks"]);
   let listen = { host: "0.0.0.0", port: DEFAULT_PORT };
   const addr = server.string("listen_addr");
   if (addr !== undefined) {
@@ -123,6 +125,8 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
     trust_proxy: trustProxy,
     cors: { origins: readCorsOrigins(server) },
     connections: readConnectionLimits(server),
+    webhooks: readWebhooks(root),
+    webhook_tuning: readWebhookTuning(server),
   };
 }
 
@@ -175,7 +179,7 @@ function readClient(root: SectionReader): ClientConfig {
     token: c.string("token") || undefined,
     node_id: c.string("node_id") || undefined,
     labels: readLabels(c, "labels"),
-    max_workers: c.has("max_workers") ? c.integer("max_workers", 1, 1, 10_000) : undefined,
+    max_workers: c.has("max_workers") ? c.integer("max_workers", 1, WORKER_BOUNDS.min, WORKER_BOUNDS.max) : undefined,
     ca_file: c.string("ca_file"),
     cert_file: c.string("cert_file"),
     key_file: c.string("key_file"),

@@ -175,18 +175,28 @@ export function createNodeService(ctx: CoordinatorContext) {
 
     /**
      * Repo state from heartbeats. An agent reported without a repo is counted for the node's repo
-     * when the node reports exactly one.
+     * when the node reports exactly one. `active_prs` is the sum over the nodes (not deregistered)
+     * of each one's latest report for the repo: two nodes with one PR each make 2. `known` is
+     * false for a repo that no node reports and no task names.
      */
     async state(repo: string): Promise<RepoState> {
       const [pending, record] = await Promise.all([store.countPending(repo), store.getRepo(repo)]);
       const agents: RepoState["agents"] = {};
       let count = 0;
       let truncated = false;
-      // Nodes are read a page at a time, so a large fleet is never all in memory at once.
+      let activePrs = 0;
+      let reported = false;
+      // Nodes are read a page at a time, so a large fleet is never all in memory at once. Every
+      // page is read even once the agents are truncated: active_prs sums over all nodes.
       for (let after: string | undefined; ; ) {
         const nodes = await store.listNodes({ limit: STATE_NODE_PAGE, after });
         for (const node of nodes) {
           if (node.status === "deregistered") continue;
+          for (const r of node.repos) {
+            if (r.name !== repo) continue;
+            activePrs += r.active_prs;
+            reported = true;
+          }
           for (const a of agentsInRepo(node, repo)) {
             if (count >= MAX_STATE_AGENTS) {
               truncated = true;
@@ -196,10 +206,18 @@ export function createNodeService(ctx: CoordinatorContext) {
             count++;
           }
         }
-        if (nodes.length < STATE_NODE_PAGE || truncated) break;
+        if (nodes.length < STATE_NODE_PAGE) break;
         after = nodes[nodes.length - 1]!.id;
       }
-      return { repo, agents, pending_tasks: pending, active_prs: record?.active_prs ?? 0, ...(truncated ? { agents_truncated: true as const } : {}) };
+      const known = reported || record !== undefined || pending > 0 || count > 0 || (await store.listTasks({ repo, limit: 1 })).tasks.length > 0;
+      return {
+        repo,
+        known,
+        agents,
+        pending_tasks: pending,
+        active_prs: activePrs,
+        ...(truncated ? { agents_truncated: true as const } : {}),
+      };
     },
   };
 }

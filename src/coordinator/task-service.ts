@@ -142,6 +142,12 @@ export function createTaskService(ctx: CoordinatorContext) {
       });
     },
 
+    /** What `POST /tasks` warns about a new task (see `rules.placementWarnings`); read after the create, outside it. */
+    async placementWarnings(task: Task): Promise<string[]> {
+      if (Object.keys(task.labels).length === 0) return [];
+      return rules.placementWarnings(task.labels, await store.listNodes({ status: "online", labels: task.labels }));
+    },
+
     get(id: string): Promise<Task> {
       return requireTask(store, id);
     },

@@ -1,5 +1,11 @@
 import type { AgentSummary, NewEvent } from "./types.js";
 
+/**
+ * Bounds of `capacity.max_workers` and `current_workers`, one for the API's schemas, the config
+ * file and the CLI's flags (0 workers: a node that watches but never claims).
+ */
+export const WORKER_BOUNDS = { min: 0, max: 1024 } as const;
+
 function agentKey(a: AgentSummary): string {
   return `${a.repo ?? ""}\u0000${a.name}`;
 }

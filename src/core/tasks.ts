@@ -113,10 +113,27 @@ export function assertNodeCanClaim(node: NodeRecord): void {
   }
 }
 
+/** Whether a node could ever take a task with these labels as it is now: online, not draining, with workers and the labels. */
+export function nodeCouldTake(node: NodeRecord, labels: Labels): boolean {
+  return node.status === "online" && node.health !== "draining" && node.capacity.max_workers > 0 && labelsSatisfied(labels, node.labels);
+}
+
+/**
+ * The warning `POST /tasks` answers when no online node could take a new labelled task (a
+ * label nobody has, say `pool=gpu` before any GPU node registered): the task waits, but the
+ * person who created it should know. Tasks without labels fit any node and get none.
+ */
+export function placementWarnings(labels: Labels, nodes: NodeRecord[]): string[] {
+  if (Object.keys(labels).length === 0 || nodes.some((n) => nodeCouldTake(n, labels))) return [];
+  const words = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(", ");
+  return [`no online node has the labels ${words} (and takes work); the task waits until one does`];
+}
+
 /** Checks a claim of this task by this node; first write wins, so a claimed task answers TASK_CLAIMED. */
 export function assertClaimable(task: Task, node: NodeRecord): void {
   if (task.status === "claimed") {
-    throw new CoordError("TASK_CLAIMED", "task already claimed", {
+    throw new CoordError("TASK_CLAIMED", `task ${task.id} is already claimed by ${task.claimed_by}`, {
+      task_id: task.id,
       claimed_by: task.claimed_by,
       claimed_at: task.claimed_at,
     });
@@ -126,9 +143,12 @@ export function assertClaimable(task: Task, node: NodeRecord): void {
   }
   assertNodeCanClaim(node);
   if (!labelsSatisfied(task.labels, node.labels)) {
-    throw new CoordError("LABELS_NOT_SATISFIED", `node ${node.id} lacks labels the task requires`, {
+    const missing = missingLabels(task.labels, node.labels);
+    const words = Object.entries(missing).map(([k, v]) => `${k}=${v}`).join(", ");
+    throw new CoordError("LABELS_NOT_SATISFIED", `node ${node.id} lacks the label${Object.keys(missing).length === 1 ? "" : "s"} task ${task.id} requires: ${words}`, {
+      task_id: task.id,
       required: task.labels,
-      missing: missingLabels(task.labels, node.labels),
+      missing,
     });
   }
 }
@@ -183,6 +203,11 @@ function clearLease(task: Task, status: TaskStatus, ts: string): Task {
   return { ...task, status, lease_expires_at: null, updated_at: ts };
 }
 
+/** Back to pending: nobody holds the task any more, so it names no claimant (lists showed the old one). */
+function backToPending(task: Task, ts: string): Task {
+  return { ...clearLease(task, "pending", ts), claimed_by: null, claimed_node: null, worker_name: null, claimed_at: null };
+}
+
 export function completeTask(
   task: Task,
   nodeId: string,
@@ -212,7 +237,7 @@ export function failTask(task: Task, nodeId: string, reason: string, retry: bool
   assertClaimant(task, nodeId);
   const final = !retry || task.attempts >= task.max_attempts;
   const next: Task = {
-    ...clearLease(task, final ? "failed" : "pending", now),
+    ...(final ? clearLease(task, "failed", now) : backToPending(task, now)),
     failure_reason: reason,
     completed_at: final ? now : null,
     cooldown: final ? null : cooldownFor(nodeId, now),
@@ -225,7 +250,7 @@ export function failTask(task: Task, nodeId: string, reason: string, retry: bool
 
 export function releaseTask(task: Task, nodeId: string, reason: string, now: string): Transition {
   assertClaimant(task, nodeId);
-  const next: Task = { ...clearLease(task, "pending", now), cooldown: cooldownFor(nodeId, now) };
+  const next: Task = { ...backToPending(task, now), cooldown: cooldownFor(nodeId, now) };
   return { task: next, event: taskEvent("task.released", next, now, { node_id: nodeId, worker: task.worker_name, reason }) };
 }
 
@@ -235,14 +260,7 @@ export function releaseTask(task: Task, nodeId: string, reason: string, now: str
  */
 export function unclaimTask(task: Task, nodeId: string, reason: string, now: string): Transition {
   assertClaimant(task, nodeId);
-  const next: Task = {
-    ...clearLease(task, "pending", now),
-    attempts: Math.max(0, task.attempts - 1),
-    claimed_by: null,
-    claimed_node: null,
-    worker_name: null,
-    claimed_at: null,
-  };
+  const next: Task = { ...backToPending(task, now), attempts: Math.max(0, task.attempts - 1) };
   return {
     task: next,
     event: taskEvent("task.released", next, now, { node_id: nodeId, worker: task.worker_name, reason, attempt_refunded: true }),

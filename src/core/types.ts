@@ -186,6 +186,8 @@ export type NewEvent = Omit<CoordEvent, "id">;
 /** Repo state as served by GET /state/{repo}. */
 export interface RepoState {
   repo: string;
+  /** false: no node reports the repo and no task names it (the counts are then all zero). */
+  known: boolean;
   agents: Record<string, { name: string; node: string; type: string; status: string; task: string | null }>;
   pending_tasks: number;
   active_prs: number;

@@ -1,7 +1,7 @@
 import cors from "@fastify/cors";
 import swagger from "@fastify/swagger";
 import { Ajv } from "ajv";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { CoordError } from "../core/errors.js";
 import type { Coordinator } from "../coordinator/index.js";
 import { DEFAULT_CONNECTION_LIMITS } from "../config/server-limits.js";
@@ -13,6 +13,8 @@ import { messageRoutes } from "./routes/messages.js";
 import { metaRoutes } from "./routes/meta.js";
 import { nodeRoutes } from "./routes/nodes.js";
 import { taskRoutes } from "./routes/tasks.js";
+import { webhookRoutes } from "./routes/webhooks.js";
+import { createWebhookService, type WebhookService } from "../webhooks/index.js";
 import type { SseWriter } from "./sse.js";
 import type { AuditLogOptions } from "./audit-log.js";
 import { installAudit } from "./audit-hook.js";
@@ -20,7 +22,7 @@ import { installMetrics } from "./metrics.js";
 import { openApiOptions } from "./openapi.js";
 import { API_PREFIX } from "./route.js";
 import { createAuthFailureLimiter, installRateLimit, type RateLimitOptions } from "./rate-limit.js";
-import { refuseQueryTokens, withRedactedUrls } from "./request-log.js";
+import { installRequestLog, refuseQueryTokens, withRedactedUrls } from "./request-log.js";
 import { ignoringUnknownFields, installUnknownFieldWarnings } from "./unknown-fields.js";
 
 export { API_PREFIX } from "./route.js";
@@ -46,6 +48,8 @@ export interface AppOptions {
   corsOrigins?: string[];
   /** Socket timeouts and connection caps; DESIGN §10 defaults unless given. */
   connections?: ConnectionLimits;
+  /** Webhook delivery (DESIGN §12), shown by GET /webhooks and /metrics; none configured unless given. */
+  webhooks?: WebhookService;
   /** Extra options for fastify (TLS `https`, etc.). */
   fastify?: Partial<FastifyServerOptions> & Record<string, unknown>;
 }
@@ -82,6 +86,8 @@ export function createApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     // Query strings are redacted in request logs: a token sent as ?token= must not be written down.
     logger: withRedactedUrls(options.logger ?? false),
+    // One line per request at most, from our own hook (request-log.ts), at a level by its kind.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
     // Refusals while closing come from our own hook, in the envelope (see `closing` below).
@@ -136,7 +142,9 @@ export function createApp(options: AppOptions): FastifyInstance {
     }
   });
   if (options.audit) installAudit(app, options.audit);
-  installMetrics(app, coordinator, () => streams.size);
+  if (options.logger) installRequestLog(app);
+  const webhooks = options.webhooks ?? createWebhookService({ store: coordinator.context.store, webhooks: [] });
+  installMetrics(app, coordinator, () => streams.size, webhooks);
   // A token taken out of the list (rotation) also loses the event streams it opened.
   const stopWatchingTokens = auth.onChange(() => {
     for (const s of streams) if (!auth.accepts(s.authorization)) s.close();
@@ -165,6 +173,7 @@ export function createApp(options: AppOptions): FastifyInstance {
       nodeRoutes(api, coordinator, limits);
       taskRoutes(api, coordinator);
       messageRoutes(api, coordinator);
+      webhookRoutes(api, webhooks);
       eventRoutes(api, coordinator, {
         pingIntervalMs: options.ssePingIntervalMs ?? 15_000,
         retryMs: 3000,

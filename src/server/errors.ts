@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { CoordError, ERROR_STATUS, type ErrorCode } from "../core/errors.js";
 import { storeFault } from "../store/faults.js";
+import { PATTERN_WORDS } from "./schemas.js";
 
 /** The error envelope of DESIGN section 5. */
 export interface ErrorBody {
@@ -21,6 +22,13 @@ export function fieldOf(part: string | undefined, instancePath: string, params: 
   if (typeof params.additionalProperty === "string") path = path ? `${path}.${params.additionalProperty}` : params.additionalProperty;
   const where = part === "querystring" ? "query" : part === "params" ? "path" : part === "headers" ? "header" : (part ?? "body");
   return path ? `${where}.${path}` : where;
+}
+
+/** ajv's message, but a pattern in words (`must match pattern "^[A-Za-z0-9]…"` helps nobody). */
+function fieldMessage(keyword: string, params: Record<string, unknown>, message: string | undefined): string {
+  if (keyword === "additionalProperties") return "unknown field";
+  if (keyword === "pattern") return PATTERN_WORDS[String(params.pattern)] ?? "contains characters that are not allowed";
+  return message ?? "invalid";
 }
 
 interface AjvError {
@@ -50,7 +58,7 @@ function readableErrors(errors: AjvError[]): { error: AjvError; message: string 
     if (folded.has(e)) continue;
     const values = e.keyword === "anyOf" ? choices.get(`${e.instancePath} ${e.schemaPath}`) : e.keyword === "enum" ? (e.params.allowedValues as unknown[]) : undefined;
     if (values) out.push({ error: e, message: `must be one of ${values.map(String).join(", ")}` });
-    else out.push({ error: e, message: e.keyword === "additionalProperties" ? "unknown field" : (e.message ?? "invalid") });
+    else out.push({ error: e, message: fieldMessage(e.keyword, e.params, e.message) });
   }
   return out;
 }

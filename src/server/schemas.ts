@@ -3,9 +3,16 @@
  * response serialisation all come from these, so they are the contract in code.
  */
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { WORKER_BOUNDS } from "../core/nodes.js";
 import { EVENT_TYPES, MESSAGE_STATUSES, NODE_HEALTHS, NODE_STATUSES, PRIORITIES, TASK_STATUSES } from "../core/types.js";
 
 const NAME = "^[A-Za-z0-9][A-Za-z0-9._-]*$";
+const LABEL_KEY = "^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$";
+const LABEL_VALUE = "^[A-Za-z0-9._/+@=-]+$";
+const ADDRESS = "^[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9][A-Za-z0-9._-]*)?$";
+const REGISTRATION_ID = "^[A-Za-z0-9_-]+$";
+const PRINTABLE = "^[\\x21-\\x7e]+$";
+const METRIC = "^[a-z][a-z0-9_]{0,63}$";
 /** Node ids, agent and worker names, repo names: no `@`, `/`, `,`, `:` or whitespace. */
 export const Name = (description: string) => Type.String({ minLength: 1, maxLength: 128, pattern: NAME, description });
 export const Id = Type.String({ minLength: 1, maxLength: 128, pattern: NAME });
@@ -13,8 +20,8 @@ const Timestamp = Type.String({ format: "date-time" });
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 export const Labels = Type.Record(
-  Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$" }),
-  Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9._/+@=-]+$" }),
+  Type.String({ pattern: LABEL_KEY }),
+  Type.String({ minLength: 1, maxLength: 128, pattern: LABEL_VALUE }),
   { maxProperties: 32, additionalProperties: false, description: "key → value; a task's labels are requirements" },
 );
 export const Priority = Type.Union(PRIORITIES.map((p) => Type.Literal(p)));
@@ -23,10 +30,24 @@ const StringEnum = <T extends string>(values: readonly T[]) => Type.Union(values
 const TEXT = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$";
 const Text = (max: number, min = 0) => Type.String({ minLength: min, maxLength: max, pattern: TEXT });
 /** A git branch name as multiclaude records it (`work/<worker>`): no whitespace or control characters. */
-const Branch = Type.String({ minLength: 1, maxLength: 255, pattern: "^[^\\s\\u0000-\\u001F\\u007F~^:?*\\[\\\\]+$" });
+const BRANCH = "^[^\\s\\u0000-\\u001F\\u007F~^:?*\\[\\\\]+$";
+const Branch = Type.String({ minLength: 1, maxLength: 255, pattern: BRANCH });
 /** At most this many repos in one claim's `repos` filter. */
 export const MAX_CLAIM_REPOS = 256;
-const Address = Type.String({ minLength: 1, maxLength: 257, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9][A-Za-z0-9._-]*)?$" });
+const Address = Type.String({ minLength: 1, maxLength: 257, pattern: ADDRESS });
+
+/** Each pattern above in words, for the 400's field messages (a regex means nothing to most people). */
+export const PATTERN_WORDS: Record<string, string> = {
+  [NAME]: "must be letters, digits, '.', '_' or '-', starting with a letter or digit (no spaces)",
+  [LABEL_KEY]: "a label key must be letters, digits, '.', '_', '/' or '-', starting with a letter or digit, at most 63",
+  [LABEL_VALUE]: "a label value must be letters, digits or any of . _ / + @ = -",
+  [ADDRESS]: "must be agent or agent@node (letters, digits, '.', '_' or '-')",
+  [REGISTRATION_ID]: "must be letters, digits, '_' or '-'",
+  [PRINTABLE]: "must be printable ASCII without spaces",
+  [METRIC]: "a metric name must be lowercase letters, digits or '_', starting with a letter",
+  [TEXT]: "must not contain control characters (tab and newlines are fine)",
+  [BRANCH]: "a branch name must not contain spaces, control characters or any of ~ ^ : ? * [ \\",
+};
 
 // ---- entities -------------------------------------------------------------
 
@@ -41,7 +62,7 @@ export const AgentSummary = Type.Object(
   },
   { additionalProperties: false },
 );
-const Metrics = Type.Record(Type.String({ pattern: "^[a-z][a-z0-9_]{0,63}$" }), Type.Number(), {
+const Metrics = Type.Record(Type.String({ pattern: METRIC }), Type.Number(), {
   maxProperties: 32,
   additionalProperties: false,
 });
@@ -94,6 +115,12 @@ export const Task = Type.Object({
   ),
 });
 
+/** `POST /tasks`: the task, plus `warnings` when no online node could take it now (issue 13). */
+export const CreatedTask = Type.Composite([
+  Task,
+  Type.Object({ warnings: Type.Optional(Type.Array(Type.String(), { description: "e.g. no online node has the task's labels; the task waits" })) }),
+]);
+
 export const Message = Type.Object({
   id: Type.String(),
   from: Type.String(),
@@ -115,16 +142,16 @@ export const Event = Type.Object({
 
 // ---- requests -------------------------------------------------------------
 
-const RegistrationId = Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9_-]+$" });
+const RegistrationId = Type.String({ minLength: 1, maxLength: 128, pattern: REGISTRATION_ID });
 const WorkerName = Name("the agent that works on the task, e.g. worker-3");
 
 export const RegisterBody = Type.Object(
   {
     node_id: Name("stable id of this machine"),
-    hostname: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" })),
+    hostname: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: NAME })),
     capacity: Type.Optional(
       Type.Object(
-        { max_workers: Type.Optional(Type.Integer({ minimum: 0, maximum: 1024 })), current_workers: Type.Optional(Type.Integer({ minimum: 0, maximum: 1024 })) },
+        { max_workers: Type.Optional(Type.Integer({ minimum: WORKER_BOUNDS.min, maximum: WORKER_BOUNDS.max })), current_workers: Type.Optional(Type.Integer({ minimum: WORKER_BOUNDS.min, maximum: WORKER_BOUNDS.max })) },
         { additionalProperties: false },
       ),
     ),
@@ -140,7 +167,7 @@ export const HeartbeatBody = Type.Object(
     agents: Type.Optional(Type.Array(AgentSummary, { maxItems: 256 })),
     metrics: Type.Optional(Metrics),
     repos: Type.Optional(Type.Array(RepoReport, { maxItems: 256 })),
-    capacity: Type.Optional(Type.Object({ current_workers: Type.Optional(Type.Integer({ minimum: 0, maximum: 1024 })) }, { additionalProperties: false })),
+    capacity: Type.Optional(Type.Object({ current_workers: Type.Optional(Type.Integer({ minimum: WORKER_BOUNDS.min, maximum: WORKER_BOUNDS.max })) }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );
@@ -154,7 +181,7 @@ export const CreateTaskBody = Type.Object(
     priority: Type.Optional(Priority),
     labels: Type.Optional(Labels),
     max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-    idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: "^[\\x21-\\x7e]+$" })),
+    idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: PRINTABLE })),
   },
   { additionalProperties: false },
 );

@@ -10,6 +10,7 @@ import { openFileWarning } from "./connections.js";
 import { createAuth } from "./auth.js";
 import { ensureTokenFile } from "./token-file.js";
 import { VERSION } from "./version.js";
+import { createWebhookService } from "../webhooks/index.js";
 
 export interface StartServerOptions {
   /** Where to say what happens (listening address, token file); stderr by default. */
@@ -22,7 +23,12 @@ export interface StartServerOptions {
 }
 
 export interface RunningServer {
+  /** A URL that reaches the server from this machine (loopback when it listens on every interface). */
   url: string;
+  /** The address it really bound, `0.0.0.0:7331` or `[::1]:7331`. */
+  listen: string;
+  /** Bound to every interface (`0.0.0.0` or `::`), so reachable from other machines. */
+  everyInterface: boolean;
   port: number;
   /** Set when the zero-config admin token is in use. */
   tokenFile?: string;
@@ -31,9 +37,21 @@ export interface RunningServer {
   /** `memory`, `sqlite` or `redis`. */
   store: string;
   version: string;
-  /** Applies a re-read config's tokens and rate limits at run time (SIGHUP); other changes need a restart. */
-  reload(config: ServerConfig): void;
+  /** Applies a re-read config's tokens, rate limits and webhooks at run time (SIGHUP); other changes need a restart. */
+  reload(config: ServerConfig): Promise<{ webhooks: { added: string[]; removed: string[]; changed: string[] } }>;
   close(): Promise<void>;
+}
+
+/** `log`, with a line repeated within a minute dropped (bounded: at most 100 remembered). */
+function onceAMinute(log: (line: string) => void): (line: string) => void {
+  const seen = new Map<string, number>();
+  return (line) => {
+    const now = Date.now();
+    if (now - (seen.get(line) ?? -Infinity) < 60_000) return;
+    if (seen.size > 100) seen.clear();
+    seen.set(line, now);
+    log(line);
+  };
 }
 
 /** serve exits within this of SIGTERM, even when the store does not answer (DESIGN §10). */
@@ -84,6 +102,10 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     retention: config.retention,
     version: VERSION,
   });
+  // Sweeps run every second and webhook workers retry on their own: a store that is gone for a
+  // while is one line a minute per message, not sixty.
+  const sweepLog = onceAMinute(log);
+  const webhooks = createWebhookService({ store, webhooks: config.webhooks, tuning: config.webhook_tuning, log: onceAMinute(log) });
   const https = config.tls.enabled
     ? {
         cert: readFileSync(config.tls.cert_file!),
@@ -102,6 +124,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     audit: config.audit.file ? { file: config.audit.file, keep: config.audit.keep } : undefined,
     version: VERSION,
     corsOrigins: config.cors.origins,
+    webhooks,
     connections: config.connections,
     // Request logs go to stderr: stdout is for `--json` answers only.
     logger: options.logLevel && options.logLevel !== "silent" ? { level: options.logLevel, stream: process.stderr } : false,
@@ -114,12 +137,16 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     await store.close();
     throw err;
   }
-  coordinator.start((err) => log(`sweep failed: ${(err as Error).message}`));
+  coordinator.start((err) => sweepLog(`sweep failed: ${(err as Error).message}`));
+  webhooks.start();
   const address = app.server.address();
   const actualPort = typeof address === "object" && address ? address.port : port;
+  const boundHost = typeof address === "object" && address ? address.address : host;
+  const bracket = (h: string) => (h.includes(":") ? `[${h}]` : h);
+  const everyInterface = boundHost === "0.0.0.0" || boundHost === "::";
   const scheme = https ? "https" : "http";
-  const shownHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
-  const url = `${scheme}://${shownHost}:${actualPort}`;
+  const localHost = everyInterface ? (boundHost === "::" ? "[::1]" : "127.0.0.1") : bracket(host);
+  const url = `${scheme}://${localHost}:${actualPort}`;
   // Where it listens and the token file are the caller's to print (see RunningServer).
   if (!config.auth.required) log("warning: authentication is switched off");
   const fileLimit = openFileWarning(config.connections.max_connections);
@@ -128,20 +155,24 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   let closing: Promise<void> | undefined;
   return {
     url,
+    listen: `${bracket(boundHost)}:${actualPort}`,
+    everyInterface,
     port: actualPort,
     tokenFile,
     tokenCreated: created ?? false,
     store: store.backend,
     version: VERSION,
-    reload(next) {
+    async reload(next) {
       // With no tokens configured the zero-config token stays in force.
       auth.setTokens({ required: next.auth.required, tokens: next.auth.tokens.length ? next.auth.tokens : resolveTokens(next, env).tokens });
       Object.assign(limits, next.rate_limit);
+      return { webhooks: await webhooks.reload(next.webhooks) };
     },
     close() {
       closing ??= (async () => {
         const graceful = (async () => {
           await app.close();
+          await webhooks.stop();
           await store.close();
         })();
         // Whatever the store does (a Redis going away as we stop), serve is done by the deadline.

@@ -158,7 +158,7 @@ describe("messages", () => {
 });
 
 describe("GET /state/{repo}", () => {
-  it("is built from heartbeats: agents keyed name@node, pending_tasks of the repo, active_prs as last reported", async () => {
+  it("is built from heartbeats: agents keyed name@node, pending_tasks of the repo, active_prs summed over nodes", async () => {
     const regA = await registerNode(server, "machine-a");
     const regB = await registerNode(server, "machine-b", { maxWorkers: 5 });
     okData(
@@ -195,30 +195,34 @@ describe("GET /state/{repo}", () => {
     expect(s.pending_tasks).toBe(3); // t1 (orphaned), t2, t3
     expect(s.active_prs).toBe(4);
 
-    // The latest report wins, from any node.
+    // Each node's latest report counts, summed: machine-a's 4 and machine-b's 6.
     clock.advance(1000);
     okData(await heartbeat(server, regB, { repos: [{ name: "my-repo", active_prs: 6 }] }));
     s = await state("my-repo");
-    expect(s.active_prs).toBe(6);
+    expect(s.active_prs).toBe(10);
+    expect(s.known).toBe(true);
     expect(Object.keys(s.agents)).toContain("worker-1@machine-b"); // a heartbeat without `agents` keeps them
 
     const other = await state("other-repo");
     expect(Object.keys(other.agents)).toEqual(["supervisor@machine-a"]);
     expect(other).toMatchObject({ pending_tasks: 1, active_prs: 1 });
-    expect(await state("empty-repo")).toEqual({ repo: "empty-repo", agents: {}, pending_tasks: 0, active_prs: 0 });
+    expect(await state("empty-repo")).toEqual({ repo: "empty-repo", known: false, agents: {}, pending_tasks: 0, active_prs: 0 });
   });
 
-  it("active_prs follows the latest report even when a node repeats its own earlier value", async () => {
+  it("active_prs is the sum of each node's latest report (two nodes with a PR each make 2)", async () => {
     const regA = await registerNode(server, "machine-a");
     const regB = await registerNode(server, "machine-b");
-    okData(await heartbeat(server, regA, { repos: [{ name: "my-repo", active_prs: 4 }] }));
+    okData(await heartbeat(server, regA, { repos: [{ name: "my-repo", active_prs: 1 }] }));
     clock.advance(1000);
-    okData(await heartbeat(server, regB, { repos: [{ name: "my-repo", active_prs: 6 }] }));
-    expect((await state("my-repo")).active_prs).toBe(6);
-    // Two PRs merged; machine-a sees 4 again (the same number it reported before).
+    okData(await heartbeat(server, regB, { repos: [{ name: "my-repo", active_prs: 1 }] }));
+    expect((await state("my-repo")).active_prs).toBe(2);
+    // A node's new report replaces its own earlier one, not the other node's.
     clock.advance(1000);
-    okData(await heartbeat(server, regA, { repos: [{ name: "my-repo", active_prs: 4 }] }));
+    okData(await heartbeat(server, regA, { repos: [{ name: "my-repo", active_prs: 3 }] }));
     expect((await state("my-repo")).active_prs).toBe(4);
+    // A node that leaves no longer counts.
+    okData(await server.api("POST", "/deregister", { token: TOKENS.node, body: { registration_id: regB } }));
+    expect((await state("my-repo")).active_prs).toBe(3);
   });
 
   it("an agent without repo counts for the node's repo when the node reports exactly one", async () => {

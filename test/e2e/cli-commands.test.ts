@@ -49,7 +49,7 @@ describe("every command, human and --json", () => {
     expect((await cli("register", "-q", "--node-id", "ci-1", "--label", "pool=gpu", "--max-workers", "2")).stdout).toMatch(/^reg-\S+\n$/);
 
     const nodes = await cli("nodes");
-    expect(nodes.stdout).toMatch(/ci-1\s+online\s+healthy\s+0\/2\s+pool=gpu/);
+    expect(nodes.stdout).toMatch(/^ci-1\s+online\s+healthy\s+0\/2\s+0\s+.+\s+pool=gpu$/m);
     expect((await json("nodes", "list", "--label", "pool=gpu")).nodes.map((n: { id: string }) => n.id)).toEqual(["ci-1"]);
     expect((await json("nodes", "--label", "pool=cpu")).nodes).toEqual([]);
     expect((await cli("nodes", "show", "ci-1")).stdout).toMatch(/^labels\s+pool=gpu$/m);
@@ -67,7 +67,8 @@ describe("every command, human and --json", () => {
     expect(second).toMatchObject({ repo: "web", description: "Second", status: "pending", priority: "medium" });
     expect((await cli("tasks", "create", "-q", "--repo", "web", "--description", "Second", "--idempotency-key", "k1")).stdout).toBe(`${second.id}\n`);
 
-    expect((await cli("tasks")).stdout).toMatch(new RegExp(`${id}\\s+pending\\s+high\\s+web\\s+pool=gpu`));
+    expect((await cli("tasks")).stdout).toMatch(new RegExp(`^${id}\\s+pending\\s+high\\s+web\\s+-\\s+-\\s+Fix the login page$`, "m"));
+    expect((await cli("-o", "wide", "tasks")).stdout).toMatch(new RegExp(`^${id}\\s+pending\\s+high\\s+web\\s+-\\s+-\\s+pool=gpu\\s+0/3\\s+\\d+s\\s+Fix the login page$`, "m"));
     const list = await json("tasks", "list", "--repo", "web", "--limit", "1", "--all");
     expect(list.tasks.map((t: { id: string }) => t.id).sort()).toEqual([id, second.id].sort());
     expect(list.next_cursor).toBeNull();
@@ -143,7 +144,7 @@ describe("exit codes", () => {
     expect((await runCli(["tasks", "claim", t.id], { home: other, env })).code).toBe(0);
     const r = await cli("tasks", "claim", t.id);
     expect(r.code).toBe(4);
-    expect(r.stderr).toMatch(/^error: .*TASK_CLAIMED.*claimed by cli@other/);
+    expect(r.stderr).toMatch(new RegExp(`^error: task ${t.id} is already claimed by cli@other \\(TASK_CLAIMED\\) since `));
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stdout).toBe("");
   });

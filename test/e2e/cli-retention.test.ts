@@ -46,7 +46,8 @@ describe("nodes forget, and paged nodes / messages list", () => {
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/box-1/);
     expect(first.stdout).not.toMatch(/box-3/);
-    expect(first.stdout).toMatch(/more: --cursor box-2 \(or --all\)/);
+    // The hint is on stderr (issue 13: stdout holds only the table).
+    expect(first.stderr).toMatch(/more: --cursor box-2 \(or --all\)/);
     const rest = JSON.parse((await admin("--json", "nodes", "--limit", "2", "--cursor", "box-2")).stdout);
     expect(rest).toMatchObject({ nodes: [{ id: "box-3" }], next_cursor: null });
     const all = JSON.parse((await admin("--json", "nodes", "--limit", "1", "--all")).stdout);
@@ -60,7 +61,7 @@ describe("nodes forget, and paged nodes / messages list", () => {
     const page = JSON.parse((await admin("--json", "messages", "list", "--node", "box-3", "--limit", "2")).stdout);
     expect(page.messages.map((m: { body: string }) => m.body)).toEqual(["m0", "m1"]);
     expect(page.next_cursor).toBe(page.messages[1].id);
-    expect((await admin("messages", "list", "--node", "box-3", "--limit", "2")).stdout).toContain(`more: --cursor ${page.next_cursor}`);
+    expect((await admin("messages", "list", "--node", "box-3", "--limit", "2")).stderr).toContain(`more: --cursor ${page.next_cursor}`);
     const all = JSON.parse((await admin("--json", "messages", "list", "--node", "box-3", "--limit", "1", "--all")).stdout);
     expect(all.messages.map((m: { body: string }) => m.body)).toEqual(["m0", "m1", "m2"]);
   });

@@ -54,7 +54,7 @@ describe("concurrent claims of one task", () => {
     expect(losers).toHaveLength(99);
     for (const r of losers) {
       const details = expectError(r, 409, "TASK_CLAIMED");
-      expect(details).toEqual({ claimed_by: won.claimed_by, claimed_at: won.claimed_at });
+      expect(details).toEqual({ task_id: won.id, claimed_by: won.claimed_by, claimed_at: won.claimed_at });
     }
 
     const stored = await getTask(server, task.id);

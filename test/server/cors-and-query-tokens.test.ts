@@ -98,14 +98,15 @@ describe("tokens only in the Authorization header", () => {
         done();
       },
     });
-    server = await startTestServer({ app: { logger: { level: "info", stream } } });
+    // debug: reads are logged only there (one line each, issue 13).
+    server = await startTestServer({ app: { logger: { level: "debug", stream } } });
     await server.api("GET", `/tasks?token=${TOKENS.admin}&repo=secret-repo`, { token: TOKENS.read });
     await server.api("GET", "/tasks?repo=my-repo&limit=5", { token: TOKENS.read });
     const log = lines.join("\n");
     expect(log).not.toContain(TOKENS.admin);
     expect(log).not.toContain(TOKENS.read);
     expect(log).not.toContain("secret-repo");
-    const urls = lines.map((l) => JSON.parse(l) as { req?: { url: string } }).flatMap((l) => (l.req ? [l.req.url] : []));
+    const urls = lines.map((l) => JSON.parse(l) as { url?: string }).flatMap((l) => (l.url ? [l.url] : []));
     expect(urls).toEqual(["/api/v1/tasks?token=…&repo=…", "/api/v1/tasks?repo=…&limit=…"]);
   });
 });

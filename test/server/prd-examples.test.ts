@@ -124,8 +124,9 @@ describe("PRD examples", () => {
     clock.advance(1000);
     const res = await claim(server, task.id, regB, "worker-3");
     const details = expectError(res, 409, "TASK_CLAIMED");
-    expect(res.body.error).toBe("task already claimed");
-    expect(details).toEqual({ claimed_by: "worker-2@machine-c", claimed_at: claimedAt });
+    // The PRD's text "task already claimed", naming the task and its holder (issue 13).
+    expect(res.body.error).toBe(`task ${task.id} is already claimed by worker-2@machine-c`);
+    expect(details).toEqual({ task_id: task.id, claimed_by: "worker-2@machine-c", claimed_at: claimedAt });
   });
 
   it("GET /state/{repo} answers {repo, agents, pending_tasks, active_prs} with agents keyed name@node", async () => {
@@ -148,6 +149,7 @@ describe("PRD examples", () => {
     const data = okData(await server.api("GET", "/state/my-repo", { token: TOKENS.read }));
     expect(data).toEqual({
       repo: "my-repo",
+      known: true,
       agents: {
         "supervisor@machine-a": { name: "supervisor", node: "machine-a", type: "supervisor", status: "running", task: null },
         "worker-1@machine-b": { name: "worker-1", node: "machine-b", type: "worker", status: "running", task: "auth feature" },

@@ -93,7 +93,7 @@ export function eventSpecs(h: () => Harness, makeStore: MakeStore): void {
     await expectCode(coord.messages.send({ from: "x", to: "reviewer", repo: "acme/app", body: "?" }), "AGENT_NOT_FOUND");
   });
 
-  it("builds repo state from heartbeats: agents, pending + orphaned count, latest active_prs", async () => {
+  it("builds repo state from heartbeats: agents, pending + orphaned count, active_prs summed over each node's latest report", async () => {
     const { register, coord, createTask, advance } = h();
     const a = await register("a");
     const b = await register("b");
@@ -111,7 +111,9 @@ export function eventSpecs(h: () => Harness, makeStore: MakeStore): void {
     expect(Object.keys(state.agents).sort()).toEqual(["supervisor@a", "w1@b"]);
     expect(state.agents["w1@b"]).toEqual({ name: "w1", node: "b", type: "worker", status: "busy", task: "x" });
     expect(state.pending_tasks).toBe(2);
-    expect(state.active_prs).toBe(5);
+    expect(state.active_prs).toBe(7); // a's 2 + b's 5
+    expect(state.known).toBe(true);
+    expect((await coord.nodes.state("acme/none")).known).toBe(false);
     expect(await h().store.getRepo("acme/app")).toMatchObject({ active_prs: 5, reported_by: "b" });
     expect(await h().store.getRepo("acme/none")).toBeUndefined();
   });

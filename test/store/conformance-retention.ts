@@ -107,7 +107,8 @@ export function retentionSpecs(h: () => Harness): void {
     expect((await store.listNodes({})).map((n) => n.id)).toEqual(["alive"]);
     expect(await store.idleNodes(new Date(h().now() + DAY).toISOString(), 10)).toEqual([]);
     expect((await store.counts()).nodes).toEqual({ online: 1, offline: 0, deregistered: 0 });
-    expect(await store.getTask(task.id)).toMatchObject({ status: "pending", claimed_node: "gone" });
+    // Released: pending again, naming no claimant (issue 13: a released task showed its old one).
+    expect(await store.getTask(task.id)).toMatchObject({ status: "pending", claimed_node: null, claimed_by: null });
     expect(await store.countPending()).toBe(1);
     expect(await store.listMessages({ to_node: "gone", limit: 10 })).toEqual([]);
     expect(await store.countPendingMessages("gone")).toBe(0);

@@ -3,6 +3,7 @@ import type { Client } from "../../client/client.js";
 import type { StreamEvent } from "../../client/types.js";
 import type { Output } from "../output/output.js";
 import { collect, intArg, SERVER_LIMITS } from "../parse.js";
+import { examples } from "../help.js";
 import type { Runner } from "../runner.js";
 
 interface EventsOptions {
@@ -20,13 +21,21 @@ function summary(data: Record<string, unknown>): string {
     .join(" ");
 }
 
+/**
+ * An id past the log's end: mistyped, or the coordinator restarted with a new log (memory://).
+ * Nothing tells the two apart, so the message names both instead of claiming a restart.
+ */
+function beyondLog(id: number, last?: number): string {
+  return `#${id} is past the coordinator's last event${last === undefined ? "" : ` (#${last})`}: a mistyped id, or the coordinator restarted with a new log`;
+}
+
 /** One event: a JSON line with --json, else `#id time type key=value...`. */
 function printEvent(out: Output, e: StreamEvent): void {
   if (out.json) return out.data(e, false);
   if (e.type === "stream.reset") {
     const { oldest_id, requested_id } = e.data;
     if (requested_id !== undefined && requested_id >= oldest_id) {
-      out.warn(`#${requested_id} is not in the coordinator's event log (it restarted with a new log); replaying from #${oldest_id}`);
+      out.warn(`${beyondLog(requested_id)}; replaying from #${oldest_id}`);
     } else out.warn(`events before #${oldest_id} are no longer kept; continuing from there`);
     return;
   }
@@ -56,7 +65,7 @@ async function printPast(client: Client, out: Output, query: { since: number; li
     const page = await client.readEvents({ since, limit: want, types: query.types.length ? query.types : undefined, repo: query.repo });
     if (first && page.reset) {
       if (since > page.last_event_id) {
-        out.warn(`#${since} is not in the coordinator's event log (last #${page.last_event_id}; it restarted with a new log); printing from #${page.oldest_id}`);
+        out.warn(`${beyondLog(since, page.last_event_id)}; printing from #${page.oldest_id}`);
         since = 0;
         continue;
       }
@@ -85,7 +94,8 @@ export function registerEvents(program: Command, run: Runner): void {
     .option("--type <glob>", "only these event types, e.g. task.* or node.offline (repeatable, or comma-separated)", collect, [])
     .option("--repo <repo>", "only events about this repo")
     .option("--no-follow", "print the events after --since and exit")
-    .option("--limit <n>", `with --no-follow: at most this many events (default ${DEFAULT_PAST}; fetched ${SERVER_PAGE} a request)`, intArg(1, MAX_PAST))
+    .option("--limit <n>", `stop after this many events (with --no-follow: default ${DEFAULT_PAST}, fetched ${SERVER_PAGE} a request)`, intArg(1, MAX_PAST))
+    .addHelpText("after", examples("events --type 'task.*' --type node.offline", "events --since 0 --no-follow --limit 50", "events --json --limit 1   # wait for the next event, print it, exit"))
     .action(
       run<EventsOptions>(async (ctx, opts) => {
         const client = await ctx.client();
@@ -95,6 +105,7 @@ export function registerEvents(program: Command, run: Runner): void {
           if (printed === 0 && !ctx.out.json) ctx.out.info("no events");
           return;
         }
+        // Ctrl-C, or `--limit` events printed (leaving the loop closes the stream), ends it.
         const signal = ctx.interruptSignal();
         const stream = client.streamEvents({
           since: opts.since,
@@ -106,7 +117,11 @@ export function registerEvents(program: Command, run: Runner): void {
           // On stderr, so --json stdout stays clean; scripts may wait for it before acting.
           onConnect: ({ reconnect }) => ctx.out.info(reconnect ? "reconnected" : `following events from ${client.url} (Ctrl-C to stop)`),
         });
-        for await (const event of stream) printEvent(ctx.out, event);
+        let printed = 0;
+        for await (const event of stream) {
+          printEvent(ctx.out, event);
+          if (event.id !== null && opts.limit !== undefined && ++printed >= opts.limit) break;
+        }
       }),
     );
 }

@@ -1,52 +1,109 @@
 import { Option, type Command } from "commander";
-import { NODE_STATUSES, type Node, type NodeStatus } from "../../core/types.js";
-import { ago, labels, status } from "../output/format.js";
+import type { Client } from "../../client/client.js";
+import { NODE_STATUSES, type Node, type NodeStatus, type Task } from "../../core/types.js";
+import { ago, labels, plural, status } from "../output/format.js";
 import type { Output } from "../output/output.js";
 import { collect, parseLabels } from "../parse.js";
+import { examples } from "../help.js";
 import type { Runner } from "../runner.js";
 import { pageOptions, printMore, readPages, type PageOptions } from "./paging.js";
+import { printTasks } from "./task-format.js";
+import { watchRedraw } from "./watch.js";
 
-interface ListRaw extends PageOptions {
+interface ListOptions extends PageOptions {
   status?: NodeStatus;
-  label?: string[];
+  label: string[];
+  watch: boolean;
+}
+
+/** Deregistered nodes older than this are hidden unless `--all`. */
+export const HIDE_DEREGISTERED_AFTER_MS = 60 * 60 * 1000;
+
+/** A node that sends no heartbeats: what it last said about itself is no longer known. */
+function live(n: Node): boolean {
+  return n.status === "online";
+}
+
+/** Claims the coordinator holds for the node / its worker limit: always known, unlike the reported workers. */
+function claims(n: Node): string {
+  return `${n.claimed_tasks.length}/${n.capacity.max_workers}`;
+}
+
+function percent(v: number | undefined): string {
+  return v === undefined ? "-" : `${Math.round(v)}%`;
+}
+
+/** Nodes to show: without `--all`, those deregistered more than an hour ago are left out. */
+export function visibleNodes(nodes: Node[], all: boolean, now = Date.now()): Node[] {
+  if (all) return nodes;
+  return nodes.filter((n) => n.status !== "deregistered" || now - Date.parse(n.last_seen) < HIDE_DEREGISTERED_AFTER_MS);
 }
 
 function printNodes(out: Output, nodes: Node[]): void {
   out.table(
-    ["NODE", "STATUS", "HEALTH", "WORKERS", "LABELS", "AGENTS", "LAST SEEN"],
+    [
+      "NODE",
+      "STATUS",
+      "HEALTH",
+      "CLAIMS",
+      "AGENTS",
+      "LAST SEEN",
+      { title: "WORKERS", wide: true },
+      { title: "CPU", wide: true },
+      { title: "MEM", wide: true },
+      { title: "HOSTNAME", wide: true },
+      { title: "LABELS", flex: true },
+    ],
     nodes.map((n) => [
       n.id,
       status(out.c, n.status),
-      status(out.c, n.health),
-      `${n.capacity.current_workers}/${n.capacity.max_workers}`,
-      labels(n.labels),
-      n.agents.length,
+      status(out.c, live(n) ? n.health : "unknown"),
+      claims(n),
+      live(n) ? n.agents.length : "-",
       ago(n.last_seen),
+      live(n) ? `${n.capacity.current_workers}/${n.capacity.max_workers}` : "-",
+      live(n) ? percent(n.metrics.cpu_percent) : "-",
+      live(n) ? percent(n.metrics.memory_percent) : "-",
+      n.hostname,
+      labels(n.labels),
     ]),
     "no nodes registered",
   );
 }
 
-function printNode(out: Output, n: Node): void {
+function printNode(out: Output, n: Node, tasks: Task[]): void {
+  const known = live(n);
   out.fields([
     ["node", n.id],
     ["hostname", n.hostname],
     ["status", status(out.c, n.status)],
-    ["health", status(out.c, n.health)],
-    ["workers", `${n.capacity.current_workers}/${n.capacity.max_workers}`],
+    ["health", status(out.c, known ? n.health : "unknown")],
+    ["claims", claims(n)],
+    ["workers", known ? `${n.capacity.current_workers}/${n.capacity.max_workers}` : "unknown"],
+    ["cpu", known ? percent(n.metrics.cpu_percent) : "unknown"],
+    ["memory", known ? percent(n.metrics.memory_percent) : "unknown"],
     ["labels", labels(n.labels)],
     ["registered", `${n.registered_at} (${ago(n.registered_at)})`],
     ["last seen", `${n.last_seen} (${ago(n.last_seen)})`],
-    ["claimed tasks", n.claimed_tasks.join(", ")],
-    ["repos", n.repos.map((r) => `${r.name} (${r.active_prs} PRs)`).join(", ")],
+    ["repos", n.repos.map((r) => `${r.name} (${plural(r.active_prs, "PR")})`).join(", ")],
   ]);
-  if (n.agents.length) {
+  if (n.agents.length && known) {
     out.line();
     out.table(
-      ["AGENT", "TYPE", "STATUS", "REPO", "TASK"],
+      ["AGENT", "TYPE", "STATUS", "REPO", { title: "TASK", flex: true }],
       n.agents.map((a) => [a.name, a.type, a.status, a.repo ?? "-", a.task ?? "-"]),
     );
   }
+  if (tasks.length) {
+    out.line();
+    printTasks(out, tasks);
+  }
+}
+
+/** The tasks a node holds, read one by one (a node holds at most max_workers of them). */
+async function claimedTasks(client: Client, n: Node): Promise<Task[]> {
+  const tasks = await Promise.all(n.claimed_tasks.slice(0, 100).map((id) => client.getTask(id).catch(() => undefined)));
+  return tasks.filter((t): t is Task => t !== undefined);
 }
 
 /** `nodes [list]`, `nodes show ID` and `nodes forget ID`. */
@@ -55,33 +112,45 @@ export function registerNodes(program: Command, run: Runner): void {
   pageOptions(
     nodes
       .command("list", { isDefault: true })
-      .description("List registered nodes, by id")
+      .description("List registered nodes by id (claims held / max workers); --all: every page, and nodes deregistered over an hour ago")
       .addOption(new Option("--status <status>", "only nodes with this status").choices(NODE_STATUSES))
-      .option("--label <key=value>", "only nodes with this label (repeatable)", collect, []),
+      .option("--label <key=value>", "only nodes with this label (repeatable)", collect, [])
+      .option("-w, --watch", "redraw on every node, agent or task event (until Ctrl-C)", false)
+      .addHelpText("after", examples("nodes --label pool=gpu", "nodes -o wide --watch", "nodes --all")),
   ).action(
-    run<ListRaw>(async (ctx, raw) => {
+    run<ListOptions>(async (ctx, opts) => {
       const client = await ctx.client();
-      const labels = parseLabels(raw.label);
-      const page = await readPages("nodes", raw, (p) => client.listNodesPage({ status: raw.status, labels, ...p }));
-      ctx.out.result(page, (r) => {
-        printNodes(ctx.out, r.nodes);
-        printMore(ctx.out, r.next_cursor);
-      });
+      const labels = parseLabels(opts.label);
+      const draw = async () => {
+        const page = await readPages("nodes", opts, (p) => client.listNodesPage({ status: opts.status, labels, ...p }));
+        ctx.out.result({ ...page, nodes: visibleNodes(page.nodes, opts.all) }, (r) => {
+          printNodes(ctx.out, r.nodes);
+          printMore(ctx.out, r.next_cursor);
+        });
+      };
+      if (!opts.watch) return draw();
+      return watchRedraw(ctx, client, ["node.*", "task.*", "agent.*"], draw);
     }),
   );
   nodes
     .command("show")
-    .description("Show one node: capacity, labels, agents, claims")
+    .description("Show one node: health, claims, CPU/memory, labels, agents, claimed tasks")
+    .addHelpText("after", examples("nodes show machine-b"))
     .argument("<node-id>", "the node's id")
     .action(
       run<Record<string, never>, [string]>(async (ctx, _opts, id) => {
         const client = await ctx.client();
-        ctx.out.result(await client.getNode(id), (n) => printNode(ctx.out, n));
+        const node = await client.getNode(id);
+        if (ctx.out.json) return ctx.out.data(node);
+        const tasks = await claimedTasks(client, node);
+        // Through result(): what the coordinator sent is escaped before it reaches the terminal.
+        ctx.out.result({ node, tasks }, (r) => printNode(ctx.out, r.node, r.tasks));
       }),
     );
   nodes
     .command("forget")
     .description("Forget a node now (admin): its claims go back to pending, its undelivered messages are dropped")
+    .addHelpText("after", examples("nodes forget machine-d"))
     .argument("<node-id>", "the node's id")
     .action(
       run<Record<string, never>, [string]>(async (ctx, _opts, id) => {

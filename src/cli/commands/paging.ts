@@ -36,7 +36,10 @@ export async function readPages<K extends string, T>(
   return { [key]: items, next_cursor: null } as Record<K, T[]> & { next_cursor: string | null };
 }
 
-/** Says how to get the next page, when there is one (human output only). */
+/**
+ * Says how to get the next page, when there is one: a hint, not data, so on stderr (stdout of
+ * `tasks --limit 1 > file` holds only the table) and not with --json.
+ */
 export function printMore(out: Output, nextCursor: string | null): void {
-  if (nextCursor) out.line(out.c.dim(`more: --cursor ${nextCursor} (or --all)`));
+  if (nextCursor && !out.json) out.info(out.c.dim(`more: --cursor ${nextCursor} (or --all)`));
 }

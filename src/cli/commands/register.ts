@@ -4,6 +4,8 @@ import type { RegisterRequest } from "../../client/types.js";
 import { NODE_HEALTHS, type NodeHealth } from "../../core/types.js";
 import { UserError } from "../errors.js";
 import { collect, intArg, parseLabels, SERVER_LIMITS } from "../parse.js";
+import { examples } from "../help.js";
+import { plural } from "../output/format.js";
 import type { Runner } from "../runner.js";
 
 interface RegisterOptions {
@@ -22,6 +24,7 @@ export function registerNodeCommands(program: Command, run: Runner): void {
   program
     .command("register")
     .description("Register this machine as a node (defaults from the coordination config) and save the registration")
+    .addHelpText("after", examples("register --node-id machine-b --label pool=gpu --label region=us --max-workers 5", "register -q"))
     .option("--node-id <id>", "this node's id (default coordination.node_id, else the hostname)")
     .option("--hostname <name>", "reported hostname (default the machine's)")
     .option("--label <key=value>", "a label of this node (repeatable; replaces coordination.labels)", collect, [])
@@ -59,6 +62,7 @@ export function registerNodeCommands(program: Command, run: Runner): void {
   program
     .command("heartbeat")
     .description("Send one heartbeat for this machine's registration (renews the leases of its claims)")
+    .addHelpText("after", examples("heartbeat", "heartbeat --status draining"))
     .addOption(new Option("--status <health>", "this node's health").choices(NODE_HEALTHS).default("healthy"))
     .option("--current-workers <n>", "workers running now, 0-1024", workersArg)
     .action(
@@ -70,7 +74,7 @@ export function registerNodeCommands(program: Command, run: Runner): void {
         });
         ctx.out.result(res, (r) => {
           ctx.out.success(`heartbeat sent (${r.status})`);
-          if (r.pending_messages) ctx.out.line(`${r.pending_messages} message(s) waiting: multiclaude-coord messages list`);
+          if (r.pending_messages) ctx.out.line(`${plural(r.pending_messages, "message")} waiting: multiclaude-coord messages list`);
           if (r.cancelled_task_ids.length) ctx.out.line(`cancelled: ${r.cancelled_task_ids.join(", ")}`);
         });
       }),
@@ -79,6 +83,7 @@ export function registerNodeCommands(program: Command, run: Runner): void {
   program
     .command("deregister")
     .description("Leave the coordinator; this node's claims go back to pending")
+    .addHelpText("after", examples("deregister"))
     .action(
       run<Record<string, never>>(async (ctx) => {
         const client = await ctx.nodeClient();

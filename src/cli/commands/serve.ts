@@ -1,6 +1,7 @@
 import { Option, type Command } from "commander";
 import { loadConfig } from "../../config/load.js";
 import { resolveServerConfig } from "../../config/overrides.js";
+import { examples } from "../help.js";
 import type { Runner } from "../runner.js";
 
 export interface ServeOptions {
@@ -17,9 +18,10 @@ export function registerServe(program: Command, run: Runner): void {
   program
     .command("serve")
     .description("Run the coordination server (REST API, SSE events, store)")
+    .addHelpText("after", examples("serve", "serve --listen 127.0.0.1:7331 --store sqlite:///var/lib/coord.db", "serve --config /etc/multiclaude/coordination.yaml --log-level debug"))
     .option("--listen <host:port>", "address to listen on, e.g. :7331 or 127.0.0.1:7331 (default from server.listen_addr)")
     .option("--store <url>", "store: sqlite://PATH, memory:// or redis://HOST:PORT/DB (default from store)")
-    .addOption(new Option("--log-level <level>", "request log level (pino, on stdout)").choices(LOG_LEVELS))
+    .addOption(new Option("--log-level <level>", "request log on stderr (pino JSON lines): info = one line per change or error, debug = every request (default from server.log_level, info; none without a config file)").choices(LOG_LEVELS))
     .option("--insecure", "allow a non-loopback address with server.auth.require_auth false", false)
     .action(
       run<ServeOptions>(async (ctx, opts) => {
@@ -35,19 +37,23 @@ export function registerServe(program: Command, run: Runner): void {
           insecure: opts.insecure,
           logLevel: opts.logLevel ?? (config.source ? server.log_level : "silent"),
         });
-        // SIGHUP re-reads the config file: tokens and rate limits change without a restart.
+        // SIGHUP re-reads the config file: tokens, rate limits and webhooks change without a restart.
         // Installed before the address is printed: a supervisor may signal as soon as it reads it.
         const onHup = () => {
           loadConfig({ configPath: ctx.globals.config, cwd: ctx.io.cwd, env: ctx.env })
-            .then((fresh) => {
-              running.reload(resolveServerConfig(fresh, { listen: opts.listen, store: opts.store }));
-              ctx.out.info("configuration reloaded (tokens, rate limits)");
+            .then((fresh) => running.reload(resolveServerConfig(fresh, { listen: opts.listen, store: opts.store })))
+            .then(({ webhooks: w }) => {
+              const changes = [["added", w.added], ["removed", w.removed], ["changed", w.changed]] as const;
+              const said = changes.filter(([, names]) => names.length).map(([what, names]) => `${what} ${names.join(", ")}`);
+              ctx.out.info(`configuration reloaded (tokens, rate limits, webhooks${said.length ? `: ${said.join("; ")}` : ""})`);
             })
             .catch((err: unknown) => ctx.out.warn(`reload failed, keeping the running configuration: ${(err as Error).message}`));
         };
         process.on("SIGHUP", onHup);
         const info = {
           url: running.url,
+          listen: running.listen,
+          every_interface: running.everyInterface,
           port: running.port,
           version: running.version,
           store: running.store,
@@ -55,7 +61,11 @@ export function registerServe(program: Command, run: Runner): void {
           config: config.source ?? null,
         };
         ctx.out.result(info, (r) => {
-          ctx.out.line(`listening on ${ctx.out.c.bold(r.url)}`);
+          // What was really bound; on every interface, also the URL to use from this machine.
+          if (r.every_interface) {
+            const scheme = r.url.slice(0, r.url.indexOf("://"));
+            ctx.out.line(`listening on ${ctx.out.c.bold(`${scheme}://${r.listen}`)} (every interface; from this machine ${r.url})`);
+          } else ctx.out.line(`listening on ${ctx.out.c.bold(r.url)}`);
           ctx.out.line(`multiclaude-coord ${r.version}, store ${r.store}${r.config ? `, config from ${r.config}` : ""}`);
           if (r.token_file) ctx.out.line(`${running.tokenCreated ? "created " : ""}admin token in ${r.token_file}`);
         });

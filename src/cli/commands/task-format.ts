@@ -1,19 +1,42 @@
 import type { Task } from "../../core/types.js";
-import { ago, labels, priority, status, truncate } from "../output/format.js";
+import { age, ago, labels, priority, status } from "../output/format.js";
 import type { Output } from "../output/output.js";
 
+/** The PR a task's result names, else its branch, else `-`. */
+export function prOrBranch(t: Task): string {
+  return t.result?.pr ?? t.result?.branch ?? "-";
+}
+
+/**
+ * `tasks list` / `pending`: the free-text DESCRIPTION is cut to fit the width; on a terminal too
+ * narrow even then, PR and then PRIORITY are left out; `-o wide` shows them all, plus labels,
+ * attempts and age.
+ */
 export function printTasks(out: Output, tasks: Task[], emptyText = "no tasks"): void {
   out.table(
-    ["ID", "STATUS", "PRIORITY", "REPO", "LABELS", "CLAIMED BY", "AGE", "DESCRIPTION"],
+    [
+      "ID",
+      "STATUS",
+      { title: "PRIORITY", optional: 2 },
+      "REPO",
+      "CLAIMANT",
+      { title: "PR", optional: 1 },
+      { title: "LABELS", wide: true },
+      { title: "ATTEMPTS", wide: true },
+      { title: "AGE", wide: true },
+      { title: "DESCRIPTION", flex: true },
+    ],
     tasks.map((t) => [
       t.id,
       status(out.c, t.status),
       priority(out.c, t.priority),
       t.repo,
-      labels(t.labels),
       t.claimed_by ?? "-",
-      ago(t.created_at),
-      truncate(t.description, 50),
+      prOrBranch(t),
+      labels(t.labels),
+      `${t.attempts}/${t.max_attempts}`,
+      age(t.created_at),
+      t.description,
     ]),
     emptyText,
   );
@@ -44,10 +67,12 @@ export function printTask(out: Output, t: Task): void {
   out.line(t.description);
 }
 
-/** One line after a state change: `✓ task-… claimed by w@n`. */
+/** One line after a state change: `✓ task-… claimed by w@n`; a failure gets a red `✗`, not a tick. */
 export function printTaskChange(out: Output, t: Task, verb: string): void {
   const by = t.claimed_by && (verb === "claimed" || verb === "completed") ? ` by ${t.claimed_by}` : "";
-  out.success(`${out.c.bold(t.id)} ${verb}${by} (${status(out.c, t.status)})`);
+  const text = `${out.c.bold(t.id)} ${verb}${by} (${status(out.c, t.status)})`;
+  if (verb.startsWith("failed")) out.failure(text);
+  else out.success(text);
 }
 
 /** `--quiet` prints the bare id (for `$(...)` in scripts); `--json` the task; else one line. */

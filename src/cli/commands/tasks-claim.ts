@@ -1,6 +1,10 @@
 import type { Command } from "commander";
+import type { Client } from "../../client/client.js";
+import { ApiError } from "../../client/errors.js";
+import type { CommandContext } from "../context.js";
 import { EXIT, UserError } from "../errors.js";
 import { SERVER_LIMITS, secondsUpTo } from "../parse.js";
+import { examples } from "../help.js";
 import type { Runner } from "../runner.js";
 import { printOne, printTaskChange } from "./task-format.js";
 
@@ -17,11 +21,28 @@ function defaultWorker(env: NodeJS.ProcessEnv): string {
   return env.MULTICLAUDE_COORD_WORKER || "cli";
 }
 
+/**
+ * Claims refused with NODE_OFFLINE (no heartbeat for 90s since `register`, as happens when
+ * following the README at a reading pace) send one heartbeat for the saved registration and
+ * try once more: a person at a shell is evidently alive.
+ */
+async function whileOnline<T>(ctx: CommandContext, client: Client, claim: () => Promise<T>): Promise<T> {
+  try {
+    return await claim();
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.code !== "NODE_OFFLINE") throw err;
+    ctx.out.info("this node was offline (no heartbeat for a while); sent a heartbeat");
+    await client.heartbeat();
+    return claim();
+  }
+}
+
 /** `tasks claim|complete|fail|release`: node verbs, using this machine's saved registration. */
 export function registerTaskClaims(tasks: Command, run: Runner): void {
   tasks
     .command("claim")
     .description("Claim a task by id, or the best fitting one with --next")
+    .addHelpText("after", examples("tasks claim task-00mwtpx3ly00003ystwo --worker worker-1", "tasks claim --next --wait 60 --worker worker-1 -q"))
     .argument("[task-id]", "the task to claim (or use --next)")
     .option("--next", "claim the best task that fits this node", false)
     .option("--wait <seconds>", `with --next: wait this long for a task to appear (max ${SERVER_LIMITS.waitSeconds})`, secondsUpTo(SERVER_LIMITS.waitSeconds))
@@ -36,13 +57,15 @@ export function registerTaskClaims(tasks: Command, run: Runner): void {
         if (id && (opts.wait !== undefined || opts.repo !== undefined)) throw new UserError("--wait and --repo only go with --next");
         const client = await ctx.nodeClient();
         if (id) {
-          printOne(ctx.out, await client.claimTask(id, opts.worker), opts.quiet, "claimed");
+          printOne(ctx.out, await whileOnline(ctx, client, () => client.claimTask(id, opts.worker)), opts.quiet, "claimed");
           return;
         }
         const spinner = opts.wait ? ctx.out.spinner(`waiting up to ${opts.wait}s for a task`) : undefined;
         let task;
         try {
-          task = await client.claimNext({ workerName: opts.worker, repo: opts.repo, waitSeconds: opts.wait, signal: ctx.interruptSignal() });
+          task = await whileOnline(ctx, client, () =>
+            client.claimNext({ workerName: opts.worker, repo: opts.repo, waitSeconds: opts.wait, signal: ctx.interruptSignal() }),
+          );
         } catch (err) {
           spinner?.fail();
           if (ctx.interruptSignal().aborted) return EXIT.ERROR;
@@ -63,6 +86,7 @@ export function registerTaskClaims(tasks: Command, run: Runner): void {
   tasks
     .command("complete")
     .description("Mark a claimed task done (claimant only)")
+    .addHelpText("after", examples('tasks complete task-00mwtpx3ly00003ystwo --pr "#42" --summary "login fixed"'))
     .argument("<task-id>")
     .option("--pr <pr>", "the pull request (URL or #42)")
     .option("--summary <text>", "what was done")
@@ -78,6 +102,7 @@ export function registerTaskClaims(tasks: Command, run: Runner): void {
   tasks
     .command("fail")
     .description("Report a claimed task failed; it is retried while attempts remain unless --no-retry")
+    .addHelpText("after", examples('tasks fail task-00mwtpx3ly00003ystwo --reason "tests fail on main"', 'tasks fail task-00mwtpx3ly00003ystwo --reason "obsolete" --no-retry'))
     .argument("<task-id>")
     .requiredOption("--reason <text>", "what went wrong")
     .option("--no-retry", "fail it for good")
@@ -92,6 +117,7 @@ export function registerTaskClaims(tasks: Command, run: Runner): void {
   tasks
     .command("release")
     .description("Give a claimed task back to pending (claimant only)")
+    .addHelpText("after", examples('tasks release task-00mwtpx3ly00003ystwo --reason "needs a GPU"'))
     .argument("<task-id>")
     .option("--reason <text>", "why")
     .action(

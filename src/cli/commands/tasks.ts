@@ -1,14 +1,25 @@
 import { Option, type Command } from "commander";
-import { PRIORITIES, TASK_STATUSES, type Priority, type TaskStatus } from "../../core/types.js";
+import { labelsSatisfied } from "../../core/labels.js";
+import { PRIORITIES, TASK_STATUSES, type Labels, type Priority, type Task, type TaskStatus } from "../../core/types.js";
 import { collect, intArg, parseLabels, SERVER_LIMITS } from "../parse.js";
+import { examples } from "../help.js";
 import type { Runner } from "../runner.js";
 import { pageOptions, printMore, readPages, type PageOptions } from "./paging.js";
 import { registerTaskClaims } from "./tasks-claim.js";
 import { printOne, printTask, printTaskChange, printTasks } from "./task-format.js";
+import { watchRedraw } from "./watch.js";
 
 interface ListOptions extends PageOptions {
   status?: TaskStatus;
   repo?: string;
+  label: string[];
+  node?: string;
+  watch: boolean;
+}
+
+/** `--label` and `--node` filter the tasks of each page the coordinator returns. */
+function matches(t: Task, required: Labels, node: string | undefined): boolean {
+  return labelsSatisfied(required, t.labels) && (node === undefined || t.claimed_node === node);
 }
 
 interface PendingOptions {
@@ -36,21 +47,32 @@ export function registerTasks(program: Command, run: Runner): void {
       .command("list", { isDefault: true })
       .description("List tasks, newest first")
       .addOption(new Option("--status <status>", "only tasks in this state").choices(TASK_STATUSES))
-      .option("--repo <repo>", "only tasks of this repo"),
+      .option("--repo <repo>", "only tasks of this repo")
+      .option("--label <key=value>", "only tasks with this label (repeatable)", collect, [])
+      .option("--node <node-id>", "only tasks claimed by this node")
+      .option("-w, --watch", "redraw on every task event (until Ctrl-C)", false)
+      .addHelpText("after", examples("tasks --status pending --repo web", "tasks --label pool=gpu --node machine-b -o wide", "tasks --watch")),
   ).action(
     run<ListOptions>(async (ctx, opts) => {
       const client = await ctx.client();
-      const page = await readPages("tasks", opts, (p) => client.listTasks({ status: opts.status, repo: opts.repo, ...p }));
-      ctx.out.result(page, (p) => {
-        printTasks(ctx.out, p.tasks);
-        printMore(ctx.out, p.next_cursor);
-      });
+      const required = parseLabels(opts.label);
+      const draw = async () => {
+        const page = await readPages("tasks", opts, (p) => client.listTasks({ status: opts.status, repo: opts.repo, ...p }));
+        const shown = { ...page, tasks: page.tasks.filter((t) => matches(t, required, opts.node)) };
+        ctx.out.result(shown, (p) => {
+          printTasks(ctx.out, p.tasks);
+          printMore(ctx.out, p.next_cursor);
+        });
+      };
+      if (!opts.watch) return draw();
+      return watchRedraw(ctx, client, ["task.*"], draw);
     }),
   );
 
   tasks
     .command("pending")
     .description("Tasks a node with these labels could claim, best first")
+    .addHelpText("after", examples("tasks pending --label pool=gpu --repo web"))
     .option("--label <key=value>", "the node's labels (repeatable)", collect, [])
     .option("--repo <repo>", "only tasks of this repo")
     .option("--limit <n>", "at most this many", intArg(1, SERVER_LIMITS.pageSize))
@@ -65,6 +87,7 @@ export function registerTasks(program: Command, run: Runner): void {
   tasks
     .command("show")
     .description("Show one task")
+    .addHelpText("after", examples("tasks show task-00mwtpx3ly00003ystwo", "tasks show task-00mwtpx3ly00003ystwo --json"))
     .argument("<task-id>")
     .action(
       run<Record<string, never>, [string]>(async (ctx, _opts, id) => {
@@ -76,6 +99,7 @@ export function registerTasks(program: Command, run: Runner): void {
   tasks
     .command("create")
     .description("Create a task")
+    .addHelpText("after", examples('tasks create --repo web --description "Fix the login page" --priority high --label pool=gpu', 'tasks create -q --repo web --description "Nightly build" --idempotency-key nightly-2026-12-01'))
     .requiredOption("--repo <repo>", "repository the task is about")
     .requiredOption("--description <text>", "what to do")
     .addOption(new Option("--priority <priority>", "default from tasks.default_priority on the server").choices(PRIORITIES))
@@ -94,6 +118,8 @@ export function registerTasks(program: Command, run: Runner): void {
           max_attempts: opts.maxAttempts,
           idempotency_key: opts.idempotencyKey,
         });
+        // On stderr even with --json or -q: the task exists, but may wait a long time.
+        for (const w of task.warnings ?? []) ctx.out.warn(w);
         printOne(ctx.out, task, opts.quiet, "created");
       }),
     );
@@ -101,6 +127,7 @@ export function registerTasks(program: Command, run: Runner): void {
   tasks
     .command("cancel")
     .description("Cancel an unfinished task (admin token)")
+    .addHelpText("after", examples('tasks cancel task-00mwtpx3ly00003ystwo --reason "not needed"'))
     .argument("<task-id>")
     .option("--reason <text>", "why")
     .action(

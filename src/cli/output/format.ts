@@ -11,6 +11,18 @@ export function ago(iso: string | null | undefined, now = Date.now()): string {
   return s < 2 ? "just now" : `${duration(s)} ago`;
 }
 
+/** Age for table columns, as `kubectl get` shows it: `45s`, `3m`, `2h 5m`. */
+export function age(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return "-";
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : duration(Math.max(0, Math.round((now - t) / 1000)));
+}
+
+/** `1 PR`, `2 PRs`. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
 /** Seconds → `45s`, `3m`, `2h 5m`, `3d 4h`. */
 export function duration(seconds: number): string {
   if (seconds < 60) return `${seconds}s`;
@@ -37,6 +49,7 @@ export function status(c: ChalkInstance, s: string): string {
   if (["online", "healthy", "completed", "acked", "ok"].includes(s)) return c.green(s);
   if (["claimed", "pending", "degraded", "draining"].includes(s)) return c.yellow(s);
   if (["offline", "failed", "orphaned", "deregistered"].includes(s)) return c.red(s);
+  if (s === "unknown") return c.dim(s);
   return c.dim(s);
 }
 

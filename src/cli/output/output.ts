@@ -1,13 +1,19 @@
 import { Chalk, type ChalkInstance } from "chalk";
-import Table from "cli-table3";
 import ora from "ora";
 import { escapeTerminal, escapeTerminalDeep, escapeTerminalKeepingStyle } from "./sanitize.js";
+import { renderTable, type ColumnSpec } from "./table.js";
 
 /** Where output goes; a TTY check decides about colour and spinners. */
 export interface OutputStream {
   write(chunk: string): boolean;
   isTTY?: boolean;
+  /** Terminal width, when a terminal. */
+  columns?: number;
 }
+
+/** `-o`: how lists print. `json` is `--json`; `name` prints only the ids (first column). */
+export const OUTPUT_FORMATS = ["table", "wide", "name", "json"] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface OutputOptions {
   stdout: OutputStream;
@@ -17,6 +23,18 @@ export interface OutputOptions {
   /** false for `--no-color`. */
   color: boolean;
   env: NodeJS.ProcessEnv;
+  /** `-o table|wide|name` for lists (default table). */
+  format?: OutputFormat;
+}
+
+/**
+ * The width tables fit: the terminal's, else `$COLUMNS`, else none (a pipe gets whole lines,
+ * as scripts want them).
+ */
+export function tableWidth(options: Pick<OutputOptions, "stdout" | "env">): number | undefined {
+  if (options.stdout.isTTY && options.stdout.columns) return options.stdout.columns;
+  const env = Number(options.env.COLUMNS);
+  return Number.isInteger(env) && env > 0 ? env : undefined;
 }
 
 export interface Spinner {
@@ -78,6 +96,11 @@ export class Output {
     else human(escapeTerminalDeep(value));
   }
 
+  /** Before a `--watch` redraw: a terminal gets a clean screen; a pipe or `--json` gets nothing. */
+  clearScreen(): void {
+    if (!this.json && this.options.stdout.isTTY) this.options.stdout.write("\x1b[H\x1b[2J");
+  }
+
   /** Notes and progress for humans: stderr, so they never mix with data. */
   info(text: string): void {
     this.options.stderr.write(`${this.safe(text)}\n`);
@@ -95,20 +118,31 @@ export class Output {
     this.line(`${this.c.green("✓")} ${text}`);
   }
 
-  /** A table with a header row; empty tables print `emptyText` instead. */
-  table(head: string[], rows: (string | number)[][], emptyText = "(none)"): void {
-    if (rows.length === 0) {
-      this.line(this.c.dim(emptyText));
+  /** A done action whose outcome is bad (a task reported failed): a red cross, on stdout like success. */
+  failure(text: string): void {
+    this.line(`${this.c.red("✗")} ${text}`);
+  }
+
+  /**
+   * A borderless table (see table.ts); empty tables print `emptyText` instead. With `-o name`
+   * only the first column (the ids), one a line.
+   */
+  table(columns: ColumnSpec[], rows: (string | number)[][], emptyText = "(none)"): void {
+    if (this.options.format === "name") {
+      for (const r of rows) this.line(String(r[0]));
       return;
     }
-    const plain = this.c.level === 0;
-    const table = new Table({
-      head: head.map((h) => this.c.bold(h)),
-      style: plain ? { head: [], border: [], "padding-left": 0, "padding-right": 0 } : { head: [], border: ["grey"] },
-      ...(plain ? { chars: plainChars } : {}),
-    });
-    for (const r of rows) table.push(r.map(String));
-    this.line(table.toString());
+    if (rows.length === 0) {
+      this.info(this.c.dim(emptyText));
+      return;
+    }
+    const lines = renderTable(
+      columns,
+      rows.map((r) => r.map(String)),
+      { width: tableWidth(this.options), wide: this.options.format === "wide" },
+      (s) => this.c.bold(s),
+    );
+    this.line(lines.join("\n"));
   }
 
   /** `key  value` pairs, aligned. */
@@ -131,11 +165,3 @@ export class Output {
     };
   }
 }
-
-/** Table borders in plain ASCII for pipes and NO_COLOR terminals. */
-const plainChars = {
-  top: "", "top-mid": "", "top-left": "", "top-right": "",
-  bottom: "", "bottom-mid": "", "bottom-left": "", "bottom-right": "",
-  left: "", "left-mid": "", mid: "", "mid-mid": "",
-  right: "", "right-mid": "", middle: "  ",
-};

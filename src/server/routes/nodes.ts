@@ -107,11 +107,12 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
     url: "/state/:repo",
     operationId: "getRepoState",
     access: "read",
-    summary: "Agents (keyed name@node), pending task count and active PRs of a repo, from heartbeats",
+    summary: "Agents (keyed name@node), pending task count and active PRs (summed over nodes) of a repo, from heartbeats",
     tags: ["state"],
     params: S.RepoParams,
     response: Type.Object({
       repo: Type.String(),
+      known: Type.Boolean({ description: "false when no node reports the repo and no task names it" }),
       agents: Type.Record(
         Type.String(),
         Type.Object({ name: Type.String(), node: Type.String(), type: Type.String(), status: Type.String(), task: Type.Union([Type.String(), Type.Null()]) }),

@@ -35,14 +35,15 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     access: "node",
     operationId: "createTask",
     errors: ["IDEMPOTENCY_CONFLICT"],
-    summary: "Create a task (201); the same idempotency_key returns the first task (200)",
+    summary: "Create a task (201); the same idempotency_key returns the first task (200); `warnings` when no online node could take it",
     tags,
     body: S.CreateTaskBody,
     status: [201, 200],
-    response: S.Task,
+    response: S.CreatedTask,
     handler: async ({ body }) => {
       const { task, created } = await tasks.create(body);
-      return withStatus(created ? 201 : 200, task);
+      const warnings = created ? await tasks.placementWarnings(task) : [];
+      return withStatus(created ? 201 : 200, warnings.length ? { ...task, warnings } : task);
     },
   });
 
