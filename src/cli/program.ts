@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { registerAgent } from "./commands/agent.js";
+import { registerComplete } from "./commands/complete.js";
 import { registerCompletion } from "./commands/completion.js";
 import { registerConfig } from "./commands/config.js";
 import { registerDoctor } from "./commands/doctor.js";
@@ -67,6 +68,7 @@ export function buildProgram(io: CliIO, session: Session = {}): Command {
   registerDoctor(program, run);
   registerConfig(program, run);
   registerCompletion(program, run);
+  registerComplete(program, run);
   // Subcommands copied exitOverride/configureOutput from the program when they were created.
   return program;
 }
