@@ -3,12 +3,12 @@
 # generated from the CLI definition by `multiclaude-coord completion`; test/cli/completions.test.ts keeps it in step
 _multiclaude_coord() {
   local path_="" w i prev
-  local -a cmds opts
+  local -a cmds opts dyn
   for ((i = 2; i < CURRENT; i++)); do
     w=${words[i]}
     [[ $w == -* ]] && continue
     case "${path_:+$path_ }$w" in
-      "serve"|"status"|"nodes"|"nodes list"|"nodes show"|"nodes forget"|"state"|"tasks"|"tasks list"|"tasks pending"|"tasks show"|"tasks create"|"tasks cancel"|"tasks claim"|"tasks complete"|"tasks fail"|"tasks release"|"register"|"heartbeat"|"deregister"|"agent"|"events"|"messages"|"messages send"|"messages list"|"messages ack"|"completion") path_="${path_:+$path_ }$w" ;;
+      "serve"|"status"|"nodes"|"nodes list"|"nodes show"|"nodes forget"|"state"|"tasks"|"tasks list"|"tasks pending"|"tasks show"|"tasks create"|"tasks cancel"|"tasks claim"|"tasks complete"|"tasks fail"|"tasks release"|"register"|"heartbeat"|"deregister"|"agent"|"events"|"messages"|"messages send"|"messages list"|"messages ack"|"doctor"|"config"|"config init"|"completion") path_="${path_:+$path_ }$w" ;;
     esac
   done
   prev=${words[CURRENT-1]}
@@ -20,12 +20,15 @@ _multiclaude_coord() {
     "tasks create:--priority") compadd -- critical high medium low; return ;;
     "heartbeat:--status") compadd -- healthy degraded draining; return ;;
     "messages:--status"|"messages list:--status") compadd -- pending acked; return ;;
+    "tasks:--repo"|"tasks list:--repo"|"tasks pending:--repo"|"tasks create:--repo"|"tasks claim:--repo"|"events:--repo"|"messages send:--repo") compadd -- ${(f)"$(multiclaude-coord __complete repos 2>/dev/null)"}; return ;;
+    "tasks:--node"|"tasks list:--node"|"messages:--node"|"messages list:--node") compadd -- ${(f)"$(multiclaude-coord __complete nodes 2>/dev/null)"}; return ;;
+    "events:--type") compadd -- ${(f)"$(multiclaude-coord __complete event-types 2>/dev/null)"}; return ;;
     *":--config") _files; return ;;
-    *":--url"|*":--token"|*":--timeout"|"serve:--listen"|"serve:--store"|"nodes:--label"|"nodes:--limit"|"nodes:--cursor"|"nodes list:--label"|"nodes list:--limit"|"nodes list:--cursor"|"tasks:--repo"|"tasks:--label"|"tasks:--node"|"tasks:--limit"|"tasks:--cursor"|"tasks list:--repo"|"tasks list:--label"|"tasks list:--node"|"tasks list:--limit"|"tasks list:--cursor"|"tasks pending:--label"|"tasks pending:--repo"|"tasks pending:--limit"|"tasks create:--repo"|"tasks create:--description"|"tasks create:--label"|"tasks create:--max-attempts"|"tasks create:--idempotency-key"|"tasks cancel:--reason"|"tasks claim:--wait"|"tasks claim:--worker"|"tasks claim:--repo"|"tasks complete:--pr"|"tasks complete:--summary"|"tasks complete:--branch"|"tasks fail:--reason"|"tasks release:--reason"|"register:--node-id"|"register:--hostname"|"register:--label"|"register:--max-workers"|"register:--current-workers"|"heartbeat:--current-workers"|"agent:--node-id"|"agent:--hostname"|"agent:--label"|"agent:--max-workers"|"agent:--heartbeat-interval"|"agent:--claim-wait"|"agent:--grace-period"|"agent:--check-interval"|"agent:--multiclaude-home"|"agent:--repo-map"|"events:--since"|"events:--type"|"events:--repo"|"events:--limit"|"messages:--node"|"messages:--to"|"messages:--limit"|"messages:--cursor"|"messages send:--from"|"messages send:--to"|"messages send:--body"|"messages send:--repo"|"messages list:--node"|"messages list:--to"|"messages list:--limit"|"messages list:--cursor") _message 'value'; return ;;
+    *":--url"|*":--token"|*":--timeout"|"serve:--listen"|"serve:--store"|"nodes:--label"|"nodes:--limit"|"nodes:--cursor"|"nodes list:--label"|"nodes list:--limit"|"nodes list:--cursor"|"tasks:--label"|"tasks:--limit"|"tasks:--cursor"|"tasks list:--label"|"tasks list:--limit"|"tasks list:--cursor"|"tasks pending:--label"|"tasks pending:--limit"|"tasks create:--description"|"tasks create:--label"|"tasks create:--max-attempts"|"tasks create:--idempotency-key"|"tasks cancel:--reason"|"tasks claim:--wait"|"tasks claim:--worker"|"tasks complete:--pr"|"tasks complete:--summary"|"tasks complete:--branch"|"tasks fail:--reason"|"tasks release:--reason"|"register:--node-id"|"register:--hostname"|"register:--label"|"register:--max-workers"|"register:--current-workers"|"heartbeat:--current-workers"|"agent:--node-id"|"agent:--hostname"|"agent:--label"|"agent:--max-workers"|"agent:--heartbeat-interval"|"agent:--claim-wait"|"agent:--grace-period"|"agent:--check-interval"|"agent:--multiclaude-home"|"agent:--repo-map"|"events:--since"|"events:--limit"|"messages:--to"|"messages:--limit"|"messages:--cursor"|"messages send:--from"|"messages send:--to"|"messages send:--body"|"messages list:--to"|"messages list:--limit"|"messages list:--cursor"|"config init:--file") _message 'value'; return ;;
   esac
   case "$path_" in
     "")
-      cmds=('serve:Run the coordination server' 'status:Show the coordinator'\''s version, uptime, store and node/task counts' 'nodes:List registered nodes, show one, or forget one' 'state:Show a repo'\''s agents' 'tasks:List, create, claim and finish tasks' 'register:Register this machine as a node' 'heartbeat:Send one heartbeat for this machine'\''s registration' 'deregister:Leave the coordinator; this node'\''s claims go back to pending' 'agent:Run this machine as a worker pool: claim fitting tasks, start multiclaude workers, report their PRs' 'events:Follow the event stream' 'messages:Send, list and acknowledge inter-agent messages' 'completion:Print the shell completion script')
+      cmds=('serve:Run the coordination server' 'status:Show the coordinator'\''s version, uptime, store and node/task counts' 'nodes:List registered nodes, show one, or forget one' 'state:Show a repo'\''s agents' 'tasks:List, create, claim and finish tasks' 'register:Register this machine as a node' 'heartbeat:Send one heartbeat for this machine'\''s registration' 'deregister:Leave the coordinator; this node'\''s claims go back to pending' 'agent:Run this machine as a worker pool: claim fitting tasks, start multiclaude workers, report their PRs' 'events:Follow the event stream' 'messages:Send, list and acknowledge inter-agent messages' 'doctor:Check this machine'\''s setup: config, token, coordinator reachability and TLS, clock skew, multiclaude and gh, state.json' 'config:Write a starting configuration file' 'completion:Print the shell completion script')
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "serve")
       cmds=()
@@ -41,12 +44,15 @@ _multiclaude_coord() {
       opts=('--status:only nodes with this status' '--label:only nodes with this label' '--watch:redraw on every node, agent or task event' '--limit:at most this many per page' '--cursor:continue after a previous page' '--all:follow every page' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "nodes show")
       cmds=()
+      [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete nodes 2>/dev/null)"})
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "nodes forget")
       cmds=()
+      [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete nodes 2>/dev/null)"})
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "state")
       cmds=()
+      [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete repos 2>/dev/null)"})
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "tasks")
       cmds=('list:List tasks, newest first' 'pending:Tasks a node with these labels could claim, best first' 'show:Show one task' 'create:Create a task' 'cancel:Cancel an unfinished task' 'claim:Claim a task by id, or the best fitting one with --next' 'complete:Mark a claimed task done' 'fail:Report a claimed task failed; it is retried while attempts remain unless --no-retry' 'release:Give a claimed task back to pending')
@@ -59,24 +65,30 @@ _multiclaude_coord() {
       opts=('--label:the node'\''s labels' '--repo:only tasks of this repo' '--limit:at most this many' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "tasks show")
       cmds=()
+      [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete tasks 2>/dev/null)"})
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "tasks create")
       cmds=()
       opts=('--repo:repository the task is about' '--description:what to do' '--priority:default from tasks.default_priority on the server' '--label:a label the claiming node must have' '--max-attempts:claims before the task fails for good' '--idempotency-key:same key → same task' '--quiet:print only the task id' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "tasks cancel")
       cmds=()
+      [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete tasks 2>/dev/null)"})
       opts=('--reason:why' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "tasks claim")
       cmds=()
+      [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete pending-tasks 2>/dev/null)"})
       opts=('--next:claim the best task that fits this node' '--wait:with --next: wait this long for a task to appear' '--worker:the worker that will do it' '--repo:with --next: only tasks of this repo' '--quiet:print only the task id' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "tasks complete")
       cmds=()
+      [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete claimed-tasks 2>/dev/null)"})
       opts=('--pr:the pull request' '--summary:what was done' '--branch:the git branch the work is on' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "tasks fail")
       cmds=()
+      [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete claimed-tasks 2>/dev/null)"})
       opts=('--reason:what went wrong' '--no-retry:fail it for good' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "tasks release")
       cmds=()
+      [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete claimed-tasks 2>/dev/null)"})
       opts=('--reason:why' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "register")
       cmds=()
@@ -104,7 +116,17 @@ _multiclaude_coord() {
       opts=('--node:messages addressed to agents on this node' '--to:messages addressed to this agent' '--status:pending' '--limit:at most this many per page' '--cursor:continue after a previous page' '--all:follow every page' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "messages ack")
       cmds=()
+      [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete messages 2>/dev/null)"})
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "doctor")
+      cmds=()
+      opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "config")
+      cmds=('init:Write a commented coordination.yaml for a coordinator or a node')
+      opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "config init")
+      cmds=()
+      opts=('--coordinator:the coordinator'\''s side' '--node:a node'\''s side' '--file:where to write it' '--force:overwrite an existing file' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "completion")
       cmds=('bash' 'zsh' 'fish')
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
@@ -113,6 +135,7 @@ _multiclaude_coord() {
     _describe 'option' opts
   else
     _describe 'command' cmds
+    (( ${#dyn} )) && compadd -- $dyn
   fi
 }
 if [[ ${zsh_eval_context[-1]} == loadautofunc ]]; then

@@ -64,8 +64,11 @@ export class CommandContext {
     return resolveClientConfig(await this.config(), { url: this.globals.url, token: this.globals.token, timeoutSeconds: this.globals.timeout }, this.io.env);
   }
 
-  /** The client for this run, carrying the saved registration of this machine (if any). */
-  async client(): Promise<Client> {
+  /**
+   * The client for this run, carrying the saved registration of this machine (if any). `limits`
+   * apply when it is first made (`__complete` asks with a short timeout and no retries).
+   */
+  async client(limits: { timeoutMs?: number; retries?: number } = {}): Promise<Client> {
     if (this.clientInstance) return this.clientInstance;
     const cc = await this.clientConfig();
     const key = registrationKey(cc.server_url);
@@ -73,7 +76,8 @@ export class CommandContext {
     this.clientInstance = new Client({
       url: cc.server_url,
       token: cc.token,
-      timeoutMs: cc.timeout_ms,
+      timeoutMs: limits.timeoutMs ?? cc.timeout_ms,
+      ...(limits.retries !== undefined ? { retries: limits.retries } : {}),
       tls: readTls(cc),
       registration: saved ? { id: saved.registration_id, request: saved.request } : undefined,
       // A transparent re-registration must outlive this process: later commands use it too.

@@ -1,6 +1,9 @@
 import { Command, Option } from "commander";
 import { registerAgent } from "./commands/agent.js";
+import { registerComplete } from "./commands/complete.js";
 import { registerCompletion } from "./commands/completion.js";
+import { registerConfig } from "./commands/config.js";
+import { registerDoctor } from "./commands/doctor.js";
 import { registerEvents } from "./commands/events.js";
 import { registerMessages } from "./commands/messages.js";
 import { registerNodes } from "./commands/nodes.js";
@@ -60,7 +63,10 @@ export function buildProgram(io: CliIO, session: Session = {}): Command {
   registerAgent(program, run);
   registerEvents(program, run);
   registerMessages(program, run);
+  registerDoctor(program, run);
+  registerConfig(program, run);
   registerCompletion(program, run);
+  registerComplete(program, run);
   // Subcommands copied exitOverride/configureOutput from the program when they were created.
   return program;
 }

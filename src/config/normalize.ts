@@ -6,6 +6,7 @@ import { DEFAULT_PORT, defaultStoreUrl } from "./paths.js";
 import { SectionReader } from "./reader.js";
 import { readConnectionLimits } from "./server-limits.js";
 import { readTokens } from "./tokens.js";
+import { readWebhooks, readWebhookTuning } from "./webhooks.js";
 import type { AgentConfig, ClientConfig, Config, ServerConfig } from "./types.js";
 
 export { tokenName } from "./tokens.js";
@@ -46,7 +47,7 @@ function readLabels(section: SectionReader, name: string): Labels {
 
 function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: string[]): ServerConfig {
   const server = root.section("server");
-  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store", "trust_proxy", "cors", "timeouts", "max_connections", "max_connections_per_address"]);
+  server.rejectUnknown(["enabled", "listen_addr", "tls", "auth", "rate_limit", "audit", "log_level", "store", "trust_proxy", "cors", "timeouts", "max_connections", "max_connections_per_address", "webhooks"]);
   let listen = { host: "0.0.0.0", port: DEFAULT_PORT };
   const addr = server.string("listen_addr");
   if (addr !== undefined) {
@@ -124,6 +125,8 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
     trust_proxy: trustProxy,
     cors: { origins: readCorsOrigins(server) },
     connections: readConnectionLimits(server),
+    webhooks: readWebhooks(root),
+    webhook_tuning: readWebhookTuning(server),
   };
 }
 

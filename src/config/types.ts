@@ -1,6 +1,7 @@
 import type { ConnectionLimits } from "./server-limits.js";
 import type { RetentionPolicy } from "../core/retention.js";
 import type { Labels, Priority } from "../core/types.js";
+import type { WebhookConfig, WebhookTuning } from "../webhooks/types.js";
 
 export const ROLES = ["admin", "node", "read"] as const;
 /** admin ⊇ node ⊇ read. */
@@ -42,6 +43,10 @@ export interface ServerConfig {
   cors: { origins: string[] };
   /** Socket timeouts and connection caps (`server.timeouts`, `server.max_connections`, ...). */
   connections: ConnectionLimits;
+  /** The `webhooks:` list (DESIGN §12); reloaded by SIGHUP. */
+  webhooks: WebhookConfig[];
+  /** `server.webhooks`: lease and retry timings of webhook delivery. */
+  webhook_tuning: WebhookTuning;
 }
 
 /** The `coordination` part: how a client or node reaches the coordinator and who it is. */

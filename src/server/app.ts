@@ -13,6 +13,8 @@ import { messageRoutes } from "./routes/messages.js";
 import { metaRoutes } from "./routes/meta.js";
 import { nodeRoutes } from "./routes/nodes.js";
 import { taskRoutes } from "./routes/tasks.js";
+import { webhookRoutes } from "./routes/webhooks.js";
+import { createWebhookService, type WebhookService } from "../webhooks/index.js";
 import type { SseWriter } from "./sse.js";
 import type { AuditLogOptions } from "./audit-log.js";
 import { installAudit } from "./audit-hook.js";
@@ -46,6 +48,8 @@ export interface AppOptions {
   corsOrigins?: string[];
   /** Socket timeouts and connection caps; DESIGN §10 defaults unless given. */
   connections?: ConnectionLimits;
+  /** Webhook delivery (DESIGN §12), shown by GET /webhooks and /metrics; none configured unless given. */
+  webhooks?: WebhookService;
   /** Extra options for fastify (TLS `https`, etc.). */
   fastify?: Partial<FastifyServerOptions> & Record<string, unknown>;
 }
@@ -139,7 +143,8 @@ export function createApp(options: AppOptions): FastifyInstance {
   });
   if (options.audit) installAudit(app, options.audit);
   if (options.logger) installRequestLog(app);
-  installMetrics(app, coordinator, () => streams.size);
+  const webhooks = options.webhooks ?? createWebhookService({ store: coordinator.context.store, webhooks: [] });
+  installMetrics(app, coordinator, () => streams.size, webhooks);
   // A token taken out of the list (rotation) also loses the event streams it opened.
   const stopWatchingTokens = auth.onChange(() => {
     for (const s of streams) if (!auth.accepts(s.authorization)) s.close();
@@ -168,6 +173,7 @@ export function createApp(options: AppOptions): FastifyInstance {
       nodeRoutes(api, coordinator, limits);
       taskRoutes(api, coordinator);
       messageRoutes(api, coordinator);
+      webhookRoutes(api, webhooks);
       eventRoutes(api, coordinator, {
         pingIntervalMs: options.ssePingIntervalMs ?? 15_000,
         retryMs: 3000,

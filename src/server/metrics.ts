@@ -3,12 +3,13 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Coordinator } from "../coordinator/index.js";
 import { errorResponses } from "./route.js";
 import { installSuccessMetrics } from "./success-metrics.js";
+import type { WebhookService } from "../webhooks/index.js";
 
 /**
  * Prometheus metrics on a registry of this app's own (several apps can live in one process).
  * Store counts are read at scrape time, so nothing is added to the hot paths but one observe.
  */
-export function installMetrics(app: FastifyInstance, coordinator: Coordinator, openStreams: () => number): void {
+export function installMetrics(app: FastifyInstance, coordinator: Coordinator, openStreams: () => number, webhooks?: WebhookService): void {
   const registry = new Registry();
   const requests = new Counter({
     name: "mcc_http_requests_total",
@@ -35,6 +36,7 @@ export function installMetrics(app: FastifyInstance, coordinator: Coordinator, o
   const tasks = new Gauge({ name: "mcc_tasks", help: "Tasks by status", labelNames: ["status"] as const, registers: [registry] });
   const lastEvent = new Gauge({ name: "mcc_last_event_id", help: "Id of the newest event", registers: [registry] });
   const updateSuccessMetrics = installSuccessMetrics(registry, coordinator);
+  const updateWebhookMetrics = webhooks ? installWebhookMetrics(registry, webhooks) : async () => {};
 
   // A callback hook, not async: this runs on every request and needs no promise.
   app.addHook("onResponse", (request, reply, done) => {
@@ -61,6 +63,30 @@ export function installMetrics(app: FastifyInstance, coordinator: Coordinator, o
     for (const [k, v] of Object.entries(counts.tasks)) tasks.set({ status: k }, v);
     lastEvent.set(bounds.last_id);
     updateSuccessMetrics(counts, fleet);
+    await updateWebhookMetrics();
     return reply.type(registry.contentType).send(await registry.metrics());
   }));
+}
+
+/**
+ * `webhook_deliveries_total{webhook,outcome}` (attempts made by this replica: delivered, failed
+ * and to be retried, skipped) and `webhook_lag_events{webhook}` (from the store, the same on
+ * every replica). Read at scrape time.
+ */
+function installWebhookMetrics(registry: Registry, webhooks: WebhookService): () => Promise<void> {
+  const deliveries = new Counter({
+    name: "webhook_deliveries_total",
+    help: "Webhook delivery attempts by this replica, by outcome (delivered, failed: to be retried, skipped: given up)",
+    labelNames: ["webhook", "outcome"] as const,
+    registers: [registry],
+  });
+  const lag = new Gauge({ name: "webhook_lag_events", help: "Events in the log a webhook has not been given yet", labelNames: ["webhook"] as const, registers: [registry] });
+  return async () => {
+    deliveries.reset();
+    for (const [webhook, counts] of webhooks.outcomes()) {
+      for (const [outcome, n] of Object.entries(counts)) deliveries.inc({ webhook, outcome }, n);
+    }
+    lag.reset();
+    for (const s of await webhooks.list()) lag.set({ webhook: s.name }, s.lag);
+  };
 }

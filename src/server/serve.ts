@@ -10,6 +10,7 @@ import { openFileWarning } from "./connections.js";
 import { createAuth } from "./auth.js";
 import { ensureTokenFile } from "./token-file.js";
 import { VERSION } from "./version.js";
+import { createWebhookService } from "../webhooks/index.js";
 
 export interface StartServerOptions {
   /** Where to say what happens (listening address, token file); stderr by default. */
@@ -36,9 +37,21 @@ export interface RunningServer {
   /** `memory`, `sqlite` or `redis`. */
   store: string;
   version: string;
-  /** Applies a re-read config's tokens and rate limits at run time (SIGHUP); other changes need a restart. */
-  reload(config: ServerConfig): void;
+  /** Applies a re-read config's tokens, rate limits and webhooks at run time (SIGHUP); other changes need a restart. */
+  reload(config: ServerConfig): Promise<{ webhooks: { added: string[]; removed: string[]; changed: string[] } }>;
   close(): Promise<void>;
+}
+
+/** `log`, with a line repeated within a minute dropped (bounded: at most 100 remembered). */
+function onceAMinute(log: (line: string) => void): (line: string) => void {
+  const seen = new Map<string, number>();
+  return (line) => {
+    const now = Date.now();
+    if (now - (seen.get(line) ?? -Infinity) < 60_000) return;
+    if (seen.size > 100) seen.clear();
+    seen.set(line, now);
+    log(line);
+  };
 }
 
 /** serve exits within this of SIGTERM, even when the store does not answer (DESIGN §10). */
@@ -89,6 +102,10 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     retention: config.retention,
     version: VERSION,
   });
+  // Sweeps run every second and webhook workers retry on their own: a store that is gone for a
+  // while is one line a minute per message, not sixty.
+  const sweepLog = onceAMinute(log);
+  const webhooks = createWebhookService({ store, webhooks: config.webhooks, tuning: config.webhook_tuning, log: onceAMinute(log) });
   const https = config.tls.enabled
     ? {
         cert: readFileSync(config.tls.cert_file!),
@@ -107,6 +124,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     audit: config.audit.file ? { file: config.audit.file, keep: config.audit.keep } : undefined,
     version: VERSION,
     corsOrigins: config.cors.origins,
+    webhooks,
     connections: config.connections,
     // Request logs go to stderr: stdout is for `--json` answers only.
     logger: options.logLevel && options.logLevel !== "silent" ? { level: options.logLevel, stream: process.stderr } : false,
@@ -119,7 +137,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     await store.close();
     throw err;
   }
-  coordinator.start((err) => log(`sweep failed: ${(err as Error).message}`));
+  coordinator.start((err) => sweepLog(`sweep failed: ${(err as Error).message}`));
+  webhooks.start();
   const address = app.server.address();
   const actualPort = typeof address === "object" && address ? address.port : port;
   const boundHost = typeof address === "object" && address ? address.address : host;
@@ -143,15 +162,17 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     tokenCreated: created ?? false,
     store: store.backend,
     version: VERSION,
-    reload(next) {
+    async reload(next) {
       // With no tokens configured the zero-config token stays in force.
       auth.setTokens({ required: next.auth.required, tokens: next.auth.tokens.length ? next.auth.tokens : resolveTokens(next, env).tokens });
       Object.assign(limits, next.rate_limit);
+      return { webhooks: await webhooks.reload(next.webhooks) };
     },
     close() {
       closing ??= (async () => {
         const graceful = (async () => {
           await app.close();
+          await webhooks.stop();
           await store.close();
         })();
         // Whatever the store does (a Redis going away as we stop), serve is done by the deadline.

@@ -6,6 +6,7 @@ import type { WriteSet } from "./buffered-tx.js";
 import { PendingIndex } from "./pending-index.js";
 import { createSerialTransact } from "./serial-transact.js";
 import { emptyCounts, type Store, type StoreOptions, type StoreTxReads } from "./types.js";
+import { createMemoryWebhookCursors } from "./webhook-cursors.js";
 
 /** Ids whose time is before `cutoff`, oldest first, at most `limit`. */
 function oldest(times: Map<string, number>, cutoff: number, limit: number): string[] {
@@ -270,6 +271,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       return { oldest_id: events[head]?.id ?? 0, last_id: lastEventId };
     },
     onEvents,
+    ...createMemoryWebhookCursors(),
     async close() {},
   };
 }

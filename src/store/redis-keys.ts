@@ -52,6 +52,8 @@ export function createRedisKeys(prefix: string) {
     finished: `${P}done`,
     acked: `${P}msgs:acked`,
     idle: `${P}idle`,
+    /** A webhook's cursor (DESIGN §12): hash {v: version, j: JSON}. */
+    webhook: (name: string) => `${P}webhook:${name}`,
     events: `${P}events`,
     eventCounter: `${P}event-id`,
     channel: `${P}events`,

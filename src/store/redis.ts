@@ -9,6 +9,7 @@ import { createRedisCommit, isConnectionDropped, settleDroppedCommands } from ".
 import { createErrorReporter, createEventFeed, parseEventBatch } from "./redis-events.js";
 import { createRedisKeys } from "./redis-keys.js";
 import { upgradeRedisLayout } from "./redis-upgrade.js";
+import { createRedisWebhookCursors } from "./redis-webhooks.js";
 import { createReadSet, createRedisReads, defineScripts, rc } from "./redis-reads.js";
 import { emptyCounts, type PendingBucket, type Store, type StoreOptions, type StoreTx } from "./types.js";
 
@@ -272,6 +273,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
     onEvents(listener) {
       return feed.add(listener);
     },
+    ...createRedisWebhookCursors(client, k),
     async close() {
       if (closed) return;
       closed = true;

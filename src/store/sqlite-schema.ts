@@ -85,6 +85,10 @@ const MIGRATIONS: string[] = [
   UPDATE messages SET acked_ms = ${isoToMs("json_extract(json, '$.acked_at')")} WHERE status = 'acked';
   CREATE INDEX messages_acked ON messages (acked_ms) WHERE status = 'acked';
   `,
+  // 4: webhooks (DESIGN §12): each webhook's position and delivery lease, compare-and-set by version.
+  `
+  CREATE TABLE webhook_cursors (name TEXT PRIMARY KEY, version INTEGER NOT NULL, json TEXT NOT NULL);
+  `,
 ];
 
 /** The schema version this build writes (`PRAGMA user_version`). */

@@ -18,6 +18,7 @@ import {
 } from "./sqlite-queries.js";
 import { makeSqliteFilesPrivate } from "./private-file.js";
 import { migrate } from "./sqlite-schema.js";
+import { createSqliteWebhookCursors } from "./sqlite-webhooks.js";
 import { createSqliteWriter, nodeRow, taskRow, type NodeRow, type TaskRow } from "./sqlite-writer.js";
 import { emptyCounts, type PendingQuery, type Store, type StoreCounts, type StoreOptions, type StoreTxReads } from "./types.js";
 
@@ -264,6 +265,9 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
       return { oldest_id: q.oldestEvent.get() as number, last_id: q.lastEventId.get() as number };
     },
     onEvents,
+    ...createSqliteWebhookCursors(db, () => {
+      if (closed) throw new CoordError("UNAVAILABLE", "store is closed");
+    }),
     close() {
       // Waits for the running transaction, then refuses new ones.
       return serial(async () => {

@@ -100,11 +100,45 @@ export interface StoreTx extends StoreTxReads {
 export type EventListener = (events: CoordEvent[]) => void;
 
 /**
+ * Where one webhook's delivery stands (DESIGN §12), shared by every replica: the position (the
+ * last event id delivered or skipped), who holds the delivery lease and until when, and what the
+ * last attempt did. Stores keep it whole and only compare `version`; the rules are in src/webhooks.
+ */
+export interface WebhookCursor {
+  name: string;
+  /** Bumped by the store on every write; a write names the version it read. */
+  version: number;
+  position: number;
+  /** Replica id holding the lease ("" = none) and when it ends (ms since the epoch). */
+  owner: string;
+  lease_until: number;
+  last_status: number | null;
+  last_error: string | null;
+  /** ISO time of the last successful delivery. */
+  last_delivery_at: string | null;
+  delivered: number;
+  skipped: number;
+}
+
+/** Webhook cursors, compare-and-set: the primitive the delivery lease is built on. */
+export interface WebhookCursorStore {
+  getWebhookCursor(name: string): Promise<WebhookCursor | undefined>;
+  /**
+   * Writes `cursor` only if the stored version is still `expectVersion` (0: the cursor must not
+   * exist yet). Returns the stored record (version `expectVersion + 1`), or undefined when
+   * another writer got there first.
+   */
+  putWebhookCursor(cursor: Omit<WebhookCursor, "version">, expectVersion: number): Promise<WebhookCursor | undefined>;
+  /** Removes the cursor if its version is still `expectVersion`; true when removed. */
+  deleteWebhookCursor(name: string, expectVersion: number): Promise<boolean>;
+}
+
+/**
  * Where the coordinator keeps its state. Business rules live in the coordinator; a store only
  * keeps records, indexes them, and makes a transaction atomic (and, for shared stores, safe
  * across coordinator replicas).
  */
-export interface Store extends StoreTxReads {
+export interface Store extends StoreTxReads, WebhookCursorStore {
   readonly backend: "memory" | "sqlite" | "redis";
   /**
    * Runs `fn` as one atomic transaction and returns its result. `fn` may be run more than

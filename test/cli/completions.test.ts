@@ -5,6 +5,7 @@ import { completionFile } from "../../src/cli/commands/completion.js";
 import { generateCompletion, SHELLS } from "../../src/cli/completion/generate.js";
 import { completionSpec } from "../../src/cli/completion/spec.js";
 import { buildProgram } from "../../src/cli/program.js";
+import { bashCompletionScript } from "./bash-completion.js";
 
 const sink = { write: () => true };
 const program = buildProgram({ stdout: sink, stderr: sink, env: {}, cwd: process.cwd() });
@@ -12,13 +13,7 @@ const levels = completionSpec(program);
 
 /** Asks the bash completion function what it offers after `words` (the last word is being typed). */
 function bashComplete(...words: string[]): string[] {
-  const script = `
-source ${JSON.stringify(completionFile("bash"))}
-COMP_WORDS=(multiclaude-coord ${words.map((w) => `'${w}'`).join(" ")})
-COMP_CWORD=${words.length}
-_multiclaude_coord
-printf '%s\\n' "\${COMPREPLY[@]}"`;
-  return execFileSync("bash", ["-c", script], { encoding: "utf8" }).split("\n").filter(Boolean);
+  return execFileSync("bash", ["-c", bashCompletionScript(words)], { encoding: "utf8" }).split("\n").filter(Boolean);
 }
 
 describe("shell completions", () => {

@@ -309,3 +309,24 @@ describe("beyond the fixes", () => {
     expect((await cli("-o", "json", "tasks", "--node", "filter-node")).stdout).toMatch(/^\{\n {2}"tasks": \[/);
   });
 });
+
+describe("--watch", () => {
+  it("tasks --watch redraws when a task event arrives on the stream, and exits 0 on Ctrl-C", async () => {
+    const watch = new CliProcess(["tasks", "--watch", "--repo", "watched"], { home, env: { MULTICLAUDE_COORD_URL: url } });
+    await watch.waitFor(/no tasks/, "stderr");
+    const id = (await cli("tasks", "create", "-q", "--repo", "watched", "--description", "seen live")).stdout.trim();
+    await watch.waitFor(new RegExp(`^${id}\\s+pending\\s+.*seen live$`, "m"));
+    expect(watch.stdout.match(/^ID\s/gm)).toHaveLength(1);
+    expect((await cli("tasks", "cancel", id)).code).toBe(0);
+    await watch.waitFor(new RegExp(`^${id}\\s+cancelled\\s`, "m"));
+    expect(await watch.stop("SIGINT")).toBe(0);
+  });
+
+  it("nodes --watch redraws on node events", async () => {
+    const watch = new CliProcess(["nodes", "--watch", "--label", "watch=yes"], { home, env: { MULTICLAUDE_COORD_URL: url } });
+    await watch.waitFor(/no nodes registered/, "stderr");
+    expect((await machine()("register", "--node-id", "watched-node", "--label", "watch=yes")).code).toBe(0);
+    await watch.waitFor(/^watched-node\s+online\s+healthy\s/m);
+    expect(await watch.stop("SIGINT")).toBe(0);
+  });
+});

@@ -10,12 +10,16 @@ import { DEFAULT_CONNECTION_LIMITS } from "../../src/config/server-limits.js";
 import { createConformance, type Conformance } from "../helpers/openapi-conformance.js";
 import { openRaw } from "../helpers/raw-socket.js";
 import { startTestServer, TOKENS, type ApiResponse, type TestServer } from "../helpers/test-server.js";
+import { startReceiver, type Receiver } from "../helpers/webhook-receiver.js";
+import { createMemoryStore } from "../../src/store/memory.js";
+import { createWebhookService } from "../../src/webhooks/index.js";
 
 /** Codes in the table that no route answers (INTERNAL would be a bug). */
 const NEVER_ANSWERED = new Set(["INTERNAL", "METHOD_NOT_ALLOWED", "MESSAGE_NOT_FOUND"]);
 
 const OTHER_NODE_TOKEN = "other-fleet-node-token";
 let server: TestServer;
+let receiver: Receiver;
 let doc: any;
 let conformance: Conformance;
 const seenOps = new Set<string>();
@@ -30,13 +34,19 @@ beforeAll(async () => {
   ];
   // A short body timeout, so the session sees a 408 without waiting long.
   const connections = { ...DEFAULT_CONNECTION_LIMITS, headers_timeout_ms: 1500, body_timeout_ms: 1500 };
-  server = await startTestServer({ app: { maxStreamsPerToken: 1, auth: { required: true, tokens }, connections } });
+  receiver = await startReceiver();
+  const store = createMemoryStore();
+  const webhooks = createWebhookService({ store, webhooks: [{ name: "ci", url: receiver.url, format: "json", from: "end" }] });
+  server = await startTestServer({ store, app: { maxStreamsPerToken: 1, auth: { required: true, tokens }, connections, webhooks } });
   const res = await fetch(`${server.url}/api/v1/openapi.json`);
   expect(res.headers.get("content-type")).toMatch(/^application\/json/);
   doc = await res.json();
   conformance = createConformance(doc);
 });
-afterAll(() => server.close());
+afterAll(async () => {
+  await server.close();
+  await receiver.close();
+});
 
 function record(method: string, path: string, status: number, contentType: string | null, body: string): void {
   const { problems, operationId } = conformance.check({ method, path: path.split("?")[0]!, status, contentType, body });
@@ -203,6 +213,10 @@ describe("a scripted session: every operation, every error code, each answer che
     await stream.body?.cancel();
     expect((await raw("/api/v1/events/stream", { headers: { ...auth, "last-event-id": "x" } })).status).toBe(400);
     expect((await raw("/metrics", { headers: auth })).status).toBe(200);
+
+    await call("GET", "/webhooks");
+    await call("POST", "/webhooks/ci/test");
+    expectCode(await call("POST", "/webhooks/nope/test"), 404, "NOT_FOUND");
 
     await call("POST", "/deregister", { ...node, body: { registration_id: regB } });
     expectCode(await call("POST", "/deregister", { ...node, body: { registration_id: regB } }), 404, "REGISTRATION_NOT_FOUND");

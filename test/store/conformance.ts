@@ -9,6 +9,7 @@ import { identitySpecs } from "./conformance-identity.js";
 import { lifecycleSpecs } from "./conformance-lifecycle.js";
 import { metricSpecs } from "./conformance-metrics.js";
 import { retentionSpecs } from "./conformance-retention.js";
+import { webhookCursorSpecs } from "./conformance-webhooks.js";
 
 export type { MakeStore } from "./conformance-harness.js";
 
@@ -42,5 +43,6 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("event log bounds", () => eventBoundSpecs(h, makeStore));
     describe("retention and paging", () => retentionSpecs(h));
     describe("metrics reads", () => metricSpecs(h));
+    describe("webhook cursors and leases", () => webhookCursorSpecs(h));
   });
 }

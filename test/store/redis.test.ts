@@ -74,3 +74,38 @@ describe.skipIf(skip)("Redis store: data written before the retention indexes", 
     await store.close();
   });
 });
+
+describe.skipIf(skip)("Redis store: a log written before events.max_bytes", () => {
+  let server: RedisServer | undefined;
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("counts the bytes of the events already there on the first commit, then trims by size", async () => {
+    const keyPrefix = `bytes${process.pid}:`;
+    const clock = { t: Date.parse("2030-01-01T00:00:00Z") };
+    let store = await createRedisStore(server!.url, { keyPrefix });
+    let h = makeHarness(store, clock);
+    for (let i = 0; i < 20; i++) await h.createTask({ description: "z".repeat(500) });
+    await h.coord.stop();
+    await store.close();
+    // An older build kept no byte count.
+    const raw = new Redis(server!.url);
+    await raw.del(`${keyPrefix}event-bytes`);
+
+    store = await createRedisStore(server!.url, { keyPrefix, maxEventBytes: 6000 });
+    h = makeHarness(store, clock);
+    await h.createTask();
+    const kept = await store.readEvents(0, 100);
+    expect(kept.length).toBeLessThan(12);
+    expect(kept.at(-1)!.id).toBe(21);
+    const members = await raw.zrange(`${keyPrefix}events`, 0, -1);
+    expect(Number(await raw.get(`${keyPrefix}event-bytes`))).toBe(members.reduce((n, m) => n + Buffer.byteLength(m), 0));
+    raw.disconnect();
+    await h.coord.stop();
+    await store.close();
+  });
+});

@@ -37,13 +37,15 @@ export function registerServe(program: Command, run: Runner): void {
           insecure: opts.insecure,
           logLevel: opts.logLevel ?? (config.source ? server.log_level : "silent"),
         });
-        // SIGHUP re-reads the config file: tokens and rate limits change without a restart.
+        // SIGHUP re-reads the config file: tokens, rate limits and webhooks change without a restart.
         // Installed before the address is printed: a supervisor may signal as soon as it reads it.
         const onHup = () => {
           loadConfig({ configPath: ctx.globals.config, cwd: ctx.io.cwd, env: ctx.env })
-            .then((fresh) => {
-              running.reload(resolveServerConfig(fresh, { listen: opts.listen, store: opts.store }));
-              ctx.out.info("configuration reloaded (tokens, rate limits)");
+            .then((fresh) => running.reload(resolveServerConfig(fresh, { listen: opts.listen, store: opts.store })))
+            .then(({ webhooks: w }) => {
+              const changes = [["added", w.added], ["removed", w.removed], ["changed", w.changed]] as const;
+              const said = changes.filter(([, names]) => names.length).map(([what, names]) => `${what} ${names.join(", ")}`);
+              ctx.out.info(`configuration reloaded (tokens, rate limits, webhooks${said.length ? `: ${said.join("; ")}` : ""})`);
             })
             .catch((err: unknown) => ctx.out.warn(`reload failed, keeping the running configuration: ${(err as Error).message}`));
         };

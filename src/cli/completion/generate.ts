@@ -22,6 +22,7 @@ const pat = (key: string) => (key.startsWith("*:") ? `*${dq(key.slice(1))}` : dq
 /** `(path, option)` pairs that take a value, grouped by what to complete. */
 function valueCases(levels: LevelSpec[]) {
   const choices = new Map<string, string[]>();
+  const dynamic = new Map<string, string[]>();
   const files: string[] = [];
   const free: string[] = [];
   for (const l of levels) {
@@ -29,16 +30,23 @@ function valueCases(levels: LevelSpec[]) {
       if (!o.takesValue || (o.global && l.path !== "")) continue;
       const keys = [o.long, ...(o.short ? [o.short] : [])].map((f) => (o.global ? `*:${f}` : `${l.path}:${f}`));
       if (o.choices) choices.set(o.choices.join(" "), [...(choices.get(o.choices.join(" ")) ?? []), ...keys]);
+      else if (o.dynamic) dynamic.set(o.dynamic, [...(dynamic.get(o.dynamic) ?? []), ...keys]);
       else if (o.file) files.push(...keys);
       else free.push(...keys);
     }
   }
-  return { choices, files, free };
+  return { choices, dynamic, files, free };
 }
+
+/**
+ * The command that lists values from the coordinator: a short timeout and silence on any
+ * failure (`__complete` prints nothing then), so completion never hangs or prints errors.
+ */
+const ask = (kind: string) => `${BIN} __complete ${kind} 2>/dev/null`;
 
 function bash(levels: LevelSpec[]): string {
   const paths = levels.filter((l) => l.path).map((l) => dq(l.path));
-  const { choices, files, free } = valueCases(levels);
+  const { choices, dynamic, files, free } = valueCases(levels);
   const out = [
     `# bash completion for ${BIN}`,
     `# ${HEADER}`,
@@ -58,10 +66,14 @@ function bash(levels: LevelSpec[]): string {
     `  case "$path:$prev" in`,
   ];
   for (const [list, keys] of choices) out.push(`    ${keys.map(pat).join("|")}) COMPREPLY=($(compgen -W ${dq(list)} -- "$cur")); return ;;`);
+  for (const [kind, keys] of dynamic) out.push(`    ${keys.map(pat).join("|")}) COMPREPLY=($(compgen -W "$(${ask(kind)})" -- "$cur")); return ;;`);
   if (files.length) out.push(`    ${files.map(pat).join("|")}) COMPREPLY=($(compgen -f -- "$cur")); return ;;`);
   if (free.length) out.push(`    ${free.map(pat).join("|")}) return ;;`);
   out.push(`  esac`, `  case "$path" in`);
-  for (const l of levels) out.push(`    ${dq(l.path)}) words=${dq(words(l).join(" "))} ;;`);
+  for (const l of levels) {
+    const dyn = l.argDynamic ? `; [[ $cur == -* ]] || words="$words $(${ask(l.argDynamic)})"` : "";
+    out.push(`    ${dq(l.path)}) words=${dq(words(l).join(" "))}${dyn} ;;`);
+  }
   out.push(`  esac`, `  COMPREPLY=($(compgen -W "$words" -- "$cur"))`, `}`, `complete -F _multiclaude_coord ${BIN}`, ``);
   return out.join("\n");
 }
@@ -72,14 +84,14 @@ function zshOption(o: OptionSpec): string {
 
 function zsh(levels: LevelSpec[]): string {
   const paths = levels.filter((l) => l.path).map((l) => dq(l.path));
-  const { choices, files, free } = valueCases(levels);
+  const { choices, dynamic, files, free } = valueCases(levels);
   const out = [
     `#compdef ${BIN}`,
     `# zsh completion for ${BIN}`,
     `# ${HEADER}`,
     `_multiclaude_coord() {`,
     `  local path_="" w i prev`,
-    `  local -a cmds opts`,
+    `  local -a cmds opts dyn`,
     `  for ((i = 2; i < CURRENT; i++)); do`,
     `    w=\${words[i]}`,
     `    [[ $w == -* ]] && continue`,
@@ -91,12 +103,14 @@ function zsh(levels: LevelSpec[]): string {
     `  case "$path_:$prev" in`,
   ];
   for (const [list, keys] of choices) out.push(`    ${keys.map(pat).join("|")}) compadd -- ${list}; return ;;`);
+  for (const [kind, keys] of dynamic) out.push(`    ${keys.map(pat).join("|")}) compadd -- \${(f)"$(${ask(kind)})"}; return ;;`);
   if (files.length) out.push(`    ${files.map(pat).join("|")}) _files; return ;;`);
   if (free.length) out.push(`    ${free.map(pat).join("|")}) _message 'value'; return ;;`);
   out.push(`  esac`, `  case "$path_" in`);
   for (const l of levels) {
     const cmds = [...l.commands.map((c) => sq(`${c.name}:${short(c.description)}`)), ...(l.argChoices ?? []).map((c) => sq(c))];
-    out.push(`    ${dq(l.path)})`, `      cmds=(${cmds.join(" ")})`, `      opts=(${l.options.map(zshOption).join(" ")}) ;;`);
+    const dyn = l.argDynamic ? [`      [[ $PREFIX == -* ]] || dyn=(\${(f)"$(${ask(l.argDynamic)})"})`] : [];
+    out.push(`    ${dq(l.path)})`, `      cmds=(${cmds.join(" ")})`, ...dyn, `      opts=(${l.options.map(zshOption).join(" ")}) ;;`);
   }
   out.push(
     `  esac`,
@@ -104,6 +118,7 @@ function zsh(levels: LevelSpec[]): string {
     `    _describe 'option' opts`,
     `  else`,
     `    _describe 'command' cmds`,
+    `    (( \${#dyn} )) && compadd -- $dyn`,
     `  fi`,
     `}`,
     `if [[ \${zsh_eval_context[-1]} == loadautofunc ]]; then`,
@@ -118,7 +133,15 @@ function zsh(levels: LevelSpec[]): string {
 
 function fishOption(o: OptionSpec, cond: string): string {
   const flags = [`-l ${o.long.slice(2)}`, ...(o.short ? [`-s ${o.short.slice(1)}`] : [])].join(" ");
-  const value = !o.takesValue ? "" : o.choices ? ` -x -a ${fsq(o.choices.join(" "))}` : o.file ? " -r -F" : " -x";
+  const value = !o.takesValue
+    ? ""
+    : o.choices
+      ? ` -x -a ${fsq(o.choices.join(" "))}`
+      : o.dynamic
+        ? ` -x -a ${fsq(`(${ask(o.dynamic)})`)}`
+        : o.file
+          ? " -r -F"
+          : " -x";
   return `complete -c ${BIN}${cond} ${flags}${value} -d ${fsq(short(o.description))}`;
 }
 
@@ -149,6 +172,7 @@ function fish(levels: LevelSpec[]): string {
     const cond = ` -n '__multiclaude_coord_at "${l.path}"'`;
     for (const c of l.commands) out.push(`complete -c ${BIN}${cond} -a ${c.name} -d ${fsq(short(c.description))}`);
     if (l.argChoices) out.push(`complete -c ${BIN}${cond} -a ${fsq(l.argChoices.join(" "))}`);
+    if (l.argDynamic) out.push(`complete -c ${BIN}${cond} -a ${fsq(`(${ask(l.argDynamic)})`)}`);
     for (const o of l.options) if (!o.global) out.push(fishOption(o, cond));
   }
   out.push(``);

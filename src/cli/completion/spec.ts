@@ -11,6 +11,8 @@ export interface OptionSpec {
   file: boolean;
   /** A program-level flag, valid at every level. */
   global: boolean;
+  /** Values asked of the coordinator (`__complete KIND`): ids, repos, event types. */
+  dynamic?: DynamicKind;
 }
 
 /** One command level: `""` (top), `tasks`, `tasks create`, ... */
@@ -22,7 +24,30 @@ export interface LevelSpec {
   options: OptionSpec[];
   /** Choices for the first positional argument (`completion bash|zsh|fish`). */
   argChoices?: string[];
+  /** The first positional argument's values, asked of the coordinator. */
+  argDynamic?: DynamicKind;
 }
+
+/** What `__complete` can list (see commands/complete.ts). */
+export const DYNAMIC_KINDS = ["tasks", "pending-tasks", "claimed-tasks", "nodes", "repos", "event-types", "messages"] as const;
+export type DynamicKind = (typeof DYNAMIC_KINDS)[number];
+
+/** Flags whose values come from the coordinator, wherever they appear. */
+const DYNAMIC_FLAGS: Record<string, DynamicKind> = { "--repo": "repos", "--node": "nodes", "--type": "event-types" };
+
+/** Positional arguments whose values come from the coordinator, by command path. */
+const DYNAMIC_ARGS: Record<string, DynamicKind> = {
+  "tasks show": "tasks",
+  "tasks cancel": "tasks",
+  "tasks claim": "pending-tasks",
+  "tasks complete": "claimed-tasks",
+  "tasks fail": "claimed-tasks",
+  "tasks release": "claimed-tasks",
+  "nodes show": "nodes",
+  "nodes forget": "nodes",
+  state: "repos",
+  "messages ack": "messages",
+};
 
 const FILE_FLAGS = new Set(["--config"]);
 
@@ -36,6 +61,7 @@ function optionSpec(o: Option, global = false): OptionSpec | undefined {
     choices: o.argChoices,
     file: FILE_FLAGS.has(o.long),
     global,
+    ...(DYNAMIC_FLAGS[o.long] ? { dynamic: DYNAMIC_FLAGS[o.long] } : {}),
   };
 }
 
@@ -59,8 +85,11 @@ export function completionSpec(program: Command): LevelSpec[] {
       commands: cmd.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden).map((c) => ({ name: c.name(), description: c.description() })),
       options,
       argChoices: arg?.argChoices,
+      ...(DYNAMIC_ARGS[path] ? { argDynamic: DYNAMIC_ARGS[path] } : {}),
     });
-    for (const sub of cmd.commands) walk(sub, path ? `${path} ${sub.name()}` : sub.name());
+    for (const sub of cmd.commands) {
+      if (!(sub as unknown as { _hidden?: boolean })._hidden) walk(sub, path ? `${path} ${sub.name()}` : sub.name());
+    }
   };
   walk(program, "");
   return levels;

@@ -1,0 +1,57 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface ReceivedRequest {
+  headers: IncomingMessage["headers"];
+  body: string;
+  json: { id: number; type: string; data: Record<string, unknown>; text?: string };
+  at: number;
+}
+
+/** How the receiver answers a request: a status, or "hang" (never answers). */
+export type Answer = number | "hang";
+
+/**
+ * A real webhook receiver on 127.0.0.1, port 0: records every request and answers what `answer`
+ * says (200 unless changed). Hung requests are ended by `close()`.
+ */
+export async function startReceiver(port = 0) {
+  const requests: ReceivedRequest[] = [];
+  const hung = new Set<ServerResponse>();
+  let answer: (req: ReceivedRequest, n: number) => Answer = () => 200;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const got: ReceivedRequest = { headers: req.headers, body, json: JSON.parse(body) as ReceivedRequest["json"], at: Date.now() };
+      requests.push(got);
+      const a = answer(got, requests.length);
+      if (a === "hang") {
+        hung.add(res);
+        return;
+      }
+      res.writeHead(a, { "content-type": "text/plain" }).end(a >= 300 ? "receiver says no" : "ok");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${actual}/hook?token=q-secret`,
+    port: actual,
+    requests,
+    /** Sets how later requests are answered. */
+    answer(fn: (req: ReceivedRequest, n: number) => Answer) {
+      answer = fn;
+    },
+    /** Delivered event ids (2xx answers only count when `answer` says so; this lists every request). */
+    ids: () => requests.map((r) => r.json.id),
+    async close() {
+      for (const res of hung) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
