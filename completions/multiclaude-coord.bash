@@ -10,7 +10,7 @@ _multiclaude_coord() {
     w="${COMP_WORDS[i]}"
     case "$w" in -*) continue ;; esac
     case "${path:+$path }$w" in
-      "serve"|"status"|"nodes"|"nodes list"|"nodes show"|"nodes forget"|"state"|"tasks"|"tasks list"|"tasks pending"|"tasks show"|"tasks create"|"tasks cancel"|"tasks claim"|"tasks complete"|"tasks fail"|"tasks release"|"register"|"heartbeat"|"deregister"|"agent"|"events"|"messages"|"messages send"|"messages list"|"messages ack"|"doctor"|"config"|"config init"|"completion") path="${path:+$path }$w" ;;
+      "serve"|"status"|"nodes"|"nodes list"|"nodes show"|"nodes forget"|"state"|"tasks"|"tasks list"|"tasks pending"|"tasks show"|"tasks create"|"tasks cancel"|"tasks claim"|"tasks complete"|"tasks fail"|"tasks release"|"register"|"heartbeat"|"deregister"|"agent"|"events"|"messages"|"messages send"|"messages list"|"messages ack"|"webhooks"|"webhooks list"|"webhooks test"|"doctor"|"config"|"config init"|"completion") path="${path:+$path }$w" ;;
     esac
   done
   case "$path:$prev" in
@@ -28,7 +28,7 @@ _multiclaude_coord() {
     *":--url"|*":--token"|*":--timeout"|"serve:--listen"|"serve:--store"|"nodes:--label"|"nodes:--limit"|"nodes:--cursor"|"nodes list:--label"|"nodes list:--limit"|"nodes list:--cursor"|"tasks:--label"|"tasks:--limit"|"tasks:--cursor"|"tasks list:--label"|"tasks list:--limit"|"tasks list:--cursor"|"tasks pending:--label"|"tasks pending:--limit"|"tasks create:--description"|"tasks create:--label"|"tasks create:--max-attempts"|"tasks create:--idempotency-key"|"tasks cancel:--reason"|"tasks claim:--wait"|"tasks claim:--worker"|"tasks complete:--pr"|"tasks complete:--summary"|"tasks complete:--branch"|"tasks fail:--reason"|"tasks release:--reason"|"register:--node-id"|"register:--hostname"|"register:--label"|"register:--max-workers"|"register:--current-workers"|"heartbeat:--current-workers"|"agent:--node-id"|"agent:--hostname"|"agent:--label"|"agent:--max-workers"|"agent:--heartbeat-interval"|"agent:--claim-wait"|"agent:--grace-period"|"agent:--check-interval"|"agent:--multiclaude-home"|"agent:--repo-map"|"events:--since"|"events:--limit"|"messages:--to"|"messages:--limit"|"messages:--cursor"|"messages send:--from"|"messages send:--to"|"messages send:--body"|"messages list:--to"|"messages list:--limit"|"messages list:--cursor"|"config init:--file") return ;;
   esac
   case "$path" in
-    "") words="serve status nodes state tasks register heartbeat deregister agent events messages doctor config completion --version --url --token --config --json --output --no-color --timeout --help" ;;
+    "") words="serve status nodes state tasks register heartbeat deregister agent events messages webhooks doctor config completion --version --url --token --config --json --output --no-color --timeout --help" ;;
     "serve") words="--listen --store --log-level --insecure --version --url --token --config --json --output --no-color --timeout --help" ;;
     "status") words="--version --url --token --config --json --output --no-color --timeout --help" ;;
     "nodes") words="list show forget --status --label --watch --limit --cursor --all --version --url --token --config --json --output --no-color --timeout --help" ;;
@@ -55,6 +55,9 @@ _multiclaude_coord() {
     "messages send") words="--from --to --body --repo --version --url --token --config --json --output --no-color --timeout --help" ;;
     "messages list") words="--node --to --status --limit --cursor --all --version --url --token --config --json --output --no-color --timeout --help" ;;
     "messages ack") words="--version --url --token --config --json --output --no-color --timeout --help"; [[ $cur == -* ]] || words="$words $(multiclaude-coord __complete messages 2>/dev/null)" ;;
+    "webhooks") words="list test --version --url --token --config --json --output --no-color --timeout --help" ;;
+    "webhooks list") words="--version --url --token --config --json --output --no-color --timeout --help" ;;
+    "webhooks test") words="--version --url --token --config --json --output --no-color --timeout --help" ;;
     "doctor") words="--version --url --token --config --json --output --no-color --timeout --help" ;;
     "config") words="init --version --url --token --config --json --output --no-color --timeout --help" ;;
     "config init") words="--coordinator --node --file --force --version --url --token --config --json --output --no-color --timeout --help" ;;

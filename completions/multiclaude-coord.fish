@@ -4,7 +4,7 @@ function __multiclaude_coord_path
     set -l path
     for w in (commandline -opc)[2..-1]
         string match -q -- '-*' $w; and continue
-        if contains -- (string join ' ' $path $w) 'serve' 'status' 'nodes' 'nodes list' 'nodes show' 'nodes forget' 'state' 'tasks' 'tasks list' 'tasks pending' 'tasks show' 'tasks create' 'tasks cancel' 'tasks claim' 'tasks complete' 'tasks fail' 'tasks release' 'register' 'heartbeat' 'deregister' 'agent' 'events' 'messages' 'messages send' 'messages list' 'messages ack' 'doctor' 'config' 'config init' 'completion'
+        if contains -- (string join ' ' $path $w) 'serve' 'status' 'nodes' 'nodes list' 'nodes show' 'nodes forget' 'state' 'tasks' 'tasks list' 'tasks pending' 'tasks show' 'tasks create' 'tasks cancel' 'tasks claim' 'tasks complete' 'tasks fail' 'tasks release' 'register' 'heartbeat' 'deregister' 'agent' 'events' 'messages' 'messages send' 'messages list' 'messages ack' 'webhooks' 'webhooks list' 'webhooks test' 'doctor' 'config' 'config init' 'completion'
             set path $path $w
         end
     end
@@ -36,6 +36,7 @@ complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a deregister -d 'L
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a agent -d 'Run this machine as a worker pool: claim fitting tasks, start multiclaude workers, report their PRs'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a events -d 'Follow the event stream'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a messages -d 'Send, list and acknowledge inter-agent messages'
+complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a webhooks -d 'Show webhook deliveries'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a doctor -d 'Check this machine\'s setup: config, token, coordinator reachability and TLS, clock skew, multiclaude and gh, state.json'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a config -d 'Write a starting configuration file'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a completion -d 'Print the shell completion script'
@@ -157,6 +158,8 @@ complete -c multiclaude-coord -n '__multiclaude_coord_at "messages list"' -l lim
 complete -c multiclaude-coord -n '__multiclaude_coord_at "messages list"' -l cursor -x -d 'continue after a previous page'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "messages list"' -l all -d 'follow every page'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "messages ack"' -a '(multiclaude-coord __complete messages 2>/dev/null)'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "webhooks"' -a list -d 'List the coordinator\'s webhooks: position, lag, last status and error, skipped events, which replica delivers'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "webhooks"' -a test -d 'Send one webhook.test event to a webhook now, through the coordinator; exit 1 when the receiver does not answer 2xx'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "config"' -a init -d 'Write a commented coordination.yaml for a coordinator or a node'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "config init"' -l coordinator -d 'the coordinator\'s side'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "config init"' -l node -d 'a node\'s side'

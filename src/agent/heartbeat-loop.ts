@@ -21,6 +21,7 @@ export interface HeartbeatLoopOptions {
  */
 export function createHeartbeatLoop(core: AgentCore, options: HeartbeatLoopOptions): () => Promise<void> {
   let failures = 0;
+  let reconciling = false;
   const openPrs = createOpenPrCounter({ multiclaudeHome: core.options.multiclaudeHome, env: core.env, now: () => core.now() });
   /** Claims the coordinator lists for this node that we do not hold, seen at the last check. */
   let unknownClaims = new Set<string>();
@@ -50,10 +51,12 @@ export function createHeartbeatLoop(core: AgentCore, options: HeartbeatLoopOptio
       // Stop commands run beside the heartbeats: leases must not wait for them.
       if (res.cancelled_task_ids.length) core.track(cancelTasks(core, res.cancelled_task_ids));
       if (res.pending_messages > 0) core.track(options.deliver());
-      if (core.client.registrationId !== core.reconciledFor) {
-        // Re-registered (the coordinator forgot this node), or the start could not check: agree again.
+      if (core.client.registrationId !== core.reconciledFor && !reconciling) {
+        // Re-registered (the coordinator forgot this node), or the start could not check: agree
+        // again, beside the heartbeats (it may run stop commands; leases must not wait for them).
+        reconciling = true;
         const settled = [...core.held.values()].filter((h) => h.phase === "running");
-        await reconcile(core, settled);
+        core.track(reconcile(core, settled).then(() => undefined).finally(() => (reconciling = false)));
       }
       await reconcileClaims();
     } catch (err) {

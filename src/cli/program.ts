@@ -12,6 +12,7 @@ import { registerServe } from "./commands/serve.js";
 import { registerState } from "./commands/state.js";
 import { registerStatus } from "./commands/status.js";
 import { registerTasks } from "./commands/tasks.js";
+import { registerWebhooks } from "./commands/webhooks.js";
 import type { CliIO } from "./context.js";
 import { OUTPUT_FORMATS } from "./output/output.js";
 import { examples, HELP_SETTINGS } from "./help.js";
@@ -63,6 +64,7 @@ export function buildProgram(io: CliIO, session: Session = {}): Command {
   registerAgent(program, run);
   registerEvents(program, run);
   registerMessages(program, run);
+  registerWebhooks(program, run);
   registerDoctor(program, run);
   registerConfig(program, run);
   registerCompletion(program, run);

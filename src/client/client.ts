@@ -2,6 +2,7 @@ import type { CoordEvent, Labels, Message, Node, RepoState, Task } from "../core
 import { streamEvents } from "./event-stream.js";
 import { createRegistration, type Registration } from "./registration.js";
 import { Transport } from "./transport.js";
+import type { WebhookList, WebhookTestResult } from "./types.js";
 import type {
   ClaimNextRequest,
   ClientOptions,
@@ -102,6 +103,18 @@ export class Client {
   /** Version, uptime, store backend, node and task counts, last event id. */
   status(): Promise<ServerStatus> {
     return this.transport.request("GET", "/status");
+  }
+
+  // ── Webhooks ───────────────────────────────────────────────────────────
+
+  /** Each configured webhook's delivery: position, lag, last status and error (admin). */
+  listWebhooks(): Promise<WebhookList> {
+    return this.transport.request("GET", "/webhooks");
+  }
+
+  /** Sends one test event to a webhook through the coordinator (admin); says how the receiver answered. */
+  testWebhook(name: string): Promise<WebhookTestResult> {
+    return this.transport.request("POST", `/webhooks/${encodeURIComponent(name)}/test`);
   }
 
   // ── Nodes ──────────────────────────────────────────────────────────────

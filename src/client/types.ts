@@ -4,6 +4,7 @@
  * client must not depend on the coordinator or the server (whose TypeBox schemas are the source
  * of truth for bounds).
  */
+import type { WebhookStatus, WebhookTestResult } from "../webhooks/types.js";
 import type {
   AgentSummary,
   CoordEvent,
@@ -228,4 +229,12 @@ export interface ServerStatus {
   /** Create→claim wait of the claims of the last hour; null percentiles when there were none. */
   claim_latency?: { window_seconds: number; count: number; p50_ms: number | null; p99_ms: number | null };
   [key: string]: unknown;
+}
+
+export type { WebhookStatus, WebhookTestResult };
+
+/** `GET /webhooks`: the webhooks and the replica that answered. */
+export interface WebhookList {
+  webhooks: WebhookStatus[];
+  replica: string;
 }

@@ -86,6 +86,8 @@ export function createCoordinator(options: CoordinatorOptions) {
     start(onError: (err: unknown) => void = () => {}): void {
       sweepTimer = setInterval(() => runSweep().catch(onError), sweepIntervalMs);
       sweepTimer.unref();
+      // `status` shows the last hour's create→claim latency across a restart, from the log.
+      claimLatency.backfill((after, limit) => ctx.store.readEvents(after, limit), clock()).catch(onError);
     },
 
     /** Long polls waiting now (`POST /tasks/claim` and `GET /tasks/pending` with a wait). */

@@ -85,13 +85,25 @@ export interface ClaimLatency {
   p99_ms: number | null;
 }
 
+/** A create→claim wait carried by a `task.claimed` event of a pending task, if it is one. */
+function claimWait(e: CoordEvent): { id: number; at: number; ms: number } | undefined {
+  if (e.type !== "task.claimed" || e.data.from !== "pending" || typeof e.data.waited_ms !== "number") return undefined;
+  return { id: e.id, at: Date.parse(e.data.ts), ms: e.data.waited_ms };
+}
+
+/** Pages of the event log read at most when the window is filled at start (bounded start-up cost). */
+const BACKFILL_PAGES = 100;
+
 /**
  * The create→claim waits of the last hour, from the event feed, which carries every replica's
- * claims (shared stores publish them to all): so `status` is right on any replica. It starts
- * empty when the coordinator starts; at most `max` samples are kept.
+ * claims (shared stores publish them to all): so `status` is right on any replica. `backfill`
+ * fills it from the retained log at start, so a restart does not forget the hour; at most `max`
+ * samples are kept.
  */
 export function createClaimLatencyWindow(windowMs = 3_600_000, max = 100_000) {
-  let samples: { at: number; ms: number }[] = [];
+  let samples: { id: number; at: number; ms: number }[] = [];
+  /** The first event id that came live: the backfill adds only what is older. */
+  let firstLive: number | undefined;
   const trim = (nowMs: number) => {
     const from = samples.findIndex((s) => s.at > nowMs - windowMs);
     if (from !== 0) samples = from < 0 ? [] : samples.slice(from);
@@ -100,10 +112,28 @@ export function createClaimLatencyWindow(windowMs = 3_600_000, max = 100_000) {
   return {
     add(events: CoordEvent[]): void {
       for (const e of events) {
-        if (e.type !== "task.claimed" || e.data.from !== "pending" || typeof e.data.waited_ms !== "number") continue;
-        samples.push({ at: Date.parse(e.data.ts), ms: e.data.waited_ms });
+        firstLive ??= e.id;
+        const w = claimWait(e);
+        if (w) samples.push(w);
       }
       if (samples.length > max * 1.1) trim(Date.now());
+    },
+    /** Reads the log's claims of the last hour (before the first live event) in front of the live ones. */
+    async backfill(readEvents: (afterId: number, limit: number) => Promise<CoordEvent[]>, nowMs: number): Promise<void> {
+      const older: typeof samples = [];
+      let after = 0;
+      for (let page = 0; page < BACKFILL_PAGES; page++) {
+        const events = await readEvents(after, 1000);
+        if (events.length === 0) break;
+        for (const e of events) {
+          if (firstLive !== undefined && e.id >= firstLive) break;
+          const w = claimWait(e);
+          if (w && w.at > nowMs - windowMs) older.push(w);
+        }
+        after = events[events.length - 1]!.id;
+        if (firstLive !== undefined && after >= firstLive) break;
+      }
+      samples = [...older, ...samples];
     },
     summary(nowMs: number): ClaimLatency {
       trim(nowMs);

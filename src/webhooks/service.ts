@@ -99,11 +99,11 @@ export function createWebhookService(options: WebhookServiceOptions) {
     },
     /** Each webhook's delivery as the store has it (so any replica answers the same). */
     async list(): Promise<WebhookStatus[]> {
-      const { last_id } = await store.eventBounds();
+      const { oldest_id, last_id } = await store.eventBounds();
       return Promise.all(
         hooks.map(async (hook) => {
           const c = await store.getWebhookCursor(hook.name);
-          const position = c?.position ?? (hook.from === "oldest" ? 0 : last_id);
+          const position = c?.position ?? (hook.from === "oldest" ? Math.max(0, oldest_id - 1) : last_id);
           return {
             name: hook.name,
             url_host: hostOf(hook.url),

@@ -39,7 +39,11 @@ export function createWebhookWorker(options: WebhookWorkerOptions) {
     owner,
     leaseMs: tuning.leaseMs,
     now,
-    startPosition: async () => (hook.from === "oldest" ? 0 : (await store.eventBounds()).last_id),
+    // `from: oldest` is the oldest event still in the log: what was trimmed before the webhook existed is not "skipped".
+    startPosition: async () => {
+      const { oldest_id, last_id } = await store.eventBounds();
+      return hook.from === "oldest" ? Math.max(0, oldest_id - 1) : last_id;
+    },
   });
   const stop = new AbortController();
   /** Wakes an idle worker when events are committed (this replica's or, on shared stores, any). */

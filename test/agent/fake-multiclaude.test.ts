@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { recordedText, useRecordings } from "../helpers/recordings.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const RECORDINGS = resolve(ROOT, "..", "shared", "multiclaude");
 const FAKE = join(ROOT, "test", "fixtures", "multiclaude");
 
 interface Transcript {
@@ -40,11 +40,11 @@ export function parseTranscript(text: string): Transcript {
 }
 
 function transcript(name: string): Transcript {
-  return parseTranscript(readFileSync(join(RECORDINGS, "transcripts", name), "utf8"));
+  return parseTranscript(recordedText(`transcripts/${name}`));
 }
 
 function recordedState(name: string): any {
-  return JSON.parse(readFileSync(join(RECORDINGS, "state", name), "utf8"));
+  return JSON.parse(recordedText(`state/${name}`));
 }
 
 /** A temp world like the recording's: $HOME, $TMP/outside, $ORIGIN, multiclaude on PATH. */
@@ -150,7 +150,7 @@ const CASES: Record<string, (w: World) => void> = {
   "139-agent-complete-outside.txt": () => {},
 };
 
-describe.skipIf(!existsSync(RECORDINGS) && !process.env.CI)("the stand-in multiclaude replays the real CLI's transcripts", () => {
+describe.runIf(useRecordings)("the stand-in multiclaude replays the real CLI's transcripts", () => {
   for (const [file, setup] of Object.entries(CASES)) {
     it(file, () => {
       world = makeWorld();
@@ -170,7 +170,7 @@ function shape(v: unknown, path = "$"): string[] {
 }
 const sortedShape = (v: unknown) => [...new Set(shape(v))].sort();
 
-describe.skipIf(!existsSync(RECORDINGS) && !process.env.CI)("the stand-in's state.json has the recorded shapes", () => {
+describe.runIf(useRecordings)("the stand-in's state.json has the recorded shapes", () => {
   it("after init, work and agent complete: the keys of 01, 02 and 03, 2-space JSON without a trailing newline", () => {
     world = makeWorld();
     init(world);

@@ -1,11 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { recordedText, useRecordings } from "../helpers/recordings.js";
 import { activePrs, agentStatus, findHistoryEntry, isPidAlive, NO_SUMMARY, readState, workerOutcome, type McState } from "../../src/agent/multiclaude-state.js";
 
-const RECORDINGS = resolve(dirname(fileURLToPath(import.meta.url)), "../../../shared/multiclaude");
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -78,8 +77,8 @@ describe("workerOutcome", () => {
     expect(workerOutcome(state({ w: { pid: 1 } }, [{ name: "w", status: "unknown" }]), "r", "w", T0, alive).kind).toBe("running");
   });
 
-  it("a worker gone from agents whose entry is `unknown` has succeeded (recorded state 03), with its summary and branch", () => {
-    const recorded = JSON.parse(readFileSync(join(RECORDINGS, "state", "03-after-complete.json"), "utf8")) as McState;
+  it.runIf(useRecordings)("a worker gone from agents whose entry is `unknown` has succeeded (recorded state 03), with its summary and branch", () => {
+    const recorded = JSON.parse(recordedText("state/03-after-complete.json")) as McState;
     expect(workerOutcome(recorded, "demo", "proud-tiger", Date.parse("2026-12-01T05:45:14Z"), alive)).toEqual({
       kind: "completed",
       summary: "Added a Usage section to README.md; pushed branch work/proud-tiger",
@@ -89,13 +88,13 @@ describe("workerOutcome", () => {
     });
   });
 
-  it("a worker whose window was killed (unknown, no summary; recorded state 11) is completed, saying it left no summary", () => {
-    const recorded = JSON.parse(readFileSync(join(RECORDINGS, "state", "11-after-killed-window-cleanup.json"), "utf8")) as McState;
+  it.runIf(useRecordings)("a worker whose window was killed (unknown, no summary; recorded state 11) is completed, saying it left no summary", () => {
+    const recorded = JSON.parse(recordedText("state/11-after-killed-window-cleanup.json")) as McState;
     expect(workerOutcome(recorded, "demo", "witty-elephant", 0, alive)).toMatchObject({ kind: "completed", summary: NO_SUMMARY, branch: "work/witty-elephant" });
   });
 
-  it("`failed` has failed with failure_reason (recorded state 12)", () => {
-    const recorded = JSON.parse(readFileSync(join(RECORDINGS, "state", "12-after-complete-failure.json"), "utf8")) as McState;
+  it.runIf(useRecordings)("`failed` has failed with failure_reason (recorded state 12)", () => {
+    const recorded = JSON.parse(recordedText("state/12-after-complete-failure.json")) as McState;
     expect(workerOutcome(recorded, "demo", "eager-koala", 0, alive)).toEqual({ kind: "failed", reason: "tests failed: 2 of 10" });
     expect(workerOutcome(state({}, [{ name: "w", status: "failed" }]), "r", "w", T0, alive)).toEqual({ kind: "failed", reason: "worker w failed" });
   });

@@ -3,41 +3,30 @@
  * lease and other nodes finish them), and a coordinator that restarts under a running agent.
  */
 import { join } from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   allEvents,
   ensureBuilt,
-  killFakeWorkers,
   mcState,
   removeDirs,
   startAgent,
   startServe,
   tempDir,
   waitFor,
-  type AgentProc,
+  useCleanups,
 } from "../fixtures/agent-harness.js";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
+const { add, track } = cleanups;
 
-function track(a: AgentProc): AgentProc {
-  cleanups.push(async () => {
-    a.kill("SIGKILL");
-    await a.exited;
-    killFakeWorkers(a.home);
-    removeDirs([a.home]);
-  });
-  return a;
-}
+
 
 describe("agent failover", () => {
   beforeAll(() => ensureBuilt(), 120_000);
 
   it("tasks of a SIGKILLed agent are orphaned after the lease and finished by the other nodes", async () => {
     const serve = await startServe({ claimTimeout: "2s", offlineThreshold: "1s", heartbeatInterval: "500ms" });
-    cleanups.push(() => serve.stop());
+    add(() => serve.stop());
     // node-a's workers would take a minute: it dies long before they finish.
     const a = track(startAgent({ nodeId: "node-a", url: serve.url, maxWorkers: 2, workMs: 60_000 }));
     await a.waitForLog("agent.registered");
@@ -85,11 +74,11 @@ describe("agent failover", () => {
 
   it("keeps its running work through a coordinator restart and reports it afterwards", async () => {
     const dir = tempDir("restart");
-    cleanups.push(() => removeDirs([dir]));
+    add(() => removeDirs([dir]));
     const store = `sqlite://${join(dir, "coord.db")}`;
     let serve = await startServe({ claimTimeout: "30s", offlineThreshold: "5s", store });
     const port = serve.port;
-    cleanups.push(() => serve.stop());
+    add(() => serve.stop());
     const a = track(startAgent({ nodeId: "node-a", url: serve.url, maxWorkers: 2, workMs: 3000 }));
     await a.waitForLog("agent.registered");
     const task = await serve.admin.createTask({ repo: "app", description: "survive the outage" });
@@ -118,7 +107,7 @@ describe("agent failover", () => {
   it("registers again with a coordinator that lost its state, and takes new work", async () => {
     let serve = await startServe({ claimTimeout: "30s", offlineThreshold: "5s" });
     const port = serve.port;
-    cleanups.push(() => serve.stop());
+    add(() => serve.stop());
     const a = track(startAgent({ nodeId: "node-a", url: serve.url, maxWorkers: 1, labels: { pool: "cpu" } }));
     await a.waitForLog("agent.registered");
     await serve.stop();

@@ -7,43 +7,26 @@
  */
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   allEvents,
   ensureBuilt,
   fakeCalls,
-  killFakeWorkers,
   mcInit,
   mcState,
-  removeDirs,
   startAgent,
-  startServe,
   waitFor,
-  type AgentProc,
+  useCleanups,
 } from "../fixtures/agent-harness.js";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
+const { track } = cleanups;
 
-async function serveFor(): Promise<Awaited<ReturnType<typeof startServe>>> {
-  const serve = await startServe({ claimTimeout: "20s", offlineThreshold: "5s" });
-  cleanups.push(() => serve.stop());
-  return serve;
-}
 
-function track(a: AgentProc): AgentProc {
-  cleanups.push(async () => {
-    a.kill("SIGKILL");
-    await a.exited;
-    killFakeWorkers(a.home);
-    removeDirs([a.home]);
-  });
-  return a;
-}
+const serveFor = () => cleanups.serve({ claimTimeout: "20s", offlineThreshold: "5s" });
 
-async function finished(serve: Awaited<ReturnType<typeof startServe>>, id: string, status: string) {
+
+async function finished(serve: Awaited<ReturnType<typeof serveFor>>, id: string, status: string) {
   return waitFor(async () => {
     const t = await serve.admin.getTask(id);
     return t.status === status ? t : undefined;

@@ -160,6 +160,7 @@ describe("agent worker pool (3 agents, 30 tasks)", () => {
         return settled ? list : undefined;
       },
       "heartbeats reporting the open PRs of each node's task history",
+      45_000,
     );
     const tasks = (await serve.admin.listTasks({ limit: 100 })).tasks;
     for (const n of nodes) {
@@ -185,5 +186,5 @@ describe("agent worker pool (3 agents, 30 tasks)", () => {
     }
     const state = await serve.admin.getState("app");
     expect(state.active_prs).toBeGreaterThan(0);
-  });
+  }, 60_000);
 });

@@ -5,41 +5,24 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   allEvents,
   ensureBuilt,
   fakeCalls,
-  killFakeWorkers,
   mcState,
-  removeDirs,
   startAgent,
-  startServe,
   waitFor,
-  type AgentProc,
+  useCleanups,
 } from "../fixtures/agent-harness.js";
 import { isPidAlive } from "../../src/agent/multiclaude-state.js";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
+const { track } = cleanups;
 
-async function serveFor(): Promise<Awaited<ReturnType<typeof startServe>>> {
-  const serve = await startServe({ claimTimeout: "10s", offlineThreshold: "3s" });
-  cleanups.push(() => serve.stop());
-  return serve;
-}
 
-function track(a: AgentProc, removeHome = true): AgentProc {
-  cleanups.push(async () => {
-    a.kill("SIGKILL");
-    await a.exited;
-    killFakeWorkers(a.home);
-    if (removeHome) removeDirs([a.home]);
-  });
-  return a;
-}
+const serveFor = () => cleanups.serve({ claimTimeout: "10s", offlineThreshold: "3s" });
+
 
 describe("agent signals", () => {
   beforeAll(() => ensureBuilt(), 120_000);

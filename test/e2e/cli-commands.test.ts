@@ -95,7 +95,7 @@ describe("every command, human and --json", () => {
     expect(await json("tasks", "fail", second.id, "--reason", "broken", "--no-retry")).toMatchObject({ status: "failed" });
     const third = await json("tasks", "create", "--repo", "web", "--description", "Third");
     expect((await cli("tasks", "cancel", third.id, "--reason", "dup")).stdout).toMatch(/cancelled/);
-  });
+  }, 90_000); // some 25 CLI processes one after another: a loaded machine needs more than 30 s
 
   it("tasks claim --next with nothing to claim exits 3 (JSON says task: null)", async () => {
     const r = await cli("--json", "tasks", "claim", "--next", "--wait", "0.2");

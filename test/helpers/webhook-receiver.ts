@@ -6,6 +6,8 @@ export interface ReceivedRequest {
   body: string;
   json: { id: number; type: string; data: Record<string, unknown>; text?: string };
   at: number;
+  /** What the receiver answered. */
+  answered?: Answer;
 }
 
 /** How the receiver answers a request: a status, or "hang" (never answers). */
@@ -27,6 +29,7 @@ export async function startReceiver(port = 0) {
       const got: ReceivedRequest = { headers: req.headers, body, json: JSON.parse(body) as ReceivedRequest["json"], at: Date.now() };
       requests.push(got);
       const a = answer(got, requests.length);
+      got.answered = a;
       if (a === "hang") {
         hung.add(res);
         return;
@@ -44,8 +47,10 @@ export async function startReceiver(port = 0) {
     answer(fn: (req: ReceivedRequest, n: number) => Answer) {
       answer = fn;
     },
-    /** Delivered event ids (2xx answers only count when `answer` says so; this lists every request). */
+    /** The event id of every request, answered or not. */
     ids: () => requests.map((r) => r.json.id),
+    /** Event ids of the requests answered 2xx. */
+    delivered: () => requests.filter((r) => typeof r.answered === "number" && r.answered < 300).map((r) => r.json.id),
     async close() {
       for (const res of hung) res.destroy();
       server.closeAllConnections();

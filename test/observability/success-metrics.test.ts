@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeClock, okData, type TestClock } from "../helpers/api-fixtures.js";
+import { createCoordinator } from "../../src/coordinator/index.js";
 import { createTask, registerNode, startTestServer, TOKENS, type TestServer } from "../helpers/test-server.js";
 
 let server: TestServer;
@@ -103,5 +104,24 @@ describe("success metrics after a scripted run", () => {
     // 15 claimable tasks in all (beta's one without labels and gamma's 14); ties go by name.
     expect(series.reduce((a, [, v]) => a + v, 0)).toBe(15);
     expect(m.get('mcc_pending_tasks_by_labels{labels="other"}')).toBe(3); // k=v8, k=v9, none
+  });
+
+  it("a coordinator started later (a restart) fills the last hour's create→claim waits from the log", async () => {
+    const later = createCoordinator({ store: server.store, clock: clock.now });
+    try {
+      later.start();
+      let latency = (await later.status("x")).claim_latency;
+      for (let i = 0; i < 200 && latency.count < 3; i++) {
+        await new Promise((done) => setTimeout(done, 10));
+        latency = (await later.status("x")).claim_latency;
+      }
+      // The three claims of pending tasks above (t1 after 2 s, t2 after 3 s, t3's first claim after 3 s).
+      expect(latency).toEqual({ window_seconds: 3600, count: 3, p50_ms: 3000, p99_ms: 3000 });
+      // An hour later they have left the window.
+      clock.advance(3_600_000);
+      expect((await later.status("x")).claim_latency).toEqual({ window_seconds: 3600, count: 0, p50_ms: null, p99_ms: null });
+    } finally {
+      await later.stop();
+    }
   });
 });

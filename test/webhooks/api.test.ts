@@ -84,6 +84,28 @@ describe("GET /webhooks, POST /webhooks/{name}/test, webhook metrics", () => {
     expect(missing.body).toMatchObject({ success: false, code: "NOT_FOUND" });
   });
 
+  it("a hanging receiver does not slow claims or heartbeats", async () => {
+    const { receiver, server } = await setup();
+    receiver.answer(() => "hang");
+    await eventually(async () => expect((await server.api("GET", "/webhooks")).body.data.webhooks.every((w: any) => w.lease_owner)).toBe(true));
+    const reg = (await server.api("POST", "/register", { token: TOKENS.node, body: { node_id: "n1", capacity: { max_workers: 100 } } })).body.data.registration_id;
+    // Both webhooks now hold a request open that will not be answered for 10 s.
+    await createTask(server, {});
+    await eventually(() => expect(receiver.requests).toHaveLength(2));
+    const latencies: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      await createTask(server, { description: `t${i}` });
+      const t0 = performance.now();
+      const claim = await server.api("POST", "/tasks/claim", { token: TOKENS.node, body: { registration_id: reg, worker_name: `w${i}` } });
+      const beat = await server.api("POST", "/heartbeat", { token: TOKENS.node, body: { registration_id: reg } });
+      latencies.push(performance.now() - t0);
+      expect([claim.status, beat.status]).toEqual([200, 200]);
+    }
+    // Still hanging: nothing more was sent (one request in flight per webhook), yet each claim + heartbeat was quick.
+    expect(receiver.requests).toHaveLength(2);
+    expect(Math.max(...latencies)).toBeLessThan(1000);
+  });
+
   it("is for admins only", async () => {
     const { server } = await setup();
     expect((await server.api("GET", "/webhooks", { token: TOKENS.read })).status).toBe(403);

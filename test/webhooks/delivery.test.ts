@@ -123,6 +123,36 @@ describe("webhook delivery (real HTTP receiver)", () => {
     expect(later.requests.map((r) => r.json.data.description)).toEqual(["before", "after"]);
   });
 
+  it("from: oldest over a trimmed log starts at the oldest retained event, counting nothing as skipped", async () => {
+    store = createMemoryStore({ retention: 2 });
+    coord = createCoordinator({ store });
+    for (let i = 0; i < 5; i++) await coord.tasks.create({ repo: "r", description: `old ${i}` });
+    receiver = await startReceiver();
+    service = createWebhookService({ store, webhooks: [{ name: "all", url: receiver.url, format: "json", from: "oldest" }], tuning: FAST });
+    service.start();
+    await eventually(() => expect(receiver!.requests.map((r) => r.json.data.description)).toEqual(["old 3", "old 4"]));
+    await eventually(async () => expect((await service!.list())[0]).toMatchObject({ skipped: 0, delivered: 2, lag: 0, last_error: null }));
+  });
+
+  it("counts events trimmed from the log before they could be delivered as skipped", async () => {
+    store = createMemoryStore({ retention: 2 });
+    coord = createCoordinator({ store });
+    receiver = await startReceiver();
+    let down = true;
+    receiver.answer(() => (down ? 500 : 200));
+    service = createWebhookService({ store, webhooks: [{ name: "ci", url: receiver.url, format: "json", from: "end" }], tuning: FAST });
+    service.start();
+    await eventually(async () => expect((await service!.list())[0]!.lease_owner).not.toBeNull());
+    await coord.tasks.create({ repo: "r", description: "first" });
+    await eventually(() => expect(receiver!.requests.length).toBeGreaterThan(0));
+    for (let i = 0; i < 5; i++) await coord.tasks.create({ repo: "r", description: `more ${i}` });
+    down = false;
+    await eventually(() => expect(receiver!.delivered().length).toBe(3));
+    expect(receiver.requests.filter((r) => r.answered === 200).map((r) => r.json.data.description)).toEqual(["first", "more 3", "more 4"]);
+    // The skip stays counted; the error it set is cleared by the deliveries after it.
+    await eventually(async () => expect((await service!.list())[0]).toMatchObject({ skipped: 3, delivered: 3, lag: 0, last_error: null }));
+  });
+
   it("a hanging receiver times out and is retried; the API does not wait for it", async () => {
     const { receiver, service } = await setup({}, { timeoutMs: 300 });
     receiver.answer((_r, n) => (n === 1 ? "hang" : 200));
