@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "commander";
+import { parseDuration } from "../core/duration.js";
 import { WORKER_BOUNDS } from "../core/nodes.js";
 import type { Labels } from "../core/types.js";
 import { UserError } from "./errors.js";
@@ -30,6 +31,24 @@ export function intArg(min: number, max = Number.MAX_SAFE_INTEGER) {
     }
     return n;
   };
+}
+
+/**
+ * Commander parser for a point in time: ISO (`2026-12-01T09:00:00Z`) or relative to now
+ * (`+10m`, `+1h30m`, `+2d`); returns the ISO time.
+ */
+export function timeArg(value: string, now = Date.now()): string {
+  const text = value.trim();
+  if (text.startsWith("+")) {
+    try {
+      return new Date(now + parseDuration(text.slice(1))).toISOString();
+    } catch {
+      throw new InvalidArgumentError(`expected a time such as +10m, +2h or 2026-12-01T09:00:00Z, got "${value}"`);
+    }
+  }
+  const ms = /^\d{4}-\d{2}-\d{2}T/.test(text) ? Date.parse(text) : NaN;
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`expected a time such as +10m, +2h or 2026-12-01T09:00:00Z, got "${value}"`);
+  return new Date(ms).toISOString();
 }
 
 /** Commander parser for a number of seconds > 0 (fractions allowed). */

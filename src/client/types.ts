@@ -102,6 +102,8 @@ export interface CreateTaskRequest {
   max_attempts?: number;
   /** Same key → same task; makes the create safe to retry. */
   idempotency_key?: string;
+  /** ISO time: the task is `waiting` until then, then `pending` (at most a year ahead). */
+  not_before?: string;
 }
 
 export interface ListTasksQuery {

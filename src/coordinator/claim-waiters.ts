@@ -31,6 +31,7 @@ export function makesTaskClaimable(event: CoordEvent): boolean {
     event.type === "task.released" ||
     event.type === "task.orphaned" ||
     event.type === "task.retried" ||
+    event.type === "task.ready" ||
     (event.type === "task.failed" && event.data.status === "pending")
   );
 }

@@ -7,10 +7,15 @@ import type { TaskService } from "./task-service.js";
 export interface SweepResult extends RetentionResult {
   offline: string[];
   expired: string[];
+  /** Waiting tasks made pending (their not_before came). */
+  ready: string[];
 }
 
+/** How many due waiting tasks one sweep makes ready. */
+const DUE_BATCH = 1000;
+
 /**
- * Offline detection, lease expiry and retention. Each move re-checks its condition inside its own
+ * Offline detection, lease expiry, scheduled readiness (not_before) and retention. Each move re-checks its condition inside its own
  * transaction, so sweeps running at once (several replicas) move each node or task once.
  */
 export function createSweeper(ctx: CoordinatorContext, tasks: TaskService, nodes: NodeService) {
@@ -41,6 +46,11 @@ export function createSweeper(ctx: CoordinatorContext, tasks: TaskService, nodes
     for (const task of await ctx.store.expiredLeases(now.toISOString())) {
       if (await tasks.expire(task.id)) expired.push(task.id);
     }
-    return { offline, expired, ...(await sweepRetention(now.getTime())) };
+    const ready: string[] = [];
+    // A bounded batch per sweep (once a second): a burst of due tasks drains over a few sweeps.
+    for (const task of await ctx.store.dueTasks(now.toISOString(), DUE_BATCH)) {
+      if (await tasks.ready(task.id)) ready.push(task.id);
+    }
+    return { offline, expired, ready, ...(await sweepRetention(now.getTime())) };
   };
 }

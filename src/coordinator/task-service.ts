@@ -3,7 +3,7 @@ import type { Caller } from "../core/identity.js";
 import { newId } from "../core/ids.js";
 import { labelsSatisfied } from "../core/labels.js";
 import * as rules from "../core/tasks.js";
-import { retryTask } from "../core/workflow.js";
+import { parseNotBefore, readyTask, retryTask } from "../core/workflow.js";
 import type { NodeRecord, Task } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
 import { nodeForRegistration } from "./node-service.js";
@@ -109,10 +109,11 @@ export function createTaskService(ctx: CoordinatorContext) {
     claimBest,
 
     /** Creates a task; with an idempotency key, a repeat returns the first task (`created: false`). */
-    create(input: CreateTaskInput): Promise<{ task: Task; created: boolean }> {
+    async create(input: CreateTaskInput): Promise<{ task: Task; created: boolean }> {
       const now = ctx.now();
       const ts = now.toISOString();
       const id = newId("task", now.getTime());
+      const notBefore = parseNotBefore(input.not_before, now.getTime());
       return store.transact(async (tx) => {
         const key = input.idempotency_key ?? null;
         if (key) {
@@ -136,6 +137,7 @@ export function createTaskService(ctx: CoordinatorContext) {
             labels: input.labels ?? {},
             max_attempts: input.max_attempts ?? ctx.defaultMaxAttempts,
             idempotency_key: key,
+            not_before: notBefore,
           },
           ts,
         );
@@ -224,6 +226,19 @@ export function createTaskService(ctx: CoordinatorContext) {
         tx.putTask(t.task);
         tx.emit(t.event);
         return t.task;
+      });
+    },
+
+    /** Makes one waiting task pending once its not_before has come; false if it is not (any more). */
+    ready(taskId: string): Promise<boolean> {
+      const nowMs = ctx.now().getTime();
+      return store.transact(async (tx) => {
+        const task = await tx.getTask(taskId);
+        const t = task && readyTask(task, nowMs);
+        if (!t) return false;
+        tx.putTask(t.task);
+        tx.emit(t.event);
+        return true;
       });
     },
 

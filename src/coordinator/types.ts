@@ -41,6 +41,8 @@ export interface CreateTaskInput {
   labels?: Labels;
   max_attempts?: number;
   idempotency_key?: string;
+  /** ISO time; the task is `waiting` until then (DESIGN §11). */
+  not_before?: string;
 }
 
 export interface ClaimInput {

@@ -2,6 +2,7 @@
  * The task state machine. Each transition is a pure function from the current record to the
  * next one plus the event that announces it; the coordinator writes both in one atomic step.
  *
+ *   waiting → pending (not_before came; see workflow.ts)
  *   pending → claimed → completed | failed
  *   claimed → pending (release, or fail with retry)
  *   claimed → orphaned (lease ran out) → claimed
@@ -52,6 +53,8 @@ export interface NewTaskInput {
   labels: Labels;
   max_attempts: number;
   idempotency_key: string | null;
+  /** ISO time (normalised); a task created before it is `waiting` until then. */
+  not_before?: string | null;
 }
 
 export interface Transition {
@@ -67,7 +70,8 @@ export function createTask(id: string, input: NewTaskInput, now: string): Transi
   const task: Task = {
     id,
     ...input,
-    status: "pending",
+    not_before: input.not_before ?? null,
+    status: input.not_before && Date.parse(input.not_before) > Date.parse(now) ? "waiting" : "pending",
     attempts: 0,
     created_at: now,
     updated_at: now,
@@ -86,6 +90,7 @@ export function createTask(id: string, input: NewTaskInput, now: string): Transi
     description: task.description,
     priority: task.priority,
     labels: task.labels,
+    ...(task.not_before ? { not_before: task.not_before } : {}),
   });
   return { task, event };
 }

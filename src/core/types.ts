@@ -3,7 +3,7 @@
 export const PRIORITIES = ["critical", "high", "medium", "low"] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
-export const TASK_STATUSES = ["pending", "claimed", "orphaned", "completed", "failed", "cancelled"] as const;
+export const TASK_STATUSES = ["waiting", "pending", "claimed", "orphaned", "completed", "failed", "cancelled"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export const NODE_STATUSES = ["online", "offline", "deregistered"] as const;
@@ -132,6 +132,11 @@ export interface Task {
   cancel_reason: string | null;
   /** Set by a release or a retried failure; see TaskCooldown. Absent on records stored before it existed. */
   cooldown?: TaskCooldown | null;
+  /**
+   * The task is `waiting` until then (DESIGN §11), and the sweeper makes it `pending` (event
+   * `task.ready`). Absent on records stored before it existed.
+   */
+  not_before?: string | null;
 }
 
 export interface Message {
@@ -174,6 +179,7 @@ export const EVENT_TYPES = [
   "task.orphaned",
   "task.cancelled",
   "task.retried",
+  "task.ready",
   "message.sent",
   "message.acked",
 ] as const;

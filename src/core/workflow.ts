@@ -20,6 +20,31 @@ export function setCordon(node: NodeRecord, on: boolean, ts: string): { node: No
   };
 }
 
+/** How far ahead `not_before` may be (a waiting task is held that long). */
+export const MAX_NOT_BEFORE_MS = 366 * 24 * 60 * 60 * 1000;
+
+/** Checks and normalises `not_before` of a new task: an ISO time at most a year ahead of `nowMs`. */
+export function parseNotBefore(text: string | undefined, nowMs: number): string | null {
+  if (text === undefined) return null;
+  const ms = Date.parse(text);
+  const bad = (message: string) => new CoordError("INVALID_REQUEST", `not_before: ${message}`, { fields: [{ field: "body.not_before", message }] });
+  if (Number.isNaN(ms)) throw bad("must be an ISO time such as 2026-12-01T09:00:00Z");
+  if (ms - nowMs > MAX_NOT_BEFORE_MS) throw bad("must be at most a year ahead");
+  return new Date(ms).toISOString();
+}
+
+/**
+ * A waiting task whose `not_before` has come becomes `pending` (event `task.ready`); null when it
+ * is not waiting or not due (another sweep got there first). `updated_at` moves, so the claim's
+ * `waited_ms` counts from when it became claimable.
+ */
+export function readyTask(task: Task, nowMs: number): Transition | null {
+  if (task.status !== "waiting" || (task.not_before && Date.parse(task.not_before) > nowMs)) return null;
+  const ts = new Date(nowMs).toISOString();
+  const next: Task = { ...task, status: "pending", updated_at: ts };
+  return { task: next, event: taskEvent("task.ready", next, ts, { not_before: task.not_before ?? null }) };
+}
+
 /** The statuses `POST /tasks/{id}/retry` takes a task out of. */
 export const RETRYABLE_STATUSES: readonly TaskStatus[] = ["failed", "cancelled"];
 

@@ -17,6 +17,8 @@ const METRIC = "^[a-z][a-z0-9_]{0,63}$";
 export const Name = (description: string) => Type.String({ minLength: 1, maxLength: 128, pattern: NAME, description });
 export const Id = Type.String({ minLength: 1, maxLength: 128, pattern: NAME });
 const Timestamp = Type.String({ format: "date-time" });
+/** An ISO 8601 date-time with a time zone (`2026-12-01T09:00:00Z`, `...+02:00`). */
+const ISO_TIME = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})$";
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 export const Labels = Type.Record(
@@ -106,6 +108,7 @@ export const Task = Type.Object({
   result: Nullable(Type.Object({ pr: Nullable(Type.String()), summary: Nullable(Type.String()), branch: Nullable(Type.String()) })),
   failure_reason: Nullable(Type.String()),
   cancel_reason: Nullable(Type.String()),
+  not_before: Type.Optional(Nullable(Timestamp)),
   cooldown: Type.Optional(
     Nullable(
       Type.Object(
@@ -183,6 +186,14 @@ export const CreateTaskBody = Type.Object(
     labels: Type.Optional(Labels),
     max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
     idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: PRINTABLE })),
+    not_before: Type.Optional(
+      Type.String({
+        format: "date-time",
+        pattern: ISO_TIME,
+        maxLength: 40,
+        description: "ISO time: the task is `waiting` until then (at most a year ahead), then `pending` (task.ready)",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

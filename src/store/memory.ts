@@ -32,6 +32,8 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
   const byIdempotencyKey = new Map<string, string>();
   const pending = new PendingIndex();
   const claimed = new Set<string>();
+  /** Waiting tasks by their not_before (ms). */
+  const waiting = new Map<string, number>();
   const messages = new Map<string, Message>();
   const pendingByNode = new Map<string, Set<string>>();
   const repos = new Map<string, RepoRecord>();
@@ -81,6 +83,8 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     if (isClaimable(task.status)) pending.add(task);
     if (task.status === "claimed") claimed.add(task.id);
     else claimed.delete(task.id);
+    if (task.status === "waiting" && task.not_before) waiting.set(task.id, Date.parse(task.not_before));
+    else waiting.delete(task.id);
     if (task.idempotency_key) byIdempotencyKey.set(task.idempotency_key, task.id);
     if (isFinal(task.status) && task.completed_at) finished.set(task.id, Date.parse(task.completed_at));
     else finished.delete(task.id);
@@ -92,6 +96,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     if (isClaimable(task.status)) pending.remove(task);
     if (task.idempotency_key && byIdempotencyKey.get(task.idempotency_key) === id) byIdempotencyKey.delete(task.idempotency_key);
     claimed.delete(id);
+    waiting.delete(id);
     finished.delete(id);
     tasks.delete(id);
   }
@@ -244,6 +249,10 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
         if (t.lease_expires_at && Date.parse(t.lease_expires_at) <= limit) out.push(t);
       }
       return out;
+    },
+    async dueTasks(now, limit) {
+      // `oldest` takes times before a cutoff: at or before `now` is before `now + 1`.
+      return oldest(waiting, Date.parse(now) + 1, limit).map((id) => tasks.get(id)!);
     },
     async finishedTasks(before, limit) {
       return oldest(finished, Date.parse(before), limit).map((id) => tasks.get(id)!);

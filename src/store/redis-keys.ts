@@ -39,6 +39,8 @@ export function createRedisKeys(prefix: string) {
     tasksByRepo: (repo: string) => `${P}tasks:r:${repo}`,
     /** Claimed task ids scored by lease end (ms). */
     leases: `${P}leases`,
+    /** Waiting task ids scored by not_before (ms). */
+    waiting: `${P}waiting`,
     /** Ids of claimable tasks, all and per repo (for counts). */
     pending: `${P}pending`,
     pendingByRepo: (repo: string) => `${P}pending:r:${repo}`,
@@ -83,6 +85,7 @@ export function taskFootprint(k: RedisKeys, t: Task): FootprintEntry[] {
     fp.push(["s", k.pending, t.id], ["s", k.pendingByRepo(t.repo), t.id]);
   }
   if (t.status === "claimed" && t.lease_expires_at) fp.push(["z", k.leases, String(Date.parse(t.lease_expires_at)), t.id]);
+  if (t.status === "waiting" && t.not_before) fp.push(["z", k.waiting, String(Date.parse(t.not_before)), t.id]);
   if (t.idempotency_key) fp.push(["k", k.idempotency(t.idempotency_key), t.id]);
   if (isFinal(t.status) && t.completed_at) fp.push(["z", k.finished, String(Date.parse(t.completed_at)), t.id]);
   return fp;

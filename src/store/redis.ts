@@ -234,6 +234,11 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
     },
     finishedTasks: (before, limit) => byScore<Task>(k.task(""), k.finished, before, limit),
     ackedMessages: (before, limit) => byScore<Message>(k.message(""), k.acked, before, limit),
+    async dueTasks(now, limit) {
+      const ms = Date.parse(now);
+      const tasks = await records<Task>(k.task(""), "ZRANGEBYSCORE", k.waiting, "-inf", String(ms), "LIMIT", "0", String(limit));
+      return tasks.filter((t) => t.status === "waiting" && !!t.not_before && Date.parse(t.not_before) <= ms);
+    },
     idleNodes: (before, limit) => byScore<NodeRecord>(k.node(""), k.idle, before, limit),
     async pendingBuckets() {
       // One pipeline: per bucket its size and the first id of each priority rank (score).

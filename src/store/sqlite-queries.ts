@@ -15,6 +15,7 @@ const PLUCKED = {
   countMessages: "SELECT COUNT(*) FROM messages WHERE to_node = ? AND status = 'pending'",
   stale: "SELECT json FROM nodes WHERE status = 'online' AND last_seen_ms < ?",
   expired: "SELECT json FROM tasks INDEXED BY tasks_leases WHERE status = 'claimed' AND lease_ms <= ?",
+  due: "SELECT json FROM tasks INDEXED BY tasks_waiting WHERE status = 'waiting' AND lease_ms <= ? ORDER BY lease_ms LIMIT ?",
   oldestEvent: "SELECT COALESCE(MIN(id), 0) FROM events",
   finished: `SELECT json FROM tasks INDEXED BY tasks_done WHERE status IN ('completed', 'failed', 'cancelled') AND done_ms < ?
        ORDER BY done_ms LIMIT ?`,

@@ -89,6 +89,10 @@ const MIGRATIONS: string[] = [
   `
   CREATE TABLE webhook_cursors (name TEXT PRIMARY KEY, version INTEGER NOT NULL, json TEXT NOT NULL);
   `,
+  // 5: tasks waiting for their not_before (DESIGN §11), found by the sweeper; lease_ms holds it.
+  `
+  CREATE INDEX tasks_waiting ON tasks (lease_ms) WHERE status = 'waiting';
+  `,
 ];
 
 /** The schema version this build writes (`PRAGMA user_version`). */

@@ -18,7 +18,9 @@ export interface TaskRow {
 }
 
 export function taskRow(t: Task): TaskRow {
-  const leaseMs = t.lease_expires_at ? Date.parse(t.lease_expires_at) : null;
+  // The column holds when the sweeper acts on the task: its lease end, or its not_before while waiting.
+  const due = t.status === "waiting" ? t.not_before : t.lease_expires_at;
+  const leaseMs = due ? Date.parse(due) : null;
   return { status: t.status, repo: t.repo, sig: labelSignature(t.labels), rank: priorityRank(t.priority), key: t.idempotency_key, leaseMs };
 }
 

@@ -248,6 +248,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     async expiredLeases(now) {
       return parseAll<Task>(q.expired.all(Date.parse(now)));
     },
+    dueTasks: async (now, limit) => parseAll<Task>(q.due.all(Date.parse(now), limit)),
     finishedTasks: async (before, limit) => parseAll<Task>(q.finished.all(Date.parse(before), limit)),
     ackedMessages: async (before, limit) => parseAll<Message>(q.acked.all(Date.parse(before), limit)),
     idleNodes: async (before, limit) => parseAll<NodeRecord>(q.idle.all(Date.parse(before), limit)),

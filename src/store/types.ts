@@ -155,6 +155,8 @@ export interface Store extends StoreTxReads, WebhookCursorStore {
   staleNodes(cutoff: string): Promise<NodeRecord[]>;
   /** Claimed tasks whose lease ends at or before `now` (ISO time). */
   expiredLeases(now: string): Promise<Task[]>;
+  /** Waiting tasks whose `not_before` is at or before `now` (ISO time), soonest first, at most `limit`. */
+  dueTasks(now: string, limit: number): Promise<Task[]>;
   /**
    * Retention candidates, oldest first, at most `limit`: finished tasks (completed, failed,
    * cancelled) whose `completed_at` is before `before`; acked messages whose `acked_at` is; nodes

@@ -64,4 +64,18 @@ describe("workflow commands", () => {
     expect(again.stderr).toMatch(/TASK_NOT_RETRYABLE/);
     expect((await cli("tasks", "retry", "task-ghost")).code).toBe(3);
   });
+
+  it("tasks create --not-before +1h makes a waiting task, listed by --status waiting and shown with its time; a bad time exits 2", async () => {
+    const t = await json("tasks", "create", "--repo", "web", "--description", "after the freeze", "--not-before", "+1h");
+    expect(t.status).toBe("waiting");
+    expect(Date.parse(t.not_before) - Date.now()).toBeGreaterThan(50 * 60_000);
+    expect((await json("tasks", "list", "--status", "waiting")).tasks.map((x: { id: string }) => x.id)).toEqual([t.id]);
+    expect((await cli("tasks", "show", t.id)).stdout).toMatch(/^not before\s+\S+ \(in (59m|1h)\)$/m);
+    const at = await json("tasks", "create", "--repo", "web", "--description", "at a time", "--not-before", "2020-01-01T00:00:00Z");
+    expect(at).toMatchObject({ status: "pending", not_before: "2020-01-01T00:00:00.000Z" });
+    const bad = await cli("tasks", "create", "--repo", "web", "--description", "x", "--not-before", "soon");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/expected a time such as \+10m/);
+    await json("tasks", "cancel", t.id);
+  });
 });

@@ -72,3 +72,31 @@ describe("POST /tasks/{id}/retry", () => {
     expectError(await admin("/tasks/task-ghost/retry"), 404, "TASK_NOT_FOUND");
   });
 });
+
+describe("POST /tasks with not_before", () => {
+  it("waits, then a long poll gets it from the running sweeper within about a second of not_before", async () => {
+    server.coordinator.start();
+    const reg = await registerNode(server, "machine-b");
+    const notBefore = Date.now() + 1500;
+    const t = await createTask(server, { not_before: new Date(notBefore).toISOString() });
+    expect(t).toMatchObject({ status: "waiting", not_before: new Date(notBefore).toISOString() });
+    expect(okData(await server.api("GET", "/tasks/pending", { token: TOKENS.read })).tasks).toEqual([]);
+    expect(okData(await server.api("GET", "/tasks?status=waiting", { token: TOKENS.read })).tasks.map((x: { id: string }) => x.id)).toEqual([t.id]);
+    expect(okData(await server.api("GET", "/status", { token: TOKENS.read })).tasks).toMatchObject({ waiting: 1, pending: 0 });
+    expectError(await claim(server, t.id, reg), 409, "TASK_NOT_CLAIMABLE");
+
+    const claimed = okData(await claimNext(server, reg, { wait_seconds: 30 })).task;
+    const arrived = Date.now();
+    expect(claimed.id).toBe(t.id);
+    expect(arrived).toBeGreaterThanOrEqual(notBefore - 5);
+    // The sweep runs every second; the slack is for a loaded machine.
+    expect(arrived - notBefore).toBeLessThan(4000);
+    expect((await allEvents(server)).map((e) => e.type)).toContain("task.ready");
+  });
+
+  it("400 for a not_before that is not an ISO time or more than a year ahead", async () => {
+    const post = (not_before: string) => server.api("POST", "/tasks", { token: TOKENS.node, body: { repo: "r", description: "d", not_before } });
+    expect(expectError(await post("tomorrow"), 400, "INVALID_REQUEST").fields[0].field).toBe("body.not_before");
+    expect(expectError(await post("2099-01-01T00:00:00Z"), 400, "INVALID_REQUEST").fields).toEqual([{ field: "body.not_before", message: "must be at most a year ahead" }]);
+  });
+});

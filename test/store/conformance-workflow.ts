@@ -116,3 +116,64 @@ export function workflowSpecs(h: () => Harness): void {
     expect((await poll)?.id).toBe(task.id);
   });
 }
+
+/** DESIGN §11 `not_before` on every store: waiting, indexed for the sweeper, ready once. */
+export function scheduleSpecs(h: () => Harness): void {
+  it("a task with a future not_before waits: not claimable, not pending, counted; the sweep makes it pending at that time, once", async () => {
+    const { coord, store, register, createTask, advance, now } = h();
+    const reg = await register("n1");
+    const at = new Date(now() + 10_000).toISOString();
+    const task = await createTask({ not_before: at });
+    expect(task).toMatchObject({ status: "waiting", not_before: at });
+    expect(await store.getTask(task.id)).toEqual(task);
+    expect(await coord.tasks.pending({})).toEqual([]);
+    expect(await store.countPending()).toBe(0);
+    expect((await store.counts()).tasks).toMatchObject({ waiting: 1, pending: 0 });
+    expect((await store.listTasks({ status: "waiting", limit: 10 })).tasks.map((t) => t.id)).toEqual([task.id]);
+    expect((await expectCode(coord.tasks.claim(task.id, { registration_id: reg, worker_name: "w" }), "TASK_NOT_CLAIMABLE")).details).toMatchObject({ status: "waiting" });
+    expect(await coord.claimNext({ registration_id: reg, worker_name: "w" })).toBeNull();
+
+    advance(9_000);
+    expect(await store.dueTasks(new Date(now()).toISOString(), 10)).toEqual([]);
+    expect((await coord.sweep()).ready).toEqual([]);
+    advance(1_000); // exactly at not_before: due
+    expect((await store.dueTasks(new Date(now()).toISOString(), 10)).map((t) => t.id)).toEqual([task.id]);
+    expect((await coord.sweep()).ready).toEqual([task.id]);
+    expect((await coord.sweep()).ready).toEqual([]);
+    expect(await store.getTask(task.id)).toMatchObject({ status: "pending", not_before: at });
+    expect(await store.dueTasks(new Date(now() + 60_000).toISOString(), 10)).toEqual([]);
+    expect((await store.counts()).tasks).toMatchObject({ waiting: 0, pending: 1 });
+    expect((await coord.tasks.pending({})).map((t) => t.id)).toEqual([task.id]);
+    const events = (await h().allEvents()).filter((e) => e.data.task_id === task.id);
+    expect(typesOf(events)).toEqual(["task.created", "task.ready"]);
+    expect(events[0]!.data).toMatchObject({ status: "waiting", not_before: at });
+    expect(events[1]!.data).toMatchObject({ status: "pending", not_before: at });
+    expect((await coord.claimNext({ registration_id: reg, worker_name: "w" }))?.id).toBe(task.id);
+  });
+
+  it("a long poll gets a waiting task once the sweep makes it ready; a past not_before is pending at once; a waiting task can be cancelled", async () => {
+    const { coord, store, register, createTask, advance, now } = h();
+    const reg = await register("n1");
+    const later = await createTask({ not_before: new Date(now() + 5_000).toISOString() });
+    const poll = coord.claimNext({ registration_id: reg, worker_name: "w", wait_seconds: 30 });
+    await eventually(() => expect(coord.longPolls).toBe(1));
+    advance(5_000);
+    await coord.sweep();
+    expect((await poll)?.id).toBe(later.id);
+
+    expect((await createTask({ not_before: new Date(now() - 1_000).toISOString() })).status).toBe("pending");
+    const cancelled = await createTask({ not_before: new Date(now() + 5_000).toISOString() });
+    await coord.tasks.cancel(cancelled.id, "not needed");
+    advance(10_000);
+    expect(await store.dueTasks(new Date(now()).toISOString(), 10)).toEqual([]);
+    expect((await coord.sweep()).ready).toEqual([]);
+    expect((await store.getTask(cancelled.id))!.status).toBe("cancelled");
+  });
+
+  it("refuses a not_before that is not a time, or more than a year ahead", async () => {
+    const { coord, now } = h();
+    await expectCode(coord.tasks.create({ repo: "r", description: "d", not_before: "2030-13-45T99:00:00Z" }), "INVALID_REQUEST");
+    const err = await expectCode(coord.tasks.create({ repo: "r", description: "d", not_before: new Date(now() + 400 * 86_400_000).toISOString() }), "INVALID_REQUEST");
+    expect(err.details).toMatchObject({ fields: [{ field: "body.not_before" }] });
+  });
+}

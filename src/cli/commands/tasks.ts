@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { labelsSatisfied } from "../../core/labels.js";
 import { PRIORITIES, TASK_STATUSES, type Labels, type Priority, type Task, type TaskStatus } from "../../core/types.js";
-import { collect, intArg, parseLabels, SERVER_LIMITS } from "../parse.js";
+import { collect, intArg, parseLabels, SERVER_LIMITS, timeArg } from "../parse.js";
 import { examples } from "../help.js";
 import type { Runner } from "../runner.js";
 import { pageOptions, printMore, readPages, type PageOptions } from "./paging.js";
@@ -35,6 +35,7 @@ interface CreateOptions {
   label: string[];
   maxAttempts?: number;
   idempotencyKey?: string;
+  notBefore?: string;
   quiet: boolean;
 }
 
@@ -99,13 +100,14 @@ export function registerTasks(program: Command, run: Runner): void {
   tasks
     .command("create")
     .description("Create a task")
-    .addHelpText("after", examples('tasks create --repo web --description "Fix the login page" --priority high --label pool=gpu', 'tasks create -q --repo web --description "Nightly build" --idempotency-key nightly-2026-12-01'))
+    .addHelpText("after", examples('tasks create --repo web --description "Fix the login page" --priority high --label pool=gpu', 'tasks create -q --repo web --description "Nightly build" --idempotency-key nightly-2026-12-01', 'tasks create --repo web --description "Deploy after the freeze" --not-before +2h'))
     .requiredOption("--repo <repo>", "repository the task is about")
     .requiredOption("--description <text>", "what to do")
     .addOption(new Option("--priority <priority>", "default from tasks.default_priority on the server").choices(PRIORITIES))
     .option("--label <key=value>", "a label the claiming node must have (repeatable)", collect, [])
     .option("--max-attempts <n>", "claims before the task fails for good", intArg(SERVER_LIMITS.maxAttempts.min, SERVER_LIMITS.maxAttempts.max))
     .option("--idempotency-key <key>", "same key → same task (safe to retry)")
+    .option("--not-before <time>", "waiting until then: ISO time or +10m, +2h, +1d", (v: string) => timeArg(v))
     .option("-q, --quiet", "print only the task id", false)
     .action(
       run<CreateOptions>(async (ctx, opts) => {
@@ -117,6 +119,7 @@ export function registerTasks(program: Command, run: Runner): void {
           labels: parseLabels(opts.label),
           max_attempts: opts.maxAttempts,
           idempotency_key: opts.idempotencyKey,
+          not_before: opts.notBefore,
         });
         // On stderr even with --json or -q: the task exists, but may wait a long time.
         for (const w of task.warnings ?? []) ctx.out.warn(w);

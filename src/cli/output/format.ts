@@ -47,7 +47,7 @@ export function truncate(text: string, max: number): string {
 /** Status words in colour: green good, yellow in-between, red bad. */
 export function status(c: ChalkInstance, s: string): string {
   if (["online", "healthy", "completed", "acked", "ok"].includes(s)) return c.green(s);
-  if (["claimed", "pending", "degraded", "draining"].includes(s)) return c.yellow(s);
+  if (["claimed", "pending", "waiting", "degraded", "draining"].includes(s)) return c.yellow(s);
   if (["offline", "failed", "orphaned", "deregistered"].includes(s)) return c.red(s);
   if (s === "unknown") return c.dim(s);
   return c.dim(s);
