@@ -4,7 +4,7 @@ function __multiclaude_coord_path
     set -l path
     for w in (commandline -opc)[2..-1]
         string match -q -- '-*' $w; and continue
-        if contains -- (string join ' ' $path $w) 'serve' 'status' 'nodes' 'nodes list' 'nodes show' 'nodes forget' 'state' 'tasks' 'tasks list' 'tasks pending' 'tasks show' 'tasks create' 'tasks cancel' 'tasks claim' 'tasks complete' 'tasks fail' 'tasks release' 'register' 'heartbeat' 'deregister' 'agent' 'events' 'messages' 'messages send' 'messages list' 'messages ack' 'webhooks' 'webhooks list' 'webhooks test' 'doctor' 'config' 'config init' 'completion'
+        if contains -- (string join ' ' $path $w) 'serve' 'status' 'nodes' 'nodes list' 'nodes show' 'nodes forget' 'nodes cordon' 'nodes uncordon' 'state' 'tasks' 'tasks list' 'tasks pending' 'tasks show' 'tasks create' 'tasks cancel' 'tasks retry' 'tasks claim' 'tasks complete' 'tasks fail' 'tasks release' 'register' 'heartbeat' 'deregister' 'agent' 'events' 'messages' 'messages send' 'messages list' 'messages ack' 'webhooks' 'webhooks list' 'webhooks test' 'doctor' 'config' 'config init' 'completion'
             set path $path $w
         end
     end
@@ -27,7 +27,7 @@ complete -c multiclaude-coord -l timeout -x -d 'per-request timeout'
 complete -c multiclaude-coord -l help -s h -d 'show help'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a serve -d 'Run the coordination server'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a status -d 'Show the coordinator\'s version, uptime, store and node/task counts'
-complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a nodes -d 'List registered nodes, show one, or forget one'
+complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a nodes -d 'List registered nodes, show one, cordon, uncordon or forget one'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a state -d 'Show a repo\'s agents'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a tasks -d 'List, create, claim and finish tasks'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a register -d 'Register this machine as a node'
@@ -47,6 +47,8 @@ complete -c multiclaude-coord -n '__multiclaude_coord_at "serve"' -l insecure -d
 complete -c multiclaude-coord -n '__multiclaude_coord_at "nodes"' -a list -d 'List registered nodes by id'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "nodes"' -a show -d 'Show one node: health, claims, CPU/memory, labels, agents, claimed tasks'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "nodes"' -a forget -d 'Forget a node now'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "nodes"' -a cordon -d 'Cordon a node'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "nodes"' -a uncordon -d 'Uncordon a node'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "nodes"' -l status -x -a 'online offline deregistered' -d 'only nodes with this status'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "nodes"' -l label -x -d 'only nodes with this label'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "nodes"' -l watch -s w -d 'redraw on every node, agent or task event'
@@ -61,12 +63,15 @@ complete -c multiclaude-coord -n '__multiclaude_coord_at "nodes list"' -l cursor
 complete -c multiclaude-coord -n '__multiclaude_coord_at "nodes list"' -l all -d 'follow every page'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "nodes show"' -a '(multiclaude-coord __complete nodes 2>/dev/null)'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "nodes forget"' -a '(multiclaude-coord __complete nodes 2>/dev/null)'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "nodes cordon"' -a '(multiclaude-coord __complete nodes 2>/dev/null)'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "nodes uncordon"' -a '(multiclaude-coord __complete nodes 2>/dev/null)'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "state"' -a '(multiclaude-coord __complete repos 2>/dev/null)'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a list -d 'List tasks, newest first'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a pending -d 'Tasks a node with these labels could claim, best first'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a show -d 'Show one task'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a create -d 'Create a task'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a cancel -d 'Cancel an unfinished task'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a retry -d 'Run a failed or cancelled task again'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a claim -d 'Claim a task by id, or the best fitting one with --next'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a complete -d 'Mark a claimed task done'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a fail -d 'Report a claimed task failed; it is retried while attempts remain unless --no-retry'
@@ -100,6 +105,7 @@ complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks create"' -l idem
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks create"' -l quiet -s q -d 'print only the task id'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks cancel"' -a '(multiclaude-coord __complete tasks 2>/dev/null)'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks cancel"' -l reason -x -d 'why'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks retry"' -a '(multiclaude-coord __complete tasks 2>/dev/null)'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks claim"' -a '(multiclaude-coord __complete pending-tasks 2>/dev/null)'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks claim"' -l next -d 'claim the best task that fits this node'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks claim"' -l wait -x -d 'with --next: wait this long for a task to appear'

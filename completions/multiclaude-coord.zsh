@@ -8,7 +8,7 @@ _multiclaude_coord() {
     w=${words[i]}
     [[ $w == -* ]] && continue
     case "${path_:+$path_ }$w" in
-      "serve"|"status"|"nodes"|"nodes list"|"nodes show"|"nodes forget"|"state"|"tasks"|"tasks list"|"tasks pending"|"tasks show"|"tasks create"|"tasks cancel"|"tasks claim"|"tasks complete"|"tasks fail"|"tasks release"|"register"|"heartbeat"|"deregister"|"agent"|"events"|"messages"|"messages send"|"messages list"|"messages ack"|"webhooks"|"webhooks list"|"webhooks test"|"doctor"|"config"|"config init"|"completion") path_="${path_:+$path_ }$w" ;;
+      "serve"|"status"|"nodes"|"nodes list"|"nodes show"|"nodes forget"|"nodes cordon"|"nodes uncordon"|"state"|"tasks"|"tasks list"|"tasks pending"|"tasks show"|"tasks create"|"tasks cancel"|"tasks retry"|"tasks claim"|"tasks complete"|"tasks fail"|"tasks release"|"register"|"heartbeat"|"deregister"|"agent"|"events"|"messages"|"messages send"|"messages list"|"messages ack"|"webhooks"|"webhooks list"|"webhooks test"|"doctor"|"config"|"config init"|"completion") path_="${path_:+$path_ }$w" ;;
     esac
   done
   prev=${words[CURRENT-1]}
@@ -28,7 +28,7 @@ _multiclaude_coord() {
   esac
   case "$path_" in
     "")
-      cmds=('serve:Run the coordination server' 'status:Show the coordinator'\''s version, uptime, store and node/task counts' 'nodes:List registered nodes, show one, or forget one' 'state:Show a repo'\''s agents' 'tasks:List, create, claim and finish tasks' 'register:Register this machine as a node' 'heartbeat:Send one heartbeat for this machine'\''s registration' 'deregister:Leave the coordinator; this node'\''s claims go back to pending' 'agent:Run this machine as a worker pool: claim fitting tasks, start multiclaude workers, report their PRs' 'events:Follow the event stream' 'messages:Send, list and acknowledge inter-agent messages' 'webhooks:Show webhook deliveries' 'doctor:Check this machine'\''s setup: config, token, coordinator reachability and TLS, clock skew, multiclaude and gh, state.json' 'config:Write a starting configuration file' 'completion:Print the shell completion script')
+      cmds=('serve:Run the coordination server' 'status:Show the coordinator'\''s version, uptime, store and node/task counts' 'nodes:List registered nodes, show one, cordon, uncordon or forget one' 'state:Show a repo'\''s agents' 'tasks:List, create, claim and finish tasks' 'register:Register this machine as a node' 'heartbeat:Send one heartbeat for this machine'\''s registration' 'deregister:Leave the coordinator; this node'\''s claims go back to pending' 'agent:Run this machine as a worker pool: claim fitting tasks, start multiclaude workers, report their PRs' 'events:Follow the event stream' 'messages:Send, list and acknowledge inter-agent messages' 'webhooks:Show webhook deliveries' 'doctor:Check this machine'\''s setup: config, token, coordinator reachability and TLS, clock skew, multiclaude and gh, state.json' 'config:Write a starting configuration file' 'completion:Print the shell completion script')
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "serve")
       cmds=()
@@ -37,7 +37,7 @@ _multiclaude_coord() {
       cmds=()
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "nodes")
-      cmds=('list:List registered nodes by id' 'show:Show one node: health, claims, CPU/memory, labels, agents, claimed tasks' 'forget:Forget a node now')
+      cmds=('list:List registered nodes by id' 'show:Show one node: health, claims, CPU/memory, labels, agents, claimed tasks' 'forget:Forget a node now' 'cordon:Cordon a node' 'uncordon:Uncordon a node')
       opts=('--status:only nodes with this status' '--label:only nodes with this label' '--watch:redraw on every node, agent or task event' '--limit:at most this many per page' '--cursor:continue after a previous page' '--all:follow every page' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "nodes list")
       cmds=()
@@ -50,12 +50,20 @@ _multiclaude_coord() {
       cmds=()
       [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete nodes 2>/dev/null)"})
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "nodes cordon")
+      cmds=()
+      [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete nodes 2>/dev/null)"})
+      opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "nodes uncordon")
+      cmds=()
+      [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete nodes 2>/dev/null)"})
+      opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "state")
       cmds=()
       [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete repos 2>/dev/null)"})
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "tasks")
-      cmds=('list:List tasks, newest first' 'pending:Tasks a node with these labels could claim, best first' 'show:Show one task' 'create:Create a task' 'cancel:Cancel an unfinished task' 'claim:Claim a task by id, or the best fitting one with --next' 'complete:Mark a claimed task done' 'fail:Report a claimed task failed; it is retried while attempts remain unless --no-retry' 'release:Give a claimed task back to pending')
+      cmds=('list:List tasks, newest first' 'pending:Tasks a node with these labels could claim, best first' 'show:Show one task' 'create:Create a task' 'cancel:Cancel an unfinished task' 'retry:Run a failed or cancelled task again' 'claim:Claim a task by id, or the best fitting one with --next' 'complete:Mark a claimed task done' 'fail:Report a claimed task failed; it is retried while attempts remain unless --no-retry' 'release:Give a claimed task back to pending')
       opts=('--status:only tasks in this state' '--repo:only tasks of this repo' '--label:only tasks with this label' '--node:only tasks claimed by this node' '--watch:redraw on every task event' '--limit:at most this many per page' '--cursor:continue after a previous page' '--all:follow every page' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "tasks list")
       cmds=()
@@ -74,6 +82,10 @@ _multiclaude_coord() {
       cmds=()
       [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete tasks 2>/dev/null)"})
       opts=('--reason:why' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "tasks retry")
+      cmds=()
+      [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete tasks 2>/dev/null)"})
+      opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "tasks claim")
       cmds=()
       [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete pending-tasks 2>/dev/null)"})

@@ -52,7 +52,7 @@ export async function claimLoop(core: AgentCore): Promise<void> {
       if (abort.signal.aborted) continue; // the repos changed: claim again with the new ones
       failures++;
       let wait = backoff(failures, 500, 30_000);
-      if (isApiError(err, "NODE_AT_CAPACITY") || isApiError(err, "NODE_OFFLINE")) {
+      if (isApiError(err, "NODE_AT_CAPACITY") || isApiError(err, "NODE_OFFLINE") || isApiError(err, "NODE_CORDONED")) {
         // The coordinator counts claims we do not (they are reconciled) or saw no heartbeat lately.
         wait = core.heartbeatMs;
         core.wake.heartbeat.wake();

@@ -161,6 +161,19 @@ export class Client {
     return this.transport.request("DELETE", `/nodes/${enc(id)}`);
   }
 
+  /**
+   * Cordons a node (admin): it keeps its claims and gets no new ones until uncordoned. Idempotent,
+   * so it is resent like a safe call.
+   */
+  cordonNode(id: string): Promise<Node> {
+    return this.transport.request("POST", `/nodes/${enc(id)}/cordon`, { retry: "safe" });
+  }
+
+  /** Lifts a cordon (admin): the node takes new tasks again. Idempotent. */
+  uncordonNode(id: string): Promise<Node> {
+    return this.transport.request("POST", `/nodes/${enc(id)}/uncordon`, { retry: "safe" });
+  }
+
   // ── Tasks ──────────────────────────────────────────────────────────────
 
   /**
@@ -226,6 +239,11 @@ export class Client {
     return this.node.asNode(undefined, (registration_id) =>
       this.transport.request<Task>("POST", `/tasks/${enc(taskId)}/release`, { body: { registration_id, ...options } }),
     );
+  }
+
+  /** Runs a failed or cancelled task again (admin): pending, attempts reset; 409 TASK_NOT_RETRYABLE otherwise. */
+  retryTask(taskId: string): Promise<Task> {
+    return this.transport.request("POST", `/tasks/${enc(taskId)}/retry`);
   }
 
   /** Cancels an unfinished task (admin token). */

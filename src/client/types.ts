@@ -76,6 +76,8 @@ export interface HeartbeatResponse {
   status: NodeStatus | string;
   pending_messages: number;
   cancelled_task_ids: string[];
+  /** An admin cordoned this node: claims are refused (NODE_CORDONED) until it is uncordoned. */
+  cordoned: boolean;
 }
 
 /** What `DELETE /nodes/{id}` did. */

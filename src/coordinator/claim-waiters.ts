@@ -30,6 +30,7 @@ export function makesTaskClaimable(event: CoordEvent): boolean {
     event.type === "task.created" ||
     event.type === "task.released" ||
     event.type === "task.orphaned" ||
+    event.type === "task.retried" ||
     (event.type === "task.failed" && event.data.status === "pending")
   );
 }

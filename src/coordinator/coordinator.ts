@@ -1,4 +1,4 @@
-import { CoordError } from "../core/errors.js";
+import { CoordError, isCoordError } from "../core/errors.js";
 import { compileEventFilter, type EventFilter } from "../core/events.js";
 import type { Caller } from "../core/identity.js";
 import { DEFAULT_RETENTION } from "../core/retention.js";
@@ -118,7 +118,13 @@ export function createCoordinator(options: CoordinatorOptions) {
         // A read first: waiters that nothing fits cost no transaction.
         attempt: async () => {
           if ((await ctx.store.listPending({ labels, repos, limit: 1 })).length === 0) return null;
-          return (await attempt()) ?? NOT_FOR_THIS_WAITER;
+          try {
+            return (await attempt()) ?? NOT_FOR_THIS_WAITER;
+          } catch (err) {
+            // Cordoned while it waited: this poll gets nothing (task null at its end), others go on.
+            if (isCoordError(err) && err.code === "NODE_CORDONED") return NOT_FOR_THIS_WAITER;
+            throw err;
+          }
         },
         onAbandonedClaim: (t) => {
           // The client left while its claim went through: undo the claim, attempt included.

@@ -4,6 +4,7 @@ import { newSecretId } from "../core/ids.js";
 import { agentsInRepo, diffAgents, onlyRepo } from "../core/nodes.js";
 import { DEFAULT_PAGE, MAX_PAGE, toPage } from "../core/paging.js";
 import { capReport } from "../core/report.js";
+import { setCordon } from "../core/workflow.js";
 import type { Labels, Node, NodeRecord, NodeStatus, RepoState } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
 import { createNodeForgetting, releaseClaims } from "./node-forget.js";
@@ -12,7 +13,7 @@ import type { CoordinatorContext, HeartbeatInput, RegisterInput } from "./types.
 /** The API shape of a node: the registration id and undelivered cancellations stay inside. */
 export function publicNode(node: NodeRecord): Node {
   const { registration_id: _r, cancelled_tasks: _c, owner: _o, ...rest } = node;
-  return rest;
+  return { ...rest, cordoned: node.cordoned === true };
 }
 
 /**
@@ -78,6 +79,8 @@ export function createNodeService(ctx: CoordinatorContext) {
           claimed_tasks: prev?.claimed_tasks ?? [],
           registration_id: registrationId,
           cancelled_tasks: prev?.cancelled_tasks ?? [],
+          // An admin's cordon outlives the node's restarts; only uncordon lifts it.
+          ...(prev?.cordoned ? { cordoned: true } : {}),
           ...(owner !== undefined ? { owner } : {}),
         };
         await renewLeases(ctx, tx, node, now);
@@ -141,7 +144,23 @@ export function createNodeService(ctx: CoordinatorContext) {
         health: result.node.health,
         pending_messages: await store.countPendingMessages(result.node.id),
         cancelled_task_ids: result.cancelled,
+        cordoned: result.node.cordoned === true,
       };
+    },
+
+    /** Cordons or uncordons a node (admin, DESIGN §11); NODE_NOT_FOUND when there is none. */
+    cordon(nodeId: string, on: boolean): Promise<Node> {
+      const ts = ctx.now().toISOString();
+      return store.transact(async (tx) => {
+        const node = await tx.getNode(nodeId);
+        if (!node) throw new CoordError("NODE_NOT_FOUND", `node ${nodeId} not found`, { node_id: nodeId });
+        const change = setCordon(node, on, ts);
+        if (change.event) {
+          tx.putNode(change.node);
+          tx.emit(change.event);
+        }
+        return publicNode(change.node);
+      });
     },
 
     /** The node leaves: its claims go back to pending at once instead of waiting for lease expiry. */

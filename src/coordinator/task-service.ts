@@ -3,6 +3,7 @@ import type { Caller } from "../core/identity.js";
 import { newId } from "../core/ids.js";
 import { labelsSatisfied } from "../core/labels.js";
 import * as rules from "../core/tasks.js";
+import { retryTask } from "../core/workflow.js";
 import type { NodeRecord, Task } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
 import { nodeForRegistration } from "./node-service.js";
@@ -91,7 +92,9 @@ export function createTaskService(ctx: CoordinatorContext) {
   function claimIn(tx: StoreTx, task: Task, node: NodeRecord, worker: string): rules.Transition {
     const t = rules.claimTask(task, node, worker, ctx.now(), ctx.claimTimeoutMs);
     tx.putTask(t.task);
-    tx.putNode({ ...node, claimed_tasks: [...node.claimed_tasks, task.id] });
+    // A cancellation of an earlier claim of this task (since retried) must not stop the new one.
+    const cancelled = node.cancelled_tasks.filter((c) => c.task_id !== task.id);
+    tx.putNode({ ...node, claimed_tasks: [...node.claimed_tasks, task.id], cancelled_tasks: cancelled });
     tx.emit(t.event);
     return t;
   }
@@ -208,6 +211,17 @@ export function createTaskService(ctx: CoordinatorContext) {
             tx.putNode({ ...next, cancelled_tasks: [...node.cancelled_tasks, { task_id: taskId, cancelled_at: ts }] });
           }
         }
+        tx.emit(t.event);
+        return t.task;
+      });
+    },
+
+    /** Runs a failed or cancelled task again (admin, DESIGN §11): pending, attempts reset. */
+    retry(taskId: string): Promise<Task> {
+      const ts = ctx.now().toISOString();
+      return store.transact(async (tx) => {
+        const t = retryTask(await requireTask(tx, taskId), ts);
+        tx.putTask(t.task);
         tx.emit(t.event);
         return t.task;
       });

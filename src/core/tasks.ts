@@ -59,7 +59,7 @@ export interface Transition {
   event: NewEvent;
 }
 
-function taskEvent(type: EventType, task: Task, now: string, extra: Record<string, unknown> = {}): NewEvent {
+export function taskEvent(type: EventType, task: Task, now: string, extra: Record<string, unknown> = {}): NewEvent {
   return { type, data: { task_id: task.id, repo: task.repo, status: task.status, ...extra, ts: now } };
 }
 
@@ -104,6 +104,9 @@ export function assertNodeCanClaim(node: NodeRecord): void {
       health: node.health,
     });
   }
+  if (node.cordoned) {
+    throw new CoordError("NODE_CORDONED", `node ${node.id} is cordoned and takes no new tasks; uncordon it to give it work`, { node_id: node.id });
+  }
   if (node.claimed_tasks.length >= node.capacity.max_workers) {
     throw new CoordError("NODE_AT_CAPACITY", `node ${node.id} already holds ${node.claimed_tasks.length} claims (max_workers ${node.capacity.max_workers})`, {
       node_id: node.id,
@@ -113,9 +116,9 @@ export function assertNodeCanClaim(node: NodeRecord): void {
   }
 }
 
-/** Whether a node could ever take a task with these labels as it is now: online, not draining, with workers and the labels. */
+/** Whether a node could ever take a task with these labels as it is now: online, not draining nor cordoned, with workers and the labels. */
 export function nodeCouldTake(node: NodeRecord, labels: Labels): boolean {
-  return node.status === "online" && node.health !== "draining" && node.capacity.max_workers > 0 && labelsSatisfied(labels, node.labels);
+  return node.status === "online" && node.health !== "draining" && !node.cordoned && node.capacity.max_workers > 0 && labelsSatisfied(labels, node.labels);
 }
 
 /**
@@ -204,7 +207,7 @@ function clearLease(task: Task, status: TaskStatus, ts: string): Task {
 }
 
 /** Back to pending: nobody holds the task any more, so it names no claimant (lists showed the old one). */
-function backToPending(task: Task, ts: string): Task {
+export function backToPending(task: Task, ts: string): Task {
   return { ...clearLease(task, "pending", ts), claimed_by: null, claimed_node: null, worker_name: null, claimed_at: null };
 }
 

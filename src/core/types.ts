@@ -62,6 +62,11 @@ export interface Node {
   claimed_tasks: string[];
   /** Set when the stored report was cut to its bounds (task texts, agents or repos; DESIGN §10). */
   report_truncated?: true;
+  /**
+   * An admin took the node out of rotation (DESIGN §11): it keeps its claims and gets no new
+   * ones. The API always says true or false; stored records from before cordoning lack it.
+   */
+  cordoned?: boolean;
 }
 
 /** The stored node: the API shape plus what only the coordinator sees. */
@@ -157,6 +162,8 @@ export const EVENT_TYPES = [
   "node.offline",
   "node.deregistered",
   "node.forgotten",
+  "node.cordoned",
+  "node.uncordoned",
   "agent.spawned",
   "agent.exited",
   "task.created",
@@ -166,6 +173,7 @@ export const EVENT_TYPES = [
   "task.failed",
   "task.orphaned",
   "task.cancelled",
+  "task.retried",
   "message.sent",
   "message.acked",
 ] as const;

@@ -82,6 +82,7 @@ export const Node = Type.Object({
   repos: Type.Array(RepoReport),
   claimed_tasks: Type.Array(Type.String()),
   report_truncated: Type.Optional(Type.Literal(true, { description: "the stored report was cut to 64 KiB (task texts to 1 KiB)" })),
+  cordoned: Type.Boolean({ description: "an admin cordoned the node: it keeps its claims and gets no new ones" }),
 });
 
 export const Task = Type.Object({

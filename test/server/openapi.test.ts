@@ -192,6 +192,12 @@ describe("a scripted session: every operation, every error code, each answer che
     const t3 = (await call("POST", "/tasks", { ...node, body: { repo: "repo-1", description: "while draining" } })).body.data.id;
     expectCode(await call("POST", `/tasks/${t3}/claim`, { ...node, body: { registration_id: regA, worker_name: "w3" } }), 409, "NODE_OFFLINE");
     await call("POST", "/heartbeat", { ...node, body: { registration_id: regA, status: "healthy", agents } });
+    await call("POST", "/nodes/gpu-1/cordon");
+    expectCode(await call("POST", `/tasks/${t3}/claim`, { ...node, body: { registration_id: regA, worker_name: "w3" } }), 409, "NODE_CORDONED");
+    expect((await call("POST", "/nodes/gpu-1/uncordon")).body.data.cordoned).toBe(false);
+    expectCode(await call("POST", "/nodes/nobody/cordon"), 404, "NODE_NOT_FOUND");
+    expect((await call("POST", `/tasks/${t2}/retry`)).body.data).toMatchObject({ status: "pending", attempts: 0 });
+    expectCode(await call("POST", `/tasks/${t2}/retry`), 409, "TASK_NOT_RETRYABLE");
 
     await call("GET", "/nodes?status=online", read);
     await call("GET", "/nodes/gpu-1", read);

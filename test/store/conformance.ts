@@ -10,6 +10,7 @@ import { lifecycleSpecs } from "./conformance-lifecycle.js";
 import { metricSpecs } from "./conformance-metrics.js";
 import { retentionSpecs } from "./conformance-retention.js";
 import { webhookCursorSpecs } from "./conformance-webhooks.js";
+import { workflowSpecs } from "./conformance-workflow.js";
 
 export type { MakeStore } from "./conformance-harness.js";
 
@@ -44,5 +45,6 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("retention and paging", () => retentionSpecs(h));
     describe("metrics reads", () => metricSpecs(h));
     describe("webhook cursors and leases", () => webhookCursorSpecs(h));
+    describe("workflow: cordon, retry", () => workflowSpecs(h));
   });
 }

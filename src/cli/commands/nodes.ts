@@ -29,6 +29,11 @@ function claims(n: Node): string {
   return `${n.claimed_tasks.length}/${n.capacity.max_workers}`;
 }
 
+/** Liveness, plus "(cordoned)" while an admin keeps the node out of rotation. */
+function nodeStatus(out: Output, n: Node): string {
+  return n.cordoned ? `${status(out.c, n.status)} ${out.c.yellow("(cordoned)")}` : status(out.c, n.status);
+}
+
 function percent(v: number | undefined): string {
   return v === undefined ? "-" : `${Math.round(v)}%`;
 }
@@ -56,7 +61,7 @@ function printNodes(out: Output, nodes: Node[]): void {
     ],
     nodes.map((n) => [
       n.id,
-      status(out.c, n.status),
+      nodeStatus(out, n),
       status(out.c, live(n) ? n.health : "unknown"),
       claims(n),
       live(n) ? n.agents.length : "-",
@@ -76,7 +81,7 @@ function printNode(out: Output, n: Node, tasks: Task[]): void {
   out.fields([
     ["node", n.id],
     ["hostname", n.hostname],
-    ["status", status(out.c, n.status)],
+    ["status", nodeStatus(out, n)],
     ["health", status(out.c, known ? n.health : "unknown")],
     ["claims", claims(n)],
     ["workers", known ? `${n.capacity.current_workers}/${n.capacity.max_workers}` : "unknown"],
@@ -106,9 +111,9 @@ async function claimedTasks(client: Client, n: Node): Promise<Task[]> {
   return tasks.filter((t): t is Task => t !== undefined);
 }
 
-/** `nodes [list]`, `nodes show ID` and `nodes forget ID`. */
+/** `nodes [list]`, `nodes show ID`, `nodes forget ID`, `nodes cordon|uncordon ID`. */
 export function registerNodes(program: Command, run: Runner): void {
-  const nodes = program.command("nodes").description("List registered nodes, show one, or forget one");
+  const nodes = program.command("nodes").description("List registered nodes, show one, cordon, uncordon or forget one");
   pageOptions(
     nodes
       .command("list", { isDefault: true })
@@ -161,4 +166,25 @@ export function registerNodes(program: Command, run: Runner): void {
         });
       }),
     );
+  for (const [verb, on] of [["cordon", true], ["uncordon", false]] as const) {
+    nodes
+      .command(verb)
+      .description(
+        on
+          ? "Cordon a node (admin): it keeps its claims and finishes them, but gets no new tasks until uncordoned"
+          : "Uncordon a node (admin): it takes new tasks again",
+      )
+      .addHelpText("after", examples(`nodes ${verb} machine-b`))
+      .argument("<node-id>", "the node's id")
+      .action(
+        run<Record<string, never>, [string]>(async (ctx, _opts, id) => {
+          const client = await ctx.client();
+          const node = on ? await client.cordonNode(id) : await client.uncordonNode(id);
+          ctx.out.result(node, (n) => {
+            const held = n.claimed_tasks.length ? `; it keeps its ${plural(n.claimed_tasks.length, "claim")}` : "";
+            ctx.out.success(on ? `cordoned node ${ctx.out.c.bold(n.id)}: no new tasks${held}` : `uncordoned node ${ctx.out.c.bold(n.id)}: it takes new tasks again`);
+          });
+        }),
+      );
+  }
 }

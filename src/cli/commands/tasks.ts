@@ -38,7 +38,7 @@ interface CreateOptions {
   quiet: boolean;
 }
 
-/** `tasks [list]`, `pending`, `show`, `create`, `cancel`; the claimant's verbs are in tasks-claim.ts. */
+/** `tasks [list]`, `pending`, `show`, `create`, `cancel`, `retry`; the claimant's verbs are in tasks-claim.ts. */
 export function registerTasks(program: Command, run: Runner): void {
   const tasks = program.command("tasks").description("List, create, claim and finish tasks");
 
@@ -135,6 +135,18 @@ export function registerTasks(program: Command, run: Runner): void {
         const client = await ctx.client();
         const task = await client.cancelTask(id, { reason: opts.reason });
         ctx.out.result(task, (t) => printTaskChange(ctx.out, t, "cancelled"));
+      }),
+    );
+
+  tasks
+    .command("retry")
+    .description("Run a failed or cancelled task again (admin token): pending, attempts reset")
+    .addHelpText("after", examples("tasks retry task-00mwtpx3ly00003ystwo"))
+    .argument("<task-id>")
+    .action(
+      run<Record<string, never>, [string]>(async (ctx, _opts, id) => {
+        const client = await ctx.client();
+        ctx.out.result(await client.retryTask(id), (t) => printTaskChange(ctx.out, t, "retried"));
       }),
     );
 

@@ -39,12 +39,15 @@ const DYNAMIC_FLAGS: Record<string, DynamicKind> = { "--repo": "repos", "--node"
 const DYNAMIC_ARGS: Record<string, DynamicKind> = {
   "tasks show": "tasks",
   "tasks cancel": "tasks",
+  "tasks retry": "tasks",
   "tasks claim": "pending-tasks",
   "tasks complete": "claimed-tasks",
   "tasks fail": "claimed-tasks",
   "tasks release": "claimed-tasks",
   "nodes show": "nodes",
   "nodes forget": "nodes",
+  "nodes cordon": "nodes",
+  "nodes uncordon": "nodes",
   state: "repos",
   "messages ack": "messages",
 };

@@ -41,6 +41,7 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
       health: Type.String(),
       pending_messages: Type.Integer(),
       cancelled_task_ids: Type.Array(Type.String()),
+      cordoned: Type.Boolean({ description: "an admin cordoned the node: it keeps its claims and gets no new ones until uncordoned" }),
     }),
     handler: ({ body, actor }) => coordinator.nodes.heartbeat(body, actor),
   });
@@ -88,6 +89,23 @@ export function nodeRoutes(app: FastifyInstance, coordinator: Coordinator, limit
     response: Type.Object({ node_id: Type.String(), released_tasks: Type.Array(Type.String()) }),
     handler: ({ params }) => coordinator.nodes.forgetNow(params.id),
   });
+
+  for (const [verb, on] of [["cordon", true], ["uncordon", false]] as const) {
+    defineRoute(app, {
+      method: "POST",
+      url: `/nodes/:id/${verb}`,
+      access: "admin",
+      operationId: `${verb}Node`,
+      errors: ["NODE_NOT_FOUND"],
+      summary: on
+        ? "Cordon a node: it keeps its claims and gets no new ones (409 NODE_CORDONED) until uncordoned (node.cordoned)"
+        : "Uncordon a node: it takes new tasks again (node.uncordoned)",
+      tags,
+      params: S.IdParams,
+      response: S.Node,
+      handler: ({ params }) => coordinator.nodes.cordon(params.id, on),
+    });
+  }
 
   defineRoute(app, {
     method: "GET",

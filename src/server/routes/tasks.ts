@@ -99,7 +99,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     method: "POST",
     url: "/tasks/claim",
     operationId: "claimNextTask",
-    errors: ["REGISTRATION_NOT_FOUND", "NODE_AT_CAPACITY", "NODE_OFFLINE"],
+    errors: ["REGISTRATION_NOT_FOUND", "NODE_AT_CAPACITY", "NODE_OFFLINE", "NODE_CORDONED"],
     access: "node",
     summary: "Claim the best fitting task; with wait_seconds, answer as soon as one appears",
     tags,
@@ -112,7 +112,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     method: "POST",
     url: "/tasks/:id/claim",
     operationId: "claimTask",
-    errors: ["TASK_NOT_FOUND", "REGISTRATION_NOT_FOUND", "TASK_CLAIMED", "TASK_NOT_CLAIMABLE", "NODE_AT_CAPACITY", "LABELS_NOT_SATISFIED", "NODE_OFFLINE"],
+    errors: ["TASK_NOT_FOUND", "REGISTRATION_NOT_FOUND", "TASK_CLAIMED", "TASK_NOT_CLAIMABLE", "NODE_AT_CAPACITY", "LABELS_NOT_SATISFIED", "NODE_OFFLINE", "NODE_CORDONED"],
     access: "node",
     summary: "Claim one task; first write wins, the others get 409 TASK_CLAIMED",
     tags,
@@ -177,5 +177,17 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     optionalBody: true,
     response: S.Task,
     handler: ({ params, body }) => tasks.cancel(params.id, body.reason ?? null),
+  });
+  defineRoute(app, {
+    method: "POST",
+    url: "/tasks/:id/retry",
+    operationId: "retryTask",
+    errors: ["TASK_NOT_FOUND", "TASK_NOT_RETRYABLE"],
+    access: "admin",
+    summary: "Run a failed or cancelled task again: back to pending, attempts reset, reasons cleared (task.retried)",
+    tags,
+    params: S.IdParams,
+    response: S.Task,
+    handler: ({ params }) => tasks.retry(params.id),
   });
 }

@@ -1,0 +1,67 @@
+/**
+ * The real binary against a real `serve` (DESIGN §11): `nodes cordon|uncordon ID` and
+ * `tasks retry ID`, human and --json, with the documented exit codes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureBuilt, runCli, startServe, tempHome, type CliProcess } from "../cli/harness.js";
+
+let home: string;
+let url: string;
+let serve: CliProcess;
+
+const cli = (...args: string[]) => runCli(args, { home, env: { MULTICLAUDE_COORD_URL: url } });
+const json = async (...args: string[]) => {
+  const r = await cli("--json", ...args);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout);
+};
+
+beforeAll(async () => {
+  ensureBuilt();
+  home = tempHome();
+  ({ url, proc: serve } = await startServe(home));
+  expect((await cli("register", "--node-id", "ci-1", "--max-workers", "2")).code).toBe(0);
+}, 120_000);
+
+afterAll(async () => {
+  expect(await serve?.stop("SIGTERM")).toBe(0);
+});
+
+describe("workflow commands", () => {
+  it("nodes cordon keeps the claims, refuses new ones with exit 4, nodes uncordon lifts it", async () => {
+    const held = await json("tasks", "create", "--repo", "web", "--description", "held");
+    await json("tasks", "claim", held.id, "--worker", "w1");
+    const r = await cli("nodes", "cordon", "ci-1");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/cordoned node ci-1: no new tasks; it keeps its 1 claim/);
+    expect((await cli("nodes")).stdout).toMatch(/^ci-1\s+online \(cordoned\)\s+healthy\s+1\/2/m);
+    expect(await json("nodes", "show", "ci-1")).toMatchObject({ cordoned: true, claimed_tasks: [held.id] });
+    expect(await json("heartbeat")).toMatchObject({ cordoned: true });
+
+    const next = await json("tasks", "create", "--repo", "web", "--description", "next");
+    const refused = await cli("tasks", "claim", next.id, "--worker", "w2");
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/cordoned.*\(NODE_CORDONED\)/);
+    expect((await cli("tasks", "claim", "--next", "--worker", "w2")).code).toBe(4);
+
+    expect((await cli("nodes", "uncordon", "ci-1")).stdout).toMatch(/uncordoned node ci-1: it takes new tasks again/);
+    expect(await json("nodes", "uncordon", "ci-1")).toMatchObject({ id: "ci-1", cordoned: false });
+    expect(await json("tasks", "claim", next.id, "--worker", "w2")).toMatchObject({ status: "claimed" });
+    expect((await cli("nodes", "cordon", "ghost")).code).toBe(3);
+    for (const id of [held.id, next.id]) await json("tasks", "complete", id);
+  });
+
+  it("tasks retry runs a failed task again; exit 4 for a task that is not failed or cancelled, 3 for an unknown one", async () => {
+    const t = await json("tasks", "create", "--repo", "web", "--description", "flaky job", "--max-attempts", "1");
+    await json("tasks", "claim", t.id, "--worker", "w1");
+    await json("tasks", "fail", t.id, "--reason", "red", "--no-retry");
+    const r = await cli("tasks", "retry", t.id);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`${t.id} retried \\(pending\\)`));
+    expect(await json("tasks", "show", t.id)).toMatchObject({ status: "pending", attempts: 0, failure_reason: null });
+    const again = await cli("tasks", "retry", t.id);
+    expect(again.code).toBe(4);
+    expect(again.stderr).toMatch(/TASK_NOT_RETRYABLE/);
+    expect((await cli("tasks", "retry", "task-ghost")).code).toBe(3);
+  });
+});
