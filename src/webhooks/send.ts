@@ -16,7 +16,9 @@ const ERROR_BODY_CHARS = 200;
  * API: a slow receiver holds only its own connection). The timeout covers the whole attempt.
  */
 export function createSender(timeoutMs: number) {
-  const agent = new Agent({ connections: 4, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connectTimeout: timeoutMs });
+  // Per origin: each webhook has at most one request in flight, so several webhooks on one host
+  // (hooks.slack.com) never wait for each other's connection; bounded like the webhook list.
+  const agent = new Agent({ connections: 64, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connectTimeout: timeoutMs });
   return {
     async send(url: string, req: WebhookRequest, signal?: AbortSignal): Promise<SendOutcome> {
       const signals = [AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])];

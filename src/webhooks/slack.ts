@@ -47,6 +47,12 @@ export function slackText(event: CoordEvent): string {
       return esc(`⏳ ${task} orphaned: the lease of ${by ?? "its node"} ran out; it will be claimed again`);
     case "task.cancelled":
       return esc(`🚫 ${task} cancelled${why ? `: ${why}` : ""}`);
+    case "task.retried":
+      return esc(`🔁 ${task} queued again${str(d.from) ? ` (was ${str(d.from)})` : ""}`);
+    case "node.cordoned":
+      return esc(`🚧 node ${node} cordoned: it takes no new tasks${Array.isArray(d.claimed_tasks) ? ` (${d.claimed_tasks.length} still running)` : ""}`);
+    case "node.uncordoned":
+      return esc(`✅ node ${node} uncordoned: it takes tasks again`);
     case "node.registered":
       return esc(`🖥️ node ${node} registered${str(d.hostname) ? ` (${str(d.hostname)})` : ""}`);
     case "node.online":

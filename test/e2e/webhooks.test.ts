@@ -78,6 +78,11 @@ describe("webhooks with real serve processes", () => {
     expect(receiver.delivered()).toEqual(expected.slice(5));
     for (const r of receiver.requests) expect(r.headers["x-coord-signature-256"]).toBe(signBody(r.body, "e2e-secret"));
     await eventually(async () => expect((await webhooks(second.url))[0]).toMatchObject({ position: expected[9], lag: 0 }), 10_000);
+    // The secret and the URL's query are in no log line and no answer.
+    for (const text of [first.stderr(), second.stderr(), JSON.stringify(await ok(second.url, "GET", "/webhooks"))]) {
+      expect(text).not.toContain("e2e-secret");
+      expect(text).not.toContain("q-secret");
+    }
   }, 90_000);
 
   it("SIGHUP adds a webhook that starts at the end of the log, and removes one; the CLI lists and tests them", async () => {

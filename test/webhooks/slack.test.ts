@@ -25,6 +25,8 @@ describe("Slack format: one readable sentence per event", () => {
       expect(text.length, type).toBeGreaterThan(8);
       expect(text, type).not.toMatch(/undefined|\[object/);
     }
+    expect(slackText(ev("node.cordoned", { node_id: "machine-b", claimed_tasks: ["a", "b"] }))).toBe("🚧 node machine-b cordoned: it takes no new tasks (2 still running)");
+    expect(slackText(ev("task.retried", { task_id: "t", repo: "r", from: "failed" }))).toBe("🔁 t (r) queued again (was failed)");
     expect(slackText(ev("task.failed", { task_id: "t", reason: "<!channel> & <http://evil|click>" }))).toBe("❌ t failed: &lt;!channel&gt; &amp; &lt;http://evil|click&gt;");
   });
 
