@@ -48,10 +48,16 @@ export function createWebhookWorker(options: WebhookWorkerOptions) {
   const stop = new AbortController();
   /** Wakes an idle worker when events are committed (this replica's or, on shared stores, any). */
   let wake: (() => void) | undefined;
-  const unsubscribe = store.onEvents(() => wake?.());
+  /** Events were committed since the worker last read the log (so an idle wait must not start). */
+  let dirty = false;
+  const unsubscribe = store.onEvents(() => {
+    dirty = true;
+    wake?.();
+  });
 
   /** Waits `ms`, or less when woken or stopped; never throws. */
   async function idle(ms: number, wakeable: boolean, signal: AbortSignal): Promise<void> {
+    if (wakeable && dirty) return;
     const ac = new AbortController();
     const onAbort = () => ac.abort();
     signal.addEventListener("abort", onAbort, { once: true });
@@ -121,6 +127,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions) {
         if (!(await save((c) => ({ position: oldest - 1, skipped: c.skipped + lost, last_error: error }), held))) return;
         continue;
       }
+      dirty = false;
       const events = await store.readEvents(cursor.position, tuning.batchSize);
       if (events.length === 0) {
         await idle(tuning.pollMs, true, held.signal);

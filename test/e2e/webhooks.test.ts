@@ -117,7 +117,7 @@ describe("webhooks with real serve processes", () => {
     expect(test.stdout).toMatch(/^added: delivered \(HTTP 200, \d+ ms\)$/m);
     expect(receiver.requests.at(-1)!.json.text).toBe("🔔 test delivery from multiclaude-coord to webhook added");
     const missing = await runCli(["webhooks", "test", "nope"], { home: dir, env });
-    expect(missing.code).not.toBe(0);
+    expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/no webhook named "nope"/);
     const deliveredBefore = receiver.requests.length;
 
