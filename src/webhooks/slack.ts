@@ -49,6 +49,8 @@ export function slackText(event: CoordEvent): string {
       return esc(`🚫 ${task} cancelled${why ? `: ${why}` : ""}`);
     case "task.retried":
       return esc(`🔁 ${task} queued again${str(d.from) ? ` (was ${str(d.from)})` : ""}`);
+    case "task.ready":
+      return esc(`⏰ ${task} is ready: its not_before came, it can be claimed now`);
     case "node.cordoned":
       return esc(`🚧 node ${node} cordoned: it takes no new tasks${Array.isArray(d.claimed_tasks) ? ` (${d.claimed_tasks.length} still running)` : ""}`);
     case "node.uncordoned":
