@@ -1,13 +1,20 @@
 import type { Client } from "../client/client.js";
+import type { Task } from "../core/types.js";
 import { errorText, type AgentContext, type HeldTask } from "./context.js";
 import { createLedger, ledgerPath, type Ledger } from "./ledger.js";
 import type { AgentLogger } from "./logger.js";
 import { readState, type McState } from "./multiclaude-state.js";
 import type { AgentOptions } from "./options.js";
-import type { Stray } from "./reconcile.js";
 import { createRepoMap, type RepoMap } from "./repo-map.js";
 import { backoff, createWakeup, type Wakeup } from "./wait.js";
 import { workerEnv } from "./worker-env.js";
+
+/** A worker whose start command may still be running from an earlier run: stopped if it shows up unowned (see reconcile.ts). */
+export interface Stray {
+  localRepo: string;
+  task: Pick<Task, "id" | "description">;
+  until: number;
+}
 
 /** created → registering → running → draining → stopped (or straight to stopped on a second signal). */
 export type AgentPhase = "created" | "registering" | "running" | "draining" | "stopped";

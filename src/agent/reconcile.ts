@@ -1,18 +1,14 @@
 import { isApiError } from "../client/errors.js";
 import type { Task } from "../core/types.js";
 import type { AgentCore } from "./agent-core.js";
+
+export type { Stray } from "./agent-core.js";
 import { errorText, freeSlot, isTransient, type HeldTask } from "./context.js";
 import type { LedgerEntry } from "./ledger.js";
 import type { McState } from "./multiclaude-state.js";
 import { findNewAgent, releaseHeld } from "./task-runner.js";
 import { stopWorker } from "./worker-stop.js";
 
-/** A worker whose start command may still be running from an earlier run: stopped if it shows up unowned. */
-export interface Stray {
-  localRepo: string;
-  task: Pick<Task, "id" | "description">;
-  until: number;
-}
 
 /**
  * Makes three views agree (on start, and after every re-registration): the tasks the coordinator
