@@ -1,6 +1,6 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { recordedText, useRecordings } from "../helpers/recordings.js";
 import { mcMessageId, messageFileName, messageFilePath, messageRepo, writeMessageFile } from "../../src/agent/message-files.js";
@@ -43,6 +43,8 @@ describe("message files", () => {
 
   it("leaves a file multiclaude has moved on alone", () => {
     const path = messageFilePath(home, "my-repo", "worker-x", "msg-00abc");
+    // On its own: the test before it may not run (it needs the recordings).
+    mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, JSON.stringify({ id: mcMessageId("msg-00abc"), status: "read" }));
     expect(writeMessageFile(home, "my-repo", message).written).toBe(false);
     expect(JSON.parse(readFileSync(path, "utf8")).status).toBe("read");
