@@ -55,21 +55,10 @@ export function createOpenPrCounter(o: OpenPrCounterOptions) {
     }
   }
 
-  // Whether gh is on PATH, looked up at most once per refreshMs: count() runs on every heartbeat.
-  let ghSeenAt = -Infinity;
-  let gh = false;
-  const ghThere = (): boolean => {
-    if (now() - ghSeenAt >= refreshMs) {
-      gh = resolveExecutable("gh", o.env) !== undefined;
-      ghSeenAt = now();
-    }
-    return gh;
-  };
-
   return {
     /** Open PRs of the repo: gh's last count, else what the history says. Starts a refresh when one is due. */
     count(localRepo: string, state: McState): number {
-      if (!running && ghThere()) void refresh(state);
+      if (!running && resolveExecutable("gh", o.env)) void refresh(state);
       return counts.get(localRepo)?.count ?? activePrs(state.repos[localRepo] ?? {});
     },
   };
