@@ -1,4 +1,4 @@
-import { CoordError } from "../core/errors.js";
+import { CoordError, isCoordError } from "../core/errors.js";
 import type { Caller } from "../core/identity.js";
 import { newId } from "../core/ids.js";
 import { labelsSatisfied } from "../core/labels.js";
@@ -6,6 +6,8 @@ import * as rules from "../core/tasks.js";
 import { parseNotBefore, readyTask, retryTask } from "../core/workflow.js";
 import type { NodeRecord, Task } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
+import { NOT_FOR_THIS_WAITER } from "./claim-waiters.js";
+import { createFastClaims } from "./fast-claims.js";
 import { nodeForRegistration } from "./node-service.js";
 import type {
   ClaimInput,
@@ -53,13 +55,50 @@ function finishTransition(
 const CONTENDED_SPREAD = 8;
 const MAX_SPREAD = 64;
 /** How far past tasks in their cooldown for this node a claim looks for one it may take. */
-const COOLDOWN_LOOKAHEAD = 32;
+export const COOLDOWN_LOOKAHEAD = 32;
 
 export function createTaskService(ctx: CoordinatorContext) {
   const { store } = ctx;
 
+  const fast = createFastClaims(ctx, COOLDOWN_LOOKAHEAD);
+
   /** Claims the best fitting task for the node, or returns null when none fits now. */
   async function claimBest(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
+    const outcome = await fast?.claim(input, caller);
+    // The rules say why this node takes no task now; should they not, the transaction decides.
+    if (outcome?.kind === "node") rules.assertNodeCanClaim(outcome.node);
+    else if (outcome) return outcome.kind === "claimed" ? committed(outcome) : null;
+    return claimOptimistic(input, caller);
+  }
+
+  /**
+   * A long-polling waiter's try: null when no claimable task fits its labels and repos (later
+   * waiters alike are skipped), NOT_FOR_THIS_WAITER when tasks fit but none may go to this node.
+   */
+  async function claimForWaiter(input: ClaimNextInput, labels: NodeRecord["labels"], caller?: Caller): Promise<Task | null | typeof NOT_FOR_THIS_WAITER> {
+    // A read first: waiters that nothing fits cost no transaction (and hear nothing of their node).
+    const repos = rules.repoFilter(input.repo, input.repos);
+    const nothingFits = async () => (await store.listPending({ labels, repos, limit: 1 })).length === 0;
+    if (fast) {
+      // The script reads as much as that read would: so try it first, and answer as the read would have.
+      let outcome;
+      try {
+        outcome = await fast.claim(input, caller);
+      } catch (err) {
+        if (isCoordError(err) && (await nothingFits())) return null;
+        throw err;
+      }
+      if (outcome && outcome.kind !== "node") {
+        return outcome.kind === "claimed" ? committed(outcome) : outcome.kind === "none" ? null : NOT_FOR_THIS_WAITER;
+      }
+      if (await nothingFits()) return null;
+      if (outcome) rules.assertNodeCanClaim(outcome.node);
+    } else if (await nothingFits()) return null;
+    return (await claimOptimistic(input, caller)) ?? NOT_FOR_THIS_WAITER;
+  }
+
+  /** claimBest as one optimistic transaction (every store). */
+  async function claimOptimistic(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
     let runs = 0;
     const claimed = await store.transact(async (tx) => {
       const node = await nodeForRegistration(tx, input.registration_id, caller);
@@ -107,6 +146,7 @@ export function createTaskService(ctx: CoordinatorContext) {
 
   return {
     claimBest,
+    claimForWaiter,
 
     /** Creates a task; with an idempotency key, a repeat returns the first task (`created: false`). */
     async create(input: CreateTaskInput): Promise<{ task: Task; created: boolean }> {

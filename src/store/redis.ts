@@ -5,6 +5,7 @@ import { labelsSatisfied } from "../core/labels.js";
 import { NODE_STATUSES, TASK_STATUSES, type CoordEvent, type Labels, type Message, type NodeRecord, type Task } from "../core/types.js";
 import { createBufferedTx, createWriteSet } from "./buffered-tx.js";
 import { redactUrl } from "./redact-url.js";
+import { createRedisClaim } from "./redis-claim.js";
 import { createRedisCommit, isConnectionDropped, settleDroppedCommands } from "./redis-commit.js";
 import { createErrorReporter, createEventFeed, parseEventBatch } from "./redis-events.js";
 import { createRedisKeys } from "./redis-keys.js";
@@ -97,6 +98,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
   catchUpTimer.unref();
 
   const commit = createRedisCommit({ client, keys: k, retention, maxEventBytes });
+  const claim = createRedisClaim({ client, keys: k, retention, maxEventBytes, ingest: (events) => feed.ingest(events) });
 
   /** After a lost race: a short, growing, jittered pause, so racing replicas spread out. */
   async function backoff(attempt: number): Promise<void> {
@@ -144,14 +146,22 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
     }
   }
 
+  /** Work in flight is waited for (bounded) by close(). */
+  function tracked<T>(run: Promise<T>): Promise<T> {
+    inFlight.add(run);
+    void run.catch(() => {}).finally(() => inFlight.delete(run));
+    return run;
+  }
+
   const store: Store = {
     backend: "redis",
     ...reads,
     transact(fn) {
-      const run = runTransaction(fn);
-      inFlight.add(run);
-      void run.catch(() => {}).finally(() => inFlight.delete(run));
-      return run;
+      return tracked(runTransaction(fn));
+    },
+    claimNext(request) {
+      if (closed) return Promise.reject(new CoordError("UNAVAILABLE", "store is closed"));
+      return tracked(claim(request));
     },
     async listNodes(query) {
       // Ids first (a set has no order), sorted here; records are read only for the page.
