@@ -93,6 +93,11 @@ const MIGRATIONS: string[] = [
   `
   CREATE INDEX tasks_waiting ON tasks (lease_ms) WHERE status = 'waiting';
   `,
+  // 6: task dependencies (DESIGN §11): dependency → the waiting tasks it blocks (their blocked_by).
+  `
+  CREATE TABLE task_deps (dep_id TEXT NOT NULL, task_id TEXT NOT NULL, PRIMARY KEY (dep_id, task_id)) WITHOUT ROWID;
+  CREATE INDEX task_deps_by_task ON task_deps (task_id);
+  `,
 ];
 
 /** The schema version this build writes (`PRAGMA user_version`). */
