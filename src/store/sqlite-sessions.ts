@@ -2,7 +2,7 @@ import type { Database } from "better-sqlite3";
 import type { SessionRecord, SessionStore } from "./types.js";
 
 /**
- * Dashboard sessions in the SQLite file (table `sessions`, schema version 6). A creation runs
+ * Dashboard sessions in the SQLite file (table `sessions`, schema version 7). A creation runs
  * in one SQLite transaction, so the bounds hold across processes sharing the file.
  */
 export function createSqliteSessions(db: Database, check: () => void): SessionStore {

@@ -78,6 +78,12 @@ export interface StoreTxReads {
   getTaskByIdempotencyKey(key: string): Promise<Task | undefined>;
   getMessage(id: string): Promise<Message | undefined>;
   listPending(query: PendingQuery): Promise<Task[]>;
+  /**
+   * Ids of the waiting tasks still blocked by task `taskId` (its dependents whose `blocked_by`
+   * names it; see `waitingOn`). In a transaction the answer is a condition of the commit, like
+   * a record read: a dependent created meanwhile makes a shared store run the transaction again.
+   */
+  listDependents(taskId: string): Promise<string[]>;
 }
 
 /**

@@ -185,7 +185,7 @@ describe("the dashboard's files", () => {
     expect(js.headers.get("x-content-type-options")).toBe("nosniff");
     const missing = await fetch(`${server.url}/assets/nope.js`);
     expect(missing.status).toBe(404);
-    expect((await missing.json()).code).toBe("NOT_FOUND");
+    expect(((await missing.json()) as { code: string }).code).toBe("NOT_FOUND");
   });
 
   it("says how to build it when the bundle is missing", async () => {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe } from "vitest";
 import type { Store } from "../../src/store/types.js";
 import { agentClaimSpecs } from "./conformance-agent-claims.js";
 import { claimSpecs } from "./conformance-claims.js";
+import { dependencySpecs } from "./conformance-dependencies.js";
 import { eventBoundSpecs } from "./conformance-event-bounds.js";
 import { eventSpecs } from "./conformance-events.js";
 import { makeHarness, type Harness, type MakeStore } from "./conformance-harness.js";
@@ -49,5 +50,6 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("dashboard sessions", () => sessionSpecs(h));
     describe("workflow: cordon, retry", () => workflowSpecs(h));
     describe("workflow: not_before", () => scheduleSpecs(h));
+    describe("workflow: depends_on", () => dependencySpecs(h));
   });
 }
