@@ -5,17 +5,16 @@
  */
 
 /**
- * Commit of one transaction.
- * ARGV: prefix, retention, max event bytes, transaction id ("" = none), #conditions, #writes, #events, then
- *   conditions: kind ("v": hash version, "k": string value), key, expected ("0" / "" = absent)
- *   writes: key, record JSON, footprint JSON (JSON "" deletes the record and its index entries)
- *   events: JSON of {type, data} (without id)
- * Returns {0, 0} when a condition fails (nothing written), else {1, first event id (0 if none)}.
- * With a transaction id, the outcome is kept for 5 minutes under tx:<id>, and a second run of
- * that id (a re-sent command) returns it without applying anything: a commit applies at most once.
+ * Index upkeep from footprints (see redis-keys.ts): `unindex(fp)` removes a record's entries,
+ * `index(fp)` adds them. Needs `P` (the key prefix) in scope.
  */
-/** Index upkeep from footprints (see redis-keys.ts): `unindex(fp)` removes a record's entries, `index(fp)` adds them. */
 export const INDEX_LUA = `
+-- A versioned hash ("h" footprint) changed: a number it never had, from one counter that never
+-- goes back, so a reader's noted version cannot come round again.
+local function bump(key)
+  redis.call('HSET', key, 'v', redis.call('INCR', P .. 'deps-seq'))
+end
+
 local function unindex(fp)
   for _, e in ipairs(fp) do
     if e[1] == 'z' then
@@ -23,6 +22,10 @@ local function unindex(fp)
       if e[5] and redis.call('ZCARD', e[2]) == 0 then redis.call('SREM', e[5], e[6]) end
     elseif e[1] == 's' then
       redis.call('SREM', e[2], e[3])
+    elseif e[1] == 'h' then
+      if redis.call('HDEL', e[2], e[3]) == 1 then
+        if redis.call('HLEN', e[2]) <= 1 then redis.call('DEL', e[2]) else bump(e[2]) end
+      end
     elseif redis.call('GET', e[2]) == e[3] then
       redis.call('DEL', e[2])
     end
@@ -36,11 +39,14 @@ local function index(fp)
       if e[5] then redis.call('SADD', e[5], e[6]) end
     elseif e[1] == 's' then
       redis.call('SADD', e[2], e[3])
+    elseif e[1] == 'h' then
+      if redis.call('HSET', e[2], e[3], '1') == 1 then bump(e[2]) end
     else
       redis.call('SET', e[2], e[3])
     end
   end
 end
+
 `;
 
 /**
@@ -86,6 +92,16 @@ local function appendEvents(P, retention, maxBytes, events)
 end
 `;
 
+/**
+ * Commit of one transaction.
+ * ARGV: prefix, retention, max event bytes, transaction id ("" = none), #conditions, #writes, #events, then
+ *   conditions: kind ("v": hash version, "k": string value), key, expected ("0" / "" = absent)
+ *   writes: key, record JSON, footprint JSON (JSON "" deletes the record and its index entries)
+ *   events: JSON of {type, data} (without id)
+ * Returns {0, 0} when a condition fails (nothing written), else {1, first event id (0 if none)}.
+ * With a transaction id, the outcome is kept for 5 minutes under tx:<id>, and a second run of
+ * that id (a re-sent command) returns it without applying anything: a commit applies at most once.
+ */
 export const COMMIT_LUA = `
 local P, retention, maxBytes, txid = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local nc, nw, ne = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -111,6 +127,7 @@ for _ = 1, nc do
   if kind == 'v' then have = redis.call('HGET', key, 'v') or '0' else have = redis.call('GET', key) or '' end
   if have ~= want then return done(0, 0) end
 end
+
 ${INDEX_LUA}
 for _ = 1, nw do
   local key, json, fp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -125,6 +142,7 @@ for _ = 1, nw do
     index(cjson.decode(fp))
   end
 end
+
 ${EVENTS_LUA}
 local first = 0
 if ne > 0 then
