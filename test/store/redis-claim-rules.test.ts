@@ -37,7 +37,7 @@ interface TaskSpec {
   labels?: Labels;
   repo?: string;
   /** How the task stands before the claim (pending when omitted). */
-  state?: "orphaned" | "claimed-elsewhere" | "waiting" | "cancelled" | "completed";
+  state?: "orphaned" | "claimed-elsewhere" | "waiting" | "cancelled" | "completed" | "blocked" | "unblocked";
   /** Gave back lately by this node / by another node / by this node, cooldown over. */
   cooldown?: "self" | "other" | "expired";
   /** The node still lists a cancellation of an earlier claim of this task. */
@@ -88,6 +88,7 @@ const TASK_SETS: Record<string, TaskSpec[]> = {
     { state: "completed", priority: "critical" },
     { priority: "low", idempotent: true },
   ],
+  dependencies: [{ state: "blocked", priority: "critical" }, { state: "unblocked", priority: "high" }, { priority: "low" }],
   "cancellations on the node": [{ cancelledOnNode: true, priority: "high" }, { idempotent: true }, { cancelledOnNode: true }],
   "past the lookahead": [...Array.from({ length: 33 }, (): TaskSpec => ({ cooldown: "self", priority: "critical" })), { priority: "low" }],
 };
@@ -206,7 +207,10 @@ describe.skipIf(skip)("claim-next on Redis: the Lua script and the TypeScript ru
     const otherReg = await h.register("n2", { labels: { pool: "gpu", region: "us", zone: "a" } });
     const made: Task[] = [];
     for (const spec of c.tasks) {
+      // A dependency only n2 can take (zone a): open, or completed by n2 (which readies the task).
+      const dep = spec.state === "blocked" || spec.state === "unblocked" ? await h.createTask({ labels: { zone: "a" }, repo: "acme/deps" }) : undefined;
       const task = await h.createTask({
+        ...(dep ? { depends_on: [dep.id] } : {}),
         ...(spec.priority ? { priority: spec.priority } : {}),
         ...(spec.labels ? { labels: spec.labels } : {}),
         ...(spec.repo ? { repo: spec.repo } : {}),
@@ -214,6 +218,11 @@ describe.skipIf(skip)("claim-next on Redis: the Lua script and the TypeScript ru
         ...(spec.state === "waiting" ? { not_before: new Date(clock.t + 60_000).toISOString() } : {}),
       });
       made.push(task);
+      if (dep && spec.state === "unblocked") {
+        await h.coord.tasks.claim(dep.id, { registration_id: otherReg, worker_name: "w" });
+        await h.coord.tasks.complete(dep.id, { registration_id: otherReg });
+      }
+      if (dep) expect((await store.getTask(task.id))!.status).toBe(spec.state === "blocked" ? "waiting" : "pending");
       if (spec.state === "cancelled") await h.coord.tasks.cancel(task.id, "no");
       if (spec.state === "claimed-elsewhere" || spec.state === "completed" || spec.state === "orphaned") {
         await h.coord.tasks.claim(task.id, { registration_id: otherReg, worker_name: "w" });
