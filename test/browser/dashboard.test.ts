@@ -36,6 +36,9 @@ async function open(opts: Parameters<typeof openPage>[2] = {}): Promise<WatchedP
   return w;
 }
 
+/** Evaluated in the page (the tests are type-checked without the DOM's types). */
+const BACKGROUND = "getComputedStyle(document.body).backgroundColor";
+
 const live = (w: WatchedPage) => w.page.locator('[data-testid="live"][data-live="true"]').waitFor();
 
 describe.skipIf(skip)("dashboard in Chromium", () => {
@@ -83,7 +86,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     expect(await w.page.locator("main img").count()).toBe(0);
     expect(await w.page.title()).toBe("multiclaude-coord");
     // The token is nowhere in the page's storage or its URL.
-    const stored = await w.page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + location.href);
+    const stored = String(await w.page.evaluate("JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + location.href"));
     expect(stored).not.toContain(TOKENS.read);
     const cookies = await w.context.cookies();
     expect(cookies).toEqual([expect.objectContaining({ name: "mcc_session", httpOnly: true, sameSite: "Strict", secure: false, path: "/" })]);
@@ -148,7 +151,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
         copyFileSync(file, join(ROOT, "docs", "images", `dashboard-${name}.png`));
       }
     }
-    await expect.poll(() => wide.page.locator("body").evaluate((b) => getComputedStyle(b).backgroundColor)).toBe("rgb(247, 247, 248)");
+    await expect.poll(() => wide.page.evaluate(BACKGROUND)).toBe("rgb(247, 247, 248)");
 
     const narrow = await open({ width: 390, height: 844, colorScheme: "dark" });
     await signIn(narrow, server.url, TOKENS.read);
@@ -156,9 +159,9 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
       await narrow.page.goto(`${server.url}/#/${view}`);
       await narrow.page.locator("main .card, main table").first().waitFor();
       // Nothing wider than the screen: wide tables scroll inside their box.
-      expect(await narrow.page.evaluate(() => document.documentElement.scrollWidth), view).toBeLessThanOrEqual(390);
+      expect(await narrow.page.evaluate("document.documentElement.scrollWidth"), view).toBeLessThanOrEqual(390);
       await screenshot(narrow.page, `${view.startsWith("tasks/") ? "task-detail" : view}-390-dark`);
     }
-    expect(await narrow.page.locator("body").evaluate((b) => getComputedStyle(b).backgroundColor)).toBe("rgb(17, 19, 23)");
+    expect(await narrow.page.evaluate(BACKGROUND)).toBe("rgb(17, 19, 23)");
   }, 120_000);
 });
