@@ -8,6 +8,7 @@ import { PendingIndex } from "./pending-index.js";
 import { createSerialTransact } from "./serial-transact.js";
 import { emptyCounts, type Store, type StoreOptions, type StoreTxReads } from "./types.js";
 import { createMemoryWebhookCursors } from "./webhook-cursors.js";
+import { createMemorySessions } from "./sessions.js";
 
 /** Ids whose time is before `cutoff`, oldest first, at most `limit`. */
 function oldest(times: Map<string, number>, cutoff: number, limit: number): string[] {
@@ -303,6 +304,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     },
     onEvents,
     ...createMemoryWebhookCursors(),
+    ...createMemorySessions(),
     async close() {},
   };
 }

@@ -63,6 +63,10 @@ export function createRedisKeys(prefix: string) {
     idle: `${P}idle`,
     /** A webhook's cursor (DESIGN §12): hash {v: version, j: JSON}. */
     webhook: (name: string) => `${P}webhook:${name}`,
+    /** Dashboard sessions (DESIGN §13): one string key each, and sorted sets of ids by expiry, all and per token. */
+    session: (id: string) => `${P}sess:${id}`,
+    sessions: `${P}sessions`,
+    sessionsOfToken: (tokenKey: string) => `${P}sessions:t:${tokenKey}`,
     events: `${P}events`,
     eventCounter: `${P}event-id`,
     channel: `${P}events`,

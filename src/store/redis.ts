@@ -11,6 +11,7 @@ import { createErrorReporter, createEventFeed, parseEventBatch } from "./redis-e
 import { createRedisKeys } from "./redis-keys.js";
 import { upgradeRedisLayout } from "./redis-upgrade.js";
 import { createRedisWebhookCursors } from "./redis-webhooks.js";
+import { createRedisSessions } from "./redis-sessions.js";
 import { createReadSet, createRedisReads, defineScripts, rc } from "./redis-reads.js";
 import { emptyCounts, type PendingBucket, type Store, type StoreOptions, type StoreTx } from "./types.js";
 
@@ -280,6 +281,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
       return feed.add(listener);
     },
     ...createRedisWebhookCursors(client, k),
+    ...createRedisSessions(client, k),
     async close() {
       if (closed) return;
       closed = true;

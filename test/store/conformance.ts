@@ -10,6 +10,7 @@ import { identitySpecs } from "./conformance-identity.js";
 import { lifecycleSpecs } from "./conformance-lifecycle.js";
 import { metricSpecs } from "./conformance-metrics.js";
 import { retentionSpecs } from "./conformance-retention.js";
+import { sessionSpecs } from "./conformance-sessions.js";
 import { webhookCursorSpecs } from "./conformance-webhooks.js";
 import { scheduleSpecs, workflowSpecs } from "./conformance-workflow.js";
 
@@ -46,6 +47,7 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("retention and paging", () => retentionSpecs(h));
     describe("metrics reads", () => metricSpecs(h));
     describe("webhook cursors and leases", () => webhookCursorSpecs(h));
+    describe("dashboard sessions", () => sessionSpecs(h));
     describe("workflow: cordon, retry", () => workflowSpecs(h));
     describe("workflow: not_before", () => scheduleSpecs(h));
     describe("workflow: depends_on", () => dependencySpecs(h));
