@@ -121,16 +121,14 @@ export function createApp(options: AppOptions): FastifyInstance {
   app.register(swagger, openApiOptions(options.version ?? "1"));
 
   let closing = false;
-  // A callback hook, not async: it runs on every request, and an answer sent here ends it
-  // (`done` is called only to go on).
-  app.addHook("onRequest", (request, reply, done) => {
+  app.addHook("onRequest", async (request, reply) => {
     if (closing) {
       // Refused before any work: safe for the client to send again, elsewhere.
       reply.header("connection", "close");
       return sendError(reply, new CoordError("UNAVAILABLE", "coordinator is shutting down; retry", { retry_safe: true }));
     }
     const access = request.routeOptions.config?.access;
-    if (!access) return done(); // not-found handler: answered there
+    if (!access) return; // not-found handler: answered there
     try {
       refuseQueryTokens(request);
     } catch (err) {
@@ -150,7 +148,6 @@ export function createApp(options: AppOptions): FastifyInstance {
       authFailures.failed(request.ip);
       return sendError(reply, err);
     }
-    done();
   });
   if (options.audit) installAudit(app, options.audit);
   if (options.logger) installRequestLog(app);
