@@ -55,6 +55,7 @@ describe("dashboard sessions", () => {
     expect(again.body.data).toMatchObject({ role: "read", via: "session", csrf_token: csrf });
     // Without the cookie, nothing.
     expect((await server.api("GET", "/tasks", { token: null })).status).toBe(401);
+    expect((await server.api("GET", "/session", { token: null })).body.data).toMatchObject({ signed_in: false, role: null });
   });
 
   it("needs the CSRF token for a mutation made with the cookie, and the role for it", async () => {
