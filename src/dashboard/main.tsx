@@ -79,6 +79,9 @@ function View() {
   }
 }
 
+/** Ends the page's live updates; set while the shell is shown. */
+let stopLive: (() => void) | undefined;
+
 function Shell() {
   useEffect(() => {
     let stop: (() => void) | undefined;
@@ -91,11 +94,12 @@ function Shell() {
         connect(Math.max(0, status.last_event_id - KEEP_EVENTS));
       })
       .catch(() => undefined);
-    return () => {
+    stopLive = () => {
       alive = false;
       stop?.();
       disconnect();
     };
+    return stopLive;
   }, []);
   const s = session.value!;
   const current = parseRoute(route.value).parts[0] ?? "overview";
@@ -114,7 +118,11 @@ function Shell() {
           <span class={connected.value ? "dot live" : "dot"} title={connected.value ? "live" : "reconnecting"} data-testid="live" data-live={String(connected.value)} />
           {s.name} <span class="pill muted" data-testid="role">{s.role}</span>
           {s.via === "session" && (
-            <button type="button" data-action="sign-out" onClick={() => void signOut()}>
+            <button type="button" data-action="sign-out" onClick={() => {
+                // First stop reading, so nothing goes out once the session is gone.
+                stopLive?.();
+                void signOut();
+              }}>
               sign out
             </button>
           )}

@@ -59,5 +59,14 @@ export async function startState(): Promise<{ status: Status; stop: () => void }
     // Replayed history is already in what was just loaded.
     if (e.id > s.last_event_id || e.type === "stream.reset") refresh(...(e.type === "stream.reset" ? (Object.keys(loaders) as Kind[]) : kindsOf(e.type)));
   });
-  return { status: s, stop };
+  return {
+    status: s,
+    stop: () => {
+      stop();
+      // Reads still due would go out without a session and be refused.
+      clearTimeout(timer);
+      timer = undefined;
+      due.clear();
+    },
+  };
 }

@@ -13,6 +13,7 @@ import { findChromium, launchChromium, openPage, screenshot, type WatchedPage } 
 import { ensureBuilt } from "../helpers/ensure-built.js";
 import { createTask, startTestServer, TOKENS, type TestServer } from "../helpers/test-server.js";
 import { HOSTILE, seed } from "./dashboard-seed.js";
+import { signInThroughForm, waitLive } from "./dashboard-steps.js";
 
 const skip = !findChromium() && !process.env.CI;
 if (skip) console.warn("dashboard browser tests skipped: no chromium found (apt-get install chromium, or set CHROMIUM_PATH); in CI they fail instead");
@@ -21,14 +22,6 @@ let browser: Browser;
 let server: TestServer;
 let ids: Awaited<ReturnType<typeof seed>>;
 const pages: WatchedPage[] = [];
-
-/** Signs in through the form, as a user would. */
-export async function signIn(w: WatchedPage, url: string, token: string): Promise<void> {
-  await w.page.goto(url);
-  await w.page.fill('input[name="token"]', token);
-  await w.page.click('button[type="submit"]');
-  await w.page.locator('[data-testid="role"]').waitFor();
-}
 
 async function open(opts: Parameters<typeof openPage>[2] = {}): Promise<WatchedPage> {
   const w = await openPage(browser, server.url, opts);
@@ -39,7 +32,7 @@ async function open(opts: Parameters<typeof openPage>[2] = {}): Promise<WatchedP
 /** Evaluated in the page (the tests are type-checked without the DOM's types). */
 const BACKGROUND = "getComputedStyle(document.body).backgroundColor";
 
-const live = (w: WatchedPage) => w.page.locator('[data-testid="live"][data-live="true"]').waitFor();
+const live = waitLive;
 
 describe.skipIf(skip)("dashboard in Chromium", () => {
   beforeAll(async () => {
@@ -63,7 +56,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
 
   it("signs in with a read token: counts match the API, no mutating buttons, text stays text", async () => {
     const w = await open();
-    await signIn(w, server.url, TOKENS.read);
+    await signInThroughForm(w, server.url, TOKENS.read);
     expect(await w.page.locator('[data-testid="role"]').textContent()).toBe("read");
     await live(w);
     const status = (await server.api("GET", "/status", { token: TOKENS.read })).body.data;
@@ -94,7 +87,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
 
   it("shows a task created through the API within 2 s without a reload, and cancels it from an admin page", async () => {
     const w = await open();
-    await signIn(w, server.url, TOKENS.admin);
+    await signInThroughForm(w, server.url, TOKENS.admin);
     await w.page.goto(`${server.url}/#/tasks`);
     await live(w);
     const navigations = w.navigations;
@@ -119,7 +112,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
 
   it("signs out: the page asks for a token again and the old cookie is refused", async () => {
     const w = await open();
-    await signIn(w, server.url, TOKENS.admin);
+    await signInThroughForm(w, server.url, TOKENS.admin);
     await live(w);
     const [cookie] = await w.context.cookies();
     await w.page.click('button[data-action="sign-out"]');
@@ -135,7 +128,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
   it("renders every view at 1280 and 390 pixels, in light and dark, with deep links", async () => {
     const views = ["overview", "nodes", "tasks", `tasks/${ids.done}`, "repos", "events", "messages"];
     const wide = await open({ width: 1280, height: 860, colorScheme: "light" });
-    await signIn(wide, server.url, TOKENS.admin);
+    await signInThroughForm(wide, server.url, TOKENS.admin);
     await live(wide);
     const paint = await wide.page.evaluate(() => performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? null);
     console.log(`dashboard first contentful paint: ${paint === null ? "n/a" : `${Math.round(paint)} ms`}`);
@@ -154,7 +147,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     await expect.poll(() => wide.page.evaluate(BACKGROUND)).toBe("rgb(247, 247, 248)");
 
     const narrow = await open({ width: 390, height: 844, colorScheme: "dark" });
-    await signIn(narrow, server.url, TOKENS.read);
+    await signInThroughForm(narrow, server.url, TOKENS.read);
     for (const view of views) {
       await narrow.page.goto(`${server.url}/#/${view}`);
       await narrow.page.locator("main .card, main table").first().waitFor();

@@ -37,7 +37,7 @@ export interface WatchedPage {
   context: BrowserContext;
   /** Console errors and uncaught page errors, in order. */
   errors: string[];
-  /** URLs of requests to hosts other than `origin`. */
+  /** URLs of requests to hosts other than the coordinator's (`origins`). */
   foreign: string[];
   /** Top-level navigations (a reload would add one). */
   navigations: number;
@@ -46,7 +46,7 @@ export interface WatchedPage {
 
 export async function openPage(
   browser: Browser,
-  origin: string,
+  origins: string | string[],
   opts: { width?: number; height?: number; colorScheme?: "light" | "dark"; ignoreHTTPSErrors?: boolean } = {},
 ): Promise<WatchedPage> {
   const context = await browser.newContext({
@@ -63,14 +63,18 @@ export async function openPage(
     navigations: 0,
     close: () => context.close(),
   };
-  const host = new URL(origin).host;
+  const hosts = new Set(([] as string[]).concat(origins).map((o) => new URL(o).host));
   page.on("console", (m) => {
     if (m.type() === "error") watched.errors.push(m.text());
   });
   page.on("pageerror", (e) => watched.errors.push(e.message));
+  // The console says only "Failed to load resource"; name what failed.
+  page.on("response", (r) => {
+    if (r.status() >= 400) watched.errors.push(`${r.status()} ${r.request().method()} ${r.url()}`);
+  });
   page.on("request", (r) => {
     const url = new URL(r.url());
-    if (url.protocol !== "data:" && url.host !== host) watched.foreign.push(r.url());
+    if (url.protocol !== "data:" && !hosts.has(url.host)) watched.foreign.push(r.url());
   });
   page.on("framenavigated", (f) => {
     if (f === page.mainFrame()) watched.navigations++;
