@@ -14,6 +14,8 @@ export interface RedisClaimOptions {
   /** Hands this replica's committed events to its feed (as a commit does). */
   ingest(events: CoordEvent[]): Promise<void>;
   resendAttempts?: number;
+  /** Runs after a claim was written, before it is answered (replica wait, as for commits). */
+  afterWrite?: () => Promise<void>;
 }
 
 /**
@@ -69,6 +71,7 @@ export function createRedisClaim(options: RedisClaimOptions) {
     switch (reply[0]) {
       case "claimed": {
         const { type, data } = JSON.parse(reply[3] as string) as { type: "task.claimed"; data: EventData };
+        await options.afterWrite?.();
         await ingest([{ id: Number(reply[2]), type, data }]);
         return { kind: "claimed", task: JSON.parse(reply[1] as string) as Task, event: { type, data } };
       }
