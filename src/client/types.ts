@@ -106,6 +106,12 @@ export interface CreateTaskRequest {
   not_before?: string;
 }
 
+/** What `POST /tasks/batch` answers: one task and one `created` flag per item, in order. */
+export interface CreatedTaskBatch {
+  tasks: Task[];
+  created: boolean[];
+}
+
 export interface ListTasksQuery {
   status?: TaskStatus;
   repo?: string;

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe } from "vitest";
 import type { Store } from "../../src/store/types.js";
 import { agentClaimSpecs } from "./conformance-agent-claims.js";
+import { batchSpecs } from "./conformance-batch.js";
 import { claimSpecs } from "./conformance-claims.js";
 import { eventBoundSpecs } from "./conformance-event-bounds.js";
 import { eventSpecs } from "./conformance-events.js";
@@ -47,5 +48,6 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("webhook cursors and leases", () => webhookCursorSpecs(h));
     describe("workflow: cordon, retry", () => workflowSpecs(h));
     describe("workflow: not_before", () => scheduleSpecs(h));
+    describe("batch create", () => batchSpecs(h));
   });
 }
