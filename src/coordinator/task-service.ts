@@ -52,6 +52,8 @@ function finishTransition(
 /** How many of the best tasks a claim that lost a race chooses among on its next try (doubling per lost race). */
 const CONTENDED_SPREAD = 8;
 const MAX_SPREAD = 64;
+/** Online nodes read at a time while looking for one that could take a new labelled task. */
+const PLACEMENT_PAGE = 20;
 /** How far past tasks in their cooldown for this node a claim looks for one it may take. */
 const COOLDOWN_LOOKAHEAD = 32;
 
@@ -189,7 +191,14 @@ export function createTaskService(ctx: CoordinatorContext) {
     /** What `POST /tasks` warns about a new task (see `rules.placementWarnings`); read after the create, outside it. */
     async placementWarnings(task: Task): Promise<string[]> {
       if (Object.keys(task.labels).length === 0) return [];
-      return rules.placementWarnings(task.labels, await store.listNodes({ status: "online", labels: task.labels }));
+      // Page by page until one node could take it: usually the first page settles it, where
+      // reading every online node (10,000 JSON records on SQLite) made each create slow.
+      for (let after: string | undefined; ; ) {
+        const page = await store.listNodes({ status: "online", labels: task.labels, limit: PLACEMENT_PAGE, after });
+        if (page.some((n) => rules.nodeCouldTake(n, task.labels))) return [];
+        if (page.length < PLACEMENT_PAGE) return rules.placementWarnings(task.labels, []);
+        after = page[page.length - 1]!.id;
+      }
     },
 
     get(id: string): Promise<Task> {
