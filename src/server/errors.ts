@@ -31,7 +31,7 @@ function fieldMessage(keyword: string, params: Record<string, unknown>, message:
   return message ?? "invalid";
 }
 
-interface AjvError {
+export interface AjvError {
   keyword: string;
   instancePath: string;
   schemaPath: string;
@@ -63,9 +63,15 @@ function readableErrors(errors: AjvError[]): { error: AjvError; message: string 
   return out;
 }
 
-interface FieldError {
+/** One refused field of a request, as the 400's `details.fields` lists it. */
+export interface FieldError {
   field: string;
   message: string;
+}
+
+/** ajv's errors as readable field errors (`body.capacity.max_workers: must be >= 1`); `part` as fastify names it. */
+export function validationFields(errors: AjvError[], part: string | undefined): FieldError[] {
+  return readableErrors(errors).map(({ error: v, message }) => ({ field: fieldOf(part, v.instancePath, v.params), message }));
 }
 
 /**
@@ -110,10 +116,7 @@ export function toErrorResponse(
   if (fault) return toErrorResponse(fault, log);
   const e = err as FastifyError & { validationContext?: string };
   if (e?.validation) {
-    const all = readableErrors(e.validation as AjvError[]).map(({ error: v, message }) => ({
-      field: fieldOf(e.validationContext, v.instancePath, v.params),
-      message,
-    }));
+    const all = validationFields(e.validation as AjvError[], e.validationContext);
     const { index, fields } = route.batch ? firstBadItem(all, route.batch) : { index: undefined, fields: all };
     const summary = fields.slice(0, 3).map((f) => `${f.field}: ${f.message}`).join("; ");
     const what = index === undefined ? "invalid request" : `invalid request: ${route.batch}[${index}]`;

@@ -17,7 +17,7 @@ afterEach(async () => {
   await server.close();
 });
 
-const batch = (tasks: unknown[], token = TOKENS.node) => server.api("POST", "/tasks/batch", { token, body: { tasks } });
+const batch = (tasks: unknown[], token: string = TOKENS.node) => server.api("POST", "/tasks/batch", { token, body: { tasks } });
 
 describe("POST /tasks/batch", () => {
   it("takes 1,000 tasks in a body over 1 MiB, and streams one task.created per task, in order", async () => {
