@@ -104,6 +104,8 @@ export interface CreateTaskRequest {
   idempotency_key?: string;
   /** ISO time: the task is `waiting` until then, then `pending` (at most a year ahead). */
   not_before?: string;
+  /** Ids of tasks that must complete first (at most 32): `waiting` until they have. */
+  depends_on?: string[];
 }
 
 /** What `POST /tasks/batch` answers: one task and one `created` flag per item, in order. */

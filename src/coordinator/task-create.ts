@@ -1,3 +1,4 @@
+import { normaliseDependsOn } from "../core/dependencies.js";
 import { CoordError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import { parseNotBefore } from "../core/workflow.js";
@@ -9,10 +10,18 @@ export interface PreparedCreate {
   input: CreateTaskInput;
   key: string | null;
   notBefore: string | null;
+  /** Ids of the tasks it waits for, checked and without repeats. */
+  dependsOn: string[];
 }
 
 export function prepareCreate(input: CreateTaskInput, now: Date): PreparedCreate {
-  return { id: newId("task", now.getTime()), input, key: input.idempotency_key ?? null, notBefore: parseNotBefore(input.not_before, now.getTime()) };
+  return {
+    id: newId("task", now.getTime()),
+    input,
+    key: input.idempotency_key ?? null,
+    notBefore: parseNotBefore(input.not_before, now.getTime()),
+    dependsOn: normaliseDependsOn(input.depends_on),
+  };
 }
 
 /**
@@ -22,9 +31,12 @@ export function prepareCreate(input: CreateTaskInput, now: Date): PreparedCreate
 export function atIndex<T>(index: number, step: () => T): T {
   const name = (err: unknown): never => {
     if (!(err instanceof CoordError)) throw err;
-    const fields = err.details.fields as { field: string; message: string }[] | undefined;
-    const moved = fields?.map((f) => ({ ...f, field: f.field.replace(/^body\b/, `body.tasks[${index}]`) }));
-    throw new CoordError(err.code, `tasks[${index}]: ${err.message}`, { ...err.details, index, ...(moved ? { fields: moved } : {}) });
+    const move = (field: string) => field.replace(/^body\b/, `body.tasks[${index}]`);
+    const { field, fields } = err.details as { field?: unknown; fields?: { field: string; message: string }[] };
+    const details: Record<string, unknown> = { ...err.details, index };
+    if (typeof field === "string") details.field = move(field);
+    if (Array.isArray(fields)) details.fields = fields.map((f) => ({ ...f, field: move(f.field) }));
+    throw new CoordError(err.code, `tasks[${index}]: ${err.message}`, details);
   };
   try {
     const out = step();

@@ -2,9 +2,11 @@ import { CoordError } from "../core/errors.js";
 import type { Caller } from "../core/identity.js";
 import { labelsSatisfied } from "../core/labels.js";
 import * as rules from "../core/tasks.js";
+import { deadDependencyError, dependencyReason, dependencyState } from "../core/dependencies.js";
 import { readyTask, retryTask } from "../core/workflow.js";
 import type { NodeRecord, Task } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
+import { readDependencies, settleDependents } from "./dependencies.js";
 import { nodeForRegistration } from "./node-service.js";
 import { atIndex, prepareCreate, type PreparedCreate } from "./task-create.js";
 import type {
@@ -45,6 +47,7 @@ function finishTransition(
     tx.putTask(t.task);
     if (node.claimed_tasks.includes(taskId)) tx.putNode(withoutClaim(node, taskId));
     tx.emit(t.event);
+    await settleDependents(tx, t.task, Date.parse(ts));
     return t.task;
   });
 }
@@ -111,6 +114,7 @@ export function createTaskService(ctx: CoordinatorContext) {
         return { task: existing, created: false };
       }
     }
+    const deps = dependencyState(await readDependencies(tx, item.dependsOn));
     const t = rules.createTask(
       item.id,
       {
@@ -121,11 +125,21 @@ export function createTaskService(ctx: CoordinatorContext) {
         max_attempts: input.max_attempts ?? ctx.defaultMaxAttempts,
         idempotency_key: key,
         not_before: item.notBefore,
+        depends_on: item.dependsOn,
+        blocked_by: deps.blocked_by,
       },
       ts,
     );
-    tx.putTask(t.task);
     tx.emit(t.event);
+    if (deps.dead) {
+      // It can never run: created (so the caller has its id and the record says why) and
+      // cancelled at once; POST /tasks warns (see placementWarnings).
+      const c = rules.cancelTask(t.task, dependencyReason(deps.dead), ts);
+      tx.putTask(c.task);
+      tx.emit({ ...c.event, data: { ...c.event.data, dependency: deps.dead.id, dependency_status: deps.dead.status } });
+      return { task: c.task, created: true };
+    }
+    tx.putTask(t.task);
     return { task: t.task, created: true };
   }
 
@@ -190,6 +204,7 @@ export function createTaskService(ctx: CoordinatorContext) {
 
     /** What `POST /tasks` warns about a new task (see `rules.placementWarnings`); read after the create, outside it. */
     async placementWarnings(task: Task): Promise<string[]> {
+      if (task.status === "cancelled") return [`the task was cancelled at once: ${task.cancel_reason}`];
       if (Object.keys(task.labels).length === 0) return [];
       // Page by page until one node could take it: usually the first page settles it, where
       // reading every online node (10,000 JSON records on SQLite) made each create slow.
@@ -262,15 +277,23 @@ export function createTaskService(ctx: CoordinatorContext) {
           }
         }
         tx.emit(t.event);
+        await settleDependents(tx, t.task, Date.parse(ts));
         return t.task;
       });
     },
 
-    /** Runs a failed or cancelled task again (admin, DESIGN §11): pending, attempts reset. */
+    /**
+     * Runs a failed or cancelled task again (admin, DESIGN §11): pending, attempts reset; back to
+     * waiting while a dependency is unfinished, refused (409) while one failed or was cancelled.
+     */
     retry(taskId: string): Promise<Task> {
       const ts = ctx.now().toISOString();
       return store.transact(async (tx) => {
-        const t = retryTask(await requireTask(tx, taskId), ts);
+        const task = await requireTask(tx, taskId);
+        const dependsOn = task.depends_on ?? [];
+        const deps = dependencyState(await Promise.all(dependsOn.map((id) => tx.getTask(id))));
+        if (deps.dead && (task.status === "failed" || task.status === "cancelled")) throw deadDependencyError(task, deps.dead);
+        const t = retryTask(task, ts, deps.blocked_by);
         tx.putTask(t.task);
         tx.emit(t.event);
         return t.task;
@@ -301,6 +324,7 @@ export function createTaskService(ctx: CoordinatorContext) {
         const node = task.claimed_node ? await tx.getNode(task.claimed_node) : undefined;
         if (node?.claimed_tasks.includes(taskId)) tx.putNode(withoutClaim(node, taskId));
         tx.emit(t.event);
+        await settleDependents(tx, t.task, now.getTime());
         return true;
       });
     },

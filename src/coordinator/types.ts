@@ -43,6 +43,8 @@ export interface CreateTaskInput {
   idempotency_key?: string;
   /** ISO time; the task is `waiting` until then (DESIGN §11). */
   not_before?: string;
+  /** Ids of tasks that must complete first (at most 32; DESIGN §11). */
+  depends_on?: string[];
 }
 
 export interface ClaimInput {

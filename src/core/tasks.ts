@@ -2,7 +2,7 @@
  * The task state machine. Each transition is a pure function from the current record to the
  * next one plus the event that announces it; the coordinator writes both in one atomic step.
  *
- *   waiting → pending (not_before came; see workflow.ts)
+ *   waiting → pending (not_before came, last dependency completed; see workflow.ts, dependencies.ts)
  *   pending → claimed → completed | failed
  *   claimed → pending (release, or fail with retry)
  *   claimed → orphaned (lease ran out) → claimed
@@ -58,6 +58,9 @@ export interface NewTaskInput {
   idempotency_key: string | null;
   /** ISO time (normalised); a task created before it is `waiting` until then. */
   not_before?: string | null;
+  /** Its dependencies (deduplicated), and those of them not completed yet: while any, it is `waiting`. */
+  depends_on?: string[];
+  blocked_by?: string[];
 }
 
 export interface Transition {
@@ -74,7 +77,9 @@ export function createTask(id: string, input: NewTaskInput, now: string): Transi
     id,
     ...input,
     not_before: input.not_before ?? null,
-    status: input.not_before && Date.parse(input.not_before) > Date.parse(now) ? "waiting" : "pending",
+    depends_on: input.depends_on ?? [],
+    blocked_by: input.blocked_by ?? [],
+    status: (input.blocked_by?.length ?? 0) > 0 || (input.not_before && Date.parse(input.not_before) > Date.parse(now)) ? "waiting" : "pending",
     attempts: 0,
     created_at: now,
     updated_at: now,
@@ -94,6 +99,7 @@ export function createTask(id: string, input: NewTaskInput, now: string): Transi
     priority: task.priority,
     labels: task.labels,
     ...(task.not_before ? { not_before: task.not_before } : {}),
+    ...(task.depends_on!.length > 0 ? { depends_on: task.depends_on, blocked_by: task.blocked_by } : {}),
   });
   return { task, event };
 }

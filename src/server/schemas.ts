@@ -3,6 +3,7 @@
  * response serialisation all come from these, so they are the contract in code.
  */
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { MAX_DEPENDENCIES } from "../core/dependencies.js";
 import { WORKER_BOUNDS } from "../core/nodes.js";
 import { MAX_BATCH_TASKS } from "../core/tasks.js";
 import { EVENT_TYPES, MESSAGE_STATUSES, NODE_HEALTHS, NODE_STATUSES, PRIORITIES, TASK_STATUSES } from "../core/types.js";
@@ -110,6 +111,8 @@ export const Task = Type.Object({
   failure_reason: Nullable(Type.String()),
   cancel_reason: Nullable(Type.String()),
   not_before: Type.Optional(Nullable(Timestamp)),
+  depends_on: Type.Optional(Type.Array(Type.String(), { description: "tasks that must complete before this one can be claimed" })),
+  blocked_by: Type.Optional(Type.Array(Type.String(), { description: "those of depends_on not completed yet; the task is `waiting` while any" })),
   cooldown: Type.Optional(
     Nullable(
       Type.Object(
@@ -193,6 +196,13 @@ export const CreateTaskBody = Type.Object(
         pattern: ISO_TIME,
         maxLength: 40,
         description: "ISO time: the task is `waiting` until then (at most a year ahead), then `pending` (task.ready)",
+      }),
+    ),
+    depends_on: Type.Optional(
+      Type.Array(Id, {
+        maxItems: MAX_DEPENDENCIES,
+        description:
+          "ids of tasks that must complete first (repeats ignored; each must exist, else 404 TASK_NOT_FOUND): the task is `waiting` until all have completed; if one fails for good or is cancelled, so is this task",
       }),
     ),
   },

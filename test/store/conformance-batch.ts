@@ -52,4 +52,15 @@ export function batchSpecs(h: () => Harness): void {
     expect(await store.eventBounds()).toEqual(before);
     expect((await store.counts()).tasks.pending).toBe(1);
   });
+
+  it("items may depend on existing tasks (depends_on); a missing dependency fails the batch, named", async () => {
+    const { coord, store } = h();
+    const { task: first } = await coord.tasks.create({ repo: "repo-0", description: "first" });
+    const out = await coord.tasks.createBatch([{ repo: "r", description: "free" }, { repo: "r", description: "after first", depends_on: [first.id] }]);
+    expect(out.tasks[1]).toMatchObject({ status: "waiting", depends_on: [first.id], blocked_by: [first.id] });
+    const before = await store.eventBounds();
+    const missing = await expectCode(coord.tasks.createBatch([{ repo: "r", description: "x" }, { repo: "r", description: "y", depends_on: ["task-gone"] }]), "TASK_NOT_FOUND");
+    expect(missing.details).toMatchObject({ index: 1, task_id: "task-gone", field: "body.tasks[1].depends_on" });
+    expect(await store.eventBounds()).toEqual(before);
+  });
 }

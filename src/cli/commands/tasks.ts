@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { labelsSatisfied } from "../../core/labels.js";
 import { PRIORITIES, TASK_STATUSES, type Labels, type Priority, type Task, type TaskStatus } from "../../core/types.js";
-import { collect, intArg, parseLabels, SERVER_LIMITS, timeArg } from "../parse.js";
+import { collect, intArg, parseLabels, SERVER_LIMITS, splitList, timeArg } from "../parse.js";
 import { examples } from "../help.js";
 import type { Runner } from "../runner.js";
 import { pageOptions, printMore, readPages, type PageOptions } from "./paging.js";
@@ -37,6 +37,7 @@ interface CreateOptions {
   maxAttempts?: number;
   idempotencyKey?: string;
   notBefore?: string;
+  dependsOn: string[];
   quiet: boolean;
 }
 
@@ -101,7 +102,7 @@ export function registerTasks(program: Command, run: Runner): void {
   tasks
     .command("create")
     .description("Create a task")
-    .addHelpText("after", examples('tasks create --repo web --description "Fix the login page" --priority high --label pool=gpu', 'tasks create -q --repo web --description "Nightly build" --idempotency-key nightly-2026-12-01', 'tasks create --repo web --description "Deploy after the freeze" --not-before +2h'))
+    .addHelpText("after", examples('tasks create --repo web --description "Fix the login page" --priority high --label pool=gpu', 'tasks create -q --repo web --description "Nightly build" --idempotency-key nightly-2026-12-01', 'tasks create --repo web --description "Deploy after the freeze" --not-before +2h', 'tasks create --repo web --description "Write the client" --depends-on task-00mwtpx3ly00003ystwo'))
     .requiredOption("--repo <repo>", "repository the task is about")
     .requiredOption("--description <text>", "what to do")
     .addOption(new Option("--priority <priority>", "default from tasks.default_priority on the server").choices(PRIORITIES))
@@ -109,6 +110,7 @@ export function registerTasks(program: Command, run: Runner): void {
     .option("--max-attempts <n>", "claims before the task fails for good", intArg(SERVER_LIMITS.maxAttempts.min, SERVER_LIMITS.maxAttempts.max))
     .option("--idempotency-key <key>", "same key → same task (safe to retry)")
     .option("--not-before <time>", "waiting until then: ISO time or +10m, +2h, +1d", (v: string) => timeArg(v))
+    .option("--depends-on <task-id>", "waiting until that task completed; cancelled if it fails (repeatable, or comma-separated)", collect, [])
     .option("-q, --quiet", "print only the task id", false)
     .action(
       run<CreateOptions>(async (ctx, opts) => {
@@ -121,6 +123,7 @@ export function registerTasks(program: Command, run: Runner): void {
           max_attempts: opts.maxAttempts,
           idempotency_key: opts.idempotencyKey,
           not_before: opts.notBefore,
+          depends_on: opts.dependsOn.length > 0 ? splitList(opts.dependsOn) : undefined,
         });
         // On stderr even with --json or -q: the task exists, but may wait a long time.
         for (const w of task.warnings ?? []) ctx.out.warn(w);
