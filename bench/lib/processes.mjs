@@ -70,7 +70,9 @@ export async function startCoordinator(store, extra = "") {
     config,
     `server:\n  listen_addr: "127.0.0.1:0"\n  auth:\n    tokens: ["${TOKEN}"]\n  rate_limit:\n    enabled: false\n    max_streams_per_token: 5000\nstore: "${storeUrl}"\n${extra}`,
   );
-  const proc = spawn(process.execPath, [BIN, "--json", "serve", "--config", config, "--log-level", "silent"], {
+  // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the coordinator (NODE_OPTIONS refuses --cpu-prof).
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const proc = spawn(process.execPath, [...nodeArgs, BIN, "--json", "serve", "--config", config, "--log-level", "silent"], {
     env: { ...process.env, HOME: dir, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
