@@ -31,13 +31,15 @@ export function rssMb(pid) {
   }
 }
 
-/** A redis-server of our own on a free port, in a temp folder, without persistence. */
-export async function startRedis() {
-  const dir = mkdtempSync(join(tmpdir(), "mcc-bench-redis-"));
-  const port = await freePort();
-  const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], {
-    stdio: "ignore",
-  });
+/**
+ * A redis-server of our own on a free port, in a temp folder, without persistence; `extra` are
+ * added to its arguments. `raw` runs `redis-server raw.args` (a sentinel) on `raw.port` instead.
+ */
+export async function startRedis(extra = [], raw) {
+  const dir = raw?.dir ?? mkdtempSync(join(tmpdir(), "mcc-bench-redis-"));
+  const port = raw?.port ?? (await freePort());
+  const args = raw?.args ?? ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...extra];
+  const proc = spawn("redis-server", args, { stdio: "ignore" });
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise((resolve) => {
       const sock = createServer().listen(port, "127.0.0.1");
@@ -47,12 +49,17 @@ export async function startRedis() {
     if (ok) break;
     await sleep(50);
   }
+  const exited = new Promise((r) => proc.once("exit", r));
   return {
     url: `redis://127.0.0.1:${port}/0`,
     port,
+    /** SIGKILL, as a crash. */
+    kill: () => (proc.exitCode === null && proc.signalCode === null ? (proc.kill("SIGKILL"), exited) : Promise.resolve()),
     async stop() {
-      proc.kill("SIGTERM");
-      await new Promise((r) => proc.once("exit", r));
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill("SIGTERM");
+        await exited;
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -60,9 +67,10 @@ export async function startRedis() {
 
 /**
  * The real coordinator (`multiclaude-coord serve`) in a child process, rate limits off,
- * on a store URL (`memory://`, `sqlite://…`, `redis://…`).
+ * on a store URL (`memory://`, `sqlite://…`, `redis://…`). `nodeArgs` (default: the words of
+ * `$BENCH_NODE_ARGS`, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) go to its node process.
  */
-export async function startCoordinator(store, extra = "") {
+export async function startCoordinator(store, extra = "", { nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "mcc-bench-"));
   const storeUrl = store === "sqlite" ? `sqlite://${join(dir, "bench.db")}` : store;
   const config = join(dir, "coordination.yaml");
@@ -70,8 +78,6 @@ export async function startCoordinator(store, extra = "") {
     config,
     `server:\n  listen_addr: "127.0.0.1:0"\n  auth:\n    tokens: ["${TOKEN}"]\n  rate_limit:\n    enabled: false\n    max_streams_per_token: 5000\nstore: "${storeUrl}"\n${extra}`,
   );
-  // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the coordinator (NODE_OPTIONS refuses --cpu-prof).
-  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
   const proc = spawn(process.execPath, [...nodeArgs, BIN, "--json", "serve", "--config", config, "--log-level", "silent"], {
     env: { ...process.env, HOME: dir, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
