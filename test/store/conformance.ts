@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe } from "vitest";
 import type { Store } from "../../src/store/types.js";
 import { agentClaimSpecs } from "./conformance-agent-claims.js";
+import { batchSpecs } from "./conformance-batch.js";
 import { claimSpecs } from "./conformance-claims.js";
 import { dependencySpecs } from "./conformance-dependencies.js";
 import { eventBoundSpecs } from "./conformance-event-bounds.js";
@@ -51,5 +52,6 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("workflow: cordon, retry", () => workflowSpecs(h));
     describe("workflow: not_before", () => scheduleSpecs(h));
     describe("workflow: depends_on", () => dependencySpecs(h));
+    describe("batch create", () => batchSpecs(h));
   });
 }
