@@ -112,8 +112,8 @@ end
  *
  * ARGV: prefix, retention, max event bytes, transaction id ("" = none), registration id, its
  *   JSON, node id, its JSON, now (ms), now (ISO, JSON), lease end (ISO, JSON), worker (JSON),
- *   claimed_by (JSON), repos (JSON array, "" = any), lookahead, footprint of the claimed task
- *   with and without an idempotency key (templates: {{id}}, {{repo}}, {{key}} are filled in).
+ *   claimed_by (JSON), repos (JSON array, "" = any), lookahead, the footprint template of the
+ *   claimed task ([entry JSON, optional fields it needs...]; {{id}}, {{repo}}, {{key}} are filled in).
  * Returns one of
  *   {"claimed", task JSON, event id, event JSON without id}
  *   {"none"}               no claimable task fits the node's labels and the repos
@@ -128,7 +128,7 @@ local P, retention, maxBytes, txid = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3
 local reg, regJson, nodeId, nodeIdJson = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local nowMs, nowJson, leaseJson = tonumber(ARGV[9]), ARGV[10], ARGV[11]
 local workerJson, claimedByJson, reposArg, lookahead = ARGV[12], ARGV[13], ARGV[14], tonumber(ARGV[15])
-local fpWithKey, fpWithoutKey = ARGV[16], ARGV[17]
+local footprintTemplate = ARGV[16]
 
 local txkey = nil
 if txid ~= '' then
@@ -158,10 +158,16 @@ if reposArg ~= '' then
   repos = {}
   for _, r in ipairs(cjson.decode(reposArg)) do repos[r] = true end
 end
+-- A cursor walks one bucket in claim order: its head first, then 32 at a time.
 local cursors = {}
-local function load(c)
-  local r = redis.call('ZRANGE', c.key, c.pos, c.pos, 'WITHSCORES')
-  if #r == 0 then c.id = nil else c.id, c.score = r[1], tonumber(r[2]) end
+local function advance(c)
+  c.at = c.at + 2
+  if c.at > #c.buf then
+    local n = c.pos == 0 and 1 or 32
+    c.buf, c.at = redis.call('ZRANGE', c.key, c.pos, c.pos + n - 1, 'WITHSCORES'), 1
+    c.pos = c.pos + n
+  end
+  if c.at > #c.buf then c.id = nil else c.id, c.score = c.buf[c.at], tonumber(c.buf[c.at + 1]) end
 end
 for _, member in ipairs(redis.call('SMEMBERS', P .. 'pbuckets')) do
   local b = cjson.decode(member)
@@ -172,8 +178,8 @@ for _, member in ipairs(redis.call('SMEMBERS', P .. 'pbuckets')) do
     end
   end
   if fits then
-    local c = {key = P .. 'pq:' .. redis.sha1hex(member), pos = 0}
-    load(c)
+    local c = {key = P .. 'pq:' .. redis.sha1hex(member), pos = 0, buf = {}, at = -1}
+    advance(c)
     if c.id then cursors[#cursors + 1] = c end
   end
 end
@@ -221,8 +227,7 @@ for _ = 1, lookahead do
       end
     end
   end
-  best.pos = best.pos + 1
-  load(best)
+  advance(best)
 end
 if not id then return {'skipped'} end
 
@@ -258,14 +263,19 @@ set(node, 'cancelled_tasks', '[' .. table.concat(kept, ',') .. ']')
 
 -- Writes, as COMMIT_LUA would write them.
 ${INDEX_LUA}
-local keyRaw = get(task, 'idempotency_key')
+-- Optional fields are filled in raw (JSON-escaped, as the template's strings are).
 local fill = {id = id, repo = sub(repoRaw, 2, -2)}
-local template = fpWithoutKey
-if keyRaw and keyRaw ~= 'null' then
-  template = fpWithKey
-  fill.key = sub(keyRaw, 2, -2)
+local keyRaw = get(task, 'idempotency_key')
+if keyRaw and keyRaw ~= 'null' and keyRaw ~= '""' then fill.key = sub(keyRaw, 2, -2) end
+local entries = {}
+for _, e in ipairs(cjson.decode(footprintTemplate)) do
+  local needed = true
+  for n = 2, #e do
+    if fill[e[n]] == nil then needed = false end
+  end
+  if needed then entries[#entries + 1] = e[1] end
 end
-local fp = string.gsub(template, '{{(%a+)}}', fill)
+local fp = string.gsub('[' .. table.concat(entries, ',') .. ']', '{{(%a+)}}', fill)
 local taskKey = P .. 'task:' .. id
 local old = redis.call('HGET', taskKey, 'x')
 if old then unindex(cjson.decode(old)) end
