@@ -3,6 +3,7 @@ import type { Caller } from "../core/identity.js";
 import { newId } from "../core/ids.js";
 import { labelsSatisfied } from "../core/labels.js";
 import * as rules from "../core/tasks.js";
+import { hasConcurrencyRoom, parseConcurrency } from "../core/concurrency.js";
 import { parseNotBefore, readyTask, retryTask } from "../core/workflow.js";
 import type { NodeRecord, Task } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
@@ -52,8 +53,31 @@ function finishTransition(
 /** How many of the best tasks a claim that lost a race chooses among on its next try (doubling per lost race). */
 const CONTENDED_SPREAD = 8;
 const MAX_SPREAD = 64;
-/** How far past tasks in their cooldown for this node a claim looks for one it may take. */
-const COOLDOWN_LOOKAHEAD = 32;
+/**
+ * How far past the best task a claim looks for one it may take, when the best ones are in their
+ * cooldown for this node or their concurrency key is full: windows of growing size, up to the
+ * last one. Past that the claim answers none (a long poll is woken when a claim of a key ends).
+ */
+export const LOOKAHEAD_WINDOWS = [32, 256, 1024] as const;
+
+/**
+ * Whether a task may go to this node now (cooldown, concurrency key), reading each key's claimed
+ * count once per transaction: those reads are what the commit depends on.
+ */
+function createFitCheck(tx: StoreTx, nodeId: string, nowMs: number) {
+  const claimedByKey = new Map<string, Promise<number>>();
+  const claimedWith = (key: string) => {
+    let n = claimedByKey.get(key);
+    if (!n) claimedByKey.set(key, (n = tx.countClaimedWithKey(key)));
+    return n;
+  };
+  return {
+    async fits(t: Task): Promise<boolean> {
+      if (rules.coolingDown(t, nodeId, nowMs)) return false;
+      return !t.concurrency_key || hasConcurrencyRoom(t, await claimedWith(t.concurrency_key));
+    },
+  };
+}
 
 export function createTaskService(ctx: CoordinatorContext) {
   const { store } = ctx;
@@ -66,7 +90,12 @@ export function createTaskService(ctx: CoordinatorContext) {
       rules.assertNodeCanClaim(node);
       const nowMs = ctx.now().getTime();
       const query = { labels: node.labels, repos: rules.repoFilter(input.repo, input.repos) };
-      const fits = (t: Task) => !rules.coolingDown(t, node.id, nowMs);
+      const { fits } = createFitCheck(tx, node.id, nowMs);
+      /** The committed record of a candidate listed outside the transaction, if it may still be taken. */
+      const fresh = async (candidate: Task | undefined) => {
+        const t = candidate && (await tx.getTask(candidate.id));
+        return t && rules.isClaimable(t.status) && labelsSatisfied(t.labels, node.labels) && (await fits(t)) ? t : undefined;
+      };
       let pick: Task | undefined;
       if (runs++ > 0) {
         // A re-run means another claimer (on a shared store) won the race for the best task;
@@ -75,22 +104,32 @@ export function createTaskService(ctx: CoordinatorContext) {
         // of the commit.
         const spread = Math.min(MAX_SPREAD, CONTENDED_SPREAD << (runs - 2));
         const candidates = await store.listPending({ ...query, limit: spread });
-        const candidate = candidates[Math.floor(Math.random() * candidates.length)];
-        const fresh = candidate && (await tx.getTask(candidate.id));
-        if (fresh && rules.isClaimable(fresh.status) && labelsSatisfied(fresh.labels, node.labels) && fits(fresh)) pick = fresh;
+        pick = await fresh(candidates[Math.floor(Math.random() * candidates.length)]);
       }
       pick ??= (await tx.listPending({ ...query, limit: 1 }))[0];
-      // The best task is one this node gave back lately: look a little further (rare, so the
-      // common claim still reads one task).
-      if (pick && !fits(pick)) pick = (await tx.listPending({ ...query, limit: COOLDOWN_LOOKAHEAD })).find(fits);
+      // The best task is one this node gave back lately, or its concurrency key is full: look
+      // further (rare, so the common claim still reads one task). The windows are read outside
+      // the transaction, so only the task picked (and the keys looked at) become conditions of
+      // the commit.
+      if (pick && !(await fits(pick))) {
+        pick = undefined;
+        let seen = 1;
+        for (const limit of LOOKAHEAD_WINDOWS) {
+          const window = await store.listPending({ ...query, limit });
+          for (const candidate of window.slice(seen)) if ((pick = await fresh(candidate))) break;
+          if (pick || window.length < limit) break;
+          seen = window.length;
+        }
+      }
       if (!pick) return null;
       return claimIn(tx, pick, node, input.worker_name);
     });
     return claimed && committed(claimed);
   }
 
-  function claimIn(tx: StoreTx, task: Task, node: NodeRecord, worker: string): rules.Transition {
-    const t = rules.claimTask(task, node, worker, ctx.now(), ctx.claimTimeoutMs);
+  async function claimIn(tx: StoreTx, task: Task, node: NodeRecord, worker: string): Promise<rules.Transition> {
+    const claimedWithKey = task.concurrency_key ? await tx.countClaimedWithKey(task.concurrency_key) : 0;
+    const t = rules.claimTask(task, node, worker, ctx.now(), ctx.claimTimeoutMs, claimedWithKey);
     tx.putTask(t.task);
     // A cancellation of an earlier claim of this task (since retried) must not stop the new one.
     const cancelled = node.cancelled_tasks.filter((c) => c.task_id !== task.id);
@@ -114,6 +153,7 @@ export function createTaskService(ctx: CoordinatorContext) {
       const ts = now.toISOString();
       const id = newId("task", now.getTime());
       const notBefore = parseNotBefore(input.not_before, now.getTime());
+      const concurrency = parseConcurrency(input.concurrency_key, input.concurrency_limit);
       return store.transact(async (tx) => {
         const key = input.idempotency_key ?? null;
         if (key) {
@@ -138,6 +178,7 @@ export function createTaskService(ctx: CoordinatorContext) {
             max_attempts: input.max_attempts ?? ctx.defaultMaxAttempts,
             idempotency_key: key,
             not_before: notBefore,
+            ...concurrency,
           },
           ts,
         );
@@ -183,7 +224,7 @@ export function createTaskService(ctx: CoordinatorContext) {
 
     fail(taskId: string, input: FailInput, caller?: Caller): Promise<Task> {
       return finishTransition(ctx, input.registration_id, caller, taskId, (task, node, ts) =>
-        rules.failTask(task, node.id, input.reason, input.retry ?? true, ts),
+        rules.failTask(task, node.id, input.reason, input.retry ?? true, ts, ctx.retryBackoffMs),
       );
     },
 

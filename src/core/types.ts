@@ -137,6 +137,12 @@ export interface Task {
    * `task.ready`). Absent on records stored before it existed.
    */
   not_before?: string | null;
+  /**
+   * Tasks sharing a key: at most `concurrency_limit` of them are `claimed` at once, across all
+   * nodes and replicas (DESIGN §11). Both null without a key; absent on records stored before.
+   */
+  concurrency_key?: string | null;
+  concurrency_limit?: number | null;
 }
 
 export interface Message {

@@ -3,6 +3,7 @@
  * response serialisation all come from these, so they are the contract in code.
  */
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { MAX_CONCURRENCY_LIMIT } from "../core/concurrency.js";
 import { WORKER_BOUNDS } from "../core/nodes.js";
 import { EVENT_TYPES, MESSAGE_STATUSES, NODE_HEALTHS, NODE_STATUSES, PRIORITIES, TASK_STATUSES } from "../core/types.js";
 
@@ -109,6 +110,8 @@ export const Task = Type.Object({
   failure_reason: Nullable(Type.String()),
   cancel_reason: Nullable(Type.String()),
   not_before: Type.Optional(Nullable(Timestamp)),
+  concurrency_key: Type.Optional(Nullable(Type.String({ description: "at most concurrency_limit tasks with this key are claimed at once" }))),
+  concurrency_limit: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
   cooldown: Type.Optional(
     Nullable(
       Type.Object(
@@ -193,6 +196,17 @@ export const CreateTaskBody = Type.Object(
         maxLength: 40,
         description: "ISO time: the task is `waiting` until then (at most a year ahead), then `pending` (task.ready)",
       }),
+    ),
+    concurrency_key: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        pattern: PRINTABLE,
+        description: "at most concurrency_limit tasks with this key are claimed at once, across all nodes and replicas",
+      }),
+    ),
+    concurrency_limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_CONCURRENCY_LIMIT, description: "default 1; needs concurrency_key (400 without)" }),
     ),
   },
   { additionalProperties: false },

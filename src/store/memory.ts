@@ -32,6 +32,14 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
   const byIdempotencyKey = new Map<string, string>();
   const pending = new PendingIndex();
   const claimed = new Set<string>();
+  /** Claimed tasks by concurrency key (DESIGN §11). */
+  const claimedByKey = new Map<string, Set<string>>();
+  const unkey = (t: Task | undefined) => {
+    const set = t?.concurrency_key ? claimedByKey.get(t.concurrency_key) : undefined;
+    if (!set) return;
+    set.delete(t!.id);
+    if (set.size === 0) claimedByKey.delete(t!.concurrency_key!);
+  };
   /** Waiting tasks by their not_before (ms). */
   const waiting = new Map<string, number>();
   const messages = new Map<string, Message>();
@@ -69,6 +77,9 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     async listPending(query) {
       return pending.query(query.labels, query.repos, query.limit).map((id) => tasks.get(id)!);
     },
+    async countClaimedWithKey(key) {
+      return claimedByKey.get(key)?.size ?? 0;
+    },
   };
 
   function applyTask(task: Task): void {
@@ -83,6 +94,12 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     if (isClaimable(task.status)) pending.add(task);
     if (task.status === "claimed") claimed.add(task.id);
     else claimed.delete(task.id);
+    unkey(before);
+    if (task.status === "claimed" && task.concurrency_key) {
+      let set = claimedByKey.get(task.concurrency_key);
+      if (!set) claimedByKey.set(task.concurrency_key, (set = new Set()));
+      set.add(task.id);
+    }
     if (task.status === "waiting" && task.not_before) waiting.set(task.id, Date.parse(task.not_before));
     else waiting.delete(task.id);
     if (task.idempotency_key) byIdempotencyKey.set(task.idempotency_key, task.id);
@@ -96,6 +113,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     if (isClaimable(task.status)) pending.remove(task);
     if (task.idempotency_key && byIdempotencyKey.get(task.idempotency_key) === id) byIdempotencyKey.delete(task.idempotency_key);
     claimed.delete(id);
+    unkey(task);
     waiting.delete(id);
     finished.delete(id);
     tasks.delete(id);

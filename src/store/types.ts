@@ -78,6 +78,12 @@ export interface StoreTxReads {
   getTaskByIdempotencyKey(key: string): Promise<Task | undefined>;
   getMessage(id: string): Promise<Message | undefined>;
   listPending(query: PendingQuery): Promise<Task[]>;
+  /**
+   * How many tasks with this `concurrency_key` are `claimed` (DESIGN §11). Inside a transaction
+   * it counts the transaction's own writes, and on a shared store the count is a condition of
+   * the commit, so concurrent claims over several replicas never pass a key's limit.
+   */
+  countClaimedWithKey(key: string): Promise<number>;
 }
 
 /**

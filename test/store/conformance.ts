@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe } from "vitest";
 import type { Store } from "../../src/store/types.js";
 import { agentClaimSpecs } from "./conformance-agent-claims.js";
 import { claimSpecs } from "./conformance-claims.js";
+import { backoffSpecs, concurrencySpecs } from "./conformance-concurrency.js";
 import { eventBoundSpecs } from "./conformance-event-bounds.js";
 import { eventSpecs } from "./conformance-events.js";
 import { makeHarness, type Harness, type MakeStore } from "./conformance-harness.js";
@@ -47,5 +48,7 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("webhook cursors and leases", () => webhookCursorSpecs(h));
     describe("workflow: cordon, retry", () => workflowSpecs(h));
     describe("workflow: not_before", () => scheduleSpecs(h));
+    describe("workflow: concurrency keys", () => concurrencySpecs(h));
+    describe("workflow: retry backoff", () => backoffSpecs(h));
   });
 }

@@ -52,6 +52,7 @@ export function printTask(out: Output, t: Task): void {
     ["attempts", `${t.attempts}/${t.max_attempts}`],
     ["created", `${t.created_at} (${ago(t.created_at)})`],
     ["not before", t.not_before ? `${t.not_before} (${ago(t.not_before)})` : null],
+    ["concurrency", t.concurrency_key ? `key ${t.concurrency_key}, at most ${t.concurrency_limit ?? 1} claimed at once` : null],
     ["claimed by", t.claimed_by],
     ["claimed at", t.claimed_at],
     ["lease expires", t.lease_expires_at ? `${t.lease_expires_at} (${ago(t.lease_expires_at)})` : null],

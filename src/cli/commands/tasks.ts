@@ -1,4 +1,5 @@
 import { Option, type Command } from "commander";
+import { MAX_CONCURRENCY_LIMIT } from "../../core/concurrency.js";
 import { labelsSatisfied } from "../../core/labels.js";
 import { PRIORITIES, TASK_STATUSES, type Labels, type Priority, type Task, type TaskStatus } from "../../core/types.js";
 import { collect, intArg, parseLabels, SERVER_LIMITS, timeArg } from "../parse.js";
@@ -36,6 +37,8 @@ interface CreateOptions {
   maxAttempts?: number;
   idempotencyKey?: string;
   notBefore?: string;
+  concurrencyKey?: string;
+  concurrencyLimit?: number;
   quiet: boolean;
 }
 
@@ -100,7 +103,7 @@ export function registerTasks(program: Command, run: Runner): void {
   tasks
     .command("create")
     .description("Create a task")
-    .addHelpText("after", examples('tasks create --repo web --description "Fix the login page" --priority high --label pool=gpu', 'tasks create -q --repo web --description "Nightly build" --idempotency-key nightly-2026-12-01', 'tasks create --repo web --description "Deploy after the freeze" --not-before +2h'))
+    .addHelpText("after", examples('tasks create --repo web --description "Fix the login page" --priority high --label pool=gpu', 'tasks create -q --repo web --description "Nightly build" --idempotency-key nightly-2026-12-01', 'tasks create --repo web --description "Deploy after the freeze" --not-before +2h', 'tasks create --repo db --description "Run migration 42" --concurrency-key db-migrations'))
     .requiredOption("--repo <repo>", "repository the task is about")
     .requiredOption("--description <text>", "what to do")
     .addOption(new Option("--priority <priority>", "default from tasks.default_priority on the server").choices(PRIORITIES))
@@ -108,6 +111,8 @@ export function registerTasks(program: Command, run: Runner): void {
     .option("--max-attempts <n>", "claims before the task fails for good", intArg(SERVER_LIMITS.maxAttempts.min, SERVER_LIMITS.maxAttempts.max))
     .option("--idempotency-key <key>", "same key → same task (safe to retry)")
     .option("--not-before <time>", "waiting until then: ISO time or +10m, +2h, +1d", (v: string) => timeArg(v))
+    .option("--concurrency-key <key>", "at most --concurrency-limit tasks with this key are claimed at once")
+    .option("--concurrency-limit <n>", "how many tasks of the key may be claimed at once (default 1; needs --concurrency-key)", intArg(1, MAX_CONCURRENCY_LIMIT))
     .option("-q, --quiet", "print only the task id", false)
     .action(
       run<CreateOptions>(async (ctx, opts) => {
@@ -120,6 +125,8 @@ export function registerTasks(program: Command, run: Runner): void {
           max_attempts: opts.maxAttempts,
           idempotency_key: opts.idempotencyKey,
           not_before: opts.notBefore,
+          concurrency_key: opts.concurrencyKey,
+          concurrency_limit: opts.concurrencyLimit,
         });
         // On stderr even with --json or -q: the task exists, but may wait a long time.
         for (const w of task.warnings ?? []) ctx.out.warn(w);
