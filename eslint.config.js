@@ -13,6 +13,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard runs in the browser.
+    files: ["src/dashboard/**/*.{ts,tsx}"],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     // Tests read JSON answers of any shape; typing each one would only restate the assertions.
     files: ["test/**/*.ts", "bench/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off" },

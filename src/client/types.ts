@@ -107,6 +107,8 @@ export interface CreateTaskRequest {
   /** At most `concurrency_limit` (default 1) tasks with this key are claimed at once. */
   concurrency_key?: string;
   concurrency_limit?: number;
+  /** Ids of tasks that must complete first (at most 32): `waiting` until they have. */
+  depends_on?: string[];
 }
 
 export interface ListTasksQuery {

@@ -4,9 +4,11 @@ import { newId } from "../core/ids.js";
 import { labelsSatisfied } from "../core/labels.js";
 import * as rules from "../core/tasks.js";
 import { hasConcurrencyRoom, parseConcurrency } from "../core/concurrency.js";
+import { deadDependencyError, dependencyReason, dependencyState, normaliseDependsOn } from "../core/dependencies.js";
 import { parseNotBefore, readyTask, retryTask } from "../core/workflow.js";
 import type { NodeRecord, Task } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
+import { readDependencies, settleDependents } from "./dependencies.js";
 import { nodeForRegistration } from "./node-service.js";
 import type {
   ClaimInput,
@@ -46,6 +48,7 @@ function finishTransition(
     tx.putTask(t.task);
     if (node.claimed_tasks.includes(taskId)) tx.putNode(withoutClaim(node, taskId));
     tx.emit(t.event);
+    await settleDependents(tx, t.task, Date.parse(ts));
     return t.task;
   });
 }
@@ -154,6 +157,7 @@ export function createTaskService(ctx: CoordinatorContext) {
       const id = newId("task", now.getTime());
       const notBefore = parseNotBefore(input.not_before, now.getTime());
       const concurrency = parseConcurrency(input.concurrency_key, input.concurrency_limit);
+      const dependsOn = normaliseDependsOn(input.depends_on);
       return store.transact(async (tx) => {
         const key = input.idempotency_key ?? null;
         if (key) {
@@ -168,6 +172,7 @@ export function createTaskService(ctx: CoordinatorContext) {
             return { task: existing, created: false };
           }
         }
+        const deps = dependencyState(await readDependencies(tx, dependsOn));
         const t = rules.createTask(
           id,
           {
@@ -179,17 +184,28 @@ export function createTaskService(ctx: CoordinatorContext) {
             idempotency_key: key,
             not_before: notBefore,
             ...concurrency,
+            depends_on: dependsOn,
+            blocked_by: deps.blocked_by,
           },
           ts,
         );
-        tx.putTask(t.task);
         tx.emit(t.event);
+        if (deps.dead) {
+          // It can never run: created (so the caller has its id and the record says why) and
+          // cancelled at once; POST /tasks warns (see placementWarnings).
+          const c = rules.cancelTask(t.task, dependencyReason(deps.dead), ts);
+          tx.putTask(c.task);
+          tx.emit({ ...c.event, data: { ...c.event.data, dependency: deps.dead.id, dependency_status: deps.dead.status } });
+          return { task: c.task, created: true };
+        }
+        tx.putTask(t.task);
         return { task: t.task, created: true };
       });
     },
 
     /** What `POST /tasks` warns about a new task (see `rules.placementWarnings`); read after the create, outside it. */
     async placementWarnings(task: Task): Promise<string[]> {
+      if (task.status === "cancelled") return [`the task was cancelled at once: ${task.cancel_reason}`];
       if (Object.keys(task.labels).length === 0) return [];
       return rules.placementWarnings(task.labels, await store.listNodes({ status: "online", labels: task.labels }));
     },
@@ -255,15 +271,23 @@ export function createTaskService(ctx: CoordinatorContext) {
           }
         }
         tx.emit(t.event);
+        await settleDependents(tx, t.task, Date.parse(ts));
         return t.task;
       });
     },
 
-    /** Runs a failed or cancelled task again (admin, DESIGN §11): pending, attempts reset. */
+    /**
+     * Runs a failed or cancelled task again (admin, DESIGN §11): pending, attempts reset; back to
+     * waiting while a dependency is unfinished, refused (409) while one failed or was cancelled.
+     */
     retry(taskId: string): Promise<Task> {
       const ts = ctx.now().toISOString();
       return store.transact(async (tx) => {
-        const t = retryTask(await requireTask(tx, taskId), ts);
+        const task = await requireTask(tx, taskId);
+        const dependsOn = task.depends_on ?? [];
+        const deps = dependencyState(await Promise.all(dependsOn.map((id) => tx.getTask(id))));
+        if (deps.dead && (task.status === "failed" || task.status === "cancelled")) throw deadDependencyError(task, deps.dead);
+        const t = retryTask(task, ts, deps.blocked_by);
         tx.putTask(t.task);
         tx.emit(t.event);
         return t.task;
@@ -294,6 +318,7 @@ export function createTaskService(ctx: CoordinatorContext) {
         const node = task.claimed_node ? await tx.getNode(task.claimed_node) : undefined;
         if (node?.claimed_tasks.includes(taskId)) tx.putNode(withoutClaim(node, taskId));
         tx.emit(t.event);
+        await settleDependents(tx, t.task, now.getTime());
         return true;
       });
     },

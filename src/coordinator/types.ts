@@ -48,6 +48,8 @@ export interface CreateTaskInput {
   /** At most `concurrency_limit` (default 1) tasks with this key are claimed at once (DESIGN §11). */
   concurrency_key?: string;
   concurrency_limit?: number;
+  /** Ids of tasks that must complete first (at most 32; DESIGN §11). */
+  depends_on?: string[];
 }
 
 export interface ClaimInput {

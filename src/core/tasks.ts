@@ -2,7 +2,7 @@
  * The task state machine. Each transition is a pure function from the current record to the
  * next one plus the event that announces it; the coordinator writes both in one atomic step.
  *
- *   waiting → pending (not_before came; see workflow.ts)
+ *   waiting → pending (not_before came, last dependency completed; see workflow.ts, dependencies.ts)
  *   pending → claimed → completed | failed
  *   claimed → pending (release, or fail with retry and no backoff)
  *   claimed → waiting (fail with retry, for tasks.retry_backoff) → pending
@@ -60,6 +60,9 @@ export interface NewTaskInput {
   /** See `parseConcurrency`: both null without a key. */
   concurrency_key?: string | null;
   concurrency_limit?: number | null;
+  /** Its dependencies (deduplicated), and those of them not completed yet: while any, it is `waiting`. */
+  depends_on?: string[];
+  blocked_by?: string[];
 }
 
 export interface Transition {
@@ -78,7 +81,9 @@ export function createTask(id: string, input: NewTaskInput, now: string): Transi
     not_before: input.not_before ?? null,
     concurrency_key: input.concurrency_key ?? null,
     concurrency_limit: input.concurrency_key ? (input.concurrency_limit ?? 1) : null,
-    status: input.not_before && Date.parse(input.not_before) > Date.parse(now) ? "waiting" : "pending",
+    depends_on: input.depends_on ?? [],
+    blocked_by: input.blocked_by ?? [],
+    status: (input.blocked_by?.length ?? 0) > 0 || (input.not_before && Date.parse(input.not_before) > Date.parse(now)) ? "waiting" : "pending",
     attempts: 0,
     created_at: now,
     updated_at: now,
@@ -99,6 +104,7 @@ export function createTask(id: string, input: NewTaskInput, now: string): Transi
     labels: task.labels,
     ...(task.not_before ? { not_before: task.not_before } : {}),
     ...(task.concurrency_key ? { concurrency_limit: task.concurrency_limit } : {}),
+    ...(task.depends_on!.length > 0 ? { depends_on: task.depends_on, blocked_by: task.blocked_by } : {}),
   });
   return { task, event };
 }

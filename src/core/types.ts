@@ -143,6 +143,13 @@ export interface Task {
    */
   concurrency_key?: string | null;
   concurrency_limit?: number | null;
+  /**
+   * The tasks this one waits for (DESIGN §11): it is `waiting` until every one is `completed`,
+   * and cancelled when one fails for good or is cancelled. Absent on records stored before it existed.
+   */
+  depends_on?: string[];
+  /** The dependencies not completed yet; the task is ready once this is empty (and not_before came). */
+  blocked_by?: string[];
 }
 
 export interface Message {

@@ -40,6 +40,8 @@ export function parseNotBefore(text: string | undefined, nowMs: number): string 
  */
 export function readyTask(task: Task, nowMs: number): Transition | null {
   if (task.status !== "waiting" || (task.not_before && Date.parse(task.not_before) > nowMs)) return null;
+  // Still waiting for a dependency: its completion readies the task (coordinator/dependencies.ts).
+  if ((task.blocked_by?.length ?? 0) > 0) return null;
   const ts = new Date(nowMs).toISOString();
   const next: Task = { ...task, status: "pending", updated_at: ts };
   return { task: next, event: taskEvent("task.ready", next, ts, { not_before: task.not_before ?? null }) };
@@ -51,8 +53,10 @@ export const RETRYABLE_STATUSES: readonly TaskStatus[] = ["failed", "cancelled"]
 /**
  * An admin runs a failed or cancelled task again: back to `pending` with its attempts reset and
  * the reason it ended, its result and its cooldown cleared, as if newly created (same id).
+ * `blockedBy`: its dependencies not completed yet (see `dependencyState`); with any, the task
+ * goes back to `waiting` for them instead.
  */
-export function retryTask(task: Task, now: string): Transition {
+export function retryTask(task: Task, now: string, blockedBy: string[] = []): Transition {
   if (!RETRYABLE_STATUSES.includes(task.status)) {
     throw new CoordError("TASK_NOT_RETRYABLE", `task is ${task.status}; only a failed or cancelled task can be retried`, {
       task_id: task.id,
@@ -67,6 +71,7 @@ export function retryTask(task: Task, now: string): Transition {
     completed_at: null,
     result: null,
     cooldown: null,
+    ...(blockedBy.length > 0 ? { status: "waiting" as const, blocked_by: blockedBy } : task.depends_on ? { blocked_by: [] } : {}),
   };
   return { task: next, event: taskEvent("task.retried", next, now, { from: task.status, previous_attempts: task.attempts }) };
 }

@@ -8,7 +8,10 @@ import { DEFAULT_CONNECTION_LIMITS } from "../config/server-limits.js";
 import { createAuth, type Auth, type AuthOptions } from "./auth.js";
 import { connectionFastifyOptions, installConnectionLimits, type ConnectionLimits } from "./connections.js";
 import { installErrorHandling, sendError } from "./errors.js";
+import { dashboardRoutes, defaultDashboardDir } from "./dashboard.js";
 import { eventRoutes } from "./routes/events.js";
+import { sessionRoutes } from "./routes/session.js";
+import { createSessions, type SessionOptions } from "./session.js";
 import { messageRoutes } from "./routes/messages.js";
 import { metaRoutes } from "./routes/meta.js";
 import { nodeRoutes } from "./routes/nodes.js";
@@ -50,6 +53,10 @@ export interface AppOptions {
   connections?: ConnectionLimits;
   /** Webhook delivery (DESIGN §12), shown by GET /webhooks and /metrics; none configured unless given. */
   webhooks?: WebhookService;
+  /** Folder of the built dashboard (DESIGN §13); found in dist/ unless given; `false` serves none. */
+  dashboardDir?: string | false;
+  /** Dashboard session settings (tests shorten them); DESIGN §13 defaults unless given. */
+  sessions?: Omit<SessionOptions, "store" | "auth">;
   /** Extra options for fastify (TLS `https`, etc.). */
   fastify?: Partial<FastifyServerOptions> & Record<string, unknown>;
 }
@@ -83,6 +90,7 @@ export function createApp(options: AppOptions): FastifyInstance {
   const limits = options.rateLimit ?? { enabled: false, requests_per_second: 50, burst: 100 };
   const authFailures = createAuthFailureLimiter(limits);
   const connections = options.connections ?? DEFAULT_CONNECTION_LIMITS;
+  const sessions = createSessions({ ...options.sessions, store: coordinator.context.store, auth });
   const app = Fastify({
     // Query strings are redacted in request logs: a token sent as ?token= must not be written down.
     logger: withRedactedUrls(options.logger ?? false),
@@ -127,7 +135,7 @@ export function createApp(options: AppOptions): FastifyInstance {
       return sendError(reply, err);
     }
     try {
-      request.actor = auth.check(request, access);
+      request.actor = (await sessions.authenticate(request, access)) ?? auth.check(request, access);
     } catch (err) {
       // Only failures are throttled: a client sending bad tokens does not lock out good ones
       // from the same address (behind a NAT or proxy).
@@ -147,8 +155,10 @@ export function createApp(options: AppOptions): FastifyInstance {
   installMetrics(app, coordinator, () => streams.size, webhooks);
   // A token taken out of the list (rotation) also loses the event streams it opened.
   const stopWatchingTokens = auth.onChange(() => {
-    for (const s of streams) if (!auth.accepts(s.authorization)) s.close();
+    for (const s of streams) if (s.sessionId === undefined && !auth.accepts(s.authorization)) s.close();
   });
+  // ...and a session's streams end with it (sign-out on any replica, expiry, token removed).
+  const stopWatchingSessions = sessions.watchStreams(streams);
 
   // Answers given while shutting down close their connection, so keep-alive sockets do not
   // hold the shutdown open; a last deadline closes whatever is left.
@@ -159,6 +169,7 @@ export function createApp(options: AppOptions): FastifyInstance {
   app.addHook("preClose", async () => {
     closing = true;
     stopWatchingTokens();
+    stopWatchingSessions();
     for (const s of streams) s.close();
     await coordinator.stop();
     setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
@@ -174,6 +185,7 @@ export function createApp(options: AppOptions): FastifyInstance {
       taskRoutes(api, coordinator);
       messageRoutes(api, coordinator);
       webhookRoutes(api, webhooks);
+      sessionRoutes(api, sessions, streams, limits);
       eventRoutes(api, coordinator, {
         pingIntervalMs: options.ssePingIntervalMs ?? 15_000,
         retryMs: 3000,
@@ -183,6 +195,7 @@ export function createApp(options: AppOptions): FastifyInstance {
     },
     { prefix: API_PREFIX },
   );
+  if (options.dashboardDir !== false) dashboardRoutes(app, options.dashboardDir ?? defaultDashboardDir());
   return app;
 }
 

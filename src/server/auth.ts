@@ -30,6 +30,19 @@ export function tokenFingerprint(token: string): string {
   return `token:${digest(token).toString("hex").slice(0, 8)}`;
 }
 
+/**
+ * What a dashboard session stores to name its token (DESIGN §13): a hash apart from the digest
+ * compared above, so the store holds nothing a request could present.
+ */
+export function tokenKey(token: string): string {
+  return createHash("sha256").update(`mcc-session:${token}`).digest("hex").slice(0, 40);
+}
+
+/** The token of an `Authorization: Bearer` header, if it is one. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header === undefined ? undefined : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header)?.[1];
+}
+
 export interface AuthOptions {
   required: boolean;
   tokens: TokenEntry[];
@@ -43,7 +56,8 @@ export interface AuthOptions {
 export function createAuth(options: AuthOptions) {
   let required = options.required;
   const changeListeners = new Set<() => void>();
-  let entries = options.tokens.map((t) => ({ digest: digest(t.token), actor: actorOf(t) }));
+  const entriesOf = (tokens: TokenEntry[]) => tokens.map((t) => ({ digest: digest(t.token), key: tokenKey(t.token), actor: actorOf(t) }));
+  let entries = entriesOf(options.tokens);
 
   // Headers already verified, so a busy node does not hash its token on every request.
   // Only successes are kept (guesses never fill it); cleared when the token list changes.
@@ -54,9 +68,9 @@ export function createAuth(options: AuthOptions) {
     if (header === undefined) return undefined;
     const known = verified.get(header);
     if (known) return known;
-    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-    if (!match) return undefined;
-    const presented = digest(match[1]!);
+    const token = bearerToken(header);
+    if (token === undefined) return undefined;
+    const presented = digest(token);
     let found: Actor | undefined;
     for (const e of entries) if (timingSafeEqual(e.digest, presented) && !found) found = e.actor;
     if (found) {
@@ -64,6 +78,19 @@ export function createAuth(options: AuthOptions) {
       verified.set(header, found);
     }
     return found;
+  }
+
+  /** The caller, if its role may call a route of `access`; else 403 (the caller is kept on the request for the audit log). */
+  function authorize(request: FastifyRequest, actor: Actor, access: Access): Actor {
+    // Known even when refused, so the audit log can name who was refused.
+    request.actor = actor;
+    if (access !== "anyone" && !roleAllows(actor.role, access)) {
+      throw new CoordError("FORBIDDEN", `this needs the ${access} role; token "${actor.name}" has ${actor.role}`, {
+        required_role: access,
+        role: actor.role,
+      });
+    }
+    return actor;
   }
 
   return {
@@ -76,6 +103,14 @@ export function createAuth(options: AuthOptions) {
     accepts(header: string | undefined): boolean {
       return identify(header) !== undefined;
     },
+    /**
+     * The caller a session's token key names while that token is still configured: a token
+     * removed by a reload ends its sessions, and a changed role applies to them at once.
+     */
+    actorOfKey(key: string): Actor | undefined {
+      if (!required) return ANONYMOUS;
+      return entries.find((e) => e.key === key)?.actor;
+    },
     onChange(listener: () => void): () => void {
       changeListeners.add(listener);
       return () => changeListeners.delete(listener);
@@ -83,7 +118,7 @@ export function createAuth(options: AuthOptions) {
     setTokens(next: AuthOptions): void {
       required = next.required;
       verified = new Map();
-      entries = next.tokens.map((t) => ({ digest: digest(t.token), actor: actorOf(t) }));
+      entries = entriesOf(next.tokens);
       for (const l of changeListeners) l();
     },
     /** Resolves the caller of a request or throws 401/403 for the route's access level. */
@@ -96,16 +131,9 @@ export function createAuth(options: AuthOptions) {
           request.headers.authorization ? "invalid token" : "missing bearer token (Authorization: Bearer <token>)",
         );
       }
-      // Known even when refused, so the audit log can name who was refused.
-      request.actor = actor;
-      if (!roleAllows(actor.role, access)) {
-        throw new CoordError("FORBIDDEN", `this needs the ${access} role; token "${actor.name}" has ${actor.role}`, {
-          required_role: access,
-          role: actor.role,
-        });
-      }
-      return actor;
+      return authorize(request, actor, access);
     },
+    authorize,
   };
 }
 

@@ -21,14 +21,25 @@ export function openApiOptions(version: string): SwaggerOptions {
         license: { name: "MIT", identifier: "MIT" },
       },
       servers: [{ url: API_PREFIX, description: "this coordinator" }],
-      security: [{ bearerAuth: [] }],
-      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "a token from server.auth.tokens" } } },
+      security: [{ bearerAuth: [] }, { sessionCookie: [] }],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: "http", scheme: "bearer", description: "a token from server.auth.tokens" },
+          sessionCookie: {
+            type: "apiKey",
+            in: "cookie",
+            name: "mcc_session",
+            description: "the dashboard's session (POST /session); requests that change something also send X-CSRF-Token",
+          },
+        },
+      },
       tags: [
         { name: "meta", description: "health, status, this document" },
         { name: "nodes", description: "registration, heartbeats, nodes" },
         { name: "tasks", description: "creating, claiming and finishing tasks" },
         { name: "state", description: "repo state from heartbeats" },
         { name: "messages", description: "messages between agents" },
+        { name: "session", description: "signing the dashboard in and out" },
         { name: "events", description: "the event log and its stream" },
       ],
     },

@@ -70,13 +70,15 @@ declare module "fastify" {
  * (429), refused by the HTTP layer (408 too slow, 414 URL too long, 431 headers too large) or
  * arrive while the coordinator shuts down or its store is gone (503); a route with a token may
  * be refused it (401), one above `read` may find the token's role too low (403), one with a
- * body may get one too large (413) or not JSON (415).
+ * body may get one too large (413) or not JSON (415). A request that changes something and
+ * comes with the dashboard's session cookie may lack its CSRF token (403).
  */
-export function commonErrors(spec: { access: Access; body?: unknown }): ErrorCode[] {
+export function commonErrors(spec: { access: Access; body?: unknown; method?: string }): ErrorCode[] {
   const codes: ErrorCode[] = ["INVALID_REQUEST", "REQUEST_TIMEOUT", "URI_TOO_LONG", "HEADERS_TOO_LARGE", "RATE_LIMITED", "UNAVAILABLE"];
   if (spec.access !== "anyone") codes.push("UNAUTHORIZED");
   if (spec.access === "node" || spec.access === "admin") codes.push("FORBIDDEN");
   if (spec.body) codes.push("PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE");
+  if (spec.method !== undefined && spec.method !== "GET") codes.push("CSRF_TOKEN_INVALID");
   return codes;
 }
 
@@ -94,7 +96,7 @@ function errorResponse(codes: ErrorCode[]) {
 }
 
 /** One error envelope per status a route can answer (its kind's common codes plus `errors`). */
-export function errorResponses(spec: { access: Access; body?: unknown; errors?: ErrorCode[] }): Record<number, unknown> {
+export function errorResponses(spec: { access: Access; body?: unknown; errors?: ErrorCode[]; method?: string }): Record<number, unknown> {
   const out: Record<number, unknown> = {};
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of new Set([...commonErrors(spec), ...(spec.errors ?? [])])) {
@@ -130,7 +132,7 @@ export function defineRoute<B extends TSchema, Q extends TSchema, P extends TSch
       ...(spec.querystring ? { querystring: spec.querystring } : {}),
       ...(spec.params ? { params: spec.params } : {}),
       ...(spec.headers ? { headers: spec.headers } : {}),
-      security: spec.access === "anyone" ? [] : [{ bearerAuth: [] }],
+      security: spec.access === "anyone" ? [] : [{ bearerAuth: [] }, { sessionCookie: [] }],
       response: responses(spec as unknown as RouteSpec<TSchema, TSchema, TSchema>),
     },
     preValidation: spec.optionalBody

@@ -4,6 +4,7 @@
  */
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { MAX_CONCURRENCY_LIMIT } from "../core/concurrency.js";
+import { MAX_DEPENDENCIES } from "../core/dependencies.js";
 import { WORKER_BOUNDS } from "../core/nodes.js";
 import { EVENT_TYPES, MESSAGE_STATUSES, NODE_HEALTHS, NODE_STATUSES, PRIORITIES, TASK_STATUSES } from "../core/types.js";
 
@@ -112,6 +113,8 @@ export const Task = Type.Object({
   not_before: Type.Optional(Nullable(Timestamp)),
   concurrency_key: Type.Optional(Nullable(Type.String({ description: "at most concurrency_limit tasks with this key are claimed at once" }))),
   concurrency_limit: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+  depends_on: Type.Optional(Type.Array(Type.String(), { description: "tasks that must complete before this one can be claimed" })),
+  blocked_by: Type.Optional(Type.Array(Type.String(), { description: "those of depends_on not completed yet; the task is `waiting` while any" })),
   cooldown: Type.Optional(
     Nullable(
       Type.Object(
@@ -207,6 +210,13 @@ export const CreateTaskBody = Type.Object(
     ),
     concurrency_limit: Type.Optional(
       Type.Integer({ minimum: 1, maximum: MAX_CONCURRENCY_LIMIT, description: "default 1; needs concurrency_key (400 without)" }),
+    ),
+    depends_on: Type.Optional(
+      Type.Array(Id, {
+        maxItems: MAX_DEPENDENCIES,
+        description:
+          "ids of tasks that must complete first (repeats ignored; each must exist, else 404 TASK_NOT_FOUND): the task is `waiting` until all have completed; if one fails for good or is cancelled, so is this task",
+      }),
     ),
   },
   { additionalProperties: false },

@@ -32,6 +32,8 @@ export interface SseWriter {
   readonly closed: boolean;
   /** The Authorization header the stream was opened with, to re-check after a token change. */
   authorization?: string;
+  /** The dashboard session (its id hash) the stream was opened with, if any, to end the stream with it. */
+  sessionId?: string;
 }
 
 /**

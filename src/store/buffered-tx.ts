@@ -1,5 +1,6 @@
 import type { Message, NewEvent, NodeRecord, RepoRecord, Task } from "../core/types.js";
 import { boundEvent } from "../core/events.js";
+import { waitingOn } from "../core/dependencies.js";
 import { isClaimable } from "../core/tasks.js";
 import type { StoreTx, StoreTxReads } from "./types.js";
 
@@ -93,6 +94,16 @@ export function createBufferedTx(reads: StoreTxReads, ws: WriteSet): StoreTx {
       }
       for (const id of ws.deleted.tasks) if (claimedHere(await reads.getTask(id))) n--;
       return n;
+    },
+    async listDependents(taskId) {
+      // The committed index, minus dependents this transaction settled, plus those it made.
+      const out = (await reads.listDependents(taskId)).filter((id) => {
+        if (ws.deleted.tasks.has(id)) return false;
+        const own = ws.tasks.get(id);
+        return !own || waitingOn(own).includes(taskId);
+      });
+      for (const t of ws.tasks.values()) if (waitingOn(t).includes(taskId) && !out.includes(t.id)) out.push(t.id);
+      return out;
     },
     putNode(node) {
       putRecord(ws, "nodes", node);

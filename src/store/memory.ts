@@ -1,5 +1,6 @@
 import { labelsSatisfied } from "../core/labels.js";
 import { DEFAULT_EVENT_MAX_BYTES, eventSize } from "../core/events.js";
+import { isBlocked, waitingOn } from "../core/dependencies.js";
 import { isClaimable, isFinal } from "../core/tasks.js";
 import type { CoordEvent, Message, NodeRecord, RepoRecord, Task } from "../core/types.js";
 import type { WriteSet } from "./buffered-tx.js";
@@ -7,6 +8,7 @@ import { PendingIndex } from "./pending-index.js";
 import { createSerialTransact } from "./serial-transact.js";
 import { emptyCounts, type Store, type StoreOptions, type StoreTxReads } from "./types.js";
 import { createMemoryWebhookCursors } from "./webhook-cursors.js";
+import { createMemorySessions } from "./sessions.js";
 
 /** Ids whose time is before `cutoff`, oldest first, at most `limit`. */
 function oldest(times: Map<string, number>, cutoff: number, limit: number): string[] {
@@ -42,6 +44,8 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
   };
   /** Waiting tasks by their not_before (ms). */
   const waiting = new Map<string, number>();
+  /** Dependency id → the waiting tasks it blocks (see `waitingOn`). */
+  const dependents = new Map<string, Set<string>>();
   const messages = new Map<string, Message>();
   const pendingByNode = new Map<string, Set<string>>();
   const repos = new Map<string, RepoRecord>();
@@ -80,10 +84,28 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     async countClaimedWithKey(key) {
       return claimedByKey.get(key)?.size ?? 0;
     },
+    async listDependents(taskId) {
+      return [...(dependents.get(taskId) ?? [])];
+    },
   };
+
+  function indexDependencies(task: Task | undefined, id: string, add: boolean): void {
+    for (const dep of task ? waitingOn(task) : []) {
+      let set = dependents.get(dep);
+      if (add) {
+        if (!set) dependents.set(dep, (set = new Set()));
+        set.add(id);
+      } else if (set) {
+        set.delete(id);
+        if (set.size === 0) dependents.delete(dep);
+      }
+    }
+  }
 
   function applyTask(task: Task): void {
     const before = tasks.get(task.id);
+    indexDependencies(before, task.id, false);
+    indexDependencies(task, task.id, true);
     if (before) {
       if (isClaimable(before.status)) pending.remove(before);
       if (before.idempotency_key && before.idempotency_key !== task.idempotency_key) byIdempotencyKey.delete(before.idempotency_key);
@@ -100,7 +122,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       if (!set) claimedByKey.set(task.concurrency_key, (set = new Set()));
       set.add(task.id);
     }
-    if (task.status === "waiting" && task.not_before) waiting.set(task.id, Date.parse(task.not_before));
+    if (task.status === "waiting" && task.not_before && !isBlocked(task)) waiting.set(task.id, Date.parse(task.not_before));
     else waiting.delete(task.id);
     if (task.idempotency_key) byIdempotencyKey.set(task.idempotency_key, task.id);
     if (isFinal(task.status) && task.completed_at) finished.set(task.id, Date.parse(task.completed_at));
@@ -110,6 +132,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
   function removeTask(id: string): void {
     const task = tasks.get(id);
     if (!task) return;
+    indexDependencies(task, id, false);
     if (isClaimable(task.status)) pending.remove(task);
     if (task.idempotency_key && byIdempotencyKey.get(task.idempotency_key) === id) byIdempotencyKey.delete(task.idempotency_key);
     claimed.delete(id);
@@ -299,6 +322,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     },
     onEvents,
     ...createMemoryWebhookCursors(),
+    ...createMemorySessions(),
     async close() {},
   };
 }

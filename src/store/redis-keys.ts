@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { priorityRank } from "../core/priority.js";
+import { isBlocked, waitingOn } from "../core/dependencies.js";
 import { isClaimable, isFinal } from "../core/tasks.js";
 import type { Labels, Message, NodeRecord, Task } from "../core/types.js";
 
@@ -14,8 +15,12 @@ import type { Labels, Message, NodeRecord, Task } from "../core/types.js";
  *   ["z", zset, score, member, set, setMember] ...and keep `setMember` in `set` while zset is non-empty
  *   ["s", set, member]                         set member
  *   ["k", key, value]                          string key → value (removed only while it still holds value)
+ *   ["h", hash, field]                         field of a versioned hash: every change of its fields
+ *                                              sets its "v" to a fresh number (deps-seq), and it is
+ *                                              removed when only "v" is left, so a read of it can be
+ *                                              a commit condition like a record's version
  */
-export type FootprintEntry = [kind: "z" | "s" | "k", key: string, ...rest: string[]];
+export type FootprintEntry = [kind: "z" | "s" | "k" | "h", key: string, ...rest: string[]];
 
 /** Every key of one deployment, under `prefix`. */
 export function createRedisKeys(prefix: string) {
@@ -41,8 +46,10 @@ export function createRedisKeys(prefix: string) {
     leases: `${P}leases`,
     /** Ids of the claimed tasks of one concurrency key (DESIGN §11); its SCARD is a commit condition of claims. */
     claimedByKey: (key: string) => `${P}claimed:k:${key}`,
-    /** Waiting task ids scored by not_before (ms). */
+    /** Waiting task ids scored by not_before (ms), once no dependency blocks them. */
     waiting: `${P}waiting`,
+    /** The waiting tasks a task blocks (dependency → dependents): a versioned hash, field per dependent ("h" footprint). */
+    dependents: (id: string) => `${P}deps:${id}`,
     /** Ids of claimable tasks, all and per repo (for counts). */
     pending: `${P}pending`,
     pendingByRepo: (repo: string) => `${P}pending:r:${repo}`,
@@ -58,6 +65,10 @@ export function createRedisKeys(prefix: string) {
     idle: `${P}idle`,
     /** A webhook's cursor (DESIGN §12): hash {v: version, j: JSON}. */
     webhook: (name: string) => `${P}webhook:${name}`,
+    /** Dashboard sessions (DESIGN §13): one string key each, and sorted sets of ids by expiry, all and per token. */
+    session: (id: string) => `${P}sess:${id}`,
+    sessions: `${P}sessions`,
+    sessionsOfToken: (tokenKey: string) => `${P}sessions:t:${tokenKey}`,
     events: `${P}events`,
     eventCounter: `${P}event-id`,
     channel: `${P}events`,
@@ -73,7 +84,7 @@ export function bucketOf(repo: string, labels: Labels): string {
   return JSON.stringify([repo, sorted]);
 }
 
-/** Index entries of a task: listings, its pending bucket while claimable, its lease (and concurrency key) while claimed, its idempotency key. */
+/** Index entries of a task: listings, its pending bucket while claimable, its lease (and concurrency key) while claimed, its dependencies while waiting, its idempotency key. */
 export function taskFootprint(k: RedisKeys, t: Task): FootprintEntry[] {
   const fp: FootprintEntry[] = [
     ["z", k.tasks, "0", t.id],
@@ -88,7 +99,8 @@ export function taskFootprint(k: RedisKeys, t: Task): FootprintEntry[] {
   }
   if (t.status === "claimed" && t.lease_expires_at) fp.push(["z", k.leases, String(Date.parse(t.lease_expires_at)), t.id]);
   if (t.status === "claimed" && t.concurrency_key) fp.push(["s", k.claimedByKey(t.concurrency_key), t.id]);
-  if (t.status === "waiting" && t.not_before) fp.push(["z", k.waiting, String(Date.parse(t.not_before)), t.id]);
+  if (t.status === "waiting" && t.not_before && !isBlocked(t)) fp.push(["z", k.waiting, String(Date.parse(t.not_before)), t.id]);
+  for (const dep of waitingOn(t)) fp.push(["h", k.dependents(dep), t.id]);
   if (t.idempotency_key) fp.push(["k", k.idempotency(t.idempotency_key), t.id]);
   if (isFinal(t.status) && t.completed_at) fp.push(["z", k.finished, String(Date.parse(t.completed_at)), t.id]);
   return fp;

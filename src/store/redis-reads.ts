@@ -113,5 +113,12 @@ export function createRedisReads(client: ScriptedRedis, k: RedisKeys, rs?: ReadS
       rs?.note("n", set, String(n));
       return n;
     },
+    async listDependents(taskId) {
+      // One HGETALL: the members and the hash's version together (see the "h" footprint).
+      const key = k.dependents(taskId);
+      const fields = await rc(client.hgetall(key));
+      rs?.note("v", key, fields.v ?? "0");
+      return Object.keys(fields).filter((f) => f !== "v");
+    },
   };
 }

@@ -46,6 +46,12 @@ for _ = 1, nc do
   if have ~= want then return done(0, 0) end
 end
 
+-- A versioned hash ("h" footprint) changed: a number it never had, from one counter that never
+-- goes back, so a reader's noted version cannot come round again.
+local function bump(key)
+  redis.call('HSET', key, 'v', redis.call('INCR', P .. 'deps-seq'))
+end
+
 local function unindex(fp)
   for _, e in ipairs(fp) do
     if e[1] == 'z' then
@@ -53,6 +59,10 @@ local function unindex(fp)
       if e[5] and redis.call('ZCARD', e[2]) == 0 then redis.call('SREM', e[5], e[6]) end
     elseif e[1] == 's' then
       redis.call('SREM', e[2], e[3])
+    elseif e[1] == 'h' then
+      if redis.call('HDEL', e[2], e[3]) == 1 then
+        if redis.call('HLEN', e[2]) <= 1 then redis.call('DEL', e[2]) else bump(e[2]) end
+      end
     elseif redis.call('GET', e[2]) == e[3] then
       redis.call('DEL', e[2])
     end
@@ -66,6 +76,8 @@ local function index(fp)
       if e[5] then redis.call('SADD', e[5], e[6]) end
     elseif e[1] == 's' then
       redis.call('SADD', e[2], e[3])
+    elseif e[1] == 'h' then
+      if redis.call('HSET', e[2], e[3], '1') == 1 then bump(e[2]) end
     else
       redis.call('SET', e[2], e[3])
     end

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoordError, TxConflict } from "../core/errors.js";
 import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
+import { isBlocked } from "../core/dependencies.js";
 import { labelsSatisfied } from "../core/labels.js";
 import { NODE_STATUSES, TASK_STATUSES, type CoordEvent, type Labels, type Message, type NodeRecord, type Task } from "../core/types.js";
 import { createBufferedTx, createWriteSet } from "./buffered-tx.js";
@@ -10,6 +11,7 @@ import { createErrorReporter, createEventFeed, parseEventBatch } from "./redis-e
 import { createRedisKeys } from "./redis-keys.js";
 import { upgradeRedisLayout } from "./redis-upgrade.js";
 import { createRedisWebhookCursors } from "./redis-webhooks.js";
+import { createRedisSessions } from "./redis-sessions.js";
 import { createReadSet, createRedisReads, defineScripts, rc } from "./redis-reads.js";
 import { emptyCounts, type PendingBucket, type Store, type StoreOptions, type StoreTx } from "./types.js";
 
@@ -237,7 +239,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
     async dueTasks(now, limit) {
       const ms = Date.parse(now);
       const tasks = await records<Task>(k.task(""), "ZRANGEBYSCORE", k.waiting, "-inf", String(ms), "LIMIT", "0", String(limit));
-      return tasks.filter((t) => t.status === "waiting" && !!t.not_before && Date.parse(t.not_before) <= ms);
+      return tasks.filter((t) => t.status === "waiting" && !isBlocked(t) && !!t.not_before && Date.parse(t.not_before) <= ms);
     },
     idleNodes: (before, limit) => byScore<NodeRecord>(k.node(""), k.idle, before, limit),
     async pendingBuckets() {
@@ -279,6 +281,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
       return feed.add(listener);
     },
     ...createRedisWebhookCursors(client, k),
+    ...createRedisSessions(client, k),
     async close() {
       if (closed) return;
       closed = true;

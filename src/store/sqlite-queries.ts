@@ -19,6 +19,8 @@ const PLUCKED = {
   expired: "SELECT json FROM tasks INDEXED BY tasks_leases WHERE status = 'claimed' AND lease_ms <= ?",
   due: "SELECT json FROM tasks INDEXED BY tasks_waiting WHERE status = 'waiting' AND lease_ms <= ? ORDER BY lease_ms LIMIT ?",
   oldestEvent: "SELECT COALESCE(MIN(id), 0) FROM events",
+  dependents: "SELECT task_id FROM task_deps WHERE dep_id = ?",
+  dependenciesOf: "SELECT dep_id FROM task_deps WHERE task_id = ?",
   finished: `SELECT json FROM tasks INDEXED BY tasks_done WHERE status IN ('completed', 'failed', 'cancelled') AND done_ms < ?
        ORDER BY done_ms LIMIT ?`,
   acked: "SELECT json FROM messages INDEXED BY messages_acked WHERE status = 'acked' AND acked_ms < ? ORDER BY acked_ms LIMIT ?",
@@ -68,6 +70,8 @@ const ROWS = {
        ON CONFLICT (id) DO UPDATE SET to_node = excluded.to_node, to_addr = excluded.to_addr, status = excluded.status,
          acked_ms = excluded.acked_ms, json = excluded.json`,
   deleteTask: "DELETE FROM tasks WHERE id = ?",
+  insertDep: "INSERT OR IGNORE INTO task_deps (dep_id, task_id) VALUES (?, ?)",
+  deleteDepsOf: "DELETE FROM task_deps WHERE task_id = ?",
   deleteNode: "DELETE FROM nodes WHERE id = ?",
   deleteMessage: "DELETE FROM messages WHERE id = ?",
   putRepo: "INSERT INTO repos (name, json) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET json = excluded.json",

@@ -93,7 +93,18 @@ const MIGRATIONS: string[] = [
   `
   CREATE INDEX tasks_waiting ON tasks (lease_ms) WHERE status = 'waiting';
   `,
-  // 6: claimed tasks by concurrency key (DESIGN §11), counted inside every claim of a keyed task.
+  // 6: task dependencies (DESIGN §11): dependency → the waiting tasks it blocks (their blocked_by).
+  `
+  CREATE TABLE task_deps (dep_id TEXT NOT NULL, task_id TEXT NOT NULL, PRIMARY KEY (dep_id, task_id)) WITHOUT ROWID;
+  CREATE INDEX task_deps_by_task ON task_deps (task_id);
+  `,
+  // 7: dashboard sessions (DESIGN §13), by the hash of their cookie; bounded per token and in all.
+  `
+  CREATE TABLE sessions (id TEXT PRIMARY KEY, token_key TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, json TEXT NOT NULL);
+  CREATE INDEX sessions_by_token ON sessions (token_key, created_ms);
+  CREATE INDEX sessions_by_expiry ON sessions (expires_ms);
+  `,
+  // 8: claimed tasks by concurrency key (DESIGN §11), counted inside every claim of a keyed task.
   // An index on the JSON field, so the writer keeps no column of its own for it.
   `
   CREATE INDEX tasks_claimed_by_key ON tasks (json_extract(json, '$.concurrency_key')) WHERE status = 'claimed';

@@ -2,6 +2,7 @@ import type { Database } from "better-sqlite3";
 import { eventSize } from "../core/events.js";
 import { labelSignature } from "../core/labels.js";
 import { priorityRank } from "../core/priority.js";
+import { isBlocked, waitingOn } from "../core/dependencies.js";
 import { isClaimable, isFinal } from "../core/tasks.js";
 import type { CoordEvent, Labels, NodeRecord, Task } from "../core/types.js";
 import type { WriteSet } from "./buffered-tx.js";
@@ -15,14 +16,19 @@ export interface TaskRow {
   rank: number;
   key: string | null;
   leaseMs: number | null;
+  /** Its rows in task_deps (`waitingOn`); undefined when not known (then they are rewritten). */
+  deps?: readonly string[];
 }
 
 export function taskRow(t: Task): TaskRow {
-  // The column holds when the sweeper acts on the task: its lease end, or its not_before while waiting.
-  const due = t.status === "waiting" ? t.not_before : t.lease_expires_at;
+  // The column holds when the sweeper acts on the task: its lease end, or its not_before while
+  // waiting (only once no dependency blocks it: until then its last dependency's completion readies it).
+  const due = t.status === "waiting" ? (isBlocked(t) ? null : t.not_before) : t.lease_expires_at;
   const leaseMs = due ? Date.parse(due) : null;
-  return { status: t.status, repo: t.repo, sig: labelSignature(t.labels), rank: priorityRank(t.priority), key: t.idempotency_key, leaseMs };
+  return { status: t.status, repo: t.repo, sig: labelSignature(t.labels), rank: priorityRank(t.priority), key: t.idempotency_key, leaseMs, deps: waitingOn(t) };
 }
+
+const sameIds = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((id) => b.includes(id));
 
 /** When a finished task finished (ms), for the retention index; null while it is not finished. */
 function doneMs(t: Task): number | null {
@@ -77,10 +83,12 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
       // Not read by the batch: most likely a new task.
       if (q.insertTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, doneMs(task), json).changes === 1) {
         if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1);
+        for (const dep of row.deps!) q.insertDep.run(dep, task.id);
         return;
       }
       before = q.taskIndexRow.get(task.id) as TaskRow;
     }
+    writeDeps(task.id, before.deps ?? (q.dependenciesOf.all(task.id) as string[]), row.deps!);
     if (before.repo !== row.repo || before.sig !== row.sig || before.rank !== row.rank || before.key !== row.key) {
       q.putTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, doneMs(task), json);
     } else if (before.status !== row.status) {
@@ -95,11 +103,19 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
     if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1);
   }
 
-  /** Removes a task; a claimable one leaves its pending bucket. */
+  /** Keeps the task's task_deps rows equal to `deps`, writing only when they change. */
+  function writeDeps(id: string, before: readonly string[], deps: readonly string[]): void {
+    if (sameIds(before, deps)) return;
+    q.deleteDepsOf.run(id);
+    for (const dep of deps) q.insertDep.run(dep, id);
+  }
+
+  /** Removes a task; a claimable one leaves its pending bucket, a waiting one the dependency index. */
   function deleteTask(id: string, deltas: Deltas): void {
     const before = knownTasks.get(id) ?? (q.taskIndexRow.get(id) as TaskRow | undefined);
     if (!before) return;
     q.deleteTask.run(id);
+    if (before.deps === undefined || before.deps.length > 0) q.deleteDepsOf.run(id);
     if (isClaimable(before.status)) count(deltas, before.repo, before.sig, {}, -1);
   }
 

@@ -19,6 +19,7 @@ import {
 import { makeSqliteFilesPrivate } from "./private-file.js";
 import { migrate } from "./sqlite-schema.js";
 import { createSqliteWebhookCursors } from "./sqlite-webhooks.js";
+import { createSqliteSessions } from "./sqlite-sessions.js";
 import { createSqliteWriter, nodeRow, taskRow, type NodeRow, type TaskRow } from "./sqlite-writer.js";
 import { emptyCounts, type PendingQuery, type Store, type StoreCounts, type StoreOptions, type StoreTxReads } from "./types.js";
 
@@ -113,6 +114,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     getMessage: async (id) => parse<Message>(q.message.get(id)),
     listPending: async (query) => buckets.heads(query.labels, query.repos, query.limit).map((h) => parse<Task>(q.task.get(h.id))!),
     countClaimedWithKey: async (key) => q.claimedWithKey.get(key) as number,
+    listDependents: async (taskId) => q.dependents.all(taskId) as string[],
   };
 
   /**
@@ -185,14 +187,10 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
   const commit = createSqliteWriter({ db, q, buckets, retention, maxEventBytes, knownTasks, knownNodes });
 
   let closed = false;
-  const { transact, serial, onEvents } = createGroupTransact({
-    reads,
-    batchReads,
-    commit,
-    check() {
-      if (closed) throw new CoordError("UNAVAILABLE", "store is closed");
-    },
-  });
+  const assertOpen = () => {
+    if (closed) throw new CoordError("UNAVAILABLE", "store is closed");
+  };
+  const { transact, serial, onEvents } = createGroupTransact({ reads, batchReads, commit, check: assertOpen });
 
   return {
     backend: "sqlite",
@@ -267,9 +265,8 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
       return { oldest_id: q.oldestEvent.get() as number, last_id: q.lastEventId.get() as number };
     },
     onEvents,
-    ...createSqliteWebhookCursors(db, () => {
-      if (closed) throw new CoordError("UNAVAILABLE", "store is closed");
-    }),
+    ...createSqliteWebhookCursors(db, assertOpen),
+    ...createSqliteSessions(db, assertOpen),
     close() {
       // Waits for the running transaction, then refuses new ones.
       return serial(async () => {

@@ -84,6 +84,12 @@ export interface StoreTxReads {
    * the commit, so concurrent claims over several replicas never pass a key's limit.
    */
   countClaimedWithKey(key: string): Promise<number>;
+  /**
+   * Ids of the waiting tasks still blocked by task `taskId` (its dependents whose `blocked_by`
+   * names it; see `waitingOn`). In a transaction the answer is a condition of the commit, like
+   * a record read: a dependent created meanwhile makes a shared store run the transaction again.
+   */
+  listDependents(taskId: string): Promise<string[]>;
 }
 
 /**
@@ -140,11 +146,43 @@ export interface WebhookCursorStore {
 }
 
 /**
+ * A dashboard sign-in session (DESIGN §13), shared by every replica. The cookie's value is never
+ * stored: `id` is its SHA-256 (hex), so a copy of the store cannot sign anyone in.
+ */
+export interface SessionRecord {
+  id: string;
+  /** Names the token it was made from (see `tokenKey` in src/server/auth.ts), never the token itself. */
+  token_key: string;
+  /** Sent by the page in `X-CSRF-Token` on every mutating request. */
+  csrf: string;
+  created_ms: number;
+  expires_ms: number;
+}
+
+/** Bounds a new session is created within. */
+export interface SessionLimits {
+  /** Sessions one token may hold; creating one more ends its oldest. */
+  perToken: number;
+  /** Sessions in all; when full (after dropping expired ones) a new one is refused. */
+  total: number;
+}
+
+/** Sessions, by the hash of their cookie; expired ones count as gone. */
+export interface SessionStore {
+  /** Stores `session` atomically within `limits`; false when the total is full. */
+  createSession(session: SessionRecord, limits: SessionLimits, nowMs: number): Promise<boolean>;
+  /** The session if it exists and has not expired at `nowMs`. */
+  getSession(id: string, nowMs: number): Promise<SessionRecord | undefined>;
+  /** Ends a session (sign-out); true when it existed. */
+  deleteSession(id: string): Promise<boolean>;
+}
+
+/**
  * Where the coordinator keeps its state. Business rules live in the coordinator; a store only
  * keeps records, indexes them, and makes a transaction atomic (and, for shared stores, safe
  * across coordinator replicas).
  */
-export interface Store extends StoreTxReads, WebhookCursorStore {
+export interface Store extends StoreTxReads, WebhookCursorStore, SessionStore {
   readonly backend: "memory" | "sqlite" | "redis";
   /**
    * Runs `fn` as one atomic transaction and returns its result. `fn` may be run more than

@@ -1,5 +1,5 @@
 /**
- * The one build step of the end-to-end suites, which spawn bin/multiclaude-coord.js and so run
+ * The one build step of the end-to-end and browser suites, which spawn bin/multiclaude-coord.js and so run
  * dist/. Builds when dist/ is missing or older than src/ (CI builds before testing, so there it is
  * a no-op). Test files run in parallel: one build at a time, behind a lock directory. A failed
  * `tsc` fails the suite with its output, and leaves a marker so the next run builds again: an
@@ -25,8 +25,8 @@ function newest(dir: string): number {
 }
 
 function fresh(): boolean {
-  const main = join(DIST, "cli", "main.js");
-  return !existsSync(FAILED) && existsSync(main) && statSync(main).mtimeMs >= newest(join(ROOT, "src"));
+  const src = newest(join(ROOT, "src"));
+  return !existsSync(FAILED) && [join(DIST, "cli", "main.js"), join(DIST, "dashboard", "index.html")].every((f) => existsSync(f) && statSync(f).mtimeMs >= src);
 }
 
 export function ensureBuilt(): void {
@@ -48,6 +48,8 @@ export function ensureBuilt(): void {
     if (fresh()) return;
     try {
       execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "tsconfig.build.json")], { cwd: ROOT, stdio: "pipe" });
+      // The dashboard bundle (served at /), as `npm run build` makes it.
+      execFileSync(process.execPath, [join(ROOT, "scripts", "build-dashboard.mjs")], { cwd: ROOT, stdio: "pipe" });
       rmSync(FAILED, { force: true });
     } catch (err) {
       const e = err as { stdout?: Buffer; stderr?: Buffer; message: string };

@@ -107,7 +107,8 @@ describe("the OpenAPI document", () => {
     for (const [path, item] of Object.entries<any>(doc.paths)) {
       for (const [method, op] of Object.entries<any>(item)) {
         if (!op?.responses) continue;
-        if (["/health", "/ready", "/openapi.json"].includes(path)) expect(op.security, path).toEqual([]);
+        // Sign-out works without a session too (it then only clears the cookie).
+        if (["/health", "/ready", "/openapi.json"].includes(path) || `${method} ${path}` === "delete /session") expect(op.security, path).toEqual([]);
         else expect(Object.keys(op.responses), `${method} ${path}`).toContain("401");
       }
     }
@@ -229,6 +230,13 @@ describe("a scripted session: every operation, every error code, each answer che
     await stream.body?.cancel();
     expect((await raw("/api/v1/events/stream", { headers: { ...auth, "last-event-id": "x" } })).status).toBe(400);
     expect((await raw("/metrics", { headers: auth })).status).toBe(200);
+
+    // Dashboard sessions (DESIGN §13): sign in, read with the cookie, a mutation without the CSRF token, sign out.
+    const signIn = await call("POST", "/session", read);
+    const cookie = { token: null, headers: { cookie: signIn.headers.get("set-cookie")!.split(";")[0]! } };
+    expect((await call("GET", "/session", cookie)).body.data.role).toBe("read");
+    expectCode(await call("DELETE", "/session", cookie), 403, "CSRF_TOKEN_INVALID");
+    await call("DELETE", "/session", { ...cookie, headers: { ...cookie.headers, "x-csrf-token": signIn.body.data.csrf_token } });
 
     await call("GET", "/webhooks");
     await call("POST", "/webhooks/ci/test");

@@ -282,7 +282,7 @@ describe("meta routes", () => {
     expect(missing).toEqual([]);
     // Request bodies are described, and protected routes say they need the bearer token.
     expect(doc.paths["/tasks"].post.requestBody.content["application/json"].schema.properties).toHaveProperty("repo");
-    expect(doc.paths["/tasks/{id}/cancel"].post.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths["/tasks/{id}/cancel"].post.security).toEqual([{ bearerAuth: [] }, { sessionCookie: [] }]);
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
   });
 });

@@ -3,6 +3,7 @@ import type { Store } from "../../src/store/types.js";
 import { agentClaimSpecs } from "./conformance-agent-claims.js";
 import { claimSpecs } from "./conformance-claims.js";
 import { backoffSpecs, concurrencySpecs } from "./conformance-concurrency.js";
+import { dependencySpecs } from "./conformance-dependencies.js";
 import { eventBoundSpecs } from "./conformance-event-bounds.js";
 import { eventSpecs } from "./conformance-events.js";
 import { makeHarness, type Harness, type MakeStore } from "./conformance-harness.js";
@@ -10,6 +11,7 @@ import { identitySpecs } from "./conformance-identity.js";
 import { lifecycleSpecs } from "./conformance-lifecycle.js";
 import { metricSpecs } from "./conformance-metrics.js";
 import { retentionSpecs } from "./conformance-retention.js";
+import { sessionSpecs } from "./conformance-sessions.js";
 import { webhookCursorSpecs } from "./conformance-webhooks.js";
 import { scheduleSpecs, workflowSpecs } from "./conformance-workflow.js";
 
@@ -46,9 +48,11 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("retention and paging", () => retentionSpecs(h));
     describe("metrics reads", () => metricSpecs(h));
     describe("webhook cursors and leases", () => webhookCursorSpecs(h));
+    describe("dashboard sessions", () => sessionSpecs(h));
     describe("workflow: cordon, retry", () => workflowSpecs(h));
     describe("workflow: not_before", () => scheduleSpecs(h));
     describe("workflow: concurrency keys", () => concurrencySpecs(h));
     describe("workflow: retry backoff", () => backoffSpecs(h));
+    describe("workflow: depends_on", () => dependencySpecs(h));
   });
 }

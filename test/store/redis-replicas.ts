@@ -167,5 +167,94 @@ export function replicaSpecs(url: () => string, nextPrefix: () => string): void 
       expect(await b.store.countPending()).toBe(8);
       expect(typesOf((await a.coord.readEvents(0, 1000)).events).filter((t) => t === "task.orphaned")).toHaveLength(8);
     });
+    it("a dependent created on one replica while the other completes or cancels its dependency is never stranded waiting", async () => {
+      await open();
+      const reg = await a.register("n1", { maxWorkers: 100 });
+      const rounds = 40;
+      const ends: Promise<unknown>[] = [];
+      const creates: Promise<{ task: Task }>[] = [];
+      for (let i = 0; i < rounds; i++) {
+        const dep = await a.createTask();
+        await a.coord.tasks.claim(dep.id, { registration_id: reg, worker_name: `w${i}` });
+        creates.push(b.coord.tasks.create({ repo: "acme/app", description: `after ${i}`, depends_on: [dep.id] }));
+        ends.push(i % 2 ? a.coord.tasks.cancel(dep.id, "no") : a.coord.tasks.complete(dep.id, { registration_id: reg }));
+      }
+      await Promise.all(ends);
+      const created = await Promise.all(creates);
+      for (const [i, { task }] of created.entries()) {
+        const stored = (await a.store.getTask(task.id))!;
+        if (i % 2) expect(stored).toMatchObject({ status: "cancelled", cancel_reason: `dependency ${task.depends_on![0]} cancelled` });
+        else expect(stored).toMatchObject({ status: "pending", blocked_by: [] });
+      }
+      expect((await b.store.counts()).tasks.waiting).toBe(0);
+    });
+
+    // The two interleavings of that race, forced: one transaction is held between its read and
+    // its commit while the other commits.
+    for (const end of ["complete", "cancel"] as const) {
+      it(`a ${end} that read the dependency index before a dependent was created on the other replica runs again and settles it`, async () => {
+        await open();
+        const gate = holdAfter(stores[0]!, "listDependents");
+        const slow = makeHarness(gate.store, { t: a.now() });
+        const reg = await a.register("n1");
+        const dep = await a.createTask();
+        await a.coord.tasks.claim(dep.id, { registration_id: reg, worker_name: "w" });
+        const ending = end === "complete" ? slow.coord.tasks.complete(dep.id, { registration_id: reg }) : slow.coord.tasks.cancel(dep.id, null);
+        await gate.reached;
+        const { task } = await b.coord.tasks.create({ repo: "acme/app", description: "next", depends_on: [dep.id] });
+        expect(task.status).toBe("waiting");
+        gate.release();
+        await ending;
+        expect(await b.store.getTask(task.id)).toMatchObject(end === "complete" ? { status: "pending", blocked_by: [] } : { status: "cancelled" });
+        await slow.coord.stop();
+      });
+    }
+
+    it("a create that read its dependency before the other replica completed it runs again and is not left waiting", async () => {
+      await open();
+      const gate = holdAfter(stores[1]!, "getTask");
+      const slow = makeHarness(gate.store, { t: a.now() });
+      const reg = await a.register("n1");
+      const dep = await a.createTask();
+      await a.coord.tasks.claim(dep.id, { registration_id: reg, worker_name: "w" });
+      const creating = slow.coord.tasks.create({ repo: "acme/app", description: "next", depends_on: [dep.id] });
+      await gate.reached;
+      await a.coord.tasks.complete(dep.id, { registration_id: reg });
+      gate.release();
+      const { task } = await creating;
+      expect(task).toMatchObject({ status: "pending", blocked_by: [] });
+      expect(await a.store.getTask(task.id)).toEqual(task);
+      await slow.coord.stop();
+    });
   });
+}
+
+/**
+ * The store with its first transaction read of `method` held (after the read, before the commit)
+ * until `release()`; `reached` resolves once it is held. Later runs pass straight through.
+ */
+function holdAfter(inner: Store, method: "listDependents" | "getTask") {
+  let reach!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((r) => (reach = r));
+  const released = new Promise<void>((r) => (release = r));
+  let held = false;
+  const store: Store = {
+    ...inner,
+    transact: (fn) =>
+      inner.transact((tx) => {
+        const read = tx[method] as (id: string) => Promise<unknown>;
+        const gated = async (id: string) => {
+          const result = await read(id);
+          if (!held) {
+            held = true;
+            reach();
+            await released;
+          }
+          return result;
+        };
+        return fn({ ...tx, [method]: gated });
+      }),
+  };
+  return { store, reached, release };
 }

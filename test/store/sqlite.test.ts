@@ -16,7 +16,9 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** What undoes each migration, newest first: to test the migrations of an older file. */
 const UNDO: Record<number, string> = {
-  6: "DROP INDEX tasks_claimed_by_key;",
+  8: "DROP INDEX tasks_claimed_by_key;",
+  7: "DROP TABLE sessions;",
+  6: "DROP TABLE task_deps;",
   5: "DROP INDEX tasks_waiting;",
   4: "DROP TABLE webhook_cursors;",
   3: "DROP INDEX tasks_done; ALTER TABLE tasks DROP COLUMN done_ms; DROP INDEX messages_acked; ALTER TABLE messages DROP COLUMN acked_ms;",

@@ -117,6 +117,7 @@ export function eventRoutes(app: FastifyInstance, coordinator: Coordinator, opti
         else openPerToken.delete(owner);
       });
       sse.authorization = request.headers.authorization;
+      sse.sessionId = request.session?.record.id;
       options.streams.add(sse);
 
       try {

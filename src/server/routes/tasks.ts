@@ -34,8 +34,9 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     url: "/tasks",
     access: "node",
     operationId: "createTask",
-    errors: ["IDEMPOTENCY_CONFLICT"],
-    summary: "Create a task (201); the same idempotency_key returns the first task (200); `warnings` when no online node could take it",
+    errors: ["IDEMPOTENCY_CONFLICT", "TASK_NOT_FOUND"],
+    summary:
+      "Create a task (201); the same idempotency_key returns the first task (200); `warnings` when no online node could take it or a dependency already failed (the task is then cancelled at once)",
     tags,
     body: S.CreateTaskBody,
     status: [201, 200],

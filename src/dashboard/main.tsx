@@ -1,0 +1,3 @@
+import { render } from "preact";
+
+render(<main>multiclaude-coord</main>, document.getElementById("app")!);
