@@ -103,6 +103,7 @@ complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks create"' -l labe
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks create"' -l max-attempts -x -d 'claims before the task fails for good'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks create"' -l idempotency-key -x -d 'same key → same task'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks create"' -l not-before -x -d 'waiting until then: ISO time or +10m, +2h, +1d'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks create"' -l depends-on -x -d 'waiting until that task completed; cancelled if it fails'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks create"' -l concurrency-key -x -d 'at most --concurrency-limit tasks with this key are claimed at once'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks create"' -l concurrency-limit -x -d 'how many tasks of the key may be claimed at once'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks create"' -l quiet -s q -d 'print only the task id'

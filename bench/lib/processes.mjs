@@ -60,9 +60,10 @@ export async function startRedis() {
 
 /**
  * The real coordinator (`multiclaude-coord serve`) in a child process, rate limits off,
- * on a store URL (`memory://`, `sqlite://…`, `redis://…`).
+ * on a store URL (`memory://`, `sqlite://…`, `redis://…`). `nodeArgs` (default: the words of
+ * `$BENCH_NODE_ARGS`, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) go to its node process.
  */
-export async function startCoordinator(store, extra = "") {
+export async function startCoordinator(store, extra = "", { nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "mcc-bench-"));
   const storeUrl = store === "sqlite" ? `sqlite://${join(dir, "bench.db")}` : store;
   const config = join(dir, "coordination.yaml");
@@ -70,7 +71,7 @@ export async function startCoordinator(store, extra = "") {
     config,
     `server:\n  listen_addr: "127.0.0.1:0"\n  auth:\n    tokens: ["${TOKEN}"]\n  rate_limit:\n    enabled: false\n    max_streams_per_token: 5000\nstore: "${storeUrl}"\n${extra}`,
   );
-  const proc = spawn(process.execPath, [BIN, "--json", "serve", "--config", config, "--log-level", "silent"], {
+  const proc = spawn(process.execPath, [...nodeArgs, BIN, "--json", "serve", "--config", config, "--log-level", "silent"], {
     env: { ...process.env, HOME: dir, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });

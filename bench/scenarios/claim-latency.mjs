@@ -3,11 +3,31 @@ import { createApi, registerNodes } from "../lib/api.mjs";
 import { sleep, summarize } from "../lib/stats.mjs";
 
 /**
- * Scenario 1: 50 nodes long-poll `POST /tasks/claim`; tasks are created at a steady rate; the
- * latency is from sending the create to the node holding the claim answer.
+ * `n` waiting tasks (DESIGN §11) that stay waiting through a run: half scheduled an hour ahead,
+ * half depending on a task no node can claim (labels nobody has). They must not slow claims.
  */
-export async function claimLatency(coordinator, { nodes = 50, rate = 200, seconds = 5, warmupSeconds = 1 } = {}) {
+async function createWaiting(api, n) {
+  const anchor = await api.call("POST", "/tasks", { repo: "bench-waiting", description: "never claimed", labels: { pool: "nobody" } });
+  const notBefore = new Date(Date.now() + 3_600_000).toISOString();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      for (let i = next++; i < n; i = next++) {
+        const body = { repo: "bench-waiting", description: `waiting ${i}` };
+        await api.call("POST", "/tasks", i % 2 ? { ...body, not_before: notBefore } : { ...body, depends_on: [anchor.id] });
+      }
+    }),
+  );
+}
+
+/**
+ * Scenario 1: 50 nodes long-poll `POST /tasks/claim`; tasks are created at a steady rate; the
+ * latency is from sending the create to the node holding the claim answer. `waiting`: that many
+ * waiting tasks are present throughout (issue 14: claims must not regress with 10,000).
+ */
+export async function claimLatency(coordinator, { nodes = 50, rate = 200, seconds = 5, warmupSeconds = 1, waiting = 0 } = {}) {
   const api = createApi(coordinator.url, nodes + 16);
+  if (waiting > 0) await createWaiting(api, waiting);
   const regs = await registerNodes(api, nodes, (i) => ({ node_id: `lat-${i}`, capacity: { max_workers: 4 } }));
   // By the index in the description: the claim can come back before the create's own answer.
   const sentAt = [];

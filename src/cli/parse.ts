@@ -9,6 +9,11 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** A repeatable flag that also takes comma lists (`--type a,b --type c`): the values, trimmed, empty ones dropped. */
+export function splitList(values: readonly string[]): string[] {
+  return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
+}
+
 /** `["pool=gpu", "region=us"]` → labels; `key=value` on the command line (DESIGN section 8). */
 export function parseLabels(values: string[] | undefined, flag = "--label"): Labels {
   const labels: Labels = {};

@@ -89,8 +89,8 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
     registration.problem("offline_threshold", "must be longer than registration.heartbeat_interval");
   }
   const store = root.string("store") ?? server.string("store") ?? defaultStoreUrl(env);
-  if (!/^(sqlite|memory|redis|rediss):\/\//.test(store)) {
-    root.problem("store", `expected sqlite://PATH, memory:// or redis://HOST:PORT/DB, got ${JSON.stringify(store)}`);
+  if (!/^(sqlite|memory|redis|rediss|redis\+sentinel|rediss\+sentinel):\/\//.test(store)) {
+    root.problem("store", `expected sqlite://PATH, memory://, redis://HOST:PORT/DB or redis+sentinel://HOST:PORT,…/MASTERNAME/DB, got ${JSON.stringify(store)}`);
   }
   return {
     listen,

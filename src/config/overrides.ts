@@ -79,8 +79,8 @@ export function resolveServerConfig(config: Config, flags: ServerFlags = {}): Se
     }
   }
   if (flags.store !== undefined) {
-    if (!/^(sqlite|memory|redis|rediss):\/\//.test(flags.store)) {
-      problems.push(`--store: expected sqlite://PATH, memory:// or redis://HOST:PORT/DB, got ${JSON.stringify(flags.store)}`);
+    if (!/^(sqlite|memory|redis|rediss|redis\+sentinel|rediss\+sentinel):\/\//.test(flags.store)) {
+      problems.push(`--store: expected sqlite://PATH, memory://, redis://HOST:PORT/DB or redis+sentinel://HOST:PORT,…/MASTERNAME/DB, got ${JSON.stringify(flags.store)}`);
     }
     s.store = flags.store;
   }

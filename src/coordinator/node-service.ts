@@ -1,7 +1,7 @@
 import { CoordError } from "../core/errors.js";
 import { checkRegister, checkRegistrationOwner, type Caller } from "../core/identity.js";
 import { newSecretId } from "../core/ids.js";
-import { agentsInRepo, diffAgents, onlyRepo } from "../core/nodes.js";
+import { agentsInRepo, diffAgents, isRepeatHeartbeat, onlyRepo, repeatHeartbeatWindowMs } from "../core/nodes.js";
 import { DEFAULT_PAGE, MAX_PAGE, toPage } from "../core/paging.js";
 import { capReport } from "../core/report.js";
 import { setCordon } from "../core/workflow.js";
@@ -125,6 +125,8 @@ export function createNodeService(ctx: CoordinatorContext) {
         };
         if (truncated) next.report_truncated = true;
         else delete next.report_truncated;
+        // The same report again soon after the last write: nothing to store (see repeatHeartbeatWindowMs).
+        if (isRepeatHeartbeat(node, next, now.getTime(), repeatHeartbeatWindowMs(ctx))) return { node, cancelled: node.cancelled_tasks.map((c) => c.task_id) };
         if (node.status !== "online") tx.emit({ type: "node.online", data: { node_id: node.id, ts } });
         if (input.agents) {
           const fallbackRepo = { before: onlyRepo(node.repos), after: onlyRepo(next.repos) };

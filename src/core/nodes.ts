@@ -60,3 +60,26 @@ export function parseAddress(address: string): { agent: string; node?: string } 
   if (at <= 0) return { agent: address };
   return { agent: address.slice(0, at), node: address.slice(at + 1) };
 }
+
+/**
+ * How long after its last stored sign of life a heartbeat that repeats a node's report unchanged
+ * may go unwritten (DESIGN §4 liveness): half the heartbeat interval, and small enough against
+ * the offline threshold and the claim timeout that neither can run out because of it. The
+ * stored `last_seen` (which every replica's sweep reads) is then at most this much older than
+ * the last heartbeat, and a node heartbeating every interval is still written on every one; what
+ * it bounds is the writes of a node that heartbeats faster than that (with defaults: 15 s).
+ */
+export function repeatHeartbeatWindowMs(t: { heartbeatIntervalMs: number; offlineThresholdMs: number; claimTimeoutMs: number }): number {
+  return Math.max(0, Math.min(t.heartbeatIntervalMs / 2, (t.offlineThresholdMs - t.heartbeatIntervalMs) / 4, t.claimTimeoutMs / 10));
+}
+
+/**
+ * True when a heartbeat changes nothing but `last_seen`, and the stored `last_seen` is recent
+ * (within `windowMs` of `nowMs`): nothing needs writing, no event is due and no lease is near
+ * its end. Any other difference (status, health, agents, metrics, repos, capacity, expired
+ * cancellations) is written as usual.
+ */
+export function isRepeatHeartbeat<N extends { last_seen: string }>(before: N, after: N, nowMs: number, windowMs: number): boolean {
+  if (!(nowMs - Date.parse(before.last_seen) < windowMs)) return false;
+  return JSON.stringify({ ...before, last_seen: "" }) === JSON.stringify({ ...after, last_seen: "" });
+}

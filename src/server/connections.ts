@@ -48,11 +48,10 @@ export function connectionFastifyOptions(limits: ConnectionLimits, https: unknow
  * answers 429 past it.
  */
 export function installConnectionLimits(app: FastifyInstance, limits: ConnectionLimits, behindProxy: boolean): void {
-  app.addHook("onRequest", async (request, reply) => {
-    if (request.url.length > MAX_URL_LENGTH) {
-      reply.header("connection", "close");
-      return sendError(reply, new CoordError("URI_TOO_LONG", `the URL is too long (at most ${MAX_URL_LENGTH} characters)`, { limit: MAX_URL_LENGTH }));
-    }
+  app.addHook("onRequest", (request, reply, done) => {
+    if (request.url.length <= MAX_URL_LENGTH) return done();
+    reply.header("connection", "close");
+    sendError(reply, new CoordError("URI_TOO_LONG", `the URL is too long (at most ${MAX_URL_LENGTH} characters)`, { limit: MAX_URL_LENGTH }));
   });
   const server = app.server;
   server.maxConnections = limits.max_connections;

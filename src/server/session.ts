@@ -74,8 +74,11 @@ export function createSessions(options: SessionOptions) {
     const value = readCookie(request.headers.cookie, SESSION_COOKIE);
     if (!value || value.length > 100) return undefined;
     const record = await store.getSession(hashId(value), now());
-    const actor = record && auth.actorOfKey(record.token_key);
-    return record && actor ? { record, actor } : undefined;
+    if (!record) return undefined;
+    const actor = auth.actorOfKey(record.token_key);
+    // Its token was removed: the session ends for good (putting the token back does not revive it).
+    if (!actor) await store.deleteSession(record.id);
+    return actor ? { record, actor } : undefined;
   }
 
   return {
@@ -145,6 +148,7 @@ export function createSessions(options: SessionOptions) {
           const record = await store.getSession(id, now()).catch(() => "unknown" as const);
           if (record === "unknown") continue; // the store is away: the stream's own reads will tell
           if (record && auth.actorOfKey(record.token_key)) continue;
+          if (record) await store.deleteSession(record.id).catch(() => undefined);
           for (const s of streams) if (s.sessionId === id) s.close();
         }
       };

@@ -3,11 +3,12 @@ import { join } from "node:path";
 import { CoordError } from "../core/errors.js";
 import { createMemoryStore } from "./memory.js";
 import { redactUrl } from "./redact-url.js";
+import { parseRedisUrl } from "./redis-url.js";
 import type { Store, StoreOptions } from "./types.js";
 
 export type { Store, StoreOptions, StoreTx } from "./types.js";
 
-const USAGE = "use memory://, sqlite://PATH (sqlite:///abs/path) or redis://HOST:PORT/DB";
+const USAGE = "use memory://, sqlite://PATH (sqlite:///abs/path), redis://HOST:PORT/DB or redis+sentinel://HOST:PORT,HOST:PORT/MASTERNAME/DB";
 
 function invalid(url: string, why: string): CoordError {
   return new CoordError("INVALID_REQUEST", `store URL "${redactUrl(url)}": ${why} (${USAGE})`, {
@@ -23,21 +24,9 @@ export function sqlitePathOf(url: string): string {
   return rest;
 }
 
-function checkRedisUrl(url: string): void {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw invalid(url, "not a valid URL");
-  }
-  if (!parsed.hostname) throw invalid(url, "redis:// needs a host");
-  const db = parsed.pathname.replace(/^\//, "");
-  if (db !== "" && !/^\d{1,2}$/.test(db)) throw invalid(url, `database "${db}" must be a number`);
-}
-
 /**
  * Opens the store a URL names: `memory://`, `sqlite://PATH`, `redis://HOST:PORT/DB`
- * (`rediss://` for TLS). Heavy drivers are imported only when their scheme is used.
+ * (`rediss://` for TLS), `redis+sentinel://HOST:PORT,…/MASTERNAME/DB` (see redis-url.ts). Heavy drivers are imported only when their scheme is used.
  * A URL of any other shape throws `CoordError("INVALID_REQUEST")`.
  */
 export async function createStore(url: string, options: StoreOptions = {}): Promise<Store> {
@@ -52,15 +41,16 @@ export async function createStore(url: string, options: StoreOptions = {}): Prom
       return createSqliteStore(sqlitePathOf(url), options);
     }
     case "redis":
-    case "rediss": {
-      checkRedisUrl(url);
-      // `?prefix=team-a:` keeps several deployments apart in one Redis database.
-      const parsed = new URL(url);
-      const prefix = parsed.searchParams.get("prefix");
-      if (prefix !== null && !/^[A-Za-z0-9._:-]{1,64}$/.test(prefix)) throw invalid(url, "prefix must be 1-64 of [A-Za-z0-9._:-]");
-      parsed.search = "";
+    case "rediss":
+    case "redis+sentinel":
+    case "rediss+sentinel": {
+      try {
+        parseRedisUrl(url);
+      } catch (err) {
+        throw invalid(url, (err as Error).message);
+      }
       const { createRedisStore } = await import("./redis.js");
-      return createRedisStore(parsed.toString(), { ...options, keyPrefix: prefix ?? options.keyPrefix });
+      return createRedisStore(url, options);
     }
     default:
       throw invalid(url, scheme ? `unsupported scheme "${scheme}://"` : "missing scheme");

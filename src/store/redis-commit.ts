@@ -30,6 +30,8 @@ export interface RedisCommitOptions {
   maxEventBytes?: number;
   /** How many times a commit whose answer was lost is sent again to learn its outcome. */
   resendAttempts?: number;
+  /** Runs after every applied commit that wrote, before it is answered (replica wait, redis-replica-wait.ts). */
+  afterWrite?: () => Promise<void>;
 }
 
 /**
@@ -89,6 +91,7 @@ export function createRedisCommit(options: RedisCommitOptions) {
     }
     const [ok, first] = reply;
     if (ok !== 1) return null;
+    if (!readOnly) await options.afterWrite?.();
     return ws.events.map((e, i) => ({ id: first! + i, type: e.type, data: e.data }));
   };
 }

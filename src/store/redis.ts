@@ -13,6 +13,8 @@ import { upgradeRedisLayout } from "./redis-upgrade.js";
 import { createRedisWebhookCursors } from "./redis-webhooks.js";
 import { createRedisSessions } from "./redis-sessions.js";
 import { createReadSet, createRedisReads, defineScripts, rc } from "./redis-reads.js";
+import { createReplicaWait } from "./redis-replica-wait.js";
+import { parseRedisUrl } from "./redis-url.js";
 import { emptyCounts, type PendingBucket, type Store, type StoreOptions, type StoreTx } from "./types.js";
 
 export interface RedisStoreOptions extends StoreOptions {
@@ -45,13 +47,16 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
   const retention = options.retention ?? 10_000;
   const maxEventBytes = options.maxEventBytes ?? DEFAULT_EVENT_MAX_BYTES;
   const maxAttempts = options.maxAttempts ?? 100;
-  const k = createRedisKeys(options.keyPrefix ?? "mcc:");
+  // redis://, rediss:// or redis+sentinel:// (redis-url.ts); `?prefix=` before options.keyPrefix.
+  const target = parseRedisUrl(url);
+  const k = createRedisKeys(target.keyPrefix ?? options.keyPrefix ?? "mcc:");
   const safeUrl = redactUrl(url);
   // A command in flight when the connection drops must not be sent again by the driver: a commit
   // could apply twice. The commit re-sends its own (same transaction id, see redis-commit.ts);
   // other commands in flight fail, and a transaction whose read failed that way runs again.
+  const clientOptions = { lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true, autoResendUnfulfilledCommands: false };
   const client = defineScripts(
-    new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true, autoResendUnfulfilledCommands: false }),
+    typeof target.connect === "string" ? new Redis(target.connect, clientOptions) : new Redis({ ...target.connect, ...clientOptions }),
   );
   settleDroppedCommands(client);
   // The subscriber only subscribes (and ioredis subscribes again after a reconnect).
@@ -98,7 +103,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
   const catchUpTimer = setInterval(() => void feed.catchUp(), options.catchUpIntervalMs ?? 1000);
   catchUpTimer.unref();
 
-  const commit = createRedisCommit({ client, keys: k, retention, maxEventBytes });
+  const commit = createRedisCommit({ client, keys: k, retention, maxEventBytes, afterWrite: createReplicaWait(client, target) });
 
   /** After a lost race: a short, growing, jittered pause, so racing replicas spread out. */
   async function backoff(attempt: number): Promise<void> {

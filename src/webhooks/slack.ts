@@ -50,7 +50,7 @@ export function slackText(event: CoordEvent): string {
     case "task.retried":
       return esc(`🔁 ${task} queued again${str(d.from) ? ` (was ${str(d.from)})` : ""}`);
     case "task.ready":
-      return esc(`⏰ ${task} is ready: its not_before came, it can be claimed now`);
+      return esc(`⏰ ${task} is ready: ${str(d.dependency) ? `its dependency ${str(d.dependency)} completed` : "its not_before came"}, it can be claimed now`);
     case "node.cordoned":
       return esc(`🚧 node ${node} cordoned: it takes no new tasks${Array.isArray(d.claimed_tasks) ? ` (${d.claimed_tasks.length} still running)` : ""}`);
     case "node.uncordoned":

@@ -122,11 +122,13 @@ describe("messages", () => {
     const regA = await registerNode(server, "machine-a");
     const regB = await registerNode(server, "machine-b");
     okData(await heartbeat(server, regA, { agents: [agent("supervisor", { repo: "my-repo" })] }));
-    clock.advance(1000);
+    // Further apart than the window in which a repeated heartbeat is not written (15 s here, see
+    // repeatHeartbeatWindowMs): "most recently seen" is exact to that window.
+    clock.advance(16_000);
     okData(await heartbeat(server, regB, { agents: [agent("supervisor", { repo: "my-repo" })] }));
     expect(okData(await send({ from: "x@machine-a", to: "supervisor", repo: "my-repo", body: "1" }), 201).to_node).toBe("machine-b");
 
-    clock.advance(1000);
+    clock.advance(16_000);
     okData(await heartbeat(server, regA));
     expect(okData(await send({ from: "x@machine-a", to: "supervisor", repo: "my-repo", body: "2" }), 201).to_node).toBe("machine-a");
 

@@ -99,4 +99,34 @@ describe("workflow commands", () => {
     expect(bad.stderr).toMatch(/concurrency_limit: needs a concurrency_key/);
     expect((await cli("tasks", "create", "--repo", "db", "--description", "x", "--concurrency-key", "k", "--concurrency-limit", "0")).code).toBe(2);
   });
+
+  it("tasks create --depends-on waits for the dependency (shown by tasks show and --status waiting), runs after it, is cancelled with it; 3 for an unknown one", async () => {
+    const api = await json("tasks", "create", "--repo", "web", "--description", "add the API");
+    const docs = await json("tasks", "create", "--repo", "web", "--description", "write the docs");
+    const client = await json("tasks", "create", "--repo", "web", "--description", "write the client", "--depends-on", `${api.id},${docs.id}`, "--depends-on", api.id);
+    expect(client).toMatchObject({ status: "waiting", depends_on: [api.id, docs.id], blocked_by: [api.id, docs.id] });
+    expect((await json("tasks", "list", "--status", "waiting")).tasks.map((x: { id: string }) => x.id)).toEqual([client.id]);
+    const shown = (await cli("tasks", "show", client.id)).stdout;
+    expect(shown).toMatch(new RegExp(`^depends on\\s+${api.id}, ${docs.id}$`, "m"));
+    expect(shown).toMatch(new RegExp(`^blocked by\\s+${api.id}, ${docs.id}$`, "m"));
+
+    for (const id of [api.id, docs.id]) {
+      await json("tasks", "claim", id, "--worker", "w1");
+      await json("tasks", "complete", id);
+    }
+    expect(await json("tasks", "show", client.id)).toMatchObject({ status: "pending", blocked_by: [] });
+    expect((await cli("tasks", "show", client.id)).stdout).toMatch(/^blocked by\s+-$/m);
+
+    // Cancelling a dependency cancels the dependent; one created after that is cancelled at once, with a warning.
+    const then = await json("tasks", "create", "--repo", "web", "--description", "then", "--depends-on", client.id);
+    await json("tasks", "cancel", client.id);
+    expect(await json("tasks", "show", then.id)).toMatchObject({ status: "cancelled", cancel_reason: `dependency ${client.id} cancelled` });
+    const late = await cli("tasks", "create", "--repo", "web", "--description", "late", "--depends-on", client.id);
+    expect(late.code, late.stderr).toBe(0);
+    expect(late.stderr).toMatch(new RegExp(`cancelled at once: dependency ${client.id} cancelled`));
+
+    const unknown = await cli("tasks", "create", "--repo", "web", "--description", "x", "--depends-on", "task-ghost");
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toMatch(/dependency task-ghost not found \(TASK_NOT_FOUND\)/);
+  });
 });

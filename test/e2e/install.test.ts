@@ -76,6 +76,11 @@ describe("npm install -g of the packed tarball, clean HOME", () => {
       const status = await installed(["--url", url, "--json", "status"]);
       expect(status.code).toBe(0);
       expect(JSON.parse(status.stdout)).toMatchObject({ store: "memory" });
+      // The dashboard's bundle shipped in the package, and the page finds its assets.
+      const page = await fetch(`${url}/`);
+      expect(page.status).toBe(200);
+      const script = /src="(\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+      expect((await fetch(`${url}${script}`)).status).toBe(200);
     } finally {
       serve.kill("SIGTERM");
     }

@@ -84,6 +84,33 @@ describe("token rotation with SIGHUP (real process)", () => {
     expect(serve.proc.exitCode).toBeNull();
   });
 
+  it("ends the dashboard sessions of a token removed by SIGHUP, and keeps the others", async () => {
+    home = mkdtempSync(join(tmpdir(), "mcc-rotate-"));
+    const config = join(home, "coordination.yaml");
+    writeConfig(config, [OLD, NEW]);
+    serve = await spawnServe(["--listen", "127.0.0.1:0", "--config", config], { home });
+    const signIn = async (token: string) => {
+      const res = await fetch(`${serve!.url}/api/v1/session`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(201);
+      return res.headers.get("set-cookie")!.split(";")[0]!;
+    };
+    const withCookie = async (cookie: string) => (await fetch(`${serve!.url}/api/v1/status`, { headers: { cookie } })).status;
+    const oldSession = await signIn(OLD);
+    const newSession = await signIn(NEW);
+    expect(await withCookie(oldSession)).toBe(200);
+
+    writeConfig(config, [NEW]);
+    serve.proc.kill("SIGHUP");
+    await until(() => serve!.stderr().includes("configuration reloaded"), "the reload");
+    expect(await withCookie(oldSession)).toBe(401);
+    expect(await withCookie(newSession)).toBe(200);
+    // Ended for good: putting the token back does not bring the session back.
+    writeConfig(config, [OLD, NEW]);
+    serve.proc.kill("SIGHUP");
+    await until(() => serve!.stderr().split("configuration reloaded").length === 3, "the second reload");
+    expect(await withCookie(oldSession)).toBe(401);
+  });
+
   it("a broken config on SIGHUP keeps the running tokens", async () => {
     home = mkdtempSync(join(tmpdir(), "mcc-rotate-"));
     const config = join(home, "coordination.yaml");

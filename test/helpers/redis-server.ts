@@ -21,10 +21,15 @@ export function findRedisServer(): string | undefined {
 export interface RedisServer {
   url: string;
   port: number;
+  /** Its temp folder (config files of a sentinel live there). */
+  dir: string;
+  pid: number;
   stop(): Promise<void>;
+  /** SIGKILL, as a crash: no shutdown, nothing flushed. */
+  kill(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once("error", reject);
@@ -45,18 +50,24 @@ function canConnect(port: number): Promise<boolean> {
 
 /**
  * Starts a throwaway `redis-server` on a free loopback port with its own temp folder and no
- * persistence. `stop()` ends it and removes the folder.
+ * persistence (`extraArgs`, e.g. `--replicaof 127.0.0.1 PORT`, are added). `stop()` ends it and
+ * removes the folder.
  */
-export async function startRedisServer(): Promise<RedisServer> {
-  const bin = findRedisServer();
-  if (!bin) throw new Error("redis-server is not installed (apt-get install redis-server); it is required when CI is set");
+export async function startRedisServer(extraArgs: string[] = []): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), "mcc-redis-"));
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    bin,
-    ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--protected-mode", "no"],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--protected-mode", "no"];
+  return spawnRedis([...args, ...extraArgs], port, dir);
+}
+
+/**
+ * Runs `redis-server ARGS` (a server, or a sentinel with `CONF --sentinel`) that listens on
+ * `port`, and waits until it accepts connections. Owns `dir`: removed on stop.
+ */
+export async function spawnRedis(args: string[], port: number, dir: string): Promise<RedisServer> {
+  const bin = findRedisServer();
+  if (!bin) throw new Error("redis-server is not installed (apt-get install redis-server); it is required when CI is set");
+  const child: ChildProcess = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
@@ -70,16 +81,24 @@ export async function startRedisServer(): Promise<RedisServer> {
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+  const ended = () => child.exitCode !== null || child.signalCode !== null;
   return {
     url: `redis://127.0.0.1:${port}/0`,
     port,
+    dir,
+    pid: child.pid!,
     async stop() {
-      if (child.exitCode === null) {
+      if (!ended()) {
         child.kill("SIGTERM");
         await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-        if (child.exitCode === null) child.kill("SIGKILL");
+        if (!ended()) child.kill("SIGKILL");
       }
       rmSync(dir, { recursive: true, force: true });
+    },
+    async kill() {
+      if (ended()) return;
+      child.kill("SIGKILL");
+      await exited;
     },
   };
 }

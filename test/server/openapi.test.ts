@@ -107,8 +107,8 @@ describe("the OpenAPI document", () => {
     for (const [path, item] of Object.entries<any>(doc.paths)) {
       for (const [method, op] of Object.entries<any>(item)) {
         if (!op?.responses) continue;
-        // Sign-out works without a session too (it then only clears the cookie).
-        if (["/health", "/ready", "/openapi.json"].includes(path) || `${method} ${path}` === "delete /session") expect(op.security, path).toEqual([]);
+        // Sign-out works without a session too (it then only clears the cookie); GET /session says whether one is signed in.
+        if (["/health", "/ready", "/openapi.json"].includes(path) || ["delete /session", "get /session"].includes(`${method} ${path}`)) expect(op.security, path).toEqual([]);
         else expect(Object.keys(op.responses), `${method} ${path}`).toContain("401");
       }
     }
@@ -166,6 +166,9 @@ describe("a scripted session: every operation, every error code, each answer che
     expectCode(badEnum, 400, "INVALID_REQUEST");
     expect(badEnum.body.details.fields).toEqual([{ field: "body.priority", message: "must be one of critical, high, medium, low" }]);
 
+    // depends_on: a waiting task (its schema fields checked), and a dependency that does not exist.
+    expect((await call("POST", "/tasks", { ...node, body: { repo: "repo-1", description: "after", depends_on: [t1] } })).body.data).toMatchObject({ status: "waiting", blocked_by: [t1] });
+    expectCode(await call("POST", "/tasks", { ...node, body: { repo: "repo-1", description: "after", depends_on: ["task-missing"] } }), 404, "TASK_NOT_FOUND");
     await call("GET", "/tasks?repo=repo-1", read);
     await call("GET", "/tasks/pending?labels=pool:gpu", read);
     await call("GET", `/tasks/${t1}`, read);

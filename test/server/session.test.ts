@@ -55,6 +55,7 @@ describe("dashboard sessions", () => {
     expect(again.body.data).toMatchObject({ role: "read", via: "session", csrf_token: csrf });
     // Without the cookie, nothing.
     expect((await server.api("GET", "/tasks", { token: null })).status).toBe(401);
+    expect((await server.api("GET", "/session", { token: null })).body.data).toMatchObject({ signed_in: false, role: null });
   });
 
   it("needs the CSRF token for a mutation made with the cookie, and the role for it", async () => {
@@ -117,6 +118,14 @@ describe("dashboard sessions", () => {
     });
     await stream.ended;
     expect((await server.api("GET", "/status", withCookie(reader.cookie))).status).toBe(401);
+    // Ended for good: the token coming back does not bring the session back.
+    const tokens = [
+      { token: TOKENS.admin, role: "read" as const, name: "admin" },
+      { token: TOKENS.node, role: "node" as const, name: "node" },
+      { token: TOKENS.read, role: "read" as const, name: "reader" },
+    ];
+    server.app.coordAuth.setTokens({ required: true, tokens });
+    expect((await server.api("GET", "/status", withCookie(reader.cookie))).status).toBe(401);
     // The admin token stays, demoted to read: its session reads, and may no longer cancel.
     expect(adminStream.isEnded).toBe(false);
     const task = await createTask(server, {});
@@ -162,7 +171,7 @@ describe("dashboard sessions", () => {
 });
 
 describe("the dashboard's files", () => {
-  beforeAll(() => ensureBuilt());
+  beforeAll(() => ensureBuilt(), 180_000);
 
   it("serves / and its assets with a strict CSP, nosniff, and cache headers by kind", async () => {
     const server = await start();

@@ -28,6 +28,7 @@ describe("Slack format: one readable sentence per event", () => {
     expect(slackText(ev("node.cordoned", { node_id: "machine-b", claimed_tasks: ["a", "b"] }))).toBe("🚧 node machine-b cordoned: it takes no new tasks (2 still running)");
     expect(slackText(ev("task.retried", { task_id: "t", repo: "r", from: "failed" }))).toBe("🔁 t (r) queued again (was failed)");
     expect(slackText(ev("task.ready", { task_id: "t", repo: "r", not_before: "2030-01-01T10:00:00.000Z" }))).toBe("⏰ t (r) is ready: its not_before came, it can be claimed now");
+    expect(slackText(ev("task.ready", { task_id: "t", repo: "r", not_before: null, dependency: "task-a" }))).toBe("⏰ t (r) is ready: its dependency task-a completed, it can be claimed now");
     expect(slackText(ev("task.failed", { task_id: "t", reason: "<!channel> & <http://evil|click>" }))).toBe("❌ t failed: &lt;!channel&gt; &amp; &lt;http://evil|click&gt;");
   });
 

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { Client } from "../../client/client.js";
 import type { StreamEvent } from "../../client/types.js";
 import type { Output } from "../output/output.js";
-import { collect, intArg, SERVER_LIMITS } from "../parse.js";
+import { collect, intArg, SERVER_LIMITS, splitList } from "../parse.js";
 import { examples } from "../help.js";
 import type { Runner } from "../runner.js";
 
@@ -99,7 +99,7 @@ export function registerEvents(program: Command, run: Runner): void {
     .action(
       run<EventsOptions>(async (ctx, opts) => {
         const client = await ctx.client();
-        const types = opts.type.flatMap((t) => t.split(",")).map((t) => t.trim()).filter(Boolean);
+        const types = splitList(opts.type);
         if (!opts.follow) {
           const printed = await printPast(client, ctx.out, { since: opts.since ?? 0, limit: opts.limit ?? DEFAULT_PAST, types, repo: opts.repo });
           if (printed === 0 && !ctx.out.json) ctx.out.info("no events");

@@ -2,7 +2,7 @@ import { Option, type Command } from "commander";
 import { MAX_CONCURRENCY_LIMIT } from "../../core/concurrency.js";
 import { labelsSatisfied } from "../../core/labels.js";
 import { PRIORITIES, TASK_STATUSES, type Labels, type Priority, type Task, type TaskStatus } from "../../core/types.js";
-import { collect, intArg, parseLabels, SERVER_LIMITS, timeArg } from "../parse.js";
+import { collect, intArg, parseLabels, SERVER_LIMITS, splitList, timeArg } from "../parse.js";
 import { examples } from "../help.js";
 import type { Runner } from "../runner.js";
 import { pageOptions, printMore, readPages, type PageOptions } from "./paging.js";
@@ -37,6 +37,7 @@ interface CreateOptions {
   maxAttempts?: number;
   idempotencyKey?: string;
   notBefore?: string;
+  dependsOn: string[];
   concurrencyKey?: string;
   concurrencyLimit?: number;
   quiet: boolean;
@@ -103,7 +104,7 @@ export function registerTasks(program: Command, run: Runner): void {
   tasks
     .command("create")
     .description("Create a task")
-    .addHelpText("after", examples('tasks create --repo web --description "Fix the login page" --priority high --label pool=gpu', 'tasks create -q --repo web --description "Nightly build" --idempotency-key nightly-2026-12-01', 'tasks create --repo web --description "Deploy after the freeze" --not-before +2h', 'tasks create --repo db --description "Run migration 42" --concurrency-key db-migrations'))
+    .addHelpText("after", examples('tasks create --repo web --description "Fix the login page" --priority high --label pool=gpu', 'tasks create -q --repo web --description "Nightly build" --idempotency-key nightly-2026-12-01', 'tasks create --repo web --description "Deploy after the freeze" --not-before +2h', 'tasks create --repo web --description "Write the client" --depends-on task-00mwtpx3ly00003ystwo', 'tasks create --repo db --description "Run migration 42" --concurrency-key db-migrations'))
     .requiredOption("--repo <repo>", "repository the task is about")
     .requiredOption("--description <text>", "what to do")
     .addOption(new Option("--priority <priority>", "default from tasks.default_priority on the server").choices(PRIORITIES))
@@ -111,6 +112,7 @@ export function registerTasks(program: Command, run: Runner): void {
     .option("--max-attempts <n>", "claims before the task fails for good", intArg(SERVER_LIMITS.maxAttempts.min, SERVER_LIMITS.maxAttempts.max))
     .option("--idempotency-key <key>", "same key → same task (safe to retry)")
     .option("--not-before <time>", "waiting until then: ISO time or +10m, +2h, +1d", (v: string) => timeArg(v))
+    .option("--depends-on <task-id>", "waiting until that task completed; cancelled if it fails (repeatable, or comma-separated)", collect, [])
     .option("--concurrency-key <key>", "at most --concurrency-limit tasks with this key are claimed at once")
     .option("--concurrency-limit <n>", "how many tasks of the key may be claimed at once (default 1; needs --concurrency-key)", intArg(1, MAX_CONCURRENCY_LIMIT))
     .option("-q, --quiet", "print only the task id", false)
@@ -125,6 +127,7 @@ export function registerTasks(program: Command, run: Runner): void {
           max_attempts: opts.maxAttempts,
           idempotency_key: opts.idempotencyKey,
           not_before: opts.notBefore,
+          depends_on: opts.dependsOn.length > 0 ? splitList(opts.dependsOn) : undefined,
           concurrency_key: opts.concurrencyKey,
           concurrency_limit: opts.concurrencyLimit,
         });

@@ -10,8 +10,9 @@ import type { SseWriter } from "../sse.js";
 
 const Role = Type.Union([Type.Literal("read"), Type.Literal("node"), Type.Literal("admin")]);
 const SessionInfo = Type.Object({
-  name: Type.String({ description: "the token's name" }),
-  role: Role,
+  signed_in: Type.Boolean({ description: "false: the request carries no valid session or token (GET /session only)" }),
+  name: Type.Union([Type.String(), Type.Null()], { description: "the token's name" }),
+  role: Type.Union([Role, Type.Null()]),
   via: Type.Union([Type.Literal("session"), Type.Literal("token"), Type.Literal("none")], {
     description: "what authenticated this request: the session cookie, a bearer token, or nothing (auth is off)",
   }),
@@ -21,6 +22,7 @@ const SessionInfo = Type.Object({
 
 function info(actor: Actor, record: SessionRecord | undefined, via: "session" | "token" | "none") {
   return {
+    signed_in: true,
     name: actor.name,
     role: actor.role,
     via,
@@ -64,11 +66,13 @@ export function sessionRoutes(app: FastifyInstance, sessions: Sessions, streams:
     method: "GET",
     url: "/session",
     operationId: "getSession",
-    access: "read",
-    summary: "Who this request is signed in as, and the session's CSRF token (for a page that was reloaded)",
+    access: "anyone",
+    summary: "Who this request is signed in as (signed_in false when nobody), and the session's CSRF token (for a page that was reloaded)",
     tags,
     response: SessionInfo,
     handler: async ({ request, actor }) => {
+      // Answered with 200 either way, so a page asking whether it is signed in logs no error.
+      if (!actor) return { signed_in: false, name: null, role: null, via: "none" as const, csrf_token: null, expires_at: null };
       const via = request.session ? "session" : request.headers.authorization ? "token" : "none";
       return info(actor!, request.session?.record, via);
     },
