@@ -31,13 +31,15 @@ export function rssMb(pid) {
   }
 }
 
-/** A redis-server of our own on a free port, in a temp folder, without persistence. */
-export async function startRedis() {
-  const dir = mkdtempSync(join(tmpdir(), "mcc-bench-redis-"));
-  const port = await freePort();
-  const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], {
-    stdio: "ignore",
-  });
+/**
+ * A redis-server of our own on a free port, in a temp folder, without persistence; `extra` are
+ * added to its arguments. `raw` runs `redis-server raw.args` (a sentinel) on `raw.port` instead.
+ */
+export async function startRedis(extra = [], raw) {
+  const dir = raw?.dir ?? mkdtempSync(join(tmpdir(), "mcc-bench-redis-"));
+  const port = raw?.port ?? (await freePort());
+  const args = raw?.args ?? ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...extra];
+  const proc = spawn("redis-server", args, { stdio: "ignore" });
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise((resolve) => {
       const sock = createServer().listen(port, "127.0.0.1");
@@ -47,12 +49,17 @@ export async function startRedis() {
     if (ok) break;
     await sleep(50);
   }
+  const exited = new Promise((r) => proc.once("exit", r));
   return {
     url: `redis://127.0.0.1:${port}/0`,
     port,
+    /** SIGKILL, as a crash. */
+    kill: () => (proc.exitCode === null && proc.signalCode === null ? (proc.kill("SIGKILL"), exited) : Promise.resolve()),
     async stop() {
-      proc.kill("SIGTERM");
-      await new Promise((r) => proc.once("exit", r));
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill("SIGTERM");
+        await exited;
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,10 +1,14 @@
-import { spawn } from "node:child_process";
-import { dirname, join } from "node:path";
+import { execFile, spawn } from "node:child_process";
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
+import { promisify } from "node:util";
 import { createApi, registerNodes } from "../lib/api.mjs";
 import { TOKEN } from "../lib/processes.mjs";
 
+const LIB = join(dirname(fileURLToPath(import.meta.url)), "..", "lib");
 const BODY = (registration_id) =>
   JSON.stringify({
     registration_id,
@@ -13,8 +17,39 @@ const BODY = (registration_id) =>
     metrics: { cpu_percent: 45.2, memory_percent: 62.1 },
   });
 
-/** Requests per second of heartbeats for `regs` against `url`, with `connections` in flight. */
-async function drive(url, regs, { connections, seconds }) {
+/** `wrk` on PATH, or undefined. */
+function findWrk() {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    try {
+      accessSync(join(dir, "wrk"), constants.X_OK);
+      return join(dir, "wrk");
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** CPU seconds (user + system) a process has used, from /proc (NaN elsewhere). */
+function cpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Heartbeats with wrk (one thread, so the other core is the server's): requests per second and non-2xx. */
+async function driveWrk(wrk, url, regsFile, { connections, seconds }) {
+  const { stdout } = await promisify(execFile)(wrk, ["-t1", `-c${connections}`, `-d${seconds}s`, "-s", join(LIB, "heartbeat.lua"), url, "--", TOKEN, regsFile]);
+  const done = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0);
+  const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0) + Number(/Socket errors: connect (\d+)/.exec(stdout)?.[1] ?? 0);
+  return { done, rps: Math.round((done - errors) / seconds), errors };
+}
+
+/** The same with undici from this process (when wrk is not installed): this client saturates first. */
+async function driveUndici(url, regs, { connections, seconds }) {
   const api = createApi(url, connections);
   const headers = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
   const bodies = regs.map(BODY);
@@ -23,40 +58,74 @@ async function drive(url, regs, { connections, seconds }) {
   const deadline = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: connections }, async (_, c) => {
-      let i = c;
-      while (performance.now() < deadline) {
+      for (let i = c; performance.now() < deadline; i += connections) {
         const res = await api.pool.request({ method: "POST", path: "/api/v1/heartbeat", headers, body: bodies[i % bodies.length] });
         await res.body.dump();
         if (res.statusCode === 200) done++;
         else errors++;
-        i += connections;
       }
     }),
   );
   await api.close();
-  return { rps: Math.round(done / seconds), errors };
+  return { done: done + errors, rps: Math.round(done / seconds), errors };
 }
 
 /** The bare server of lib/bare-server.mjs in its own process. */
 async function bareServer() {
-  const proc = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), "..", "lib", "bare-server.mjs")], { stdio: ["ignore", "pipe", "inherit"] });
+  const proc = spawn(process.execPath, [join(LIB, "bare-server.mjs")], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise((resolve) => proc.stdout.once("data", (c) => resolve(Number(String(c).trim()))));
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: proc.pid,
     stop: () => new Promise((r) => { proc.once("exit", r); proc.kill("SIGTERM"); }),
   };
 }
 
-/** Scenario 3: heartbeats of 10,000 registered nodes, beside a bare node:http server in the same run. */
-export async function heartbeat(coordinator, { nodes = 10_000, seconds = 5, connections = 64 } = {}) {
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * Scenario 3: heartbeats of 10,000 registered nodes against the coordinator and a bare node:http
+ * server, in turns (coordinator, bare, coordinator, bare, …: `rounds` pairs), so a machine whose
+ * speed drifts (other work beside it) moves both alike. Load comes from wrk when installed
+ * (`generator: "wrk"`), else from undici in this process. Also each server's CPU time per
+ * request, which other load on the machine moves less than throughput.
+ */
+export async function heartbeat(coordinator, { nodes = 10_000, seconds = 5, connections = 64, rounds = 3 } = {}) {
   const api = createApi(coordinator.url, 64);
   const regs = await registerNodes(api, nodes, (i) => ({ node_id: `hb-${i}`, capacity: { max_workers: 2 } }));
   await api.close();
-  await drive(coordinator.url, regs, { connections, seconds: 1 }); // warm-up
-  const coord = await drive(coordinator.url, regs, { connections, seconds });
+  const wrk = findWrk();
+  const dir = mkdtempSync(join(tmpdir(), "mcc-bench-hb-"));
+  const regsFile = join(dir, "regs.txt");
+  writeFileSync(regsFile, `${regs.join("\n")}\n`);
+  const drive = (url) => (wrk ? driveWrk(wrk, url, regsFile, { connections, seconds }) : driveUndici(url, regs, { connections, seconds }));
+  const measure = async (url, pid) => {
+    const cpu0 = cpuSeconds(pid);
+    const r = await drive(url);
+    return { ...r, cpu_us: ((cpuSeconds(pid) - cpu0) * 1e6) / Math.max(1, r.done) };
+  };
   const bare = await bareServer();
-  await drive(bare.url, regs, { connections, seconds: 1 });
-  const base = await drive(bare.url, regs, { connections, seconds });
-  await bare.stop();
-  return { nodes, coordinator_rps: coord.rps, bare_rps: base.rps, ratio: coord.rps / base.rps, errors: coord.errors };
+  try {
+    await drive(coordinator.url); // warm-up of both
+    await drive(bare.url);
+    const pairs = [];
+    for (let i = 0; i < rounds; i++) pairs.push({ coord: await measure(coordinator.url, coordinator.pid), bare: await measure(bare.url, bare.pid) });
+    return {
+      generator: wrk ? "wrk" : "undici",
+      nodes,
+      rounds,
+      coordinator_rps: median(pairs.map((p) => p.coord.rps)),
+      bare_rps: median(pairs.map((p) => p.bare.rps)),
+      // The median of the per-pair ratios: each pair ran back to back.
+      ratio: median(pairs.map((p) => p.coord.rps / p.bare.rps)),
+      coordinator_cpu_us: median(pairs.map((p) => p.coord.cpu_us)),
+      bare_cpu_us: median(pairs.map((p) => p.bare.cpu_us)),
+      cpu_ratio: median(pairs.map((p) => p.bare.cpu_us / p.coord.cpu_us)),
+      errors: pairs.reduce((n, p) => n + p.coord.errors, 0),
+      pairs: pairs.map((p) => [p.coord.rps, p.bare.rps]),
+    };
+  } finally {
+    await bare.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

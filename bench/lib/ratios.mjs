@@ -1,0 +1,33 @@
+// The issue-15 targets as ratios of one run: every figure beside its peer (BullMQ on the same
+// redis-server, or the bare node:http server), so a loaded machine moves both sides alike.
+
+const find = (runs, scenario, store) => runs.find((r) => r.scenario.startsWith(scenario) && (store === undefined || r.store === store));
+const fmt = (x) => (Number.isFinite(x) ? Number(x.toFixed(2)) : "—");
+
+/** Rows `{ratio, store, ours, peer, value, target, met}` for what the run measured. */
+export function ratioRows(runs) {
+  const rows = [];
+  const add = (ratio, store, ours, peer, value, target, met) => rows.push({ ratio, store, ours, peer, value: fmt(value), target, met: Number.isFinite(value) ? (met ? "yes" : "NO") : "—" });
+  const bullLife = find(runs, "BullMQ lifecycle");
+  const bullLat = find(runs, "BullMQ add→process");
+  for (const store of ["memory", "sqlite", "redis"]) {
+    const life = find(runs, "lifecycle (tasks/s)", store);
+    if (life && bullLife) {
+      const v = life.tasks_per_second / bullLife.tasks_per_second;
+      add("lifecycle ÷ BullMQ lifecycle", store, life.tasks_per_second, bullLife.tasks_per_second, v, store === "redis" ? "≥ 0.5" : "—", store !== "redis" || v >= 0.5);
+    }
+    const lat = find(runs, "create→claim latency (ms)", store);
+    if (lat && bullLat) {
+      const v = lat.p99 / bullLat.p99;
+      add("create→claim p99 ÷ BullMQ add→process p99", store, lat.p99, bullLat.p99, v, "≤ 2", v <= 2);
+    }
+  }
+  const hb = find(runs, "heartbeat");
+  if (hb) {
+    add("heartbeats ÷ bare node:http (req/s)", hb.store, hb.coordinator, hb.bare_node_http, hb.ratio, "≥ 0.8", hb.ratio >= 0.8);
+    if (hb.cpu_ratio !== undefined) add("bare node:http CPU per request ÷ ours", hb.store, hb.cpu_us, hb.bare_cpu_us, hb.cpu_ratio, "(≥ 0.8)", hb.cpu_ratio >= 0.8);
+  }
+  const failover = find(runs, "Sentinel failover");
+  if (failover) add("Sentinel: kill → first claim (s)", "redis", failover.claim_ms, 30_000, failover.claim_ms / 1000, "≤ 30", failover.claim_ms <= 30_000);
+  return rows;
+}
