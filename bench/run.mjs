@@ -13,6 +13,7 @@ import { heartbeat } from "./scenarios/heartbeat.mjs";
 import { lifecycle } from "./scenarios/lifecycle.mjs";
 import { bullmqLatency, bullmqLifecycle } from "./scenarios/bullmq.mjs";
 import { scale } from "./scenarios/scale.mjs";
+import { bulkCreate } from "./scenarios/bulk-create.mjs";
 import { soak } from "./scenarios/soak.mjs";
 import { RETENTION_CONFIG, retentionSoak } from "./scenarios/retention-soak.mjs";
 import { sseFanout } from "./scenarios/sse.mjs";
@@ -26,7 +27,7 @@ const listArg = (name, all) => {
 };
 const stores = listArg("--stores", ["memory", "sqlite", "redis"]);
 // The soaks run only when asked for (`--only soak,retention-soak`) or in a full run.
-const only = listArg("--only", ["claim-latency", "claim-waiting", "lifecycle", "heartbeat", "scale", "sse", "bullmq", "sentinel", ...(quick ? [] : ["soak", "retention-soak"])]);
+const only = listArg("--only", ["claim-latency", "claim-waiting", "lifecycle", "heartbeat", "bulk-create", "scale", "sse", "bullmq", "sentinel", ...(quick ? [] : ["soak", "retention-soak"])]);
 const seconds = quick ? 2 : 10;
 
 const results = { when: new Date().toISOString(), quick, machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memory_gb: round(totalmem() / 2 ** 30, 1), node: process.version }, runs: [] };
@@ -68,6 +69,17 @@ try {
     if (only.includes("lifecycle")) {
       const r = await withCoordinator(store, (c) => lifecycle(c, { seconds }));
       row("lifecycle (tasks/s)", store, { tasks_per_second: r.tasks_per_second, created_per_second: r.created_per_second }, store === "redis" ? "—" : "≥ 3000");
+    }
+  }
+  for (const store of stores) {
+    if (only.includes("bulk-create")) {
+      const r = await withCoordinator(store, (c) => bulkCreate(c, { tasks: quick ? 20_000 : 100_000 }));
+      row(
+        "bulk create (tasks/s)",
+        store,
+        { tasks: r.tasks, batch: r.batch, concurrency: r.concurrency, tasks_per_second: r.tasks_per_second, batch_p99_ms: round(r.batch_p99) },
+        store === "sqlite" ? "≥ 20000" : "—",
+      );
     }
   }
   for (const store of stores) {

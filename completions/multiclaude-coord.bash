@@ -10,7 +10,7 @@ _multiclaude_coord() {
     w="${COMP_WORDS[i]}"
     case "$w" in -*) continue ;; esac
     case "${path:+$path }$w" in
-      "serve"|"status"|"nodes"|"nodes list"|"nodes show"|"nodes forget"|"nodes cordon"|"nodes uncordon"|"state"|"tasks"|"tasks list"|"tasks pending"|"tasks show"|"tasks create"|"tasks cancel"|"tasks retry"|"tasks claim"|"tasks complete"|"tasks fail"|"tasks release"|"register"|"heartbeat"|"deregister"|"agent"|"events"|"messages"|"messages send"|"messages list"|"messages ack"|"webhooks"|"webhooks list"|"webhooks test"|"doctor"|"config"|"config init"|"completion") path="${path:+$path }$w" ;;
+      "serve"|"status"|"nodes"|"nodes list"|"nodes show"|"nodes forget"|"nodes cordon"|"nodes uncordon"|"state"|"tasks"|"tasks list"|"tasks pending"|"tasks show"|"tasks create"|"tasks cancel"|"tasks retry"|"tasks import"|"tasks claim"|"tasks complete"|"tasks fail"|"tasks release"|"register"|"heartbeat"|"deregister"|"agent"|"events"|"messages"|"messages send"|"messages list"|"messages ack"|"webhooks"|"webhooks list"|"webhooks test"|"doctor"|"config"|"config init"|"completion") path="${path:+$path }$w" ;;
     esac
   done
   case "$path:$prev" in
@@ -38,13 +38,14 @@ _multiclaude_coord() {
     "nodes cordon") words="--version --url --token --config --json --output --no-color --timeout --help"; [[ $cur == -* ]] || words="$words $(multiclaude-coord __complete nodes 2>/dev/null)" ;;
     "nodes uncordon") words="--version --url --token --config --json --output --no-color --timeout --help"; [[ $cur == -* ]] || words="$words $(multiclaude-coord __complete nodes 2>/dev/null)" ;;
     "state") words="--version --url --token --config --json --output --no-color --timeout --help"; [[ $cur == -* ]] || words="$words $(multiclaude-coord __complete repos 2>/dev/null)" ;;
-    "tasks") words="list pending show create cancel retry claim complete fail release --status --repo --label --node --watch --limit --cursor --all --version --url --token --config --json --output --no-color --timeout --help" ;;
+    "tasks") words="list pending show create cancel retry import claim complete fail release --status --repo --label --node --watch --limit --cursor --all --version --url --token --config --json --output --no-color --timeout --help" ;;
     "tasks list") words="--status --repo --label --node --watch --limit --cursor --all --version --url --token --config --json --output --no-color --timeout --help" ;;
     "tasks pending") words="--label --repo --limit --version --url --token --config --json --output --no-color --timeout --help" ;;
     "tasks show") words="--version --url --token --config --json --output --no-color --timeout --help"; [[ $cur == -* ]] || words="$words $(multiclaude-coord __complete tasks 2>/dev/null)" ;;
     "tasks create") words="--repo --description --priority --label --max-attempts --idempotency-key --not-before --depends-on --concurrency-key --concurrency-limit --quiet --version --url --token --config --json --output --no-color --timeout --help" ;;
     "tasks cancel") words="--reason --version --url --token --config --json --output --no-color --timeout --help"; [[ $cur == -* ]] || words="$words $(multiclaude-coord __complete tasks 2>/dev/null)" ;;
     "tasks retry") words="--version --url --token --config --json --output --no-color --timeout --help"; [[ $cur == -* ]] || words="$words $(multiclaude-coord __complete tasks 2>/dev/null)" ;;
+    "tasks import") words="--version --url --token --config --json --output --no-color --timeout --help" ;;
     "tasks claim") words="--next --wait --worker --repo --quiet --version --url --token --config --json --output --no-color --timeout --help"; [[ $cur == -* ]] || words="$words $(multiclaude-coord __complete pending-tasks 2>/dev/null)" ;;
     "tasks complete") words="--pr --summary --branch --version --url --token --config --json --output --no-color --timeout --help"; [[ $cur == -* ]] || words="$words $(multiclaude-coord __complete claimed-tasks 2>/dev/null)" ;;
     "tasks fail") words="--reason --no-retry --version --url --token --config --json --output --no-color --timeout --help"; [[ $cur == -* ]] || words="$words $(multiclaude-coord __complete claimed-tasks 2>/dev/null)" ;;

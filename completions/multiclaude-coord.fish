@@ -4,7 +4,7 @@ function __multiclaude_coord_path
     set -l path
     for w in (commandline -opc)[2..-1]
         string match -q -- '-*' $w; and continue
-        if contains -- (string join ' ' $path $w) 'serve' 'status' 'nodes' 'nodes list' 'nodes show' 'nodes forget' 'nodes cordon' 'nodes uncordon' 'state' 'tasks' 'tasks list' 'tasks pending' 'tasks show' 'tasks create' 'tasks cancel' 'tasks retry' 'tasks claim' 'tasks complete' 'tasks fail' 'tasks release' 'register' 'heartbeat' 'deregister' 'agent' 'events' 'messages' 'messages send' 'messages list' 'messages ack' 'webhooks' 'webhooks list' 'webhooks test' 'doctor' 'config' 'config init' 'completion'
+        if contains -- (string join ' ' $path $w) 'serve' 'status' 'nodes' 'nodes list' 'nodes show' 'nodes forget' 'nodes cordon' 'nodes uncordon' 'state' 'tasks' 'tasks list' 'tasks pending' 'tasks show' 'tasks create' 'tasks cancel' 'tasks retry' 'tasks import' 'tasks claim' 'tasks complete' 'tasks fail' 'tasks release' 'register' 'heartbeat' 'deregister' 'agent' 'events' 'messages' 'messages send' 'messages list' 'messages ack' 'webhooks' 'webhooks list' 'webhooks test' 'doctor' 'config' 'config init' 'completion'
             set path $path $w
         end
     end
@@ -72,6 +72,7 @@ complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a show -d 'Sh
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a create -d 'Create a task'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a cancel -d 'Cancel an unfinished task'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a retry -d 'Run a failed or cancelled task again'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a import -d 'Create tasks from a JSON Lines file'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a claim -d 'Claim a task by id, or the best fitting one with --next'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a complete -d 'Mark a claimed task done'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "tasks"' -a fail -d 'Report a claimed task failed; it is retried while attempts remain unless --no-retry'

@@ -8,7 +8,7 @@ _multiclaude_coord() {
     w=${words[i]}
     [[ $w == -* ]] && continue
     case "${path_:+$path_ }$w" in
-      "serve"|"status"|"nodes"|"nodes list"|"nodes show"|"nodes forget"|"nodes cordon"|"nodes uncordon"|"state"|"tasks"|"tasks list"|"tasks pending"|"tasks show"|"tasks create"|"tasks cancel"|"tasks retry"|"tasks claim"|"tasks complete"|"tasks fail"|"tasks release"|"register"|"heartbeat"|"deregister"|"agent"|"events"|"messages"|"messages send"|"messages list"|"messages ack"|"webhooks"|"webhooks list"|"webhooks test"|"doctor"|"config"|"config init"|"completion") path_="${path_:+$path_ }$w" ;;
+      "serve"|"status"|"nodes"|"nodes list"|"nodes show"|"nodes forget"|"nodes cordon"|"nodes uncordon"|"state"|"tasks"|"tasks list"|"tasks pending"|"tasks show"|"tasks create"|"tasks cancel"|"tasks retry"|"tasks import"|"tasks claim"|"tasks complete"|"tasks fail"|"tasks release"|"register"|"heartbeat"|"deregister"|"agent"|"events"|"messages"|"messages send"|"messages list"|"messages ack"|"webhooks"|"webhooks list"|"webhooks test"|"doctor"|"config"|"config init"|"completion") path_="${path_:+$path_ }$w" ;;
     esac
   done
   prev=${words[CURRENT-1]}
@@ -63,7 +63,7 @@ _multiclaude_coord() {
       [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete repos 2>/dev/null)"})
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "tasks")
-      cmds=('list:List tasks, newest first' 'pending:Tasks a node with these labels could claim, best first' 'show:Show one task' 'create:Create a task' 'cancel:Cancel an unfinished task' 'retry:Run a failed or cancelled task again' 'claim:Claim a task by id, or the best fitting one with --next' 'complete:Mark a claimed task done' 'fail:Report a claimed task failed; it is retried while attempts remain unless --no-retry' 'release:Give a claimed task back to pending')
+      cmds=('list:List tasks, newest first' 'pending:Tasks a node with these labels could claim, best first' 'show:Show one task' 'create:Create a task' 'cancel:Cancel an unfinished task' 'retry:Run a failed or cancelled task again' 'import:Create tasks from a JSON Lines file' 'claim:Claim a task by id, or the best fitting one with --next' 'complete:Mark a claimed task done' 'fail:Report a claimed task failed; it is retried while attempts remain unless --no-retry' 'release:Give a claimed task back to pending')
       opts=('--status:only tasks in this state' '--repo:only tasks of this repo' '--label:only tasks with this label' '--node:only tasks claimed by this node' '--watch:redraw on every task event' '--limit:at most this many per page' '--cursor:continue after a previous page' '--all:follow every page' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "tasks list")
       cmds=()
@@ -85,6 +85,9 @@ _multiclaude_coord() {
     "tasks retry")
       cmds=()
       [[ $PREFIX == -* ]] || dyn=(${(f)"$(multiclaude-coord __complete tasks 2>/dev/null)"})
+      opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+    "tasks import")
+      cmds=()
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "tasks claim")
       cmds=()

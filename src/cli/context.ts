@@ -11,6 +11,8 @@ import { createRegistrationFile, type RegistrationFile, type SavedRegistration }
 export interface CliIO {
   stdout: OutputStream;
   stderr: OutputStream;
+  /** Where `tasks import -` reads; process.stdin unless given. */
+  stdin?: AsyncIterable<Buffer | string>;
   env: NodeJS.ProcessEnv;
   cwd: string;
 }

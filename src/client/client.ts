@@ -7,6 +7,7 @@ import type {
   ClaimNextRequest,
   ClientOptions,
   CreateTaskRequest,
+  CreatedTaskBatch,
   DeregisterResponse,
   EventPage,
   EventQuery,
@@ -182,6 +183,16 @@ export class Client {
    */
   createTask(request: CreateTaskRequest): Promise<Task & { warnings?: string[] }> {
     return this.transport.request("POST", "/tasks", { body: request, retry: request.idempotency_key ? "safe" : "unsafe" });
+  }
+
+  /**
+   * Creates up to 1,000 tasks in one atomic request (`POST /tasks/batch`): all or none, in order.
+   * `created[i]` is false when item i's `idempotency_key` already had a task (then `tasks[i]` is
+   * that task). Retried only when every item has an idempotency key.
+   */
+  createTasks(tasks: CreateTaskRequest[]): Promise<CreatedTaskBatch> {
+    const safe = tasks.every((t) => t.idempotency_key);
+    return this.transport.request("POST", "/tasks/batch", { body: { tasks }, retry: safe ? "safe" : "unsafe" });
   }
 
   listTasks(query: ListTasksQuery = {}): Promise<TaskPage> {

@@ -111,6 +111,12 @@ export interface CreateTaskRequest {
   depends_on?: string[];
 }
 
+/** What `POST /tasks/batch` answers: one task and one `created` flag per item, in order. */
+export interface CreatedTaskBatch {
+  tasks: Task[];
+  created: boolean[];
+}
+
 export interface ListTasksQuery {
   status?: TaskStatus;
   repo?: string;

@@ -1,15 +1,15 @@
 import { CoordError } from "../core/errors.js";
 import type { Caller } from "../core/identity.js";
-import { newId } from "../core/ids.js";
 import { labelsSatisfied } from "../core/labels.js";
 import * as rules from "../core/tasks.js";
-import { hasConcurrencyRoom, parseConcurrency } from "../core/concurrency.js";
-import { deadDependencyError, dependencyReason, dependencyState, normaliseDependsOn } from "../core/dependencies.js";
-import { parseNotBefore, readyTask, retryTask } from "../core/workflow.js";
+import { hasConcurrencyRoom } from "../core/concurrency.js";
+import { deadDependencyError, dependencyReason, dependencyState } from "../core/dependencies.js";
+import { readyTask, retryTask } from "../core/workflow.js";
 import type { NodeRecord, Task } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
 import { readDependencies, settleDependents } from "./dependencies.js";
 import { nodeForRegistration } from "./node-service.js";
+import { atIndex, prepareCreate, type PreparedCreate } from "./task-create.js";
 import type {
   ClaimInput,
   ClaimNextInput,
@@ -56,6 +56,8 @@ function finishTransition(
 /** How many of the best tasks a claim that lost a race chooses among on its next try (doubling per lost race). */
 const CONTENDED_SPREAD = 8;
 const MAX_SPREAD = 64;
+/** Online nodes read at a time while looking for one that could take a new labelled task. */
+const PLACEMENT_PAGE = 20;
 /**
  * How far past the best task a claim looks for one it may take, when the best ones are in their
  * cooldown for this node or their concurrency key is full: windows of growing size, up to the
@@ -130,6 +132,56 @@ export function createTaskService(ctx: CoordinatorContext) {
     return claimed && committed(claimed);
   }
 
+  /** The create's transaction: a repeated idempotency key answers the first task (same repo and description), else a new task. */
+  async function createIn(
+    tx: StoreTx,
+    item: PreparedCreate,
+    ts: string,
+    byKey: (key: string) => Promise<Task | undefined> = (key) => tx.getTaskByIdempotencyKey(key),
+  ): Promise<{ task: Task; created: boolean }> {
+    const { input, key } = item;
+    if (key) {
+      const existing = await byKey(key);
+      if (existing) {
+        if (existing.repo !== input.repo || existing.description !== input.description) {
+          throw new CoordError("IDEMPOTENCY_CONFLICT", "idempotency_key was already used for a different task", {
+            idempotency_key: key,
+            task_id: existing.id,
+          });
+        }
+        return { task: existing, created: false };
+      }
+    }
+    const deps = dependencyState(await readDependencies(tx, item.dependsOn));
+    const t = rules.createTask(
+      item.id,
+      {
+        repo: input.repo,
+        description: input.description,
+        priority: input.priority ?? ctx.defaultPriority,
+        labels: input.labels ?? {},
+        max_attempts: input.max_attempts ?? ctx.defaultMaxAttempts,
+        idempotency_key: key,
+        not_before: item.notBefore,
+        ...item.concurrency,
+        depends_on: item.dependsOn,
+        blocked_by: deps.blocked_by,
+      },
+      ts,
+    );
+    tx.emit(t.event);
+    if (deps.dead) {
+      // It can never run: created (so the caller has its id and the record says why) and
+      // cancelled at once; POST /tasks warns (see placementWarnings).
+      const c = rules.cancelTask(t.task, dependencyReason(deps.dead), ts);
+      tx.putTask(c.task);
+      tx.emit({ ...c.event, data: { ...c.event.data, dependency: deps.dead.id, dependency_status: deps.dead.status } });
+      return { task: c.task, created: true };
+    }
+    tx.putTask(t.task);
+    return { task: t.task, created: true };
+  }
+
   async function claimIn(tx: StoreTx, task: Task, node: NodeRecord, worker: string): Promise<rules.Transition> {
     const claimedWithKey = task.concurrency_key ? await tx.countClaimedWithKey(task.concurrency_key) : 0;
     const t = rules.claimTask(task, node, worker, ctx.now(), ctx.claimTimeoutMs, claimedWithKey);
@@ -153,53 +205,40 @@ export function createTaskService(ctx: CoordinatorContext) {
     /** Creates a task; with an idempotency key, a repeat returns the first task (`created: false`). */
     async create(input: CreateTaskInput): Promise<{ task: Task; created: boolean }> {
       const now = ctx.now();
+      const item = prepareCreate(input, now);
+      return store.transact((tx) => createIn(tx, item, now.toISOString()));
+    },
+
+    /**
+     * Creates up to rules.MAX_BATCH_TASKS tasks in one transaction, in order: all or none. Each item
+     * follows the rules of `create` (a repeated idempotency key returns the first task, also
+     * within the batch); the first item refused fails the batch, its index in `details.index`.
+     */
+    async createBatch(inputs: CreateTaskInput[]): Promise<{ tasks: Task[]; created: boolean[] }> {
+      if (inputs.length > rules.MAX_BATCH_TASKS) {
+        throw new CoordError("INVALID_REQUEST", `tasks: at most ${rules.MAX_BATCH_TASKS} tasks per batch`, {
+          fields: [{ field: "body.tasks", message: `at most ${rules.MAX_BATCH_TASKS} items` }],
+        });
+      }
+      const now = ctx.now();
       const ts = now.toISOString();
-      const id = newId("task", now.getTime());
-      const notBefore = parseNotBefore(input.not_before, now.getTime());
-      const concurrency = parseConcurrency(input.concurrency_key, input.concurrency_limit);
-      const dependsOn = normaliseDependsOn(input.depends_on);
+      const items = inputs.map((input, i) => atIndex(i, () => prepareCreate(input, now)));
       return store.transact(async (tx) => {
-        const key = input.idempotency_key ?? null;
-        if (key) {
-          const existing = await tx.getTaskByIdempotencyKey(key);
-          if (existing) {
-            if (existing.repo !== input.repo || existing.description !== input.description) {
-              throw new CoordError("IDEMPOTENCY_CONFLICT", "idempotency_key was already used for a different task", {
-                idempotency_key: key,
-                task_id: existing.id,
-              });
-            }
-            return { task: existing, created: false };
-          }
+        // The keys are looked up together (on a shared store, one round trip's worth rather than
+        // one per item); an item then finds a key used earlier in the batch in `byKey` too.
+        const keys = [...new Set(items.flatMap((item) => (item.key ? [item.key] : [])))];
+        const found = await Promise.all(keys.map((key) => tx.getTaskByIdempotencyKey(key)));
+        const byKey = new Map<string, Task>();
+        keys.forEach((key, i) => found[i] && byKey.set(key, found[i]));
+        const tasks: Task[] = [];
+        const created: boolean[] = [];
+        for (const [i, item] of items.entries()) {
+          const r = await atIndex(i, () => createIn(tx, item, ts, async (key) => byKey.get(key)));
+          if (item.key) byKey.set(item.key, r.task);
+          tasks.push(r.task);
+          created.push(r.created);
         }
-        const deps = dependencyState(await readDependencies(tx, dependsOn));
-        const t = rules.createTask(
-          id,
-          {
-            repo: input.repo,
-            description: input.description,
-            priority: input.priority ?? ctx.defaultPriority,
-            labels: input.labels ?? {},
-            max_attempts: input.max_attempts ?? ctx.defaultMaxAttempts,
-            idempotency_key: key,
-            not_before: notBefore,
-            ...concurrency,
-            depends_on: dependsOn,
-            blocked_by: deps.blocked_by,
-          },
-          ts,
-        );
-        tx.emit(t.event);
-        if (deps.dead) {
-          // It can never run: created (so the caller has its id and the record says why) and
-          // cancelled at once; POST /tasks warns (see placementWarnings).
-          const c = rules.cancelTask(t.task, dependencyReason(deps.dead), ts);
-          tx.putTask(c.task);
-          tx.emit({ ...c.event, data: { ...c.event.data, dependency: deps.dead.id, dependency_status: deps.dead.status } });
-          return { task: c.task, created: true };
-        }
-        tx.putTask(t.task);
-        return { task: t.task, created: true };
+        return { tasks, created };
       });
     },
 
@@ -207,7 +246,14 @@ export function createTaskService(ctx: CoordinatorContext) {
     async placementWarnings(task: Task): Promise<string[]> {
       if (task.status === "cancelled") return [`the task was cancelled at once: ${task.cancel_reason}`];
       if (Object.keys(task.labels).length === 0) return [];
-      return rules.placementWarnings(task.labels, await store.listNodes({ status: "online", labels: task.labels }));
+      // Page by page until one node could take it: usually the first page settles it, where
+      // reading every online node (10,000 JSON records on SQLite) made each create slow.
+      for (let after: string | undefined; ; ) {
+        const page = await store.listNodes({ status: "online", labels: task.labels, limit: PLACEMENT_PAGE, after });
+        if (page.some((n) => rules.nodeCouldTake(n, task.labels))) return [];
+        if (page.length < PLACEMENT_PAGE) return rules.placementWarnings(task.labels, []);
+        after = page[page.length - 1]!.id;
+      }
     },
 
     get(id: string): Promise<Task> {

@@ -25,6 +25,9 @@ export function isClaimable(status: TaskStatus): boolean {
   return CLAIMABLE_STATUSES.includes(status);
 }
 
+/** Most tasks one batch create (`POST /tasks/batch`) takes: one transaction, so one bound. */
+export const MAX_BATCH_TASKS = 1000;
+
 /** How long a node that gave a task back is not offered it again by a claim of the next task. */
 export const RECLAIM_COOLDOWN_MS = 30_000;
 

@@ -26,7 +26,7 @@ import { openApiOptions } from "./openapi.js";
 import { API_PREFIX } from "./route.js";
 import { createAuthFailureLimiter, installRateLimit, type RateLimitOptions } from "./rate-limit.js";
 import { installRequestLog, refuseQueryTokens, withRedactedUrls } from "./request-log.js";
-import { ignoringUnknownFields, installUnknownFieldWarnings } from "./unknown-fields.js";
+import { ignoringUnknownFields, installUnknownFieldWarnings, strictBodyAjv } from "./unknown-fields.js";
 
 export { API_PREFIX } from "./route.js";
 export const BODY_LIMIT = 1024 * 1024;
@@ -73,7 +73,7 @@ declare module "fastify" {
  * text, so there numbers and booleans are coerced. allErrors: the 400 names every bad field.
  */
 function createValidators() {
-  const strict = new Ajv({ allErrors: true, verbose: true, coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false });
+  const strict = strictBodyAjv();
   const coercing = new Ajv({ allErrors: true, coerceTypes: "array", useDefaults: false, removeAdditional: false, strict: false });
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
     httpPart === "body" ? ignoringUnknownFields(strict.compile(schema)) : coercing.compile(schema);

@@ -31,7 +31,7 @@ function fieldMessage(keyword: string, params: Record<string, unknown>, message:
   return message ?? "invalid";
 }
 
-interface AjvError {
+export interface AjvError {
   keyword: string;
   instancePath: string;
   schemaPath: string;
@@ -63,11 +63,48 @@ function readableErrors(errors: AjvError[]): { error: AjvError; message: string 
   return out;
 }
 
+/** One refused field of a request, as the 400's `details.fields` lists it. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** ajv's errors as readable field errors (`body.capacity.max_workers: must be >= 1`); `part` as fastify names it. */
+export function validationFields(errors: AjvError[], part: string | undefined): FieldError[] {
+  return readableErrors(errors).map(({ error: v, message }) => ({ field: fieldOf(part, v.instancePath, v.params), message }));
+}
+
+/**
+ * A batch body (`{<list>: [...]}`) that fails validation names its first bad item: `details.index`,
+ * only that item's fields, as `body.tasks[3].repo`. Errors of the body itself stay as they are.
+ */
+function firstBadItem(fields: FieldError[], list: string): { index?: number; fields: FieldError[] } {
+  const item = new RegExp(`^body\\.${list}\\.(\\d+)(?=\\.|$)`);
+  const indexOf = (f: FieldError) => Number(item.exec(f.field)?.[1] ?? NaN);
+  const indexes = fields.map(indexOf).filter((i) => !Number.isNaN(i));
+  if (indexes.length === 0) return { fields };
+  const index = Math.min(...indexes);
+  const own = fields.filter((f) => indexOf(f) === index).map((f) => ({ ...f, field: f.field.replace(item, `body.${list}[${index}]`) }));
+  return { index, fields: own };
+}
+
+/** What the route being answered adds to how its errors read. */
+export interface ErrorRouteOptions {
+  /** The body is a batch of items in this list field (see `firstBadItem`). */
+  batch?: string;
+  /** The route's body limit, named by a 413. */
+  bodyLimit?: number;
+}
+
 /**
  * Turns anything thrown while handling a request into the error envelope. The one place that
  * decides statuses; nothing else answers an error. Unknown errors become a 500 without internals.
  */
-export function toErrorResponse(err: unknown, log?: FastifyRequest["log"]): { status: number; body: ErrorBody; headers?: Record<string, string> } {
+export function toErrorResponse(
+  err: unknown,
+  log?: FastifyRequest["log"],
+  route: ErrorRouteOptions = {},
+): { status: number; body: ErrorBody; headers?: Record<string, string> } {
   if (err instanceof CoordError) {
     const headers: Record<string, string> = {};
     if (err.code === "RATE_LIMITED") headers["retry-after"] = String(err.details.retry_after_seconds ?? 1);
@@ -79,16 +116,15 @@ export function toErrorResponse(err: unknown, log?: FastifyRequest["log"]): { st
   if (fault) return toErrorResponse(fault, log);
   const e = err as FastifyError & { validationContext?: string };
   if (e?.validation) {
-    const fields = readableErrors(e.validation as AjvError[]).map(({ error: v, message }) => ({
-      field: fieldOf(e.validationContext, v.instancePath, v.params),
-      message,
-    }));
+    const all = validationFields(e.validation as AjvError[], e.validationContext);
+    const { index, fields } = route.batch ? firstBadItem(all, route.batch) : { index: undefined, fields: all };
     const summary = fields.slice(0, 3).map((f) => `${f.field}: ${f.message}`).join("; ");
-    return { status: 400, body: body("INVALID_REQUEST", `invalid request: ${summary}`, { fields }) };
+    const what = index === undefined ? "invalid request" : `invalid request: ${route.batch}[${index}]`;
+    return { status: 400, body: body("INVALID_REQUEST", `${what}: ${summary}`, { ...(index === undefined ? {} : { index }), fields }) };
   }
   switch (e?.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return { status: 413, body: body("PAYLOAD_TOO_LARGE", "request body is too large", { limit_bytes: 1_048_576 }) };
+      return { status: 413, body: body("PAYLOAD_TOO_LARGE", "request body is too large", { limit_bytes: route.bodyLimit ?? 1_048_576 }) };
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return { status: 415, body: body("UNSUPPORTED_MEDIA_TYPE", "send JSON with Content-Type: application/json") };
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
@@ -115,7 +151,8 @@ export function toErrorResponse(err: unknown, log?: FastifyRequest["log"]): { st
 }
 
 export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
-  const { status, body: payload, headers } = toErrorResponse(err, reply.log);
+  const options = reply.request?.routeOptions;
+  const { status, body: payload, headers } = toErrorResponse(err, reply.log, { batch: options?.config?.batch, bodyLimit: options?.bodyLimit });
   if (headers) reply.headers(headers);
   reply.coordErrorCode = payload.code;
   // Plain JSON, not the route's response schema: the document narrows `code` per status, and an

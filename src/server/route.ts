@@ -39,6 +39,10 @@ export interface RouteSpec<B extends TSchema, Q extends TSchema, P extends TSche
    * route learns a new refusal, add its code here.
    */
   errors?: ErrorCode[];
+  /** The body is a batch (`{<batch>: [...]}`): a validation error names the first bad item (`details.index`). */
+  batch?: string;
+  /** Largest body this route takes, when not the app's BODY_LIMIT. */
+  bodyLimit?: number;
   /** Route-specific @fastify/rate-limit settings (stricter than the global ones). */
   rateLimit?: Record<string, unknown>;
   /** Success status, 200 unless said; a list when a handler picks one at run time via `withStatus` (the first is the usual one). */
@@ -59,6 +63,8 @@ export function withStatus(status: number, data: unknown): unknown {
 declare module "fastify" {
   interface FastifyContextConfig {
     access?: Access;
+    /** The body is a batch of items in this list field: a refusal names the first bad one. */
+    batch?: string;
   }
   interface FastifyRequest {
     actor?: Actor;
@@ -123,7 +129,8 @@ export function defineRoute<B extends TSchema, Q extends TSchema, P extends TSch
   app.route({
     method: spec.method,
     url: spec.url,
-    config: { access: spec.access, ...(spec.rateLimit ? { rateLimit: spec.rateLimit } : {}) },
+    config: { access: spec.access, ...(spec.batch ? { batch: spec.batch } : {}), ...(spec.rateLimit ? { rateLimit: spec.rateLimit } : {}) },
+    ...(spec.bodyLimit ? { bodyLimit: spec.bodyLimit } : {}),
     schema: {
       operationId: spec.operationId,
       summary: spec.summary,

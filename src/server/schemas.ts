@@ -6,6 +6,7 @@ import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { MAX_CONCURRENCY_LIMIT } from "../core/concurrency.js";
 import { MAX_DEPENDENCIES } from "../core/dependencies.js";
 import { WORKER_BOUNDS } from "../core/nodes.js";
+import { MAX_BATCH_TASKS } from "../core/tasks.js";
 import { EVENT_TYPES, MESSAGE_STATUSES, NODE_HEALTHS, NODE_STATUSES, PRIORITIES, TASK_STATUSES } from "../core/types.js";
 
 const NAME = "^[A-Za-z0-9][A-Za-z0-9._-]*$";
@@ -221,6 +222,16 @@ export const CreateTaskBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export const CreateTaskBatchBody = Type.Object(
+  { tasks: Type.Array(CreateTaskBody, { minItems: 1, maxItems: MAX_BATCH_TASKS, description: "each item as a POST /tasks body" }) },
+  { additionalProperties: false },
+);
+
+export const CreatedTaskBatch = Type.Object({
+  tasks: Type.Array(Task, { description: "one per item, in order: the new task, or the existing one of a repeated idempotency_key" }),
+  created: Type.Array(Type.Boolean(), { description: "per item: true when this request created it, false when its idempotency_key already had a task" }),
+});
 
 export const ClaimBody = Type.Object({ registration_id: RegistrationId, worker_name: WorkerName }, { additionalProperties: false });
 

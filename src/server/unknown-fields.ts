@@ -1,4 +1,4 @@
-import type { ErrorObject, ValidateFunction } from "ajv";
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import type { FastifyInstance } from "fastify";
 import { fieldOf } from "./errors.js";
 
@@ -42,6 +42,20 @@ export function ignoringUnknownFields(validate: ValidateFunction): ValidateFunct
     return false;
   }) as ValidateFunction;
   return wrapped;
+}
+
+/**
+ * The ajv of request bodies: no coercion (`"3"` is not a number), every error at once, and
+ * `verbose` (which `ignoringUnknownFields` needs to tell unknown fields from bad map keys).
+ */
+export function strictBodyAjv(): Ajv {
+  // date-time is checked by the field's own pattern (ISO_TIME); declared so ajv does not warn on stderr.
+  return new Ajv({ allErrors: true, verbose: true, coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false, formats: { "date-time": true } });
+}
+
+/** The unknown fields `ignoringUnknownFields` took out of `body` (field paths such as `body.x`). */
+export function strippedFields(body: object): string[] {
+  return stripped.get(body) ?? [];
 }
 
 /** A field name fit for a header: printable ASCII without quotes or backslashes, bounded. */

@@ -11,6 +11,9 @@ import { fileURLToPath } from "node:url";
 export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const BIN = join(ROOT, "bin", "multiclaude-coord.js");
 
+import { afterAll, beforeAll, expect } from "vitest";
+import { ensureBuilt as ensureBuiltOnce } from "../helpers/ensure-built.js";
+
 export { ensureBuilt } from "../helpers/ensure-built.js";
 
 export function tempHome(): string {
@@ -29,9 +32,11 @@ export interface CliResult {
 }
 
 /** Runs one CLI command to the end. */
-export function runCli(args: string[], options: { home: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }): Promise<CliResult> {
+export function runCli(args: string[], options: { home: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: string }): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? options.home, env: cliEnv(options.home, options.env) });
+    // What the command reads on stdin (`-` for a file); none unless given.
+    child.stdin.end(options.input ?? "");
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d));
@@ -86,4 +91,21 @@ export async function startServe(home: string, extraArgs: string[] = []): Promis
   const proc = new CliProcess(["serve", "--listen", "127.0.0.1:0", "--store", "memory://", ...extraArgs], { home });
   const m = await proc.waitFor(/listening on (http:\/\/\S+)/);
   return { url: m[1]!, proc };
+}
+
+/**
+ * One `serve` (memory store) for a whole test file, in its own HOME: started before the first
+ * test, stopped (and checked to exit 0) after the last. Read `home` and `url` inside tests.
+ */
+export function serveForSuite(): { readonly home: string; readonly url: string } {
+  const state = { home: "", url: "", proc: undefined as CliProcess | undefined };
+  beforeAll(async () => {
+    ensureBuiltOnce();
+    state.home = tempHome();
+    ({ url: state.url, proc: state.proc } = await startServe(state.home));
+  }, 120_000);
+  afterAll(async () => {
+    expect(await state.proc?.stop("SIGTERM")).toBe(0);
+  });
+  return state;
 }

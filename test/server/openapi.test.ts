@@ -169,6 +169,25 @@ describe("a scripted session: every operation, every error code, each answer che
     // depends_on: a waiting task (its schema fields checked), and a dependency that does not exist.
     expect((await call("POST", "/tasks", { ...node, body: { repo: "repo-1", description: "after", depends_on: [t1] } })).body.data).toMatchObject({ status: "waiting", blocked_by: [t1] });
     expectCode(await call("POST", "/tasks", { ...node, body: { repo: "repo-1", description: "after", depends_on: ["task-missing"] } }), 404, "TASK_NOT_FOUND");
+
+    // The batch create: one created flag per item; a repeat answers 200; the first bad item is named.
+    const tape = { repo: "repo-batch", labels: { pool: "tape" } };
+    const batch = await call("POST", "/tasks/batch", { ...node, body: { tasks: [{ ...tape, description: "b1", idempotency_key: "kb1" }, { ...tape, description: "b2" }] } });
+    expect([batch.status, batch.body.data.created]).toEqual([201, [true, true]]);
+    const again = await call("POST", "/tasks/batch", { ...node, body: { tasks: [{ ...tape, description: "b1", idempotency_key: "kb1" }] } });
+    expect([again.status, again.body.data.created, again.body.data.tasks[0].id]).toEqual([200, [false], batch.body.data.tasks[0].id]);
+    const conflict = await call("POST", "/tasks/batch", { ...node, body: { tasks: [{ ...tape, description: "b3" }, { ...tape, description: "not b1", idempotency_key: "kb1" }] } });
+    expectCode(conflict, 409, "IDEMPOTENCY_CONFLICT");
+    expect(conflict.body.details.index).toBe(1);
+    const badItem = await call("POST", "/tasks/batch", { ...node, body: { tasks: [{ ...tape, description: "b4" }, { description: "no repo" }, { repo: "" }] } });
+    expectCode(badItem, 400, "INVALID_REQUEST");
+    expect([badItem.body.details.index, badItem.body.details.fields]).toEqual([1, [{ field: "body.tasks[1].repo", message: "must have required property 'repo'" }]]);
+    expectCode(await call("POST", "/tasks/batch", { ...read, body: { tasks: [{ ...tape, description: "b5" }] } }), 403, "FORBIDDEN");
+    const tooBig = JSON.stringify({ tasks: [{ repo: "repo-batch", description: "x".repeat(9 * 1024 * 1024) }] });
+    const tooLarge = await call("POST", "/tasks/batch", { ...node, raw: tooBig, headers: { "content-type": "application/json" } });
+    expectCode(tooLarge, 413, "PAYLOAD_TOO_LARGE");
+    expect(tooLarge.body.details.limit_bytes).toBe(8 * 1024 * 1024);
+
     await call("GET", "/tasks?repo=repo-1", read);
     await call("GET", "/tasks/pending?labels=pool:gpu", read);
     await call("GET", `/tasks/${t1}`, read);

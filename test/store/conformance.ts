@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe } from "vitest";
 import type { Store } from "../../src/store/types.js";
 import { agentClaimSpecs } from "./conformance-agent-claims.js";
+import { batchSpecs } from "./conformance-batch.js";
 import { claimSpecs } from "./conformance-claims.js";
 import { backoffSpecs, concurrencySpecs } from "./conformance-concurrency.js";
 import { dependencySpecs } from "./conformance-dependencies.js";
@@ -54,5 +55,6 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("workflow: concurrency keys", () => concurrencySpecs(h));
     describe("workflow: retry backoff", () => backoffSpecs(h));
     describe("workflow: depends_on", () => dependencySpecs(h));
+    describe("batch create", () => batchSpecs(h));
   });
 }

@@ -7,6 +7,7 @@ import { examples } from "../help.js";
 import type { Runner } from "../runner.js";
 import { pageOptions, printMore, readPages, type PageOptions } from "./paging.js";
 import { registerTaskClaims } from "./tasks-claim.js";
+import { registerTaskImport } from "./tasks-import.js";
 import { printOne, printTask, printTaskChange, printTasks } from "./task-format.js";
 import { watchRedraw } from "./watch.js";
 
@@ -43,7 +44,7 @@ interface CreateOptions {
   quiet: boolean;
 }
 
-/** `tasks [list]`, `pending`, `show`, `create`, `cancel`, `retry`; the claimant's verbs are in tasks-claim.ts. */
+/** `tasks [list]`, `pending`, `show`, `create`, `cancel`, `retry`; `import` is in tasks-import.ts, the claimant's verbs in tasks-claim.ts. */
 export function registerTasks(program: Command, run: Runner): void {
   const tasks = program.command("tasks").description("List, create, claim and finish tasks");
 
@@ -163,5 +164,6 @@ export function registerTasks(program: Command, run: Runner): void {
       }),
     );
 
+  registerTaskImport(tasks, run);
   registerTaskClaims(tasks, run);
 }

@@ -15,6 +15,9 @@ function clientGone(reply: { raw: import("node:http").ServerResponse }): AbortSi
   return ac.signal;
 }
 
+/** Largest `POST /tasks/batch` body: 1,000 tasks of about 8 KiB each (every other route: BODY_LIMIT, 1 MiB). */
+export const BATCH_BODY_LIMIT = 8 * 1024 * 1024;
+
 function splitRepos(text: string | undefined): string[] | undefined {
   const repos = text?.split(",");
   if (repos && repos.length > S.MAX_CLAIM_REPOS) {
@@ -45,6 +48,25 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
       const { task, created } = await tasks.create(body);
       const warnings = created ? await tasks.placementWarnings(task) : [];
       return withStatus(created ? 201 : 200, warnings.length ? { ...task, warnings } : task);
+    },
+  });
+
+  defineRoute(app, {
+    method: "POST",
+    url: "/tasks/batch",
+    access: "node",
+    operationId: "createTaskBatch",
+    errors: ["IDEMPOTENCY_CONFLICT", "TASK_NOT_FOUND"],
+    summary: "Create up to 1,000 tasks in one atomic write, in order (201; 200 when every item already existed); the first bad item fails all, named by details.index",
+    tags,
+    body: S.CreateTaskBatchBody,
+    batch: "tasks",
+    bodyLimit: BATCH_BODY_LIMIT,
+    status: [201, 200],
+    response: S.CreatedTaskBatch,
+    handler: async ({ body }) => {
+      const out = await tasks.createBatch(body.tasks);
+      return withStatus(out.created.includes(true) ? 201 : 200, out);
     },
   });
 
