@@ -116,11 +116,9 @@ export function createCoordinator(options: CoordinatorOptions) {
         repos,
         waitMs,
         signal,
-        // A read first: waiters that nothing fits cost no transaction.
         attempt: async () => {
-          if ((await ctx.store.listPending({ labels, repos, limit: 1 })).length === 0) return null;
           try {
-            return (await attempt()) ?? NOT_FOR_THIS_WAITER;
+            return await tasks.claimForWaiter(input, labels, caller);
           } catch (err) {
             // Cordoned while it waited: this poll gets nothing (task null at its end), others go on.
             if (isCoordError(err) && err.code === "NODE_CORDONED") return NOT_FOR_THIS_WAITER;

@@ -1,4 +1,4 @@
-import { CoordError } from "../core/errors.js";
+import { CoordError, isCoordError } from "../core/errors.js";
 import type { Caller } from "../core/identity.js";
 import { labelsSatisfied } from "../core/labels.js";
 import * as rules from "../core/tasks.js";
@@ -7,7 +7,9 @@ import { deadDependencyError, dependencyReason, dependencyState } from "../core/
 import { readyTask, retryTask } from "../core/workflow.js";
 import type { NodeRecord, Task } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
+import { NOT_FOR_THIS_WAITER } from "./claim-waiters.js";
 import { readDependencies, settleDependents } from "./dependencies.js";
+import { createFastClaims } from "./fast-claims.js";
 import { nodeForRegistration } from "./node-service.js";
 import { atIndex, prepareCreate, type PreparedCreate } from "./task-create.js";
 import type {
@@ -58,12 +60,15 @@ const CONTENDED_SPREAD = 8;
 const MAX_SPREAD = 64;
 /** Online nodes read at a time while looking for one that could take a new labelled task. */
 const PLACEMENT_PAGE = 20;
+/** How far past tasks in their cooldown for this node the one-step claim of a store looks (see Store.claimNext). */
+export const COOLDOWN_LOOKAHEAD = 32;
 /**
- * How far past the best task a claim looks for one it may take, when the best ones are in their
- * cooldown for this node or their concurrency key is full: windows of growing size, up to the
- * last one. Past that the claim answers none (a long poll is woken when a claim of a key ends).
+ * How far past the best task a claim looks for one it may take: the first window (as far as the
+ * store's one-step claim looks) when the best ones are in their cooldown for this node; the
+ * larger ones only while tasks were passed over because their concurrency key is full. Past
+ * the last the claim answers none (a long poll is woken when a claim of a key ends).
  */
-export const LOOKAHEAD_WINDOWS = [32, 256, 1024] as const;
+export const LOOKAHEAD_WINDOWS = [COOLDOWN_LOOKAHEAD, 256, 1024] as const;
 
 /**
  * Whether a task may go to this node now (cooldown, concurrency key), reading each key's claimed
@@ -76,26 +81,69 @@ function createFitCheck(tx: StoreTx, nodeId: string, nowMs: number) {
     if (!n) claimedByKey.set(key, (n = tx.countClaimedWithKey(key)));
     return n;
   };
-  return {
+  const check = {
+    /** A task was passed over because its key is full (a reason to look further). */
+    sawFullKey: false,
     async fits(t: Task): Promise<boolean> {
       if (rules.coolingDown(t, nodeId, nowMs)) return false;
-      return !t.concurrency_key || hasConcurrencyRoom(t, await claimedWith(t.concurrency_key));
+      if (!t.concurrency_key || hasConcurrencyRoom(t, await claimedWith(t.concurrency_key))) return true;
+      check.sawFullKey = true;
+      return false;
     },
   };
+  return check;
 }
 
 export function createTaskService(ctx: CoordinatorContext) {
   const { store } = ctx;
 
+  const fast = createFastClaims(ctx, COOLDOWN_LOOKAHEAD);
+
   /** Claims the best fitting task for the node, or returns null when none fits now. */
   async function claimBest(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
+    const outcome = await fast?.claim(input, caller);
+    // The rules say why this node takes no task now; should they not, the transaction decides.
+    if (outcome?.kind === "node") rules.assertNodeCanClaim(outcome.node);
+    else if (outcome) return outcome.kind === "claimed" ? committed(outcome) : null;
+    return claimOptimistic(input, caller);
+  }
+
+  /**
+   * A long-polling waiter's try: null when no claimable task fits its labels and repos (later
+   * waiters alike are skipped), NOT_FOR_THIS_WAITER when tasks fit but none may go to this node.
+   */
+  async function claimForWaiter(input: ClaimNextInput, labels: NodeRecord["labels"], caller?: Caller): Promise<Task | null | typeof NOT_FOR_THIS_WAITER> {
+    // A read first: waiters that nothing fits cost no transaction (and hear nothing of their node).
+    const repos = rules.repoFilter(input.repo, input.repos);
+    const nothingFits = async () => (await store.listPending({ labels, repos, limit: 1 })).length === 0;
+    if (fast) {
+      // The script reads as much as that read would: so try it first, and answer as the read would have.
+      let outcome;
+      try {
+        outcome = await fast.claim(input, caller);
+      } catch (err) {
+        if (isCoordError(err) && (await nothingFits())) return null;
+        throw err;
+      }
+      if (outcome && outcome.kind !== "node") {
+        return outcome.kind === "claimed" ? committed(outcome) : outcome.kind === "none" ? null : NOT_FOR_THIS_WAITER;
+      }
+      if (await nothingFits()) return null;
+      if (outcome) rules.assertNodeCanClaim(outcome.node);
+    } else if (await nothingFits()) return null;
+    return (await claimOptimistic(input, caller)) ?? NOT_FOR_THIS_WAITER;
+  }
+
+  /** claimBest as one optimistic transaction (every store). */
+  async function claimOptimistic(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
     let runs = 0;
     const claimed = await store.transact(async (tx) => {
       const node = await nodeForRegistration(tx, input.registration_id, caller);
       rules.assertNodeCanClaim(node);
       const nowMs = ctx.now().getTime();
       const query = { labels: node.labels, repos: rules.repoFilter(input.repo, input.repos) };
-      const { fits } = createFitCheck(tx, node.id, nowMs);
+      const fit = createFitCheck(tx, node.id, nowMs);
+      const fits = fit.fits;
       /** The committed record of a candidate listed outside the transaction, if it may still be taken. */
       const fresh = async (candidate: Task | undefined) => {
         const t = candidate && (await tx.getTask(candidate.id));
@@ -122,7 +170,7 @@ export function createTaskService(ctx: CoordinatorContext) {
         for (const limit of LOOKAHEAD_WINDOWS) {
           const window = await store.listPending({ ...query, limit });
           for (const candidate of window.slice(seen)) if ((pick = await fresh(candidate))) break;
-          if (pick || window.length < limit) break;
+          if (pick || window.length < limit || !fit.sawFullKey) break;
           seen = window.length;
         }
       }
@@ -201,6 +249,7 @@ export function createTaskService(ctx: CoordinatorContext) {
 
   return {
     claimBest,
+    claimForWaiter,
 
     /** Creates a task; with an idempotency key, a repeat returns the first task (`created: false`). */
     async create(input: CreateTaskInput): Promise<{ task: Task; created: boolean }> {

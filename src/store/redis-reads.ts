@@ -3,6 +3,7 @@ import { CoordError, TxConflict, isCoordError } from "../core/errors.js";
 import type { Message, NodeRecord, Task } from "../core/types.js";
 import { storeFault } from "./faults.js";
 import type { RedisKeys } from "./redis-keys.js";
+import { CLAIM_LUA } from "./redis-claim-script.js";
 import { COMMIT_LUA, PENDING_LUA, RECORDS_LUA, VIA_LUA } from "./redis-scripts.js";
 import type { StoreTxReads } from "./types.js";
 
@@ -14,6 +15,7 @@ export type ScriptedRedis = Redis & {
   mccPending(...args: Arg[]): Promise<(string | null)[]>;
   mccVia(...args: Arg[]): Promise<(string | null)[]>;
   mccRecords(...args: Arg[]): Promise<string[]>;
+  mccClaim(...args: Arg[]): Promise<(string | number)[]>;
 };
 
 /** Registers the Lua scripts on a client (once per connection). */
@@ -23,6 +25,7 @@ export function defineScripts(client: Redis): ScriptedRedis {
   client.defineCommand("mccPending", { numberOfKeys: 0, lua: PENDING_LUA });
   client.defineCommand("mccVia", { numberOfKeys: 0, lua: VIA_LUA });
   client.defineCommand("mccRecords", { numberOfKeys: 0, lua: RECORDS_LUA });
+  client.defineCommand("mccClaim", { numberOfKeys: 0, lua: CLAIM_LUA });
   return client as ScriptedRedis;
 }
 

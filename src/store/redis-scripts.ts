@@ -5,6 +5,94 @@
  */
 
 /**
+ * Index upkeep from footprints (see redis-keys.ts): `unindex(fp)` removes a record's entries,
+ * `index(fp)` adds them. Needs `P` (the key prefix) in scope.
+ */
+export const INDEX_LUA = `
+-- A versioned hash ("h" footprint) changed: a number it never had, from one counter that never
+-- goes back, so a reader's noted version cannot come round again.
+local function bump(key)
+  redis.call('HSET', key, 'v', redis.call('INCR', P .. 'deps-seq'))
+end
+
+local function unindex(fp)
+  for _, e in ipairs(fp) do
+    if e[1] == 'z' then
+      redis.call('ZREM', e[2], e[4])
+      if e[5] and redis.call('ZCARD', e[2]) == 0 then redis.call('SREM', e[5], e[6]) end
+    elseif e[1] == 's' then
+      redis.call('SREM', e[2], e[3])
+    elseif e[1] == 'h' then
+      if redis.call('HDEL', e[2], e[3]) == 1 then
+        if redis.call('HLEN', e[2]) <= 1 then redis.call('DEL', e[2]) else bump(e[2]) end
+      end
+    elseif redis.call('GET', e[2]) == e[3] then
+      redis.call('DEL', e[2])
+    end
+  end
+end
+
+local function index(fp)
+  for _, e in ipairs(fp) do
+    if e[1] == 'z' then
+      redis.call('ZADD', e[2], e[3], e[4])
+      if e[5] then redis.call('SADD', e[5], e[6]) end
+    elseif e[1] == 's' then
+      redis.call('SADD', e[2], e[3])
+    elseif e[1] == 'h' then
+      if redis.call('HSET', e[2], e[3], '1') == 1 then bump(e[2]) end
+    else
+      redis.call('SET', e[2], e[3])
+    end
+  end
+end
+
+`;
+
+/**
+ * `appendEvents(P, retention, maxBytes, events)`: appends events (JSON of {type, data}, without
+ * id) to the log with the next ids, trims it, publishes them; returns the first id and the
+ * stored JSONs.
+ */
+export const EVENTS_LUA = `
+local function appendEvents(P, retention, maxBytes, events)
+  local ne = #events
+  local E, bytesKey = P .. 'events', P .. 'event-bytes'
+  -- The log's size in bytes (events.max_bytes); counted once from the log if the key is missing.
+  local bytes = tonumber(redis.call('GET', bytesKey) or '-1')
+  if bytes < 0 then
+    bytes = 0
+    for _, m in ipairs(redis.call('ZRANGE', E, 0, -1)) do bytes = bytes + #m end
+  end
+  local last = redis.call('INCRBY', P .. 'event-id', ne)
+  local first = last - ne + 1
+  local out = {}
+  for k = 0, ne - 1 do
+    local id = first + k
+    local full = '{"id":' .. string.format('%d', id) .. ',' .. string.sub(events[k + 1], 2)
+    redis.call('ZADD', E, id, full)
+    bytes = bytes + #full
+    out[#out + 1] = full
+  end
+  -- Keep the last \`retention\` events, fewer when they hold more than maxBytes (the newest
+  -- always stays); the counter above never goes back, so ids are never reused.
+  local cutoff = last - retention
+  while true do
+    -- One at a time: a commit usually trims about as many as it adds.
+    local oldest = redis.call('ZRANGE', E, 0, 0, 'WITHSCORES')
+    if #oldest == 0 then break end
+    local id = tonumber(oldest[2])
+    if id > cutoff and (bytes <= maxBytes or id >= last) then break end
+    bytes = bytes - #oldest[1]
+    redis.call('ZREMRANGEBYRANK', E, 0, 0)
+  end
+  redis.call('SET', bytesKey, string.format('%d', bytes))
+  redis.call('PUBLISH', P .. 'events', '[' .. table.concat(out, ',') .. ']')
+  return first, out
+end
+`;
+
+/**
  * Commit of one transaction.
  * ARGV: prefix, retention, max event bytes, transaction id ("" = none), #conditions, #writes, #events, then
  *   conditions: kind ("v": hash version, "k": string value, "n": a set's size), key, expected ("0" / "" = absent)
@@ -46,44 +134,7 @@ for _ = 1, nc do
   if have ~= want then return done(0, 0) end
 end
 
--- A versioned hash ("h" footprint) changed: a number it never had, from one counter that never
--- goes back, so a reader's noted version cannot come round again.
-local function bump(key)
-  redis.call('HSET', key, 'v', redis.call('INCR', P .. 'deps-seq'))
-end
-
-local function unindex(fp)
-  for _, e in ipairs(fp) do
-    if e[1] == 'z' then
-      redis.call('ZREM', e[2], e[4])
-      if e[5] and redis.call('ZCARD', e[2]) == 0 then redis.call('SREM', e[5], e[6]) end
-    elseif e[1] == 's' then
-      redis.call('SREM', e[2], e[3])
-    elseif e[1] == 'h' then
-      if redis.call('HDEL', e[2], e[3]) == 1 then
-        if redis.call('HLEN', e[2]) <= 1 then redis.call('DEL', e[2]) else bump(e[2]) end
-      end
-    elseif redis.call('GET', e[2]) == e[3] then
-      redis.call('DEL', e[2])
-    end
-  end
-end
-
-local function index(fp)
-  for _, e in ipairs(fp) do
-    if e[1] == 'z' then
-      redis.call('ZADD', e[2], e[3], e[4])
-      if e[5] then redis.call('SADD', e[5], e[6]) end
-    elseif e[1] == 's' then
-      redis.call('SADD', e[2], e[3])
-    elseif e[1] == 'h' then
-      if redis.call('HSET', e[2], e[3], '1') == 1 then bump(e[2]) end
-    else
-      redis.call('SET', e[2], e[3])
-    end
-  end
-end
-
+${INDEX_LUA}
 for _ = 1, nw do
   local key, json, fp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   i = i + 3
@@ -98,39 +149,12 @@ for _ = 1, nw do
   end
 end
 
+${EVENTS_LUA}
 local first = 0
 if ne > 0 then
-  local E, bytesKey = P .. 'events', P .. 'event-bytes'
-  -- The log's size in bytes (events.max_bytes); counted once from the log if the key is missing.
-  local bytes = tonumber(redis.call('GET', bytesKey) or '-1')
-  if bytes < 0 then
-    bytes = 0
-    for _, m in ipairs(redis.call('ZRANGE', E, 0, -1)) do bytes = bytes + #m end
-  end
-  local last = redis.call('INCRBY', P .. 'event-id', ne)
-  first = last - ne + 1
-  local out = {}
-  for k = 0, ne - 1 do
-    local id = first + k
-    local full = '{"id":' .. string.format('%d', id) .. ',' .. string.sub(ARGV[i + k], 2)
-    redis.call('ZADD', E, id, full)
-    bytes = bytes + #full
-    out[#out + 1] = full
-  end
-  -- Keep the last \`retention\` events, fewer when they hold more than maxBytes (the newest
-  -- always stays); the counter above never goes back, so ids are never reused.
-  local cutoff = last - retention
-  while true do
-    -- One at a time: a commit usually trims about as many as it adds.
-    local oldest = redis.call('ZRANGE', E, 0, 0, 'WITHSCORES')
-    if #oldest == 0 then break end
-    local id = tonumber(oldest[2])
-    if id > cutoff and (bytes <= maxBytes or id >= last) then break end
-    bytes = bytes - #oldest[1]
-    redis.call('ZREMRANGEBYRANK', E, 0, 0)
-  end
-  redis.call('SET', bytesKey, string.format('%d', bytes))
-  redis.call('PUBLISH', P .. 'events', '[' .. table.concat(out, ',') .. ']')
+  local events = {}
+  for k = 0, ne - 1 do events[k + 1] = ARGV[i + k] end
+  first = appendEvents(P, retention, maxBytes, events)
 end
 return done(1, first)
 `;

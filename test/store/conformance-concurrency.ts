@@ -46,6 +46,17 @@ export function concurrencySpecs(h: () => Harness): void {
     expect(await store.countClaimedWithKey("nobody")).toBe(0);
   });
 
+  it("claim-next looks past many tasks of a full key (more than the cooldown lookahead) for one it may take", async () => {
+    const { coord, register, createTask } = h();
+    const a = await register("a");
+    const b = await register("b");
+    for (let i = 0; i < 40; i++) await createTask({ concurrency_key: KEY, priority: "critical" });
+    const low = await createTask({ priority: "low" });
+    expect((await coord.claimNext({ registration_id: a, worker_name: "w" }))?.concurrency_key).toBe(KEY);
+    expect((await coord.claimNext({ registration_id: b, worker_name: "w" }))?.id).toBe(low.id);
+    expect(await coord.claimNext({ registration_id: b, worker_name: "w2" })).toBeNull();
+  });
+
   it("a slot opens when a claim ends by fail, release, cancel, lease expiry or the node being forgotten", async () => {
     const { coord, store, register, createTask, advance } = h();
     const a = await register("a");
