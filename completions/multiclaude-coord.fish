@@ -41,7 +41,7 @@ complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a doctor -d 'Check
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a config -d 'Write a starting configuration file'
 complete -c multiclaude-coord -n '__multiclaude_coord_at ""' -a completion -d 'Print the shell completion script'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "serve"' -l listen -x -d 'address to listen on, e.g. :7331 or 127.0.0.1:7331'
-complete -c multiclaude-coord -n '__multiclaude_coord_at "serve"' -l store -x -d 'store: sqlite://PATH, memory:// or redis://HOST:PORT/DB'
+complete -c multiclaude-coord -n '__multiclaude_coord_at "serve"' -l store -x -d 'store: sqlite://PATH, memory://, redis://HOST:PORT/DB or redis+sentinel://HOST:PORT,…/MASTER/DB'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "serve"' -l log-level -x -a 'fatal error warn info debug trace silent' -d 'request log on stderr'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "serve"' -l insecure -d 'allow a non-loopback address with server.auth.require_auth false'
 complete -c multiclaude-coord -n '__multiclaude_coord_at "nodes"' -a list -d 'List registered nodes by id'

@@ -32,7 +32,7 @@ _multiclaude_coord() {
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "serve")
       cmds=()
-      opts=('--listen:address to listen on, e.g. :7331 or 127.0.0.1:7331' '--store:store: sqlite://PATH, memory:// or redis://HOST:PORT/DB' '--log-level:request log on stderr' '--insecure:allow a non-loopback address with server.auth.require_auth false' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
+      opts=('--listen:address to listen on, e.g. :7331 or 127.0.0.1:7331' '--store:store: sqlite://PATH, memory://, redis://HOST:PORT/DB or redis+sentinel://HOST:PORT,…/MASTER/DB' '--log-level:request log on stderr' '--insecure:allow a non-loopback address with server.auth.require_auth false' '--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
     "status")
       cmds=()
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
