@@ -2,7 +2,7 @@ import { CoordError, isCoordError } from "../core/errors.js";
 import { compileEventFilter, type EventFilter } from "../core/events.js";
 import type { Caller } from "../core/identity.js";
 import { DEFAULT_RETENTION } from "../core/retention.js";
-import { repoFilter } from "../core/tasks.js";
+import { DEFAULT_RETRY_BACKOFF_MS, repoFilter } from "../core/tasks.js";
 import type { CoordEvent, NewEvent, Task } from "../core/types.js";
 import type { EventListener } from "../store/types.js";
 import { createClaimLatencyWindow, createFleetStats } from "./fleet-stats.js";
@@ -40,6 +40,7 @@ export function createCoordinator(options: CoordinatorOptions) {
     claimTimeoutMs: options.claimTimeoutMs ?? 300_000,
     defaultPriority: options.defaultPriority ?? "medium",
     defaultMaxAttempts: options.defaultMaxAttempts ?? 3,
+    retryBackoffMs: options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS,
     retention: {
       tasksMs: options.retention?.tasksMs ?? DEFAULT_RETENTION.tasksMs,
       messagesMs: options.retention?.messagesMs ?? DEFAULT_RETENTION.messagesMs,

@@ -219,6 +219,10 @@ for _ = 1, lookahead do
     local t = fields(json)
     local status = get(t, 'status')
     if status == '"pending"' or status == '"orphaned"' then
+      -- A task with a concurrency key (DESIGN §11) needs its key's claimed count checked and
+      -- kept: the optimistic transaction does that (TaskService.claimBest).
+      local ck = get(t, 'concurrency_key')
+      if ck ~= nil and ck ~= 'null' then return {'fallback', 'concurrency key of ' .. best.id} end
       local cooling = coolingDown(t)
       if cooling == nil then return {'fallback', 'cooldown of ' .. best.id} end
       if not cooling then

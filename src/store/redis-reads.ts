@@ -44,14 +44,15 @@ export function rc<T>(p: Promise<T>): Promise<T> {
 }
 
 /**
- * What a transaction has read: the version of each record ("v", "0" = absent) and the value of
- * each string index ("k", "" = absent). The commit applies only if all are unchanged. Reading
+ * What a transaction has read: the version of each record ("v", "0" = absent), the value of
+ * each string index ("k", "" = absent) and the size of each counted set ("n": the claimed tasks
+ * of a concurrency key). The commit applies only if all are unchanged. Reading
  * one key twice with different results means another replica wrote in between: a conflict now.
  */
 export function createReadSet() {
-  const conditions = new Map<string, { kind: "v" | "k"; value: string }>();
+  const conditions = new Map<string, { kind: "v" | "k" | "n"; value: string }>();
   return {
-    note(kind: "v" | "k", key: string, value: string): void {
+    note(kind: "v" | "k" | "n", key: string, value: string): void {
       const prev = conditions.get(key);
       if (prev && prev.value !== value) throw new TxConflict();
       conditions.set(key, { kind, value });
@@ -108,6 +109,12 @@ export function createRedisReads(client: ScriptedRedis, k: RedisKeys, rs?: ReadS
         if (json) tasks.push(JSON.parse(json) as Task);
       }
       return tasks;
+    },
+    async countClaimedWithKey(key) {
+      const set = k.claimedByKey(key);
+      const n = await rc(client.scard(set));
+      rs?.note("n", set, String(n));
+      return n;
     },
     async listDependents(taskId) {
       // One HGETALL: the members and the hash's version together (see the "h" footprint).

@@ -95,7 +95,7 @@ end
 /**
  * Commit of one transaction.
  * ARGV: prefix, retention, max event bytes, transaction id ("" = none), #conditions, #writes, #events, then
- *   conditions: kind ("v": hash version, "k": string value), key, expected ("0" / "" = absent)
+ *   conditions: kind ("v": hash version, "k": string value, "n": a set's size), key, expected ("0" / "" = absent)
  *   writes: key, record JSON, footprint JSON (JSON "" deletes the record and its index entries)
  *   events: JSON of {type, data} (without id)
  * Returns {0, 0} when a condition fails (nothing written), else {1, first event id (0 if none)}.
@@ -124,7 +124,13 @@ for _ = 1, nc do
   local kind, key, want = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   i = i + 3
   local have
-  if kind == 'v' then have = redis.call('HGET', key, 'v') or '0' else have = redis.call('GET', key) or '' end
+  if kind == 'v' then
+    have = redis.call('HGET', key, 'v') or '0'
+  elseif kind == 'n' then
+    have = string.format('%d', redis.call('SCARD', key))
+  else
+    have = redis.call('GET', key) or ''
+  end
   if have ~= want then return done(0, 0) end
 end
 

@@ -79,6 +79,12 @@ export interface StoreTxReads {
   getMessage(id: string): Promise<Message | undefined>;
   listPending(query: PendingQuery): Promise<Task[]>;
   /**
+   * How many tasks with this `concurrency_key` are `claimed` (DESIGN §11). Inside a transaction
+   * it counts the transaction's own writes, and on a shared store the count is a condition of
+   * the commit, so concurrent claims over several replicas never pass a key's limit.
+   */
+  countClaimedWithKey(key: string): Promise<number>;
+  /**
    * Ids of the waiting tasks still blocked by task `taskId` (its dependents whose `blocked_by`
    * names it; see `waitingOn`). In a transaction the answer is a condition of the commit, like
    * a record read: a dependent created meanwhile makes a shared store run the transaction again.
