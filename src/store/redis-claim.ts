@@ -19,13 +19,13 @@ export interface RedisClaimOptions {
 }
 
 /** The placeholders of a claimed task's footprint template, and the task fields they stand for. */
-const PLACEHOLDERS = { id: "{{id}}", repo: "{{repo}}", key: "{{key}}" } as const;
+const PLACEHOLDERS = { id: "{{id}}", repo: "{{repo}}", key: "{{key}}", ckey: "{{ckey}}" } as const;
 
 /**
  * The index entries of a claimed task, as a template the script fills in: they come from
  * `taskFootprint`, so which index holds what stays stated once. A JSON array of
  * `[entry JSON, placeholder names it needs...]`: an entry of an optional field (the idempotency
- * key) is kept only when the task has that field.
+ * key, the concurrency key) is kept only when the task has that field.
  */
 function claimedFootprint(k: RedisKeys, leaseIso: string): string {
   const template = {
@@ -34,8 +34,9 @@ function claimedFootprint(k: RedisKeys, leaseIso: string): string {
     status: "claimed",
     lease_expires_at: leaseIso,
     idempotency_key: PLACEHOLDERS.key,
+    concurrency_key: PLACEHOLDERS.ckey,
   } as Task;
-  const optional = ["key"] as const;
+  const optional = ["key", "ckey"] as const;
   return JSON.stringify(
     taskFootprint(k, template).map((entry) => {
       const json = JSON.stringify(entry);
@@ -68,7 +69,8 @@ export function createRedisClaim(options: RedisClaimOptions) {
       JSON.stringify(req.worker_name),
       JSON.stringify(`${req.worker_name}@${req.node_id}`),
       req.repos ? JSON.stringify(req.repos) : "",
-      req.lookahead,
+      JSON.stringify(req.lookahead),
+      k.claimedByKey(""),
       claimedFootprint(k, leaseIso),
     ];
     let reply: (string | number)[];
