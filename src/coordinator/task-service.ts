@@ -101,7 +101,9 @@ export function createTaskService(ctx: CoordinatorContext) {
 
   /** Claims the best fitting task for the node, or returns null when none fits now. */
   async function claimBest(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
-    const outcome = await fast?.claim(input, caller);
+    // Without a fast path the transaction starts in this turn (SQLite batches the turn's writes).
+    if (!fast) return claimOptimistic(input, caller);
+    const outcome = await fast.claim(input, caller);
     // The rules say why this node takes no task now; should they not, the transaction decides.
     if (outcome?.kind === "node") rules.assertNodeCanClaim(outcome.node);
     else if (outcome) return outcome.kind === "claimed" ? committed(outcome) : null;
