@@ -169,7 +169,9 @@ export function createTaskService(ctx: CoordinatorContext) {
         let seen = 1;
         for (const limit of LOOKAHEAD_WINDOWS) {
           const window = await store.listPending({ ...query, limit });
-          for (const candidate of window.slice(seen)) if ((pick = await fresh(candidate))) break;
+          // The listed record says whether it may fit (the key counts are read once each); only
+          // one that does is read again in the transaction.
+          for (const candidate of window.slice(seen)) if ((await fits(candidate)) && (pick = await fresh(candidate))) break;
           if (pick || window.length < limit || !fit.sawFullKey) break;
           seen = window.length;
         }
