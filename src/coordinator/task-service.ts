@@ -101,7 +101,9 @@ export function createTaskService(ctx: CoordinatorContext) {
 
   /** Claims the best fitting task for the node, or returns null when none fits now. */
   async function claimBest(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
-    const outcome = await fast?.claim(input, caller);
+    // No await without the script (memory, SQLite): the transaction is queued in the caller's
+    // turn, so claims sent together with creates share their group commit in order.
+    const outcome = fast ? await fast.claim(input, caller) : undefined;
     // The rules say why this node takes no task now; should they not, the transaction decides.
     if (outcome?.kind === "node") rules.assertNodeCanClaim(outcome.node);
     else if (outcome) return outcome.kind === "claimed" ? committed(outcome) : null;
