@@ -104,6 +104,9 @@ export interface CreateTaskRequest {
   idempotency_key?: string;
   /** ISO time: the task is `waiting` until then, then `pending` (at most a year ahead). */
   not_before?: string;
+  /** At most `concurrency_limit` (default 1) tasks with this key are claimed at once. */
+  concurrency_key?: string;
+  concurrency_limit?: number;
   /** Ids of tasks that must complete first (at most 32): `waiting` until they have. */
   depends_on?: string[];
 }

@@ -1,6 +1,7 @@
 import { DEFAULT_RETENTION } from "../core/retention.js";
 import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import { WORKER_BOUNDS } from "../core/nodes.js";
+import { DEFAULT_RETRY_BACKOFF_MS, MAX_RETRY_BACKOFF_MS } from "../core/tasks.js";
 import { PRIORITIES, type Labels } from "../core/types.js";
 import { DEFAULT_PORT, defaultStoreUrl } from "./paths.js";
 import { SectionReader } from "./reader.js";
@@ -76,7 +77,7 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
   const registration = root.section("registration");
   registration.rejectUnknown(["heartbeat_interval", "offline_threshold", "forget_after"]);
   const tasks = root.section("tasks");
-  tasks.rejectUnknown(["default_priority", "claim_timeout", "max_attempts", "retention"]);
+  tasks.rejectUnknown(["default_priority", "claim_timeout", "max_attempts", "retry_backoff", "retention"]);
   const messages = root.section("messages");
   messages.rejectUnknown(["retention"]);
   const events = root.section("events");
@@ -114,6 +115,8 @@ function readServer(root: SectionReader, env: NodeJS.ProcessEnv, warnings: strin
     claim_timeout_ms: tasks.duration("claim_timeout", 300_000),
     default_priority: tasks.oneOf("default_priority", PRIORITIES, "medium"),
     max_attempts: tasks.integer("max_attempts", 3, 1, 100),
+    // 0 turns it off (a task failed with retry is pending again at once); it doubles up to 15 m.
+    retry_backoff_ms: tasks.duration("retry_backoff", DEFAULT_RETRY_BACKOFF_MS, { allowZero: true, maxMs: MAX_RETRY_BACKOFF_MS }),
     events_retention: events.integer("retention", 10_000, 1),
     events_max_bytes: events.bytes("max_bytes", DEFAULT_EVENT_MAX_BYTES, 64 * 1024),
     retention: {

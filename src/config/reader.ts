@@ -115,7 +115,8 @@ export class SectionReader {
       return fallbackMs;
     }
     if (opts.maxMs !== undefined && ms > opts.maxMs) {
-      this.problem(name, `must be at most ${Math.round(opts.maxMs / 86_400_000)}d, got ${JSON.stringify(v)}`);
+      const most = opts.maxMs >= 86_400_000 ? `${Math.round(opts.maxMs / 86_400_000)}d` : `${Math.round(opts.maxMs / 60_000)}m`;
+      this.problem(name, `must be at most ${most}, got ${JSON.stringify(v)}`);
       return fallbackMs;
     }
     return ms;

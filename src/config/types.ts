@@ -31,6 +31,8 @@ export interface ServerConfig {
   claim_timeout_ms: number;
   default_priority: Priority;
   max_attempts: number;
+  /** `tasks.retry_backoff`: the first wait of a task failed with retry, doubling per attempt up to 15 m (default 30 s; 0: none). */
+  retry_backoff_ms: number;
   events_retention: number;
   /** `events.max_bytes`: the most bytes the event log keeps (default 64 MiB). */
   events_max_bytes: number;

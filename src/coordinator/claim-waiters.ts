@@ -1,3 +1,4 @@
+import { endsKeyedClaim } from "../core/concurrency.js";
 import { labelSignature } from "../core/labels.js";
 import type { CoordEvent, Labels, Task } from "../core/types.js";
 
@@ -24,9 +25,10 @@ interface Waiter {
   onAbandonedClaim?: (task: Task) => void;
 }
 
-/** Events after which a task may be claimable. */
+/** Events after which a task may be claimable (one that ended a claim of a concurrency key included). */
 export function makesTaskClaimable(event: CoordEvent): boolean {
   return (
+    endsKeyedClaim(event) ||
     event.type === "task.created" ||
     event.type === "task.released" ||
     event.type === "task.orphaned" ||

@@ -2,7 +2,7 @@ import { CoordError, isCoordError } from "../core/errors.js";
 import { compileEventFilter, type EventFilter } from "../core/events.js";
 import type { Caller } from "../core/identity.js";
 import { DEFAULT_RETENTION } from "../core/retention.js";
-import { repoFilter } from "../core/tasks.js";
+import { DEFAULT_RETRY_BACKOFF_MS, repoFilter } from "../core/tasks.js";
 import type { CoordEvent, NewEvent, Task } from "../core/types.js";
 import type { EventListener } from "../store/types.js";
 import { createClaimLatencyWindow, createFleetStats } from "./fleet-stats.js";
@@ -40,6 +40,7 @@ export function createCoordinator(options: CoordinatorOptions) {
     claimTimeoutMs: options.claimTimeoutMs ?? 300_000,
     defaultPriority: options.defaultPriority ?? "medium",
     defaultMaxAttempts: options.defaultMaxAttempts ?? 3,
+    retryBackoffMs: options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS,
     retention: {
       tasksMs: options.retention?.tasksMs ?? DEFAULT_RETENTION.tasksMs,
       messagesMs: options.retention?.messagesMs ?? DEFAULT_RETENTION.messagesMs,
@@ -115,11 +116,9 @@ export function createCoordinator(options: CoordinatorOptions) {
         repos,
         waitMs,
         signal,
-        // A read first: waiters that nothing fits cost no transaction.
         attempt: async () => {
-          if ((await ctx.store.listPending({ labels, repos, limit: 1 })).length === 0) return null;
           try {
-            return (await attempt()) ?? NOT_FOR_THIS_WAITER;
+            return await tasks.claimForWaiter(input, labels, caller);
           } catch (err) {
             // Cordoned while it waited: this poll gets nothing (task null at its end), others go on.
             if (isCoordError(err) && err.code === "NODE_CORDONED") return NOT_FOR_THIS_WAITER;

@@ -22,20 +22,24 @@ export interface Readiness {
  */
 export function createReadiness(inner: Store, now: () => number = Date.now): Readiness {
   let lastFault: { at: number; error: CoordError } | undefined;
+  /** A write's store fault (full disk, read-only database) is noted; a success clears it. */
+  async function noted<T>(run: Promise<T>): Promise<T> {
+    try {
+      const result = await run;
+      lastFault = undefined;
+      return result;
+    } catch (err) {
+      const fault = storeFault(err);
+      // A shutdown refusal is no fault of the store.
+      if (fault && fault.details.store_error !== undefined) lastFault = { at: now(), error: fault };
+      throw err;
+    }
+  }
+  const claimNext = inner.claimNext;
   const store: Store = {
     ...inner,
-    async transact(fn) {
-      try {
-        const result = await inner.transact(fn);
-        lastFault = undefined;
-        return result;
-      } catch (err) {
-        const fault = storeFault(err);
-        // A shutdown refusal is no fault of the store.
-        if (fault && fault.details.store_error !== undefined) lastFault = { at: now(), error: fault };
-        throw err;
-      }
-    },
+    transact: (fn) => noted(inner.transact(fn)),
+    ...(claimNext ? { claimNext: (request) => noted(claimNext(request)) } : {}),
   };
   return {
     store,

@@ -1,3 +1,4 @@
+import { parseConcurrency, type Concurrency } from "../core/concurrency.js";
 import { normaliseDependsOn } from "../core/dependencies.js";
 import { CoordError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
@@ -12,6 +13,8 @@ export interface PreparedCreate {
   notBefore: string | null;
   /** Ids of the tasks it waits for, checked and without repeats. */
   dependsOn: string[];
+  /** `concurrency_key` / `concurrency_limit`, checked (a limit needs a key). */
+  concurrency: Concurrency;
 }
 
 export function prepareCreate(input: CreateTaskInput, now: Date): PreparedCreate {
@@ -21,6 +24,7 @@ export function prepareCreate(input: CreateTaskInput, now: Date): PreparedCreate
     key: input.idempotency_key ?? null,
     notBefore: parseNotBefore(input.not_before, now.getTime()),
     dependsOn: normaliseDependsOn(input.depends_on),
+    concurrency: parseConcurrency(input.concurrency_key, input.concurrency_limit),
   };
 }
 

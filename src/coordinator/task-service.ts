@@ -1,12 +1,15 @@
-import { CoordError } from "../core/errors.js";
+import { CoordError, isCoordError } from "../core/errors.js";
 import type { Caller } from "../core/identity.js";
 import { labelsSatisfied } from "../core/labels.js";
 import * as rules from "../core/tasks.js";
+import { hasConcurrencyRoom } from "../core/concurrency.js";
 import { deadDependencyError, dependencyReason, dependencyState } from "../core/dependencies.js";
 import { readyTask, retryTask } from "../core/workflow.js";
 import type { NodeRecord, Task } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
+import { NOT_FOR_THIS_WAITER } from "./claim-waiters.js";
 import { readDependencies, settleDependents } from "./dependencies.js";
+import { createFastClaims } from "./fast-claims.js";
 import { nodeForRegistration } from "./node-service.js";
 import { atIndex, prepareCreate, type PreparedCreate } from "./task-create.js";
 import type {
@@ -57,21 +60,95 @@ const CONTENDED_SPREAD = 8;
 const MAX_SPREAD = 64;
 /** Online nodes read at a time while looking for one that could take a new labelled task. */
 const PLACEMENT_PAGE = 20;
-/** How far past tasks in their cooldown for this node a claim looks for one it may take. */
-const COOLDOWN_LOOKAHEAD = 32;
+/** How far past tasks in their cooldown for this node the one-step claim of a store looks (see Store.claimNext). */
+export const COOLDOWN_LOOKAHEAD = 32;
+/**
+ * How far past the best task a claim looks for one it may take: the first window (as far as the
+ * store's one-step claim looks) when the best ones are in their cooldown for this node; the
+ * larger ones only while tasks were passed over because their concurrency key is full. Past
+ * the last the claim answers none (a long poll is woken when a claim of a key ends).
+ */
+export const LOOKAHEAD_WINDOWS = [COOLDOWN_LOOKAHEAD, 256, 1024] as const;
+
+/**
+ * Whether a task may go to this node now (cooldown, concurrency key), reading each key's claimed
+ * count once per transaction: those reads are what the commit depends on.
+ */
+function createFitCheck(tx: StoreTx, nodeId: string, nowMs: number) {
+  const claimedByKey = new Map<string, Promise<number>>();
+  const claimedWith = (key: string) => {
+    let n = claimedByKey.get(key);
+    if (!n) claimedByKey.set(key, (n = tx.countClaimedWithKey(key)));
+    return n;
+  };
+  const check = {
+    /** A task was passed over because its key is full (a reason to look further). */
+    sawFullKey: false,
+    async fits(t: Task): Promise<boolean> {
+      if (rules.coolingDown(t, nodeId, nowMs)) return false;
+      if (!t.concurrency_key || hasConcurrencyRoom(t, await claimedWith(t.concurrency_key))) return true;
+      check.sawFullKey = true;
+      return false;
+    },
+  };
+  return check;
+}
 
 export function createTaskService(ctx: CoordinatorContext) {
   const { store } = ctx;
 
+  const fast = createFastClaims(ctx, COOLDOWN_LOOKAHEAD);
+
   /** Claims the best fitting task for the node, or returns null when none fits now. */
   async function claimBest(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
+    const outcome = await fast?.claim(input, caller);
+    // The rules say why this node takes no task now; should they not, the transaction decides.
+    if (outcome?.kind === "node") rules.assertNodeCanClaim(outcome.node);
+    else if (outcome) return outcome.kind === "claimed" ? committed(outcome) : null;
+    return claimOptimistic(input, caller);
+  }
+
+  /**
+   * A long-polling waiter's try: null when no claimable task fits its labels and repos (later
+   * waiters alike are skipped), NOT_FOR_THIS_WAITER when tasks fit but none may go to this node.
+   */
+  async function claimForWaiter(input: ClaimNextInput, labels: NodeRecord["labels"], caller?: Caller): Promise<Task | null | typeof NOT_FOR_THIS_WAITER> {
+    // A read first: waiters that nothing fits cost no transaction (and hear nothing of their node).
+    const repos = rules.repoFilter(input.repo, input.repos);
+    const nothingFits = async () => (await store.listPending({ labels, repos, limit: 1 })).length === 0;
+    if (fast) {
+      // The script reads as much as that read would: so try it first, and answer as the read would have.
+      let outcome;
+      try {
+        outcome = await fast.claim(input, caller);
+      } catch (err) {
+        if (isCoordError(err) && (await nothingFits())) return null;
+        throw err;
+      }
+      if (outcome && outcome.kind !== "node") {
+        return outcome.kind === "claimed" ? committed(outcome) : outcome.kind === "none" ? null : NOT_FOR_THIS_WAITER;
+      }
+      if (await nothingFits()) return null;
+      if (outcome) rules.assertNodeCanClaim(outcome.node);
+    } else if (await nothingFits()) return null;
+    return (await claimOptimistic(input, caller)) ?? NOT_FOR_THIS_WAITER;
+  }
+
+  /** claimBest as one optimistic transaction (every store). */
+  async function claimOptimistic(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
     let runs = 0;
     const claimed = await store.transact(async (tx) => {
       const node = await nodeForRegistration(tx, input.registration_id, caller);
       rules.assertNodeCanClaim(node);
       const nowMs = ctx.now().getTime();
       const query = { labels: node.labels, repos: rules.repoFilter(input.repo, input.repos) };
-      const fits = (t: Task) => !rules.coolingDown(t, node.id, nowMs);
+      const fit = createFitCheck(tx, node.id, nowMs);
+      const fits = fit.fits;
+      /** The committed record of a candidate listed outside the transaction, if it may still be taken. */
+      const fresh = async (candidate: Task | undefined) => {
+        const t = candidate && (await tx.getTask(candidate.id));
+        return t && rules.isClaimable(t.status) && labelsSatisfied(t.labels, node.labels) && (await fits(t)) ? t : undefined;
+      };
       let pick: Task | undefined;
       if (runs++ > 0) {
         // A re-run means another claimer (on a shared store) won the race for the best task;
@@ -80,14 +157,23 @@ export function createTaskService(ctx: CoordinatorContext) {
         // of the commit.
         const spread = Math.min(MAX_SPREAD, CONTENDED_SPREAD << (runs - 2));
         const candidates = await store.listPending({ ...query, limit: spread });
-        const candidate = candidates[Math.floor(Math.random() * candidates.length)];
-        const fresh = candidate && (await tx.getTask(candidate.id));
-        if (fresh && rules.isClaimable(fresh.status) && labelsSatisfied(fresh.labels, node.labels) && fits(fresh)) pick = fresh;
+        pick = await fresh(candidates[Math.floor(Math.random() * candidates.length)]);
       }
       pick ??= (await tx.listPending({ ...query, limit: 1 }))[0];
-      // The best task is one this node gave back lately: look a little further (rare, so the
-      // common claim still reads one task).
-      if (pick && !fits(pick)) pick = (await tx.listPending({ ...query, limit: COOLDOWN_LOOKAHEAD })).find(fits);
+      // The best task is one this node gave back lately, or its concurrency key is full: look
+      // further (rare, so the common claim still reads one task). The windows are read outside
+      // the transaction, so only the task picked (and the keys looked at) become conditions of
+      // the commit.
+      if (pick && !(await fits(pick))) {
+        pick = undefined;
+        let seen = 1;
+        for (const limit of LOOKAHEAD_WINDOWS) {
+          const window = await store.listPending({ ...query, limit });
+          for (const candidate of window.slice(seen)) if ((pick = await fresh(candidate))) break;
+          if (pick || window.length < limit || !fit.sawFullKey) break;
+          seen = window.length;
+        }
+      }
       if (!pick) return null;
       return claimIn(tx, pick, node, input.worker_name);
     });
@@ -125,6 +211,7 @@ export function createTaskService(ctx: CoordinatorContext) {
         max_attempts: input.max_attempts ?? ctx.defaultMaxAttempts,
         idempotency_key: key,
         not_before: item.notBefore,
+        ...item.concurrency,
         depends_on: item.dependsOn,
         blocked_by: deps.blocked_by,
       },
@@ -143,8 +230,9 @@ export function createTaskService(ctx: CoordinatorContext) {
     return { task: t.task, created: true };
   }
 
-  function claimIn(tx: StoreTx, task: Task, node: NodeRecord, worker: string): rules.Transition {
-    const t = rules.claimTask(task, node, worker, ctx.now(), ctx.claimTimeoutMs);
+  async function claimIn(tx: StoreTx, task: Task, node: NodeRecord, worker: string): Promise<rules.Transition> {
+    const claimedWithKey = task.concurrency_key ? await tx.countClaimedWithKey(task.concurrency_key) : 0;
+    const t = rules.claimTask(task, node, worker, ctx.now(), ctx.claimTimeoutMs, claimedWithKey);
     tx.putTask(t.task);
     // A cancellation of an earlier claim of this task (since retried) must not stop the new one.
     const cancelled = node.cancelled_tasks.filter((c) => c.task_id !== task.id);
@@ -161,6 +249,7 @@ export function createTaskService(ctx: CoordinatorContext) {
 
   return {
     claimBest,
+    claimForWaiter,
 
     /** Creates a task; with an idempotency key, a repeat returns the first task (`created: false`). */
     async create(input: CreateTaskInput): Promise<{ task: Task; created: boolean }> {
@@ -246,7 +335,7 @@ export function createTaskService(ctx: CoordinatorContext) {
 
     fail(taskId: string, input: FailInput, caller?: Caller): Promise<Task> {
       return finishTransition(ctx, input.registration_id, caller, taskId, (task, node, ts) =>
-        rules.failTask(task, node.id, input.reason, input.retry ?? true, ts),
+        rules.failTask(task, node.id, input.reason, input.retry ?? true, ts, ctx.retryBackoffMs),
       );
     },
 

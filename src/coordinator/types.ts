@@ -13,6 +13,8 @@ export interface CoordinatorOptions {
   sweepIntervalMs?: number;
   defaultPriority?: Priority;
   defaultMaxAttempts?: number;
+  /** tasks.retry_backoff: how long a task failed with retry waits before its next claim, doubling per attempt (default 30 s; 0: none). */
+  retryBackoffMs?: number;
   /** How long finished tasks, acked messages and idle nodes are kept (DESIGN §10); 0 keeps. */
   retention?: Partial<RetentionPolicy>;
   version?: string;
@@ -43,6 +45,9 @@ export interface CreateTaskInput {
   idempotency_key?: string;
   /** ISO time; the task is `waiting` until then (DESIGN §11). */
   not_before?: string;
+  /** At most `concurrency_limit` (default 1) tasks with this key are claimed at once (DESIGN §11). */
+  concurrency_key?: string;
+  concurrency_limit?: number;
   /** Ids of tasks that must complete first (at most 32; DESIGN §11). */
   depends_on?: string[];
 }
@@ -112,5 +117,6 @@ export interface CoordinatorContext {
   claimTimeoutMs: number;
   defaultPriority: Priority;
   defaultMaxAttempts: number;
+  retryBackoffMs: number;
   retention: RetentionPolicy;
 }

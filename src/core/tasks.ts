@@ -4,10 +4,12 @@
  *
  *   waiting → pending (not_before came, last dependency completed; see workflow.ts, dependencies.ts)
  *   pending → claimed → completed | failed
- *   claimed → pending (release, or fail with retry)
+ *   claimed → pending (release, or fail with retry and no backoff)
+ *   claimed → waiting (fail with retry, for tasks.retry_backoff) → pending
  *   claimed → orphaned (lease ran out) → claimed
  *   any unfinished state → cancelled
  */
+import { assertConcurrencyRoom, concurrencyEventData } from "./concurrency.js";
 import { CoordError } from "./errors.js";
 import { labelsSatisfied, missingLabels } from "./labels.js";
 import type { EventType, Labels, NewEvent, NodeRecord, Priority, Task, TaskStatus } from "./types.js";
@@ -58,6 +60,9 @@ export interface NewTaskInput {
   idempotency_key: string | null;
   /** ISO time (normalised); a task created before it is `waiting` until then. */
   not_before?: string | null;
+  /** See `parseConcurrency`: both null without a key. */
+  concurrency_key?: string | null;
+  concurrency_limit?: number | null;
   /** Its dependencies (deduplicated), and those of them not completed yet: while any, it is `waiting`. */
   depends_on?: string[];
   blocked_by?: string[];
@@ -69,7 +74,7 @@ export interface Transition {
 }
 
 export function taskEvent(type: EventType, task: Task, now: string, extra: Record<string, unknown> = {}): NewEvent {
-  return { type, data: { task_id: task.id, repo: task.repo, status: task.status, ...extra, ts: now } };
+  return { type, data: { task_id: task.id, repo: task.repo, status: task.status, ...concurrencyEventData(task), ...extra, ts: now } };
 }
 
 export function createTask(id: string, input: NewTaskInput, now: string): Transition {
@@ -77,6 +82,8 @@ export function createTask(id: string, input: NewTaskInput, now: string): Transi
     id,
     ...input,
     not_before: input.not_before ?? null,
+    concurrency_key: input.concurrency_key ?? null,
+    concurrency_limit: input.concurrency_key ? (input.concurrency_limit ?? 1) : null,
     depends_on: input.depends_on ?? [],
     blocked_by: input.blocked_by ?? [],
     status: (input.blocked_by?.length ?? 0) > 0 || (input.not_before && Date.parse(input.not_before) > Date.parse(now)) ? "waiting" : "pending",
@@ -99,6 +106,7 @@ export function createTask(id: string, input: NewTaskInput, now: string): Transi
     priority: task.priority,
     labels: task.labels,
     ...(task.not_before ? { not_before: task.not_before } : {}),
+    ...(task.concurrency_key ? { concurrency_limit: task.concurrency_limit } : {}),
     ...(task.depends_on!.length > 0 ? { depends_on: task.depends_on, blocked_by: task.blocked_by } : {}),
   });
   return { task, event };
@@ -146,8 +154,12 @@ export function placementWarnings(labels: Labels, nodes: NodeRecord[]): string[]
   return [`no online node has the labels ${words} (and takes work); the task waits until one does`];
 }
 
-/** Checks a claim of this task by this node; first write wins, so a claimed task answers TASK_CLAIMED. */
-export function assertClaimable(task: Task, node: NodeRecord): void {
+/**
+ * Checks a claim of this task by this node; first write wins, so a claimed task answers
+ * TASK_CLAIMED. `claimedWithKey`: how many tasks of the task's concurrency key are claimed now
+ * (read by the caller in the same transaction; 0 without a key).
+ */
+export function assertClaimable(task: Task, node: NodeRecord, claimedWithKey = 0): void {
   if (task.status === "claimed") {
     throw new CoordError("TASK_CLAIMED", `task ${task.id} is already claimed by ${task.claimed_by}`, {
       task_id: task.id,
@@ -168,10 +180,11 @@ export function assertClaimable(task: Task, node: NodeRecord): void {
       missing,
     });
   }
+  assertConcurrencyRoom(task, claimedWithKey);
 }
 
-export function claimTask(task: Task, node: NodeRecord, worker: string, now: Date, leaseMs: number): Transition {
-  assertClaimable(task, node);
+export function claimTask(task: Task, node: NodeRecord, worker: string, now: Date, leaseMs: number, claimedWithKey = 0): Transition {
+  assertClaimable(task, node, claimedWithKey);
   const ts = now.toISOString();
   const claimed: Task = {
     ...task,
@@ -249,19 +262,45 @@ export function completeTask(
   };
 }
 
-/** A failure with retry goes back to pending while attempts remain; otherwise it is failed for good. */
-export function failTask(task: Task, nodeId: string, reason: string, retry: boolean, now: string): Transition {
+/** tasks.retry_backoff by default: a task failed with retry waits 30 s, then 60 s, ... */
+export const DEFAULT_RETRY_BACKOFF_MS = 30_000;
+/** The longest backoff of a retried failure (DESIGN §11). */
+export const MAX_RETRY_BACKOFF_MS = 15 * 60_000;
+
+/** How long a task waits after its `attempts`-th claim failed with retry: `base` doubling per attempt, at most 15 minutes. */
+export function retryBackoffMs(baseMs: number, attempts: number): number {
+  if (baseMs <= 0) return 0;
+  return Math.min(MAX_RETRY_BACKOFF_MS, baseMs * 2 ** Math.max(0, Math.min(attempts - 1, 30)));
+}
+
+/**
+ * A failure with retry goes back while attempts remain; otherwise it is failed for good. With a
+ * backoff (`tasks.retry_backoff`, see retryBackoffMs) it goes to `waiting` with `not_before` set
+ * to when the retry is due (the sweeper makes it pending, task.ready); without one, to `pending`.
+ * The node that failed it also gets the release cooldown: it matters when the backoff is
+ * shorter than the cooldown (or off), so one broken node does not burn every attempt.
+ */
+export function failTask(task: Task, nodeId: string, reason: string, retry: boolean, now: string, backoffMs = 0): Transition {
   assertClaimant(task, nodeId);
   const final = !retry || task.attempts >= task.max_attempts;
+  const delay = final ? 0 : retryBackoffMs(backoffMs, task.attempts);
+  const back = backToPending(task, now);
   const next: Task = {
-    ...(final ? clearLease(task, "failed", now) : backToPending(task, now)),
+    ...(final ? clearLease(task, "failed", now) : delay > 0 ? { ...back, status: "waiting", not_before: new Date(Date.parse(now) + delay).toISOString() } : back),
     failure_reason: reason,
     completed_at: final ? now : null,
     cooldown: final ? null : cooldownFor(nodeId, now),
   };
   return {
     task: next,
-    event: taskEvent("task.failed", next, now, { node_id: nodeId, worker: task.worker_name, reason, final, attempts: task.attempts }),
+    event: taskEvent("task.failed", next, now, {
+      node_id: nodeId,
+      worker: task.worker_name,
+      reason,
+      final,
+      attempts: task.attempts,
+      ...(delay > 0 ? { not_before: next.not_before, backoff_ms: delay } : {}),
+    }),
   };
 }
 

@@ -138,6 +138,12 @@ export interface Task {
    */
   not_before?: string | null;
   /**
+   * Tasks sharing a key: at most `concurrency_limit` of them are `claimed` at once, across all
+   * nodes and replicas (DESIGN §11). Both null without a key; absent on records stored before.
+   */
+  concurrency_key?: string | null;
+  concurrency_limit?: number | null;
+  /**
    * The tasks this one waits for (DESIGN §11): it is `waiting` until every one is `completed`,
    * and cancelled when one fails for good or is cancelled. Absent on records stored before it existed.
    */

@@ -3,6 +3,7 @@
  * response serialisation all come from these, so they are the contract in code.
  */
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { MAX_CONCURRENCY_LIMIT } from "../core/concurrency.js";
 import { MAX_DEPENDENCIES } from "../core/dependencies.js";
 import { WORKER_BOUNDS } from "../core/nodes.js";
 import { MAX_BATCH_TASKS } from "../core/tasks.js";
@@ -111,6 +112,8 @@ export const Task = Type.Object({
   failure_reason: Nullable(Type.String()),
   cancel_reason: Nullable(Type.String()),
   not_before: Type.Optional(Nullable(Timestamp)),
+  concurrency_key: Type.Optional(Nullable(Type.String({ description: "at most concurrency_limit tasks with this key are claimed at once" }))),
+  concurrency_limit: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
   depends_on: Type.Optional(Type.Array(Type.String(), { description: "tasks that must complete before this one can be claimed" })),
   blocked_by: Type.Optional(Type.Array(Type.String(), { description: "those of depends_on not completed yet; the task is `waiting` while any" })),
   cooldown: Type.Optional(
@@ -197,6 +200,17 @@ export const CreateTaskBody = Type.Object(
         maxLength: 40,
         description: "ISO time: the task is `waiting` until then (at most a year ahead), then `pending` (task.ready)",
       }),
+    ),
+    concurrency_key: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        pattern: PRINTABLE,
+        description: "at most concurrency_limit tasks with this key are claimed at once, across all nodes and replicas",
+      }),
+    ),
+    concurrency_limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_CONCURRENCY_LIMIT, description: "default 1; needs concurrency_key (400 without)" }),
     ),
     depends_on: Type.Optional(
       Type.Array(Id, {

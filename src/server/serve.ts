@@ -99,6 +99,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     claimTimeoutMs: config.claim_timeout_ms,
     defaultPriority: config.default_priority,
     defaultMaxAttempts: config.max_attempts,
+    retryBackoffMs: config.retry_backoff_ms,
     retention: config.retention,
     version: VERSION,
   });

@@ -85,6 +85,16 @@ export function createBufferedTx(reads: StoreTxReads, ws: WriteSet): StoreTx {
         return !own || isClaimable(own.status);
       });
     },
+    async countClaimedWithKey(key) {
+      let n = await reads.countClaimedWithKey(key);
+      const claimedHere = (t: Task | undefined) => t?.status === "claimed" && t.concurrency_key === key;
+      // A task keeps its key for life, so only this key's tasks can change the count.
+      for (const t of ws.tasks.values()) {
+        if (t.concurrency_key === key) n += (claimedHere(t) ? 1 : 0) - (claimedHere(await reads.getTask(t.id)) ? 1 : 0);
+      }
+      for (const id of ws.deleted.tasks) if (claimedHere(await reads.getTask(id))) n--;
+      return n;
+    },
     async listDependents(taskId) {
       // The committed index, minus dependents this transaction settled, plus those it made.
       const out = (await reads.listDependents(taskId)).filter((id) => {

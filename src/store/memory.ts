@@ -34,6 +34,14 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
   const byIdempotencyKey = new Map<string, string>();
   const pending = new PendingIndex();
   const claimed = new Set<string>();
+  /** Claimed tasks by concurrency key (DESIGN §11). */
+  const claimedByKey = new Map<string, Set<string>>();
+  const unkey = (t: Task | undefined) => {
+    const set = t?.concurrency_key ? claimedByKey.get(t.concurrency_key) : undefined;
+    if (!set) return;
+    set.delete(t!.id);
+    if (set.size === 0) claimedByKey.delete(t!.concurrency_key!);
+  };
   /** Waiting tasks by their not_before (ms). */
   const waiting = new Map<string, number>();
   /** Dependency id → the waiting tasks it blocks (see `waitingOn`). */
@@ -73,6 +81,9 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     async listPending(query) {
       return pending.query(query.labels, query.repos, query.limit).map((id) => tasks.get(id)!);
     },
+    async countClaimedWithKey(key) {
+      return claimedByKey.get(key)?.size ?? 0;
+    },
     async listDependents(taskId) {
       return [...(dependents.get(taskId) ?? [])];
     },
@@ -105,6 +116,12 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     if (isClaimable(task.status)) pending.add(task);
     if (task.status === "claimed") claimed.add(task.id);
     else claimed.delete(task.id);
+    unkey(before);
+    if (task.status === "claimed" && task.concurrency_key) {
+      let set = claimedByKey.get(task.concurrency_key);
+      if (!set) claimedByKey.set(task.concurrency_key, (set = new Set()));
+      set.add(task.id);
+    }
     if (task.status === "waiting" && task.not_before && !isBlocked(task)) waiting.set(task.id, Date.parse(task.not_before));
     else waiting.delete(task.id);
     if (task.idempotency_key) byIdempotencyKey.set(task.idempotency_key, task.id);
@@ -119,6 +136,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     if (isClaimable(task.status)) pending.remove(task);
     if (task.idempotency_key && byIdempotencyKey.get(task.idempotency_key) === id) byIdempotencyKey.delete(task.idempotency_key);
     claimed.delete(id);
+    unkey(task);
     waiting.delete(id);
     finished.delete(id);
     tasks.delete(id);

@@ -22,6 +22,23 @@ export function settleDroppedCommands(client: Redis): void {
   });
 }
 
+/**
+ * Sends again a write whose answer the dropped connection took: it carries a transaction id, so
+ * the script answers a repeat with the first outcome and applies nothing twice.
+ */
+export async function learnOutcome<T>(send: () => Promise<T>, resendAttempts: number): Promise<T> {
+  for (let i = 0; i < resendAttempts; i++) {
+    try {
+      return await send();
+    } catch (err) {
+      if (!isConnectionDropped(err)) break;
+    }
+  }
+  throw new CoordError("UNAVAILABLE", "redis: the connection dropped during a commit and its outcome is unknown; check before retrying", {
+    retry_safe: false,
+  });
+}
+
 export interface RedisCommitOptions {
   client: ScriptedRedis;
   keys: RedisKeys;
@@ -47,19 +64,6 @@ export function createRedisCommit(options: RedisCommitOptions) {
   const { client, keys: k, retention } = options;
   const maxEventBytes = options.maxEventBytes ?? DEFAULT_EVENT_MAX_BYTES;
   const resendAttempts = options.resendAttempts ?? 3;
-
-  async function learnOutcome(args: (string | number)[]): Promise<number[]> {
-    for (let i = 0; i < resendAttempts; i++) {
-      try {
-        return await client.mccCommit(...args);
-      } catch (err) {
-        if (!isConnectionDropped(err)) break;
-      }
-    }
-    throw new CoordError("UNAVAILABLE", "redis: the connection dropped during a commit and its outcome is unknown; check before retrying", {
-      retry_safe: false,
-    });
-  }
 
   /**
    * Runs the commit script; null when a read changed since (nothing was written). `txid`: the
@@ -87,7 +91,7 @@ export function createRedisCommit(options: RedisCommitOptions) {
       reply = await client.mccCommit(...args);
     } catch (err) {
       if (readOnly || !isConnectionDropped(err)) unavailable(err);
-      reply = await learnOutcome(args);
+      reply = await learnOutcome(() => client.mccCommit(...args), resendAttempts);
     }
     const [ok, first] = reply;
     if (ok !== 1) return null;

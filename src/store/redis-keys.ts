@@ -44,6 +44,8 @@ export function createRedisKeys(prefix: string) {
     tasksByRepo: (repo: string) => `${P}tasks:r:${repo}`,
     /** Claimed task ids scored by lease end (ms). */
     leases: `${P}leases`,
+    /** Ids of the claimed tasks of one concurrency key (DESIGN §11); its SCARD is a commit condition of claims. */
+    claimedByKey: (key: string) => `${P}claimed:k:${key}`,
     /** Waiting task ids scored by not_before (ms), once no dependency blocks them. */
     waiting: `${P}waiting`,
     /** The waiting tasks a task blocks (dependency → dependents): a versioned hash, field per dependent ("h" footprint). */
@@ -82,7 +84,7 @@ export function bucketOf(repo: string, labels: Labels): string {
   return JSON.stringify([repo, sorted]);
 }
 
-/** Index entries of a task: listings, its pending bucket while claimable, its lease while claimed, its dependencies while waiting, its idempotency key. */
+/** Index entries of a task: listings, its pending bucket while claimable, its lease (and concurrency key) while claimed, its dependencies while waiting, its idempotency key. */
 export function taskFootprint(k: RedisKeys, t: Task): FootprintEntry[] {
   const fp: FootprintEntry[] = [
     ["z", k.tasks, "0", t.id],
@@ -96,6 +98,7 @@ export function taskFootprint(k: RedisKeys, t: Task): FootprintEntry[] {
     fp.push(["s", k.pending, t.id], ["s", k.pendingByRepo(t.repo), t.id]);
   }
   if (t.status === "claimed" && t.lease_expires_at) fp.push(["z", k.leases, String(Date.parse(t.lease_expires_at)), t.id]);
+  if (t.status === "claimed" && t.concurrency_key) fp.push(["s", k.claimedByKey(t.concurrency_key), t.id]);
   if (t.status === "waiting" && t.not_before && !isBlocked(t)) fp.push(["z", k.waiting, String(Date.parse(t.not_before)), t.id]);
   for (const dep of waitingOn(t)) fp.push(["h", k.dependents(dep), t.id]);
   if (t.idempotency_key) fp.push(["k", k.idempotency(t.idempotency_key), t.id]);

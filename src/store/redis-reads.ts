@@ -3,6 +3,7 @@ import { CoordError, TxConflict, isCoordError } from "../core/errors.js";
 import type { Message, NodeRecord, Task } from "../core/types.js";
 import { storeFault } from "./faults.js";
 import type { RedisKeys } from "./redis-keys.js";
+import { CLAIM_LUA } from "./redis-claim-script.js";
 import { COMMIT_LUA, PENDING_LUA, RECORDS_LUA, VIA_LUA } from "./redis-scripts.js";
 import type { StoreTxReads } from "./types.js";
 
@@ -14,6 +15,7 @@ export type ScriptedRedis = Redis & {
   mccPending(...args: Arg[]): Promise<(string | null)[]>;
   mccVia(...args: Arg[]): Promise<(string | null)[]>;
   mccRecords(...args: Arg[]): Promise<string[]>;
+  mccClaim(...args: Arg[]): Promise<(string | number)[]>;
 };
 
 /** Registers the Lua scripts on a client (once per connection). */
@@ -23,6 +25,7 @@ export function defineScripts(client: Redis): ScriptedRedis {
   client.defineCommand("mccPending", { numberOfKeys: 0, lua: PENDING_LUA });
   client.defineCommand("mccVia", { numberOfKeys: 0, lua: VIA_LUA });
   client.defineCommand("mccRecords", { numberOfKeys: 0, lua: RECORDS_LUA });
+  client.defineCommand("mccClaim", { numberOfKeys: 0, lua: CLAIM_LUA });
   return client as ScriptedRedis;
 }
 
@@ -41,14 +44,15 @@ export function rc<T>(p: Promise<T>): Promise<T> {
 }
 
 /**
- * What a transaction has read: the version of each record ("v", "0" = absent) and the value of
- * each string index ("k", "" = absent). The commit applies only if all are unchanged. Reading
+ * What a transaction has read: the version of each record ("v", "0" = absent), the value of
+ * each string index ("k", "" = absent) and the size of each counted set ("n": the claimed tasks
+ * of a concurrency key). The commit applies only if all are unchanged. Reading
  * one key twice with different results means another replica wrote in between: a conflict now.
  */
 export function createReadSet() {
-  const conditions = new Map<string, { kind: "v" | "k"; value: string }>();
+  const conditions = new Map<string, { kind: "v" | "k" | "n"; value: string }>();
   return {
-    note(kind: "v" | "k", key: string, value: string): void {
+    note(kind: "v" | "k" | "n", key: string, value: string): void {
       const prev = conditions.get(key);
       if (prev && prev.value !== value) throw new TxConflict();
       conditions.set(key, { kind, value });
@@ -105,6 +109,12 @@ export function createRedisReads(client: ScriptedRedis, k: RedisKeys, rs?: ReadS
         if (json) tasks.push(JSON.parse(json) as Task);
       }
       return tasks;
+    },
+    async countClaimedWithKey(key) {
+      const set = k.claimedByKey(key);
+      const n = await rc(client.scard(set));
+      rs?.note("n", set, String(n));
+      return n;
     },
     async listDependents(taskId) {
       // One HGETALL: the members and the hash's version together (see the "h" footprint).

@@ -5,41 +5,10 @@
  */
 
 /**
- * Commit of one transaction.
- * ARGV: prefix, retention, max event bytes, transaction id ("" = none), #conditions, #writes, #events, then
- *   conditions: kind ("v": hash version, "k": string value), key, expected ("0" / "" = absent)
- *   writes: key, record JSON, footprint JSON (JSON "" deletes the record and its index entries)
- *   events: JSON of {type, data} (without id)
- * Returns {0, 0} when a condition fails (nothing written), else {1, first event id (0 if none)}.
- * With a transaction id, the outcome is kept for 5 minutes under tx:<id>, and a second run of
- * that id (a re-sent command) returns it without applying anything: a commit applies at most once.
+ * Index upkeep from footprints (see redis-keys.ts): `unindex(fp)` removes a record's entries,
+ * `index(fp)` adds them. Needs `P` (the key prefix) in scope.
  */
-export const COMMIT_LUA = `
-local P, retention, maxBytes, txid = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local nc, nw, ne = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local txkey = nil
-if txid ~= '' then
-  txkey = P .. 'tx:' .. txid
-  local seen = redis.call('GET', txkey)
-  if seen then
-    local ok, first = string.match(seen, '^(%d+):(%d+)$')
-    return {tonumber(ok), tonumber(first)}
-  end
-end
-local function done(ok, first)
-  if txkey then redis.call('SET', txkey, ok .. ':' .. string.format('%d', first), 'NX', 'EX', 300) end
-  return {ok, first}
-end
-
-local i = 8
-for _ = 1, nc do
-  local kind, key, want = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  i = i + 3
-  local have
-  if kind == 'v' then have = redis.call('HGET', key, 'v') or '0' else have = redis.call('GET', key) or '' end
-  if have ~= want then return done(0, 0) end
-end
-
+export const INDEX_LUA = `
 -- A versioned hash ("h" footprint) changed: a number it never had, from one counter that never
 -- goes back, so a reader's noted version cannot come round again.
 local function bump(key)
@@ -78,22 +47,16 @@ local function index(fp)
   end
 end
 
-for _ = 1, nw do
-  local key, json, fp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  i = i + 3
-  local old = redis.call('HGET', key, 'x')
-  if old then unindex(cjson.decode(old)) end
-  if json == '' then
-    redis.call('DEL', key)
-  else
-    redis.call('HSET', key, 'j', json, 'x', fp)
-    redis.call('HINCRBY', key, 'v', 1)
-    index(cjson.decode(fp))
-  end
-end
+`;
 
-local first = 0
-if ne > 0 then
+/**
+ * `appendEvents(P, retention, maxBytes, events)`: appends events (JSON of {type, data}, without
+ * id) to the log with the next ids, trims it, publishes them; returns the first id and the
+ * stored JSONs.
+ */
+export const EVENTS_LUA = `
+local function appendEvents(P, retention, maxBytes, events)
+  local ne = #events
   local E, bytesKey = P .. 'events', P .. 'event-bytes'
   -- The log's size in bytes (events.max_bytes); counted once from the log if the key is missing.
   local bytes = tonumber(redis.call('GET', bytesKey) or '-1')
@@ -102,11 +65,11 @@ if ne > 0 then
     for _, m in ipairs(redis.call('ZRANGE', E, 0, -1)) do bytes = bytes + #m end
   end
   local last = redis.call('INCRBY', P .. 'event-id', ne)
-  first = last - ne + 1
+  local first = last - ne + 1
   local out = {}
   for k = 0, ne - 1 do
     local id = first + k
-    local full = '{"id":' .. string.format('%d', id) .. ',' .. string.sub(ARGV[i + k], 2)
+    local full = '{"id":' .. string.format('%d', id) .. ',' .. string.sub(events[k + 1], 2)
     redis.call('ZADD', E, id, full)
     bytes = bytes + #full
     out[#out + 1] = full
@@ -125,6 +88,73 @@ if ne > 0 then
   end
   redis.call('SET', bytesKey, string.format('%d', bytes))
   redis.call('PUBLISH', P .. 'events', '[' .. table.concat(out, ',') .. ']')
+  return first, out
+end
+`;
+
+/**
+ * Commit of one transaction.
+ * ARGV: prefix, retention, max event bytes, transaction id ("" = none), #conditions, #writes, #events, then
+ *   conditions: kind ("v": hash version, "k": string value, "n": a set's size), key, expected ("0" / "" = absent)
+ *   writes: key, record JSON, footprint JSON (JSON "" deletes the record and its index entries)
+ *   events: JSON of {type, data} (without id)
+ * Returns {0, 0} when a condition fails (nothing written), else {1, first event id (0 if none)}.
+ * With a transaction id, the outcome is kept for 5 minutes under tx:<id>, and a second run of
+ * that id (a re-sent command) returns it without applying anything: a commit applies at most once.
+ */
+export const COMMIT_LUA = `
+local P, retention, maxBytes, txid = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local nc, nw, ne = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local txkey = nil
+if txid ~= '' then
+  txkey = P .. 'tx:' .. txid
+  local seen = redis.call('GET', txkey)
+  if seen then
+    local ok, first = string.match(seen, '^(%d+):(%d+)$')
+    return {tonumber(ok), tonumber(first)}
+  end
+end
+local function done(ok, first)
+  if txkey then redis.call('SET', txkey, ok .. ':' .. string.format('%d', first), 'NX', 'EX', 300) end
+  return {ok, first}
+end
+
+local i = 8
+for _ = 1, nc do
+  local kind, key, want = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  i = i + 3
+  local have
+  if kind == 'v' then
+    have = redis.call('HGET', key, 'v') or '0'
+  elseif kind == 'n' then
+    have = string.format('%d', redis.call('SCARD', key))
+  else
+    have = redis.call('GET', key) or ''
+  end
+  if have ~= want then return done(0, 0) end
+end
+
+${INDEX_LUA}
+for _ = 1, nw do
+  local key, json, fp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  i = i + 3
+  local old = redis.call('HGET', key, 'x')
+  if old then unindex(cjson.decode(old)) end
+  if json == '' then
+    redis.call('DEL', key)
+  else
+    redis.call('HSET', key, 'j', json, 'x', fp)
+    redis.call('HINCRBY', key, 'v', 1)
+    index(cjson.decode(fp))
+  end
+end
+
+${EVENTS_LUA}
+local first = 0
+if ne > 0 then
+  local events = {}
+  for k = 0, ne - 1 do events[k + 1] = ARGV[i + k] end
+  first = appendEvents(P, retention, maxBytes, events)
 end
 return done(1, first)
 `;

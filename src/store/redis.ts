@@ -6,6 +6,7 @@ import { labelsSatisfied } from "../core/labels.js";
 import { NODE_STATUSES, TASK_STATUSES, type CoordEvent, type Labels, type Message, type NodeRecord, type Task } from "../core/types.js";
 import { createBufferedTx, createWriteSet } from "./buffered-tx.js";
 import { redactUrl } from "./redact-url.js";
+import { createRedisClaim } from "./redis-claim.js";
 import { createRedisCommit, isConnectionDropped, settleDroppedCommands } from "./redis-commit.js";
 import { createErrorReporter, createEventFeed, parseEventBatch } from "./redis-events.js";
 import { createRedisKeys } from "./redis-keys.js";
@@ -103,7 +104,9 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
   const catchUpTimer = setInterval(() => void feed.catchUp(), options.catchUpIntervalMs ?? 1000);
   catchUpTimer.unref();
 
-  const commit = createRedisCommit({ client, keys: k, retention, maxEventBytes, afterWrite: createReplicaWait(client, target) });
+  const afterWrite = createReplicaWait(client, target);
+  const commit = createRedisCommit({ client, keys: k, retention, maxEventBytes, afterWrite });
+  const claim = createRedisClaim({ client, keys: k, retention, maxEventBytes, afterWrite, ingest: (events) => feed.ingest(events) });
 
   /** After a lost race: a short, growing, jittered pause, so racing replicas spread out. */
   async function backoff(attempt: number): Promise<void> {
@@ -151,14 +154,22 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
     }
   }
 
+  /** Work in flight is waited for (bounded) by close(). */
+  function tracked<T>(run: Promise<T>): Promise<T> {
+    inFlight.add(run);
+    void run.catch(() => {}).finally(() => inFlight.delete(run));
+    return run;
+  }
+
   const store: Store = {
     backend: "redis",
     ...reads,
     transact(fn) {
-      const run = runTransaction(fn);
-      inFlight.add(run);
-      void run.catch(() => {}).finally(() => inFlight.delete(run));
-      return run;
+      return tracked(runTransaction(fn));
+    },
+    claimNext(request) {
+      if (closed) return Promise.reject(new CoordError("UNAVAILABLE", "store is closed"));
+      return tracked(claim(request));
     },
     async listNodes(query) {
       // Ids first (a set has no order), sorted here; records are read only for the page.

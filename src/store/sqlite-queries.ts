@@ -13,6 +13,8 @@ const PLUCKED = {
   message: "SELECT json FROM messages WHERE id = ?",
   repo: "SELECT json FROM repos WHERE name = ?",
   countMessages: "SELECT COUNT(*) FROM messages WHERE to_node = ? AND status = 'pending'",
+  // Same expression as the tasks_claimed_by_key index, so the count is one index range.
+  claimedWithKey: "SELECT COUNT(*) FROM tasks WHERE status = 'claimed' AND json_extract(json, '$.concurrency_key') = ?",
   stale: "SELECT json FROM nodes WHERE status = 'online' AND last_seen_ms < ?",
   expired: "SELECT json FROM tasks INDEXED BY tasks_leases WHERE status = 'claimed' AND lease_ms <= ?",
   due: "SELECT json FROM tasks INDEXED BY tasks_waiting WHERE status = 'waiting' AND lease_ms <= ? ORDER BY lease_ms LIMIT ?",

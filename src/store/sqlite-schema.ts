@@ -104,6 +104,11 @@ const MIGRATIONS: string[] = [
   CREATE INDEX sessions_by_token ON sessions (token_key, created_ms);
   CREATE INDEX sessions_by_expiry ON sessions (expires_ms);
   `,
+  // 8: claimed tasks by concurrency key (DESIGN §11), counted inside every claim of a keyed task.
+  // An index on the JSON field, so the writer keeps no column of its own for it.
+  `
+  CREATE INDEX tasks_claimed_by_key ON tasks (json_extract(json, '$.concurrency_key')) WHERE status = 'claimed';
+  `,
 ];
 
 /** The schema version this build writes (`PRAGMA user_version`). */

@@ -113,6 +113,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     getTaskByIdempotencyKey: async (key) => parse<Task>(q.taskByKey.get(key)),
     getMessage: async (id) => parse<Message>(q.message.get(id)),
     listPending: async (query) => buckets.heads(query.labels, query.repos, query.limit).map((h) => parse<Task>(q.task.get(h.id))!),
+    countClaimedWithKey: async (key) => q.claimedWithKey.get(key) as number,
     listDependents: async (taskId) => q.dependents.all(taskId) as string[],
   };
 

@@ -79,6 +79,12 @@ export interface StoreTxReads {
   getMessage(id: string): Promise<Message | undefined>;
   listPending(query: PendingQuery): Promise<Task[]>;
   /**
+   * How many tasks with this `concurrency_key` are `claimed` (DESIGN §11). Inside a transaction
+   * it counts the transaction's own writes, and on a shared store the count is a condition of
+   * the commit, so concurrent claims over several replicas never pass a key's limit.
+   */
+  countClaimedWithKey(key: string): Promise<number>;
+  /**
    * Ids of the waiting tasks still blocked by task `taskId` (its dependents whose `blocked_by`
    * names it; see `waitingOn`). In a transaction the answer is a condition of the commit, like
    * a record read: a dependent created meanwhile makes a shared store run the transaction again.
@@ -104,6 +110,34 @@ export interface StoreTx extends StoreTxReads {
 }
 
 export type EventListener = (events: CoordEvent[]) => void;
+
+/** What a store's one-step claim (`Store.claimNext`) is asked to do: claim-next for one node. */
+export interface ClaimNextRequest {
+  registration_id: string;
+  /** The node the registration was made for (known to the coordinator; the store checks it still is). */
+  node_id: string;
+  worker_name: string;
+  /** Only tasks of these repos (an empty list matches nothing); undefined: every repo. */
+  repos?: readonly string[];
+  now: Date;
+  /** Lease length of the claim (claim_timeout). */
+  lease_ms: number;
+  /** How many of the best fitting tasks to look at past ones this node may not take now. */
+  lookahead: number;
+}
+
+/**
+ * What a one-step claim did. `node`: the node may not claim now, and the coordinator's rules
+ * (`assertNodeCanClaim`) say why; `fallback`: a case the store leaves to `transact`.
+ */
+export type ClaimNextOutcome =
+  | { kind: "claimed"; task: Task; event: NewEvent }
+  | { kind: "none" }
+  | { kind: "skipped" }
+  | { kind: "node"; node: NodeRecord }
+  | { kind: "registration" }
+  | { kind: "fallback"; reason: string };
+
 
 /**
  * Where one webhook's delivery stands (DESIGN §12), shared by every replica: the position (the
@@ -183,6 +217,14 @@ export interface Store extends StoreTxReads, WebhookCursorStore, SessionStore {
    * once when a shared store detects a conflicting write, so it must have no other effects.
    */
   transact<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /**
+   * Optional fast path of `POST /tasks/claim` (Redis: one Lua script, one round trip): checks the
+   * registration and the node, picks the best task that fits and commits the claim with its
+   * event, atomically, exactly as the coordinator's transaction would. `none`: no claimable task
+   * fits the node's labels and the repos; `skipped`: tasks fit, but none of the best `lookahead`
+   * may go to this node now (cooldown). Stores without it are claimed from through `transact`.
+   */
+  claimNext?(request: ClaimNextRequest): Promise<ClaimNextOutcome>;
   listNodes(query: NodeQuery): Promise<NodeRecord[]>;
   listTasks(query: TaskListQuery): Promise<{ tasks: Task[]; next_cursor: string | null }>;
   countPending(repo?: string): Promise<number>;

@@ -44,6 +44,7 @@ describe("loadConfig: where the file is found", () => {
     expect(c.server.claim_timeout_ms).toBe(300_000);
     expect(c.server.default_priority).toBe("medium");
     expect(c.server.max_attempts).toBe(3);
+    expect(c.server.retry_backoff_ms).toBe(30_000);
     expect(c.server.events_retention).toBe(10_000);
     expect(c.server.retention).toEqual({ tasksMs: 30 * 86_400_000, messagesMs: 7 * 86_400_000, forgetAfterMs: 7 * 86_400_000 });
     expect(c.server.rate_limit).toEqual({ enabled: true, requests_per_second: 50, burst: 100, max_streams_per_token: 100 });
@@ -142,6 +143,7 @@ registration:
 tasks:
   default_priority: urgent
   max_attempts: 0
+  retry_backoff: 1h
 coordination:
   server_url: coordinator:7331
 `,
@@ -154,9 +156,10 @@ coordination:
       expect.stringMatching(/^registration\.heartbeat_interval: invalid duration "soon"/),
       expect.stringMatching(/^tasks\.default_priority: expected one of critical, high, medium, low/),
       expect.stringMatching(/^tasks\.max_attempts: expected a whole number/),
+      expect.stringMatching(/^tasks\.retry_backoff: must be at most 15m, got "1h"/),
       expect.stringMatching(/^coordination\.server_url: expected an http/),
     ]);
-    expect(err.message.split("\n")).toHaveLength(8);
+    expect(err.message.split("\n")).toHaveLength(9);
     // The CLI turns it into exit code 2 with that message.
     expect(classifyError(err).exitCode).toBe(2);
   });

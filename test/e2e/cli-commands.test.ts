@@ -82,10 +82,15 @@ describe("every command, human and --json", () => {
     expect(claim.stdout).toMatch(new RegExp(`${id} claimed by w1@ci-1`));
     expect(await json("tasks", "release", id, "--reason", "not now")).toMatchObject({ id, status: "pending" });
     expect(await json("tasks", "claim", id, "--worker", "w1")).toMatchObject({ status: "claimed", claimed_by: "w1@ci-1" });
-    expect(await json("tasks", "fail", id, "--reason", "flaky")).toMatchObject({ status: "pending", failure_reason: "flaky" });
-    // The task this node just gave back cools down for it: --next passes over it; by id it may be claimed.
+    expect(await json("tasks", "fail", id, "--reason", "flaky")).toMatchObject({ status: "waiting", failure_reason: "flaky", not_before: expect.any(String) });
+    // A retried failure waits out tasks.retry_backoff (30 s doubled: its second attempt): --next passes over it, a claim by id is refused.
     expect((await cli("tasks", "claim", "--next", "--worker", "w3", "-q")).stdout).toBe(`${second.id}\n`);
+    expect((await cli("tasks", "show", id)).stdout).toMatch(/^not before\s+\S+ \(in \d+s\)$/m);
     expect((await json("tasks", "show", id)).cooldown).toMatchObject({ node_id: "ci-1" });
+    expect((await cli("tasks", "claim", id, "--worker", "w2")).code).toBe(4);
+    // An admin need not wait: cancel, then retry, and it may be claimed at once.
+    await json("tasks", "cancel", id);
+    expect(await json("tasks", "retry", id)).toMatchObject({ status: "pending", attempts: 0 });
     expect((await cli("tasks", "claim", id, "--worker", "w2", "-q")).stdout).toBe(`${id}\n`);
     const done = await cli("tasks", "complete", id, "--pr", "#42", "--summary", "fixed");
     expect(done.code, done.stderr).toBe(0);

@@ -1,6 +1,7 @@
 /**
- * The real binary against a real `serve` (DESIGN §11): `nodes cordon|uncordon ID` and
- * `tasks retry ID`, human and --json, with the documented exit codes.
+ * The real binary against a real `serve` (DESIGN §11): `nodes cordon|uncordon ID`,
+ * `tasks retry ID`, `tasks create --not-before / --concurrency-key`, human and --json, with the
+ * documented exit codes.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt, runCli, startServe, tempHome, type CliProcess } from "../cli/harness.js";
@@ -78,6 +79,27 @@ describe("workflow commands", () => {
     expect(bad.stderr).toMatch(/expected a time such as \+10m/);
     await json("tasks", "cancel", t.id);
   });
+
+  it("tasks create --concurrency-key K --concurrency-limit N: shown by tasks show; a claim past the limit exits 4; a limit without a key exits 2", async () => {
+    const create = (...extra: string[]) => json("tasks", "create", "--repo", "db", "--description", "migrate", "--concurrency-key", "db-migrations", ...extra);
+    const first = await create("--concurrency-limit", "1");
+    expect(first).toMatchObject({ concurrency_key: "db-migrations", concurrency_limit: 1 });
+    const second = await create();
+    expect((await cli("tasks", "show", second.id)).stdout).toMatch(/^concurrency\s+key db-migrations, at most 1 claimed at once$/m);
+    await json("tasks", "claim", first.id, "--worker", "w1");
+    const refused = await cli("tasks", "claim", second.id, "--worker", "w2");
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/concurrency_key "db-migrations" \(limit 1\).*\(CONCURRENCY_LIMIT\)/);
+    await json("tasks", "complete", first.id);
+    expect(await json("tasks", "claim", second.id, "--worker", "w2")).toMatchObject({ status: "claimed" });
+    await json("tasks", "complete", second.id);
+
+    const bad = await cli("tasks", "create", "--repo", "db", "--description", "x", "--concurrency-limit", "2");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/concurrency_limit: needs a concurrency_key/);
+    expect((await cli("tasks", "create", "--repo", "db", "--description", "x", "--concurrency-key", "k", "--concurrency-limit", "0")).code).toBe(2);
+  });
+
   it("tasks create --depends-on waits for the dependency (shown by tasks show and --status waiting), runs after it, is cancelled with it; 3 for an unknown one", async () => {
     const api = await json("tasks", "create", "--repo", "web", "--description", "add the API");
     const docs = await json("tasks", "create", "--repo", "web", "--description", "write the docs");

@@ -193,13 +193,17 @@ describe("leases", () => {
 });
 
 describe("finishing tasks", () => {
-  it("fail with retry goes back to pending (task.failed, final false); without retry it is failed", async () => {
+  it("fail with retry waits out tasks.retry_backoff, then is pending again (task.failed, final false); without retry it is failed", async () => {
     const reg = await registerNode(server, "machine-b");
     const t = await createTask(server, {});
     okData(await claim(server, t.id, reg));
     const retried = okData(await finish(server, "fail", t.id, reg, { reason: "flaky test" }));
-    expect(retried).toMatchObject({ status: "pending", failure_reason: "flaky test", lease_expires_at: null });
+    const due = new Date(clock.now() + 30_000).toISOString();
+    expect(retried).toMatchObject({ status: "waiting", not_before: due, failure_reason: "flaky test", lease_expires_at: null });
     expect((await getNode(server, "machine-b")).claimed_tasks).toEqual([]);
+    expect((await claim(server, t.id, reg)).body).toMatchObject({ code: "TASK_NOT_CLAIMABLE", details: { status: "waiting" } });
+    clock.advance(30_000);
+    await server.coordinator.sweep();
 
     okData(await claim(server, t.id, reg));
     const final = okData(await finish(server, "fail", t.id, reg, { reason: "cannot be done", retry: false }));
@@ -208,7 +212,7 @@ describe("finishing tasks", () => {
 
     const failedEvents = (await allEvents(server)).filter((e) => e.type === "task.failed");
     expect(failedEvents.map((e) => [e.data.status, e.data.final, e.data.reason])).toEqual([
-      ["pending", false, "flaky test"],
+      ["waiting", false, "flaky test"],
       ["failed", true, "cannot be done"],
     ]);
   });

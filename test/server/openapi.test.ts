@@ -206,9 +206,11 @@ describe("a scripted session: every operation, every error code, each answer che
     expectCode(await call("POST", `/tasks/${t1}/complete`, { ...node, body: { registration_id: regB, pr: "#1" } }), 403, "NOT_CLAIMANT");
     await call("POST", `/tasks/${t1}/complete`, { ...node, body: { registration_id: regA, pr: "#1", summary: "done" } });
     expectCode(await call("POST", `/tasks/${t1}/claim`, { ...node, body: { registration_id: regA, worker_name: "worker-1" } }), 409, "TASK_NOT_CLAIMABLE");
-    await call("POST", `/tasks/${t2}/fail`, { ...node, body: { registration_id: regB, reason: "flaky", retry: true } });
-    await call("POST", `/tasks/${t2}/claim`, { ...node, body: { registration_id: regB, worker_name: "w1" } });
-    await call("POST", `/tasks/${t2}/release`, { ...node, body: { registration_id: regB } });
+    // A retried failure waits for tasks.retry_backoff (30 s) before it can be claimed again.
+    expect((await call("POST", `/tasks/${t2}/fail`, { ...node, body: { registration_id: regB, reason: "flaky", retry: true } })).body.data.status).toBe("waiting");
+    const t4 = (await call("POST", "/tasks", { ...node, body: { repo: "repo-1", description: "given back" } })).body.data.id;
+    await call("POST", `/tasks/${t4}/claim`, { ...node, body: { registration_id: regB, worker_name: "w1" } });
+    await call("POST", `/tasks/${t4}/release`, { ...node, body: { registration_id: regB } });
     await call("POST", `/tasks/${t2}/cancel`, { body: { reason: "not needed" } });
 
     await call("POST", "/heartbeat", { ...node, body: { registration_id: regA, status: "draining" } });
@@ -218,6 +220,14 @@ describe("a scripted session: every operation, every error code, each answer che
     await call("POST", "/nodes/gpu-1/cordon");
     expectCode(await call("POST", `/tasks/${t3}/claim`, { ...node, body: { registration_id: regA, worker_name: "w3" } }), 409, "NODE_CORDONED");
     expect((await call("POST", "/nodes/gpu-1/uncordon")).body.data.cordoned).toBe(false);
+    const keyed = { repo: "repo-1", description: "migrate", concurrency_key: "db-migrations" };
+    const k1 = (await call("POST", "/tasks", { ...node, body: keyed })).body.data;
+    expect(k1).toMatchObject({ concurrency_key: "db-migrations", concurrency_limit: 1 });
+    const k2 = (await call("POST", "/tasks", { ...node, body: keyed })).body.data.id;
+    await call("POST", `/tasks/${k1.id}/claim`, { ...node, body: { registration_id: regA, worker_name: "w4" } });
+    const full = await call("POST", `/tasks/${k2}/claim`, { ...node, body: { registration_id: regA, worker_name: "w5" } });
+    expectCode(full, 409, "CONCURRENCY_LIMIT");
+    expect(full.body.details).toMatchObject({ concurrency_key: "db-migrations", concurrency_limit: 1, claimed: 1 });
     expectCode(await call("POST", "/nodes/nobody/cordon"), 404, "NODE_NOT_FOUND");
     expect((await call("POST", `/tasks/${t2}/retry`)).body.data).toMatchObject({ status: "pending", attempts: 0 });
     expectCode(await call("POST", `/tasks/${t2}/retry`), 409, "TASK_NOT_RETRYABLE");

@@ -100,3 +100,73 @@ describe("POST /tasks with not_before", () => {
     expect(expectError(await post("2099-01-01T00:00:00Z"), 400, "INVALID_REQUEST").fields).toEqual([{ field: "body.not_before", message: "must be at most a year ahead" }]);
   });
 });
+
+describe("POST /tasks with concurrency_key", () => {
+  it("holds a key to its limit: a long poll skips the full key for other work, then gets the keyed task the moment a claim of it ends", async () => {
+    const a = await registerNode(server, "machine-a");
+    const b = await registerNode(server, "machine-b");
+    const first = await createTask(server, { concurrency_key: "deploy-prod", priority: "critical" });
+    expect(first).toMatchObject({ concurrency_key: "deploy-prod", concurrency_limit: 1 });
+    const second = await createTask(server, { concurrency_key: "deploy-prod", priority: "critical" });
+    const other = await createTask(server, { priority: "low" });
+    expect(okData(await claimNext(server, a)).task.id).toBe(first.id);
+    expect(okData(await claimNext(server, b)).task.id).toBe(other.id);
+    const full = expectError(await claim(server, second.id, b, "worker-2"), 409, "CONCURRENCY_LIMIT");
+    expect(full).toMatchObject({ task_id: second.id, concurrency_key: "deploy-prod", concurrency_limit: 1, claimed: 1 });
+    expect((await getTask(server, second.id)).status).toBe("pending");
+
+    const poll = claimNext(server, b, { worker: "worker-3", wait_seconds: 30 });
+    await waitFor(() => server.coordinator.longPolls === 1);
+    okData(await finish(server, "complete", first.id, a, { pr: "#1" }));
+    expect(okData(await poll).task).toMatchObject({ id: second.id, claimed_by: "worker-3@machine-b" });
+  });
+
+  it("400 for a concurrency_limit without a key, or out of range", async () => {
+    const post = (body: Record<string, unknown>) => server.api("POST", "/tasks", { token: TOKENS.node, body: { repo: "r", description: "d", ...body } });
+    expect(expectError(await post({ concurrency_limit: 2 }), 400, "INVALID_REQUEST").fields).toEqual([
+      { field: "body.concurrency_limit", message: "needs a concurrency_key (the limit is per key)" },
+    ]);
+    expect(expectError(await post({ concurrency_key: "k", concurrency_limit: 0 }), 400, "INVALID_REQUEST").fields[0].field).toBe("body.concurrency_limit");
+    expect(expectError(await post({ concurrency_key: "" }), 400, "INVALID_REQUEST").fields[0].field).toBe("body.concurrency_key");
+  });
+});
+
+describe("fail with retry and tasks.retry_backoff", () => {
+  it("the task waits out the backoff, doubling per attempt, and the running sweeper hands it to a long poll after it", async () => {
+    const fast = await startTestServer({ retryBackoffMs: 400 });
+    try {
+      fast.coordinator.start();
+      const reg = await registerNode(fast, "machine-b");
+      const t = await createTask(fast, { max_attempts: 5 });
+      // Attempts count claims: the second fail is of the third claim (a release in between), so 0.4 s × 2².
+      for (const wait of [400, 1600]) {
+        okData(await claimNext(fast, reg));
+        const before = Date.now();
+        const failed = okData(await finish(fast, "fail", t.id, reg, { reason: "flaky" }));
+        const after = Date.now();
+        expect(failed.status).toBe("waiting");
+        expect(Date.parse(failed.not_before)).toBeGreaterThanOrEqual(before + wait);
+        expect(Date.parse(failed.not_before)).toBeLessThanOrEqual(after + wait);
+        expectError(await claim(fast, t.id, reg), 409, "TASK_NOT_CLAIMABLE");
+        // The node's own release cooldown (30 s) would hold it back: 0.4 s backoff < cooldown. Another node takes it.
+        const other = await registerNode(fast, `machine-${wait}`);
+        const again = okData(await claimNext(fast, other, { wait_seconds: 30 })).task;
+        expect(again).toMatchObject({ id: t.id, status: "claimed" });
+        expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(failed.not_before));
+        okData(await finish(fast, "release", t.id, other, {}));
+      }
+      const types = (await allEvents(fast)).filter((e) => e.data.task_id === t.id).map((e) => e.type);
+      expect(types.filter((x) => x === "task.ready")).toHaveLength(2);
+    } finally {
+      await fast.close();
+    }
+  });
+});
+
+async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -57,8 +57,11 @@ export function agentClaimSpecs(h: () => Harness): void {
     // Another node may take it at once.
     expect((await coord.claimNext({ registration_id: n2, worker_name: "w" }))?.id).toBe(first.id);
     await coord.tasks.fail(first.id, { registration_id: n2, reason: "flaky", retry: true });
-    expect(await coord.claimNext({ registration_id: n2, worker_name: "w2" })).toBeNull();
-    // n1's cooldown is n2's no longer: n1 gets it now, and once the cooldown is over so would n2.
+    // A retried failure waits out tasks.retry_backoff first, for every node (60 s: 30 s doubled, its second attempt).
+    expect(await coord.claimNext({ registration_id: n1, worker_name: "w2" })).toBeNull();
+    advance(60_000);
+    await coord.sweep();
+    // n1's cooldown is n2's no longer: n1 gets it now.
     expect((await coord.claimNext({ registration_id: n1, worker_name: "w4" }))?.id).toBe(first.id);
     await coord.tasks.release(first.id, { registration_id: n1 });
     advance(RECLAIM_COOLDOWN_MS + 1);

@@ -47,13 +47,17 @@ export function lifecycleSpecs(h: () => Harness): void {
   });
 
   it("complete, fail with retry, release: only the claimant, state and pending index follow", async () => {
-    const { createTask, register, coord, store } = h();
+    const { createTask, register, coord, store, advance } = h();
     const t1 = await createTask();
     const a = await register("a");
     const b = await register("b");
     await coord.tasks.claim(t1.id, { registration_id: a, worker_name: "w" });
     await expectCode(coord.tasks.complete(t1.id, { registration_id: b }), "NOT_CLAIMANT");
     await coord.tasks.fail(t1.id, { registration_id: a, reason: "flaky" });
+    // It waits out the retry backoff (30 s for a first failure), then the sweep makes it pending.
+    expect(await store.getTask(t1.id)).toMatchObject({ status: "waiting", failure_reason: "flaky", claimed_by: null });
+    advance(30_000);
+    await coord.sweep();
     expect(await store.getTask(t1.id)).toMatchObject({ status: "pending", failure_reason: "flaky" });
     expect(await store.countPending()).toBe(1);
     await coord.tasks.claim(t1.id, { registration_id: b, worker_name: "w" });

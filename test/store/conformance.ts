@@ -3,6 +3,7 @@ import type { Store } from "../../src/store/types.js";
 import { agentClaimSpecs } from "./conformance-agent-claims.js";
 import { batchSpecs } from "./conformance-batch.js";
 import { claimSpecs } from "./conformance-claims.js";
+import { backoffSpecs, concurrencySpecs } from "./conformance-concurrency.js";
 import { dependencySpecs } from "./conformance-dependencies.js";
 import { eventBoundSpecs } from "./conformance-event-bounds.js";
 import { eventSpecs } from "./conformance-events.js";
@@ -51,6 +52,8 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("dashboard sessions", () => sessionSpecs(h));
     describe("workflow: cordon, retry", () => workflowSpecs(h));
     describe("workflow: not_before", () => scheduleSpecs(h));
+    describe("workflow: concurrency keys", () => concurrencySpecs(h));
+    describe("workflow: retry backoff", () => backoffSpecs(h));
     describe("workflow: depends_on", () => dependencySpecs(h));
     describe("batch create", () => batchSpecs(h));
   });

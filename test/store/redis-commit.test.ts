@@ -7,6 +7,7 @@ import { createMemoryStore } from "../../src/store/memory.js";
 import { createRedisCommit } from "../../src/store/redis-commit.js";
 import { createRedisKeys } from "../../src/store/redis-keys.js";
 import { createReadSet, defineScripts, type ScriptedRedis } from "../../src/store/redis-reads.js";
+import { CLAIM_LUA } from "../../src/store/redis-claim-script.js";
 import { COMMIT_LUA } from "../../src/store/redis-scripts.js";
 import { createRedisStore } from "../../src/store/redis.js";
 import { findRedisServer, startRedisServer, type RedisServer } from "../helpers/redis-server.js";
@@ -15,6 +16,7 @@ import { startTcpProxy } from "./tcp-proxy.js";
 
 const skip = !findRedisServer() && !process.env.CI;
 const COMMIT_SHA = createHash("sha1").update(COMMIT_LUA).digest("hex");
+const CLAIM_SHA = createHash("sha1").update(CLAIM_LUA).digest("hex");
 
 describe.skipIf(skip)("Redis store: a commit applies at most once (real redis-server)", () => {
   let server: RedisServer;
@@ -110,6 +112,24 @@ describe.skipIf(skip)("Redis store: a commit applies at most once (real redis-se
       expect(claimed).toMatchObject({ id: task.id, status: "claimed", attempts: 1 });
       expect((await h.allEvents()).filter((e) => e.type === "task.claimed")).toHaveLength(1);
       expect((await store.getNode("n1"))?.claimed_tasks).toEqual([task.id]);
+      await h.coord.stop();
+      await store.close();
+      await proxy.close();
+    });
+
+    it("answers a claim-next whose answer was lost with the claim, made once (the Lua claim keeps its outcome)", async () => {
+      const { proxy, store, h, seen } = await open();
+      const reg = await h.register("n1");
+      await h.coord.claimNext({ registration_id: reg, worker_name: "warm-up", repos: [] }); // loads the claim script
+      const task = (await store.listPending({ limit: 1 }))[0]!; // the one open() made
+      const lost = proxy.loseNextAnswer(CLAIM_SHA);
+      const claimed = await h.coord.claimNext({ registration_id: reg, worker_name: "w" });
+      await lost;
+      expect(claimed).toMatchObject({ id: task.id, status: "claimed", attempts: 1, claimed_by: "w@n1" });
+      const claims = (await h.allEvents()).filter((e) => e.type === "task.claimed");
+      expect(claims).toHaveLength(1);
+      expect((await store.getNode("n1"))?.claimed_tasks).toEqual([task.id]);
+      await eventually(() => expect(seen.filter((e) => e.type === "task.claimed").map((e) => e.id)).toEqual([claims[0]!.id]));
       await h.coord.stop();
       await store.close();
       await proxy.close();

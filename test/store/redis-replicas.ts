@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CoordEvent, Task } from "../../src/core/types.js";
 import { createRedisStore } from "../../src/store/redis.js";
-import type { Store } from "../../src/store/types.js";
+import type { ClaimNextRequest, Store } from "../../src/store/types.js";
 import { CLAIM_TIMEOUT_MS, eventually, makeHarness, typesOf, type Harness } from "./conformance-harness.js";
 
 /** Two coordinator replicas, each with its own store instance, sharing one Redis and one clock. */
@@ -41,6 +41,35 @@ export function replicaSpecs(url: () => string, nextPrefix: () => string): void 
       for (const r of results) if (r.status === "rejected") expect(r.reason).toMatchObject({ code: "TASK_CLAIMED" });
       expect((await b.store.getTask(task.id))!.claimed_by).toBe(won[0]!.value.claimed_by);
       expect((await a.allEvents()).filter((e) => e.type === "task.claimed")).toHaveLength(1);
+    });
+
+    it("claim-next through both replicas (the Lua claim) hands each task to one node, never past capacity", async () => {
+      await open();
+      let scripted = 0;
+      // Count the one-step claims, so the race below is known to run on the Lua path.
+      const counted = stores.map((s) => ({ ...s, claimNext: (r: ClaimNextRequest) => (scripted++, s.claimNext!(r)) }));
+      const clock = { t: a.now() };
+      const [ca, cb] = counted.map((s) => makeHarness(s, clock));
+      try {
+        for (let i = 0; i < 30; i++) await (i % 2 ? a : b).createTask({ priority: i % 3 ? "medium" : "high" });
+        const regs: string[] = [];
+        for (let n = 0; n < 8; n++) regs.push(await (n % 2 ? b : a).register(`pool-${n}`, { maxWorkers: 3 }));
+        const results = await Promise.allSettled(
+          Array.from({ length: 60 }, (_, i) => (i % 2 ? cb! : ca!).coord.claimNext({ registration_id: regs[i % 8]!, worker_name: `w${i}` })),
+        );
+        const claimed = results.flatMap((r) => (r.status === "fulfilled" && r.value ? [r.value] : []));
+        for (const r of results) if (r.status === "rejected") expect(r.reason).toMatchObject({ code: "NODE_AT_CAPACITY" });
+        expect(claimed).toHaveLength(24);
+        expect(new Set(claimed.map((t) => t.id)).size).toBe(24);
+        const nodes = await a.store.listNodes({});
+        for (const n of nodes) expect(n.claimed_tasks.length).toBeLessThanOrEqual(3);
+        expect(nodes.flatMap((n) => n.claimed_tasks).sort()).toEqual(claimed.map((t) => t.id).sort());
+        expect((await a.allEvents()).filter((e) => e.type === "task.claimed")).toHaveLength(24);
+        expect(await b.store.countPending()).toBe(6);
+        expect(scripted).toBeGreaterThanOrEqual(60);
+      } finally {
+        await Promise.all([ca?.coord.stop(), cb?.coord.stop()]);
+      }
     });
 
     it("two replicas sweeping at once purge each record once and forget a node once", async () => {

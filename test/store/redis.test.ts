@@ -4,6 +4,7 @@ import { createRedisStore } from "../../src/store/redis.js";
 import { findRedisServer, startRedisServer, type RedisServer } from "../helpers/redis-server.js";
 import { describeStoreConformance } from "./conformance.js";
 import { makeHarness } from "./conformance-harness.js";
+import { concurrencyRaceSpecs } from "./redis-concurrency-race.js";
 import { replicaSpecs } from "./redis-replicas.js";
 
 // Without redis-server the suite is reported as skipped; in CI a missing server is a failure.
@@ -24,6 +25,7 @@ describe.skipIf(skip)("Redis store (real redis-server)", () => {
 
   describeStoreConformance("redis", (options) => createRedisStore(server!.url, { ...options, keyPrefix: nextPrefix() }));
   replicaSpecs(() => server!.url, nextPrefix);
+  concurrencyRaceSpecs(() => server!.url, nextPrefix);
 });
 
 describe.skipIf(skip)("Redis store: data written before the retention indexes", () => {

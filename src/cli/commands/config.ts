@@ -37,7 +37,7 @@ tasks:
   default_priority: medium          # critical, high, medium or low
   claim_timeout: 5m                 # a claim's lease; every heartbeat of its node renews it
   max_attempts: 3                   # claims before a task fails for good
-# store: sqlite:///var/lib/multiclaude-coord/coordination.db  # default: ~/.multiclaude/coordination.db; or memory://, redis://HOST:6379/0
+# store: sqlite:///var/lib/multiclaude-coord/coordination.db  # default: ~/.multiclaude/coordination.db; or memory://, redis://HOST:6379/0, redis+sentinel://HOST:26379,HOST:26379/MASTER/0
 events:
   retention: 10000                  # events kept for resuming streams
 `;

@@ -20,7 +20,7 @@ export function registerServe(program: Command, run: Runner): void {
     .description("Run the coordination server (REST API, SSE events, store)")
     .addHelpText("after", examples("serve", "serve --listen 127.0.0.1:7331 --store sqlite:///var/lib/coord.db", "serve --config /etc/multiclaude/coordination.yaml --log-level debug"))
     .option("--listen <host:port>", "address to listen on, e.g. :7331 or 127.0.0.1:7331 (default from server.listen_addr)")
-    .option("--store <url>", "store: sqlite://PATH, memory:// or redis://HOST:PORT/DB (default from store)")
+    .option("--store <url>", "store: sqlite://PATH, memory://, redis://HOST:PORT/DB or redis+sentinel://HOST:PORT,…/MASTER/DB (default from store)")
     .addOption(new Option("--log-level <level>", "request log on stderr (pino JSON lines): info = one line per change or error, debug = every request (default from server.log_level, info; none without a config file)").choices(LOG_LEVELS))
     .option("--insecure", "allow a non-loopback address with server.auth.require_auth false", false)
     .action(

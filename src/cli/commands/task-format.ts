@@ -54,6 +54,7 @@ export function printTask(out: Output, t: Task): void {
     ["not before", t.not_before ? `${t.not_before} (${ago(t.not_before)})` : null],
     ["depends on", t.depends_on?.length ? t.depends_on.join(", ") : null],
     ["blocked by", t.status === "waiting" && t.blocked_by?.length ? t.blocked_by.join(", ") : null],
+    ["concurrency", t.concurrency_key ? `key ${t.concurrency_key}, at most ${t.concurrency_limit ?? 1} claimed at once` : null],
     ["claimed by", t.claimed_by],
     ["claimed at", t.claimed_at],
     ["lease expires", t.lease_expires_at ? `${t.lease_expires_at} (${ago(t.lease_expires_at)})` : null],

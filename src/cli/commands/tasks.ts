@@ -1,4 +1,5 @@
 import { Option, type Command } from "commander";
+import { MAX_CONCURRENCY_LIMIT } from "../../core/concurrency.js";
 import { labelsSatisfied } from "../../core/labels.js";
 import { PRIORITIES, TASK_STATUSES, type Labels, type Priority, type Task, type TaskStatus } from "../../core/types.js";
 import { collect, intArg, parseLabels, SERVER_LIMITS, splitList, timeArg } from "../parse.js";
@@ -38,6 +39,8 @@ interface CreateOptions {
   idempotencyKey?: string;
   notBefore?: string;
   dependsOn: string[];
+  concurrencyKey?: string;
+  concurrencyLimit?: number;
   quiet: boolean;
 }
 
@@ -102,7 +105,7 @@ export function registerTasks(program: Command, run: Runner): void {
   tasks
     .command("create")
     .description("Create a task")
-    .addHelpText("after", examples('tasks create --repo web --description "Fix the login page" --priority high --label pool=gpu', 'tasks create -q --repo web --description "Nightly build" --idempotency-key nightly-2026-12-01', 'tasks create --repo web --description "Deploy after the freeze" --not-before +2h', 'tasks create --repo web --description "Write the client" --depends-on task-00mwtpx3ly00003ystwo'))
+    .addHelpText("after", examples('tasks create --repo web --description "Fix the login page" --priority high --label pool=gpu', 'tasks create -q --repo web --description "Nightly build" --idempotency-key nightly-2026-12-01', 'tasks create --repo web --description "Deploy after the freeze" --not-before +2h', 'tasks create --repo web --description "Write the client" --depends-on task-00mwtpx3ly00003ystwo', 'tasks create --repo db --description "Run migration 42" --concurrency-key db-migrations'))
     .requiredOption("--repo <repo>", "repository the task is about")
     .requiredOption("--description <text>", "what to do")
     .addOption(new Option("--priority <priority>", "default from tasks.default_priority on the server").choices(PRIORITIES))
@@ -111,6 +114,8 @@ export function registerTasks(program: Command, run: Runner): void {
     .option("--idempotency-key <key>", "same key → same task (safe to retry)")
     .option("--not-before <time>", "waiting until then: ISO time or +10m, +2h, +1d", (v: string) => timeArg(v))
     .option("--depends-on <task-id>", "waiting until that task completed; cancelled if it fails (repeatable, or comma-separated)", collect, [])
+    .option("--concurrency-key <key>", "at most --concurrency-limit tasks with this key are claimed at once")
+    .option("--concurrency-limit <n>", "how many tasks of the key may be claimed at once (default 1; needs --concurrency-key)", intArg(1, MAX_CONCURRENCY_LIMIT))
     .option("-q, --quiet", "print only the task id", false)
     .action(
       run<CreateOptions>(async (ctx, opts) => {
@@ -124,6 +129,8 @@ export function registerTasks(program: Command, run: Runner): void {
           idempotency_key: opts.idempotencyKey,
           not_before: opts.notBefore,
           depends_on: opts.dependsOn.length > 0 ? splitList(opts.dependsOn) : undefined,
+          concurrency_key: opts.concurrencyKey,
+          concurrency_limit: opts.concurrencyLimit,
         });
         // On stderr even with --json or -q: the task exists, but may wait a long time.
         for (const w of task.warnings ?? []) ctx.out.warn(w);

@@ -135,7 +135,7 @@ export function taskRoutes(app: FastifyInstance, coordinator: Coordinator): void
     method: "POST",
     url: "/tasks/:id/claim",
     operationId: "claimTask",
-    errors: ["TASK_NOT_FOUND", "REGISTRATION_NOT_FOUND", "TASK_CLAIMED", "TASK_NOT_CLAIMABLE", "NODE_AT_CAPACITY", "LABELS_NOT_SATISFIED", "NODE_OFFLINE", "NODE_CORDONED"],
+    errors: ["TASK_NOT_FOUND", "REGISTRATION_NOT_FOUND", "TASK_CLAIMED", "TASK_NOT_CLAIMABLE", "NODE_AT_CAPACITY", "LABELS_NOT_SATISFIED", "NODE_OFFLINE", "NODE_CORDONED", "CONCURRENCY_LIMIT"],
     access: "node",
     summary: "Claim one task; first write wins, the others get 409 TASK_CLAIMED",
     tags,

@@ -1,0 +1,287 @@
+import { EVENTS_LUA, INDEX_LUA } from "./redis-scripts.js";
+
+/**
+ * Splicing of JSON records written by `JSON.stringify` (no whitespace), so the claim script can
+ * change a few fields of a record and leave every other byte as it was. Redis's cjson cannot
+ * round-trip records: it writes an empty array as `{}` and numbers with 14 digits.
+ *   members(s, i): the members of the object or array opening at s[i], as {key or false, raw value}
+ *   fields(json) / get / set / encodeObject: a record's top-level fields, in order
+ *   isoMs(text): milliseconds of a `Date.toISOString()` text (nil for any other form)
+ */
+const JSON_LUA = `
+local byte, sub, find = string.byte, string.sub, string.find
+
+local function stringEnd(s, i)
+  local j = i + 1
+  while true do
+    local at, _, c = find(s, '(["\\\\])', j)
+    if c == '"' then return at end
+    j = at + 2
+  end
+end
+
+local function valueEnd(s, i)
+  local c = byte(s, i)
+  if c == 34 then return stringEnd(s, i) end
+  if c == 123 or c == 91 then
+    local depth, j = 0, i
+    while true do
+      local at, _, ch = find(s, '([%[%]{}"])', j)
+      if ch == '"' then
+        j = stringEnd(s, at) + 1
+      else
+        if ch == '{' or ch == '[' then depth = depth + 1 else depth = depth - 1 end
+        if depth == 0 then return at end
+        j = at + 1
+      end
+    end
+  end
+  return (find(s, '[,%]}]', i) or (#s + 1)) - 1
+end
+
+local function members(s, i)
+  local out = {}
+  local obj = byte(s, i) == 123
+  local j = i + 1
+  local c = byte(s, j)
+  if c == 125 or c == 93 then return out end
+  while true do
+    local key = false
+    if obj then
+      local e = stringEnd(s, j)
+      key = sub(s, j + 1, e - 1)
+      j = e + 2
+    end
+    local e = valueEnd(s, j)
+    out[#out + 1] = {key, sub(s, j, e)}
+    j = e + 1
+    if byte(s, j) ~= 44 then return out end
+    j = j + 1
+  end
+end
+
+local function fields(json)
+  local list, at = members(json, 1), {}
+  for n, m in ipairs(list) do at[m[1]] = n end
+  return {list = list, at = at}
+end
+
+local function get(r, key)
+  local n = r.at[key]
+  return n and r.list[n][2]
+end
+
+-- An existing field keeps its place; a new one goes last (as with {...record, key: value}).
+local function set(r, key, raw)
+  local n = r.at[key]
+  if n then
+    r.list[n][2] = raw
+  else
+    r.list[#r.list + 1] = {key, raw}
+    r.at[key] = #r.list
+  end
+end
+
+local function encodeObject(r)
+  local parts = {}
+  for n, m in ipairs(r.list) do parts[n] = '"' .. m[1] .. '":' .. m[2] end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
+local function isoMs(text)
+  local y, mo, d, h, mi, s, ms = string.match(text or '', '^"(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)%.(%d%d%d)Z"$')
+  if not y then return nil end
+  y, mo = tonumber(y), tonumber(mo)
+  -- Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+  if mo <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + tonumber(d) - 1
+  local days = era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
+  return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(s) * 1000 + tonumber(ms)
+end
+`;
+
+/**
+ * Claim-next in one step (`POST /tasks/claim` on Redis): checks the registration and the node,
+ * picks the best task that fits, and writes the claim with its index entries and its
+ * `task.claimed` event, atomically. It states in Lua what `rules.assertNodeCanClaim`,
+ * `rules.coolingDown` and `rules.claimTask` state in TypeScript (src/core/tasks.ts);
+ * test/store/redis-claim-rules.test.ts runs one table of cases through both and demands the
+ * same answers, records, index entries and events, byte for byte.
+ *
+ * ARGV: prefix, retention, max event bytes, transaction id ("" = none), registration id, its
+ *   JSON, node id, its JSON, now (ms), now (ISO, JSON), lease end (ISO, JSON), worker (JSON),
+ *   claimed_by (JSON), repos (JSON array, "" = any), lookahead, footprint of the claimed task
+ *   with and without an idempotency key (templates: {{id}}, {{repo}}, {{key}} are filled in).
+ * Returns one of
+ *   {"claimed", task JSON, event id, event JSON without id}
+ *   {"none"}               no claimable task fits the node's labels and the repos
+ *   {"skipped"}            tasks fit, but none of the best `lookahead` may go to this node now
+ *   {"node", node JSON}    the node may not claim now (the coordinator's rules say why)
+ *   {"registration"}       the registration is not (any more) this node's
+ *   {"fallback", why}      a record this script leaves to the optimistic transaction
+ * A claim's outcome is kept for 5 minutes under tx:<id>; a second run of the id returns it.
+ */
+export const CLAIM_LUA = `
+local P, retention, maxBytes, txid = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local reg, regJson, nodeId, nodeIdJson = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local nowMs, nowJson, leaseJson = tonumber(ARGV[9]), ARGV[10], ARGV[11]
+local workerJson, claimedByJson, reposArg, lookahead = ARGV[12], ARGV[13], ARGV[14], tonumber(ARGV[15])
+local fpWithKey, fpWithoutKey = ARGV[16], ARGV[17]
+
+local txkey = nil
+if txid ~= '' then
+  txkey = P .. 'tx:' .. txid
+  local seen = redis.call('GET', txkey)
+  if seen then return cjson.decode(seen) end
+end
+${JSON_LUA}
+-- The registration and the node (rules.assertNodeCanClaim).
+if redis.call('GET', P .. 'reg:' .. reg) ~= nodeId then return {'registration'} end
+local nodeKey = P .. 'node:' .. nodeId
+local nodeJson = redis.call('HGET', nodeKey, 'j')
+if not nodeJson then return {'registration'} end
+local node = fields(nodeJson)
+if get(node, 'registration_id') ~= regJson then return {'registration'} end
+local claimedRaw = get(node, 'claimed_tasks')
+local capacity = cjson.decode(get(node, 'capacity'))
+if get(node, 'status') ~= '"online"' or get(node, 'health') == '"draining"' or get(node, 'cordoned') == 'true'
+  or #members(claimedRaw, 1) >= capacity.max_workers then
+  return {'node', nodeJson}
+end
+local labels = cjson.decode(get(node, 'labels'))
+
+-- The pending buckets this node's labels and the repos fit (as PENDING_LUA).
+local repos = nil
+if reposArg ~= '' then
+  repos = {}
+  for _, r in ipairs(cjson.decode(reposArg)) do repos[r] = true end
+end
+local cursors = {}
+local function load(c)
+  local r = redis.call('ZRANGE', c.key, c.pos, c.pos, 'WITHSCORES')
+  if #r == 0 then c.id = nil else c.id, c.score = r[1], tonumber(r[2]) end
+end
+for _, member in ipairs(redis.call('SMEMBERS', P .. 'pbuckets')) do
+  local b = cjson.decode(member)
+  local fits = repos == nil or repos[b[1]] == true
+  if fits then
+    for k, v in pairs(b[2]) do
+      if labels[k] ~= v then fits = false break end
+    end
+  end
+  if fits then
+    local c = {key = P .. 'pq:' .. redis.sha1hex(member), pos = 0}
+    load(c)
+    if c.id then cursors[#cursors + 1] = c end
+  end
+end
+if #cursors == 0 then return {'none'} end
+
+-- Claim order: priority rank (score), then id (bytewise, as Redis orders equal scores).
+local function before(a, b)
+  if a.score ~= b.score then return a.score < b.score end
+  local x, y = a.id, b.id
+  for i = 1, math.min(#x, #y) do
+    local p, q = byte(x, i), byte(y, i)
+    if p ~= q then return p < q end
+  end
+  return #x < #y
+end
+
+-- rules.coolingDown: this node gave the task back lately.
+local function coolingDown(t)
+  local raw = get(t, 'cooldown')
+  if raw == nil or raw == 'null' then return false end
+  local c = fields(raw)
+  if get(c, 'node_id') ~= nodeIdJson then return false end
+  local untilMs = isoMs(get(c, 'until'))
+  if untilMs == nil then return nil end
+  return untilMs > nowMs
+end
+
+local id, task = nil, nil
+for _ = 1, lookahead do
+  local best = nil
+  for _, c in ipairs(cursors) do
+    if c.id and (best == nil or before(c, best)) then best = c end
+  end
+  if not best then break end
+  local json = redis.call('HGET', P .. 'task:' .. best.id, 'j')
+  if json then
+    local t = fields(json)
+    local status = get(t, 'status')
+    if status == '"pending"' or status == '"orphaned"' then
+      -- A task with a concurrency key (DESIGN §11) needs its key's claimed count checked and
+      -- kept: the optimistic transaction does that (TaskService.claimBest).
+      local ck = get(t, 'concurrency_key')
+      if ck ~= nil and ck ~= 'null' then return {'fallback', 'concurrency key of ' .. best.id} end
+      local cooling = coolingDown(t)
+      if cooling == nil then return {'fallback', 'cooldown of ' .. best.id} end
+      if not cooling then
+        id, task = best.id, t
+        break
+      end
+    end
+  end
+  best.pos = best.pos + 1
+  load(best)
+end
+if not id then return {'skipped'} end
+
+-- rules.claimTask: the claimed task and its event.
+local idJson = '"' .. id .. '"'
+local from, repoRaw = get(task, 'status'), get(task, 'repo')
+local updatedMs = isoMs(get(task, 'updated_at'))
+if not updatedMs or not repoRaw or #repoRaw > 300 then return {'fallback', 'task ' .. id} end
+local attempts = string.format('%d', tonumber(get(task, 'attempts')) + 1)
+set(task, 'status', '"claimed"')
+set(task, 'attempts', attempts)
+set(task, 'claimed_by', claimedByJson)
+set(task, 'claimed_node', nodeIdJson)
+set(task, 'worker_name', workerJson)
+set(task, 'claimed_at', nowJson)
+set(task, 'lease_expires_at', leaseJson)
+set(task, 'updated_at', nowJson)
+set(task, 'cooldown', 'null')
+local taskJson = encodeObject(task)
+local event = '{"type":"task.claimed","data":{"task_id":' .. idJson .. ',"repo":' .. repoRaw
+  .. ',"status":"claimed","node_id":' .. nodeIdJson .. ',"worker":' .. workerJson .. ',"claimed_by":' .. claimedByJson
+  .. ',"attempt":' .. attempts .. ',"from":' .. from .. ',"waited_ms":' .. string.format('%d', math.max(0, nowMs - updatedMs))
+  .. ',"ts":' .. nowJson .. '}}'
+
+-- The node holds the claim; a cancellation of an earlier claim of this task is dropped.
+if claimedRaw == '[]' then claimedRaw = '[' .. idJson .. ']' else claimedRaw = sub(claimedRaw, 1, -2) .. ',' .. idJson .. ']' end
+local kept = {}
+for _, m in ipairs(members(get(node, 'cancelled_tasks') or '[]', 1)) do
+  if get(fields(m[2]), 'task_id') ~= idJson then kept[#kept + 1] = m[2] end
+end
+set(node, 'claimed_tasks', claimedRaw)
+set(node, 'cancelled_tasks', '[' .. table.concat(kept, ',') .. ']')
+
+-- Writes, as COMMIT_LUA would write them.
+${INDEX_LUA}
+local keyRaw = get(task, 'idempotency_key')
+local fill = {id = id, repo = sub(repoRaw, 2, -2)}
+local template = fpWithoutKey
+if keyRaw and keyRaw ~= 'null' then
+  template = fpWithKey
+  fill.key = sub(keyRaw, 2, -2)
+end
+local fp = string.gsub(template, '{{(%a+)}}', fill)
+local taskKey = P .. 'task:' .. id
+local old = redis.call('HGET', taskKey, 'x')
+if old then unindex(cjson.decode(old)) end
+redis.call('HSET', taskKey, 'j', taskJson, 'x', fp)
+redis.call('HINCRBY', taskKey, 'v', 1)
+index(cjson.decode(fp))
+-- A claim changes no index entry of the node (status, last_seen, registration).
+redis.call('HSET', nodeKey, 'j', encodeObject(node))
+redis.call('HINCRBY', nodeKey, 'v', 1)
+${EVENTS_LUA}
+local first = appendEvents(P, retention, maxBytes, {event})
+local reply = {'claimed', taskJson, first, event}
+if txkey then redis.call('SET', txkey, cjson.encode(reply), 'NX', 'EX', 300) end
+return reply
+`;

@@ -1,0 +1,88 @@
+import { randomUUID } from "node:crypto";
+import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
+import type { CoordEvent, EventData, NodeRecord, Task } from "../core/types.js";
+import { isConnectionDropped, learnOutcome } from "./redis-commit.js";
+import { taskFootprint, type RedisKeys } from "./redis-keys.js";
+import { unavailable, type ScriptedRedis } from "./redis-reads.js";
+import type { ClaimNextOutcome, ClaimNextRequest } from "./types.js";
+
+export interface RedisClaimOptions {
+  client: ScriptedRedis;
+  keys: RedisKeys;
+  retention: number;
+  maxEventBytes?: number;
+  /** Hands this replica's committed events to its feed (as a commit does). */
+  ingest(events: CoordEvent[]): Promise<void>;
+  resendAttempts?: number;
+  /** Runs after a claim was written, before it is answered (replica wait, as for commits). */
+  afterWrite?: () => Promise<void>;
+}
+
+/**
+ * The index entries of a claimed task, as a template the script fills in ({{id}}, {{repo}},
+ * {{key}}): they come from `taskFootprint`, so which index holds what stays stated once.
+ */
+function claimedFootprint(k: RedisKeys, leaseIso: string, withKey: boolean): string {
+  const template = {
+    id: "{{id}}",
+    repo: "{{repo}}",
+    status: "claimed",
+    lease_expires_at: leaseIso,
+    idempotency_key: withKey ? "{{key}}" : null,
+  } as Task;
+  return JSON.stringify(taskFootprint(k, template));
+}
+
+/** `Store.claimNext` on Redis: CLAIM_LUA (redis-claim-script.ts), one round trip. */
+export function createRedisClaim(options: RedisClaimOptions) {
+  const { client, keys: k, retention, ingest } = options;
+  const maxEventBytes = options.maxEventBytes ?? DEFAULT_EVENT_MAX_BYTES;
+  const resendAttempts = options.resendAttempts ?? 3;
+
+  return async function claimNext(req: ClaimNextRequest, txid: string = randomUUID()): Promise<ClaimNextOutcome> {
+    const nowMs = req.now.getTime();
+    const leaseIso = new Date(nowMs + req.lease_ms).toISOString();
+    const args = [
+      k.prefix,
+      retention,
+      maxEventBytes,
+      txid,
+      req.registration_id,
+      JSON.stringify(req.registration_id),
+      req.node_id,
+      JSON.stringify(req.node_id),
+      nowMs,
+      JSON.stringify(req.now.toISOString()),
+      JSON.stringify(leaseIso),
+      JSON.stringify(req.worker_name),
+      JSON.stringify(`${req.worker_name}@${req.node_id}`),
+      req.repos ? JSON.stringify(req.repos) : "",
+      req.lookahead,
+      claimedFootprint(k, leaseIso, true),
+      claimedFootprint(k, leaseIso, false),
+    ];
+    let reply: (string | number)[];
+    try {
+      reply = await client.mccClaim(...args);
+    } catch (err) {
+      if (!isConnectionDropped(err)) unavailable(err);
+      reply = await learnOutcome(() => client.mccClaim(...args), resendAttempts);
+    }
+    switch (reply[0]) {
+      case "claimed": {
+        const { type, data } = JSON.parse(reply[3] as string) as { type: "task.claimed"; data: EventData };
+        await options.afterWrite?.();
+        await ingest([{ id: Number(reply[2]), type, data }]);
+        return { kind: "claimed", task: JSON.parse(reply[1] as string) as Task, event: { type, data } };
+      }
+      case "node":
+        return { kind: "node", node: JSON.parse(reply[1] as string) as NodeRecord };
+      case "none":
+      case "skipped":
+      case "registration":
+        return { kind: reply[0] };
+      default:
+        return { kind: "fallback", reason: String(reply[1] ?? reply[0]) };
+    }
+  };
+}
