@@ -60,13 +60,13 @@ const CONTENDED_SPREAD = 8;
 const MAX_SPREAD = 64;
 /** Online nodes read at a time while looking for one that could take a new labelled task. */
 const PLACEMENT_PAGE = 20;
-/** How far past tasks in their cooldown for this node the one-step claim of a store looks (see Store.claimNext). */
+/** How far past tasks in their cooldown for this node a claim looks for one it may take. */
 export const COOLDOWN_LOOKAHEAD = 32;
 /**
- * How far past the best task a claim looks for one it may take: the first window (as far as the
- * store's one-step claim looks) when the best ones are in their cooldown for this node; the
- * larger ones only while tasks were passed over because their concurrency key is full. Past
- * the last the claim answers none (a long poll is woken when a claim of a key ends).
+ * How far past the best task a claim looks for one it may take: the first window when the best
+ * ones are in their cooldown for this node; the larger ones only while tasks were passed over
+ * because their concurrency key is full. Past the last the claim answers none (a long poll is
+ * woken when a claim of a key ends). The store's one-step claim (Store.claimNext) looks alike.
  */
 export const LOOKAHEAD_WINDOWS = [COOLDOWN_LOOKAHEAD, 256, 1024] as const;
 
@@ -97,11 +97,13 @@ function createFitCheck(tx: StoreTx, nodeId: string, nowMs: number) {
 export function createTaskService(ctx: CoordinatorContext) {
   const { store } = ctx;
 
-  const fast = createFastClaims(ctx, COOLDOWN_LOOKAHEAD);
+  const fast = createFastClaims(ctx, LOOKAHEAD_WINDOWS);
 
   /** Claims the best fitting task for the node, or returns null when none fits now. */
   async function claimBest(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
-    const outcome = await fast?.claim(input, caller);
+    // No await without the script (memory, SQLite): the transaction is queued in the caller's
+    // turn, so claims sent together with creates share their group commit in order.
+    const outcome = fast ? await fast.claim(input, caller) : undefined;
     // The rules say why this node takes no task now; should they not, the transaction decides.
     if (outcome?.kind === "node") rules.assertNodeCanClaim(outcome.node);
     else if (outcome) return outcome.kind === "claimed" ? committed(outcome) : null;

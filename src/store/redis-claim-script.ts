@@ -106,18 +106,22 @@ end
  * Claim-next in one step (`POST /tasks/claim` on Redis): checks the registration and the node,
  * picks the best task that fits, and writes the claim with its index entries and its
  * `task.claimed` event, atomically. It states in Lua what `rules.assertNodeCanClaim`,
- * `rules.coolingDown` and `rules.claimTask` state in TypeScript (src/core/tasks.ts);
+ * `rules.coolingDown`, `hasConcurrencyRoom` and `rules.claimTask` state in TypeScript
+ * (src/core/tasks.ts, src/core/concurrency.ts; the lookahead windows of TaskService.claimBest);
  * test/store/redis-claim-rules.test.ts runs one table of cases through both and demands the
  * same answers, records, index entries and events, byte for byte.
  *
  * ARGV: prefix, retention, max event bytes, transaction id ("" = none), registration id, its
  *   JSON, node id, its JSON, now (ms), now (ISO, JSON), lease end (ISO, JSON), worker (JSON),
- *   claimed_by (JSON), repos (JSON array, "" = any), lookahead, footprint of the claimed task
- *   with and without an idempotency key (templates: {{id}}, {{repo}}, {{key}} are filled in).
+ *   claimed_by (JSON), repos (JSON array, "" = any), lookahead windows (JSON array: how many of
+ *   the best tasks are looked at; the next window only while a full concurrency key was passed
+ *   over), the key prefix of the claimed tasks per concurrency key, the footprint template of the
+ *   claimed task ([entry JSON, optional fields it needs...]; {{id}}, {{repo}}, {{key}}, {{ckey}}
+ *   are filled in).
  * Returns one of
  *   {"claimed", task JSON, event id, event JSON without id}
  *   {"none"}               no claimable task fits the node's labels and the repos
- *   {"skipped"}            tasks fit, but none of the best `lookahead` may go to this node now
+ *   {"skipped"}            tasks fit, but none looked at may go to this node now (cooldown, full key)
  *   {"node", node JSON}    the node may not claim now (the coordinator's rules say why)
  *   {"registration"}       the registration is not (any more) this node's
  *   {"fallback", why}      a record this script leaves to the optimistic transaction
@@ -127,8 +131,8 @@ export const CLAIM_LUA = `
 local P, retention, maxBytes, txid = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local reg, regJson, nodeId, nodeIdJson = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local nowMs, nowJson, leaseJson = tonumber(ARGV[9]), ARGV[10], ARGV[11]
-local workerJson, claimedByJson, reposArg, lookahead = ARGV[12], ARGV[13], ARGV[14], tonumber(ARGV[15])
-local fpWithKey, fpWithoutKey = ARGV[16], ARGV[17]
+local workerJson, claimedByJson, reposArg, windows = ARGV[12], ARGV[13], ARGV[14], cjson.decode(ARGV[15])
+local claimedKeyPrefix, footprintTemplate = ARGV[16], ARGV[17]
 
 local txkey = nil
 if txid ~= '' then
@@ -158,10 +162,16 @@ if reposArg ~= '' then
   repos = {}
   for _, r in ipairs(cjson.decode(reposArg)) do repos[r] = true end
 end
+-- A cursor walks one bucket in claim order: its head first, then 32 at a time.
 local cursors = {}
-local function load(c)
-  local r = redis.call('ZRANGE', c.key, c.pos, c.pos, 'WITHSCORES')
-  if #r == 0 then c.id = nil else c.id, c.score = r[1], tonumber(r[2]) end
+local function advance(c)
+  c.at = c.at + 2
+  if c.at > #c.buf then
+    local n = c.pos == 0 and 1 or 32
+    c.buf, c.at = redis.call('ZRANGE', c.key, c.pos, c.pos + n - 1, 'WITHSCORES'), 1
+    c.pos = c.pos + n
+  end
+  if c.at > #c.buf then c.id = nil else c.id, c.score = c.buf[c.at], tonumber(c.buf[c.at + 1]) end
 end
 for _, member in ipairs(redis.call('SMEMBERS', P .. 'pbuckets')) do
   local b = cjson.decode(member)
@@ -172,8 +182,8 @@ for _, member in ipairs(redis.call('SMEMBERS', P .. 'pbuckets')) do
     end
   end
   if fits then
-    local c = {key = P .. 'pq:' .. redis.sha1hex(member), pos = 0}
-    load(c)
+    local c = {key = P .. 'pq:' .. redis.sha1hex(member), pos = 0, buf = {}, at = -1}
+    advance(c)
     if c.id then cursors[#cursors + 1] = c end
   end
 end
@@ -201,32 +211,57 @@ local function coolingDown(t)
   return untilMs > nowMs
 end
 
+-- A concurrency key (src/core/concurrency.ts): its raw JSON, or nil when the task has none.
+local function keyOf(t)
+  local raw = get(t, 'concurrency_key')
+  if raw == nil or raw == 'null' or raw == '""' then return nil end
+  return raw
+end
+
+-- hasConcurrencyRoom: fewer claimed with the task's key than its limit (each key counted once).
+local claimedWithKey = {}
+local function hasRoom(t)
+  local raw = keyOf(t)
+  if raw == nil then return true end
+  local n = claimedWithKey[raw]
+  if n == nil then
+    n = redis.call('SCARD', claimedKeyPrefix .. cjson.decode(raw))
+    claimedWithKey[raw] = n
+  end
+  local limit = get(t, 'concurrency_limit')
+  return n < ((limit == nil or limit == 'null') and 1 or tonumber(limit))
+end
+
 local id, task = nil, nil
-for _ = 1, lookahead do
+local looked, window, sawFullKey = 0, 1, false
+while true do
+  if looked >= windows[window] then
+    if window == #windows or not sawFullKey then break end
+    window = window + 1
+  end
   local best = nil
   for _, c in ipairs(cursors) do
     if c.id and (best == nil or before(c, best)) then best = c end
   end
   if not best then break end
+  looked = looked + 1
   local json = redis.call('HGET', P .. 'task:' .. best.id, 'j')
   if json then
     local t = fields(json)
     local status = get(t, 'status')
     if status == '"pending"' or status == '"orphaned"' then
-      -- A task with a concurrency key (DESIGN §11) needs its key's claimed count checked and
-      -- kept: the optimistic transaction does that (TaskService.claimBest).
-      local ck = get(t, 'concurrency_key')
-      if ck ~= nil and ck ~= 'null' then return {'fallback', 'concurrency key of ' .. best.id} end
       local cooling = coolingDown(t)
       if cooling == nil then return {'fallback', 'cooldown of ' .. best.id} end
       if not cooling then
-        id, task = best.id, t
-        break
+        if hasRoom(t) then
+          id, task = best.id, t
+          break
+        end
+        sawFullKey = true
       end
     end
   end
-  best.pos = best.pos + 1
-  load(best)
+  advance(best)
 end
 if not id then return {'skipped'} end
 
@@ -246,8 +281,9 @@ set(task, 'lease_expires_at', leaseJson)
 set(task, 'updated_at', nowJson)
 set(task, 'cooldown', 'null')
 local taskJson = encodeObject(task)
-local event = '{"type":"task.claimed","data":{"task_id":' .. idJson .. ',"repo":' .. repoRaw
-  .. ',"status":"claimed","node_id":' .. nodeIdJson .. ',"worker":' .. workerJson .. ',"claimed_by":' .. claimedByJson
+local keyRaw = keyOf(task)
+local event = '{"type":"task.claimed","data":{"task_id":' .. idJson .. ',"repo":' .. repoRaw .. ',"status":"claimed"'
+  .. (keyRaw and (',"concurrency_key":' .. keyRaw) or '') .. ',"node_id":' .. nodeIdJson .. ',"worker":' .. workerJson .. ',"claimed_by":' .. claimedByJson
   .. ',"attempt":' .. attempts .. ',"from":' .. from .. ',"waited_ms":' .. string.format('%d', math.max(0, nowMs - updatedMs))
   .. ',"ts":' .. nowJson .. '}}'
 
@@ -262,14 +298,20 @@ set(node, 'cancelled_tasks', '[' .. table.concat(kept, ',') .. ']')
 
 -- Writes, as COMMIT_LUA would write them.
 ${INDEX_LUA}
-local keyRaw = get(task, 'idempotency_key')
+-- Optional fields are filled in raw (JSON-escaped, as the template's strings are).
 local fill = {id = id, repo = sub(repoRaw, 2, -2)}
-local template = fpWithoutKey
-if keyRaw and keyRaw ~= 'null' then
-  template = fpWithKey
-  fill.key = sub(keyRaw, 2, -2)
+local idemRaw = get(task, 'idempotency_key')
+if idemRaw and idemRaw ~= 'null' and idemRaw ~= '""' then fill.key = sub(idemRaw, 2, -2) end
+if keyRaw then fill.ckey = sub(keyRaw, 2, -2) end
+local entries = {}
+for _, e in ipairs(cjson.decode(footprintTemplate)) do
+  local needed = true
+  for n = 2, #e do
+    if fill[e[n]] == nil then needed = false end
+  end
+  if needed then entries[#entries + 1] = e[1] end
 end
-local fp = string.gsub(template, '{{(%a+)}}', fill)
+local fp = string.gsub('[' .. table.concat(entries, ',') .. ']', '{{(%a+)}}', fill)
 local taskKey = P .. 'task:' .. id
 local old = redis.call('HGET', taskKey, 'x')
 if old then unindex(cjson.decode(old)) end

@@ -18,19 +18,31 @@ export interface RedisClaimOptions {
   afterWrite?: () => Promise<void>;
 }
 
+/** The placeholders of a claimed task's footprint template, and the task fields they stand for. */
+const PLACEHOLDERS = { id: "{{id}}", repo: "{{repo}}", key: "{{key}}", ckey: "{{ckey}}" } as const;
+
 /**
- * The index entries of a claimed task, as a template the script fills in ({{id}}, {{repo}},
- * {{key}}): they come from `taskFootprint`, so which index holds what stays stated once.
+ * The index entries of a claimed task, as a template the script fills in: they come from
+ * `taskFootprint`, so which index holds what stays stated once. A JSON array of
+ * `[entry JSON, placeholder names it needs...]`: an entry of an optional field (the idempotency
+ * key, the concurrency key) is kept only when the task has that field.
  */
-function claimedFootprint(k: RedisKeys, leaseIso: string, withKey: boolean): string {
+function claimedFootprint(k: RedisKeys, leaseIso: string): string {
   const template = {
-    id: "{{id}}",
-    repo: "{{repo}}",
+    id: PLACEHOLDERS.id,
+    repo: PLACEHOLDERS.repo,
     status: "claimed",
     lease_expires_at: leaseIso,
-    idempotency_key: withKey ? "{{key}}" : null,
+    idempotency_key: PLACEHOLDERS.key,
+    concurrency_key: PLACEHOLDERS.ckey,
   } as Task;
-  return JSON.stringify(taskFootprint(k, template));
+  const optional = ["key", "ckey"] as const;
+  return JSON.stringify(
+    taskFootprint(k, template).map((entry) => {
+      const json = JSON.stringify(entry);
+      return [json, ...optional.filter((name) => json.includes(PLACEHOLDERS[name]))];
+    }),
+  );
 }
 
 /** `Store.claimNext` on Redis: CLAIM_LUA (redis-claim-script.ts), one round trip. */
@@ -57,9 +69,9 @@ export function createRedisClaim(options: RedisClaimOptions) {
       JSON.stringify(req.worker_name),
       JSON.stringify(`${req.worker_name}@${req.node_id}`),
       req.repos ? JSON.stringify(req.repos) : "",
-      req.lookahead,
-      claimedFootprint(k, leaseIso, true),
-      claimedFootprint(k, leaseIso, false),
+      JSON.stringify(req.lookahead),
+      k.claimedByKey(""),
+      claimedFootprint(k, leaseIso),
     ];
     let reply: (string | number)[];
     try {

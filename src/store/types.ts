@@ -122,8 +122,12 @@ export interface ClaimNextRequest {
   now: Date;
   /** Lease length of the claim (claim_timeout). */
   lease_ms: number;
-  /** How many of the best fitting tasks to look at past ones this node may not take now. */
-  lookahead: number;
+  /**
+   * How many of the best fitting tasks to look at for one this node may take now: the first
+   * window, and each next one only while a task was passed over because its concurrency key is
+   * full (TaskService's LOOKAHEAD_WINDOWS).
+   */
+  lookahead: readonly number[];
 }
 
 /**

@@ -43,6 +43,9 @@ interface TaskSpec {
   /** The node still lists a cancellation of an earlier claim of this task. */
   cancelledOnNode?: boolean;
   idempotent?: boolean;
+  /** concurrency_key and concurrency_limit (DESIGN §11). */
+  key?: string;
+  limit?: number;
 }
 
 interface ClaimSpec {
@@ -89,6 +92,30 @@ const TASK_SETS: Record<string, TaskSpec[]> = {
     { priority: "low", idempotent: true },
   ],
   dependencies: [{ state: "blocked", priority: "critical" }, { state: "unblocked", priority: "high" }, { priority: "low" }],
+  "concurrency keys": [
+    { key: "deploy", state: "claimed-elsewhere", priority: "critical" },
+    { key: "deploy", priority: "critical" },
+    { key: "db", limit: 2, state: "claimed-elsewhere" },
+    { key: "db", limit: 2, priority: "high" },
+    { key: "db", limit: 2, priority: "high", idempotent: true },
+    { key: "db", limit: 3 },
+    { key: "db", limit: 3, state: "orphaned" },
+    { priority: "low" },
+  ],
+  "full keys past the first window": [
+    { key: "deploy", state: "claimed-elsewhere" },
+    ...Array.from({ length: 40 }, (): TaskSpec => ({ key: "deploy", priority: "critical" })),
+    { cooldown: "self", priority: "critical" },
+    { priority: "low", key: "free", limit: 2 },
+    { priority: "low" },
+  ],
+  "cooling, then a full key": [
+    ...Array.from({ length: 31 }, (): TaskSpec => ({ cooldown: "self", priority: "critical" })),
+    { key: "deploy", state: "claimed-elsewhere", priority: "high" },
+    { key: "deploy", priority: "high" },
+    ...Array.from({ length: 3 }, (): TaskSpec => ({ cooldown: "self", priority: "medium" })),
+    { priority: "low" },
+  ],
   "cancellations on the node": [{ cancelledOnNode: true, priority: "high" }, { idempotent: true }, { cancelledOnNode: true }],
   "past the lookahead": [...Array.from({ length: 33 }, (): TaskSpec => ({ cooldown: "self", priority: "critical" })), { priority: "low" }],
 };
@@ -215,6 +242,7 @@ describe.skipIf(skip)("claim-next on Redis: the Lua script and the TypeScript ru
         ...(spec.labels ? { labels: spec.labels } : {}),
         ...(spec.repo ? { repo: spec.repo } : {}),
         ...(spec.idempotent ? { idempotency_key: `key-${made.length}` } : {}),
+        ...(spec.key ? { concurrency_key: spec.key, ...(spec.limit ? { concurrency_limit: spec.limit } : {}) } : {}),
         ...(spec.state === "waiting" ? { not_before: new Date(clock.t + 60_000).toISOString() } : {}),
       });
       made.push(task);
