@@ -27,7 +27,7 @@ const listArg = (name, all) => {
 };
 const stores = listArg("--stores", ["memory", "sqlite", "redis"]);
 // The soaks run only when asked for (`--only soak,retention-soak`) or in a full run.
-const only = listArg("--only", ["claim-latency", "claim-waiting", "lifecycle", "heartbeat", "bulk-create", "scale", "sse", "bullmq", "sentinel", ...(quick ? [] : ["soak", "retention-soak"])]);
+const only = listArg("--only", ["claim-latency", "claim-waiting", "claim-keyed", "lifecycle", "heartbeat", "bulk-create", "scale", "sse", "bullmq", "sentinel", ...(quick ? [] : ["soak", "retention-soak"])]);
 const seconds = quick ? 2 : 10;
 
 const results = { when: new Date().toISOString(), quick, machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memory_gb: round(totalmem() / 2 ** 30, 1), node: process.version }, runs: [] };
@@ -65,6 +65,12 @@ try {
       // The same run as claim-latency, with 10,000 waiting tasks present (not_before and depends_on).
       const r = await withCoordinator(store, (c) => claimLatency(c, { seconds, rate: 200, waiting: 10_000 }));
       row("create→claim latency, 10,000 waiting (ms)", store, { p50: round(r.p50), p99: round(r.p99), max: round(r.max), samples: r.n }, "p99 ≈ claim-latency's");
+    }
+    if (only.includes("claim-keyed")) {
+      // The same run with concurrency keys on every task (20 keys, limit 8), and 200 tasks of a
+      // full key ahead of them in claim order that every claim passes over.
+      const r = await withCoordinator(store, (c) => claimLatency(c, { seconds, rate: 200, keys: 20, fullKey: 200 }));
+      row("create→claim latency, concurrency keys (ms)", store, { p50: round(r.p50), p99: round(r.p99), max: round(r.max), samples: r.n }, "p99 ≈ claim-latency's");
     }
     if (only.includes("lifecycle")) {
       const r = await withCoordinator(store, (c) => lifecycle(c, { seconds }));
