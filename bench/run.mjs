@@ -96,7 +96,7 @@ try {
         "scale: claim / pending-list (ms), RSS (MB)",
         store,
         { nodes: r.nodes, tasks: r.tasks, claim_p99: round(r.claim_p99), pending_p99: round(r.pending_p99), rss_mb: Math.round(r.rss_mb) },
-        "p99 ≤ 10, RSS ≤ 300",
+        "p99 ≤ 5, RSS ≤ 300",
       );
     }
   }
