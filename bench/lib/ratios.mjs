@@ -22,6 +22,15 @@ export function ratioRows(runs) {
       add("create→claim p99 ÷ BullMQ add→process p99", store, lat.p99, bullLat.p99, v, "≤ 2", v <= 2);
     }
   }
+  for (const store of ["memory", "sqlite", "redis"]) {
+    const at = find(runs, "scale:", store);
+    if (at) {
+      add("claim p99 at 100,000 tasks (ms)", store, at.claim_p99, 5, at.claim_p99, "≤ 5", at.claim_p99 <= 5);
+      add("pending-list p99 at 100,000 tasks (ms)", store, at.pending_p99, 5, at.pending_p99, "≤ 5", at.pending_p99 <= 5);
+    }
+    const bulk = find(runs, "bulk create", store);
+    if (bulk && store === "sqlite") add("bulk create (tasks/s)", store, bulk.tasks_per_second, 20_000, bulk.tasks_per_second, "≥ 20000", bulk.tasks_per_second >= 20_000);
+  }
   const hb = find(runs, "heartbeat");
   if (hb) {
     add("heartbeats ÷ bare node:http (req/s)", hb.store, hb.coordinator, hb.bare_node_http, hb.ratio, "≥ 0.8", hb.ratio >= 0.8);

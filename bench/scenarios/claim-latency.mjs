@@ -21,13 +21,29 @@ async function createWaiting(api, n) {
 }
 
 /**
+ * `n` pending tasks of one concurrency key whose limit (1) is taken by a claim that never ends,
+ * ahead of everything else in claim order: every claim passes over them (DESIGN §11).
+ */
+async function createFullKey(api, n) {
+  const key = { repo: "bench-keyed", concurrency_key: "bench-full", concurrency_limit: 1, priority: "critical" };
+  const [holder] = await registerNodes(api, 1, () => ({ node_id: "key-holder", capacity: { max_workers: 1 } }));
+  const first = await api.call("POST", "/tasks", { ...key, description: "held for the whole run" });
+  await api.call("POST", `/tasks/${first.id}/claim`, { registration_id: holder, worker_name: "holder" });
+  for (let i = 0; i < n; i++) await api.call("POST", "/tasks", { ...key, description: `full key ${i}` });
+}
+
+/**
  * Scenario 1: 50 nodes long-poll `POST /tasks/claim`; tasks are created at a steady rate; the
  * latency is from sending the create to the node holding the claim answer. `waiting`: that many
  * waiting tasks are present throughout (issue 14: claims must not regress with 10,000).
+ * `keys`: each created task has one of that many concurrency keys (limit 8), and `fullKey`
+ * tasks of a full key wait ahead of them in claim order (issue 14: concurrency keys).
  */
-export async function claimLatency(coordinator, { nodes = 50, rate = 200, seconds = 5, warmupSeconds = 1, waiting = 0 } = {}) {
+export async function claimLatency(coordinator, { nodes = 50, rate = 200, seconds = 5, warmupSeconds = 1, waiting = 0, keys = 0, fullKey = 0 } = {}) {
   const api = createApi(coordinator.url, nodes + 16);
   if (waiting > 0) await createWaiting(api, waiting);
+  if (fullKey > 0) await createFullKey(api, fullKey);
+  const keyOf = (i) => (keys > 0 ? { concurrency_key: `bench-${i % keys}`, concurrency_limit: 8 } : {});
   const regs = await registerNodes(api, nodes, (i) => ({ node_id: `lat-${i}`, capacity: { max_workers: 4 } }));
   // By the index in the description: the claim can come back before the create's own answer.
   const sentAt = [];
@@ -53,7 +69,7 @@ export async function claimLatency(coordinator, { nodes = 50, rate = 200, second
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
     sentAt[i] = performance.now();
-    creates.push(api.call("POST", "/tasks", { repo: "bench", description: `latency ${i}` }));
+    creates.push(api.call("POST", "/tasks", { repo: "bench", description: `latency ${i}`, ...keyOf(i) }));
   }
   await Promise.all(creates);
   await sleep(500);

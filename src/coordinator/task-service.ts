@@ -84,8 +84,13 @@ function createFitCheck(tx: StoreTx, nodeId: string, nowMs: number) {
   const check = {
     /** A task was passed over because its key is full (a reason to look further). */
     sawFullKey: false,
+    /** A task was passed over because this node gave it back lately (it may go to another). */
+    sawCooling: false,
     async fits(t: Task): Promise<boolean> {
-      if (rules.coolingDown(t, nodeId, nowMs)) return false;
+      if (rules.coolingDown(t, nodeId, nowMs)) {
+        check.sawCooling = true;
+        return false;
+      }
       if (!t.concurrency_key || hasConcurrencyRoom(t, await claimedWith(t.concurrency_key))) return true;
       check.sawFullKey = true;
       return false;
@@ -101,13 +106,14 @@ export function createTaskService(ctx: CoordinatorContext) {
 
   /** Claims the best fitting task for the node, or returns null when none fits now. */
   async function claimBest(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
-    // Without a fast path the transaction starts in this turn (SQLite batches the turn's writes).
-    if (!fast) return claimOptimistic(input, caller);
-    const outcome = await fast.claim(input, caller);
+    // No await without the script (memory, SQLite): the transaction is queued in the caller's
+    // turn, so claims sent together with creates share their group commit in order.
+    const outcome = fast ? await fast.claim(input, caller) : undefined;
     // The rules say why this node takes no task now; should they not, the transaction decides.
     if (outcome?.kind === "node") rules.assertNodeCanClaim(outcome.node);
     else if (outcome) return outcome.kind === "claimed" ? committed(outcome) : null;
-    return claimOptimistic(input, caller);
+    const claimed = await claimOptimistic(input, caller);
+    return claimed === NOT_FOR_THIS_WAITER ? null : claimed;
   }
 
   /**
@@ -133,11 +139,16 @@ export function createTaskService(ctx: CoordinatorContext) {
       if (await nothingFits()) return null;
       if (outcome) rules.assertNodeCanClaim(outcome.node);
     } else if (await nothingFits()) return null;
-    return (await claimOptimistic(input, caller)) ?? NOT_FOR_THIS_WAITER;
+    return claimOptimistic(input, caller);
   }
 
-  /** claimBest as one optimistic transaction (every store). */
-  async function claimOptimistic(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
+  /**
+   * claimBest as one optimistic transaction (every store). Nothing claimed: null when no task
+   * fits anyone with these labels and repos (passing over full concurrency keys included, which
+   * are full for every waiter), NOT_FOR_THIS_WAITER when one was passed over for this node's
+   * cooldown, so a long poll tries the next waiter.
+   */
+  async function claimOptimistic(input: ClaimNextInput, caller?: Caller): Promise<Task | null | typeof NOT_FOR_THIS_WAITER> {
     let runs = 0;
     const claimed = await store.transact(async (tx) => {
       const node = await nodeForRegistration(tx, input.registration_id, caller);
@@ -171,15 +182,17 @@ export function createTaskService(ctx: CoordinatorContext) {
         let seen = 1;
         for (const limit of LOOKAHEAD_WINDOWS) {
           const window = await store.listPending({ ...query, limit });
-          for (const candidate of window.slice(seen)) if ((pick = await fresh(candidate))) break;
+          // The listed record says whether it may fit (the key counts are read once each); only
+          // one that does is read again in the transaction.
+          for (const candidate of window.slice(seen)) if ((await fits(candidate)) && (pick = await fresh(candidate))) break;
           if (pick || window.length < limit || !fit.sawFullKey) break;
           seen = window.length;
         }
       }
-      if (!pick) return null;
+      if (!pick) return fit.sawCooling ? NOT_FOR_THIS_WAITER : null;
       return claimIn(tx, pick, node, input.worker_name);
     });
-    return claimed && committed(claimed);
+    return claimed && claimed !== NOT_FOR_THIS_WAITER ? committed(claimed) : claimed;
   }
 
   /** The create's transaction: a repeated idempotency key answers the first task (same repo and description), else a new task. */

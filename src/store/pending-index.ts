@@ -9,10 +9,6 @@ interface Bucket {
   keys: string[];
 }
 
-function sortKey(task: Pick<Task, "priority" | "id">): string {
-  return `${priorityRank(task.priority)}${task.id}`;
-}
-
 function lowerBound(keys: string[], key: string): number {
   let lo = 0;
   let hi = keys.length;
@@ -38,29 +34,38 @@ export class PendingIndex {
   }
 
   add(task: Task): void {
-    const id = `${task.repo}\u0000${labelSignature(task.labels)}`;
-    let bucket = this.buckets.get(id);
+    this.addEntry(task.repo, labelSignature(task.labels), task.labels, priorityRank(task.priority), task.id);
+  }
+
+  remove(task: Task): void {
+    this.removeEntry(task.repo, labelSignature(task.labels), priorityRank(task.priority), task.id);
+  }
+
+  /** Adds a task by its indexed parts (`sig` is `labelSignature(labels)`, `rank` its priority rank). */
+  addEntry(repo: string, sig: string, labels: Labels, rank: number, id: string): void {
+    const bucketId = `${repo}\u0000${sig}`;
+    let bucket = this.buckets.get(bucketId);
     if (!bucket) {
-      bucket = { repo: task.repo, labels: task.labels, keys: [] };
-      this.buckets.set(id, bucket);
+      bucket = { repo, labels, keys: [] };
+      this.buckets.set(bucketId, bucket);
     }
-    const key = sortKey(task);
+    const key = `${rank}${id}`;
     const at = lowerBound(bucket.keys, key);
     if (bucket.keys[at] === key) return;
     bucket.keys.splice(at, 0, key);
     this.size++;
   }
 
-  remove(task: Task): void {
-    const id = `${task.repo}\u0000${labelSignature(task.labels)}`;
-    const bucket = this.buckets.get(id);
+  removeEntry(repo: string, sig: string, rank: number, id: string): void {
+    const bucketId = `${repo}\u0000${sig}`;
+    const bucket = this.buckets.get(bucketId);
     if (!bucket) return;
-    const key = sortKey(task);
+    const key = `${rank}${id}`;
     const at = lowerBound(bucket.keys, key);
     if (bucket.keys[at] !== key) return;
     bucket.keys.splice(at, 1);
     this.size--;
-    if (bucket.keys.length === 0) this.buckets.delete(id);
+    if (bucket.keys.length === 0) this.buckets.delete(bucketId);
   }
 
   /** Each non-empty bucket with its size and oldest task (the smallest id over all ranks). */
@@ -83,16 +88,26 @@ export class PendingIndex {
 
   /** Ids of the best `limit` tasks for a node with `labels` (all tasks when omitted), claim order. */
   query(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number): string[] {
+    return this.heads(labels, repos, limit).map((k) => k.slice(1));
+  }
+
+  /** Like `query`, with each task's priority rank: `{rank, id}`, claim order. */
+  queryHeads(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number): { rank: number; id: string }[] {
+    return this.heads(labels, repos, limit).map((k) => ({ rank: Number(k[0]), id: k.slice(1) }));
+  }
+
+  /** The best `limit` sort keys among the buckets whose requirements `labels` satisfy. */
+  private heads(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number): string[] {
     const fitting: Bucket[] = [];
     for (const b of this.buckets.values()) {
       if (repos !== undefined && !repos.includes(b.repo)) continue;
       if (labels && !labelsSatisfied(b.labels, labels)) continue;
       fitting.push(b);
     }
-    if (fitting.length === 1) return fitting[0]!.keys.slice(0, limit).map((k) => k.slice(1));
+    if (fitting.length === 1) return fitting[0]!.keys.slice(0, limit);
     const heads: string[] = [];
     for (const b of fitting) for (let i = 0; i < Math.min(limit, b.keys.length); i++) heads.push(b.keys[i]!);
     heads.sort();
-    return heads.slice(0, limit).map((k) => k.slice(1));
+    return heads.slice(0, limit);
   }
 }

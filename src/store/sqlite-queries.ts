@@ -1,6 +1,6 @@
 import type { Database, Statement } from "better-sqlite3";
-import { labelsSatisfied } from "../core/labels.js";
 import type { Labels } from "../core/types.js";
+import { PendingIndex } from "./pending-index.js";
 
 const PENDING = "status IN ('pending', 'orphaned')";
 
@@ -28,15 +28,13 @@ const PLUCKED = {
   lastEventId: "SELECT value FROM meta WHERE key = 'last_event_id'",
   eventBytes: "SELECT value FROM meta WHERE key = 'event_bytes'",
   eventBytesUpTo: "SELECT COALESCE(SUM(size), 0) FROM events WHERE id <= ?",
-  // The oldest claimable task of a bucket: one index seek per priority rank (tasks_pending is ordered by rank, then id).
-  bucketOldest: `SELECT MIN(id) FROM (SELECT (SELECT id FROM tasks WHERE repo = ? AND label_sig = ? AND rank = r.value AND ${PENDING}
-       ORDER BY id LIMIT 1) AS id FROM json_each('[0,1,2,3]') AS r)`,
 };
 
 /** Statements that answer whole rows, or write. */
 const ROWS = {
   buckets: "SELECT repo, label_sig, labels, n FROM pending_buckets",
-  bucketHead: `SELECT rank, id FROM tasks WHERE repo = ? AND label_sig = ? AND ${PENDING} ORDER BY rank, id LIMIT ?`,
+  // Every claimable task's place in claim order, read once at open into the in-memory index.
+  pendingEntries: `SELECT repo, label_sig AS sig, rank, id FROM tasks INDEXED BY tasks_pending WHERE ${PENDING}`,
   nodeCounts: "SELECT status, COUNT(*) AS n FROM nodes GROUP BY status",
   taskCounts: "SELECT status, COUNT(*) AS n FROM tasks GROUP BY status",
   events: "SELECT id, type, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
@@ -114,7 +112,7 @@ export function claimOrder(a: PendingHead, b: PendingHead): number {
   return a.rank - b.rank || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-/** A change of one pending bucket's size, made by a commit and applied to the cache after it. */
+/** A change of one pending bucket's size, made by a commit (for the durable pending_buckets table). */
 export interface BucketDelta {
   repo: string;
   sig: string;
@@ -122,52 +120,50 @@ export interface BucketDelta {
   by: number;
 }
 
+/** A task entering (`add`) or leaving the claim order, made by a commit and applied to the index after it. */
+export interface PendingChange {
+  add: boolean;
+  repo: string;
+  sig: string;
+  labels: Labels;
+  rank: number;
+  id: string;
+}
+
 /**
- * The non-empty pending buckets (one per repo and label requirements) with their parsed labels
- * and sizes, kept in memory: loaded once at open, then updated by each commit, so a claim reads
- * the tasks table only for the buckets that fit. The pending_buckets table stays the durable copy.
+ * The claim order of every claimable task, in memory (the same PendingIndex as the memory
+ * store): loaded once at open from the tasks_pending index, then changed by each commit once it
+ * went through. A claim or pending list then reads only the records it returns, instead of one
+ * query per fitting bucket (60 at 100,000 tasks in the bench: 0.4 ms for one task, 1.7 ms for
+ * 50). The store owns its file (locking_mode EXCLUSIVE), so nothing else changes it. The
+ * tasks_pending index and pending_buckets table stay the durable copy. About 60 bytes a task.
  */
 export function createPendingBuckets(q: SqliteStatements) {
-  const byRepo = new Map<string, Map<string, { labels: Labels; n: number }>>();
-  for (const row of q.buckets.all() as { repo: string; label_sig: string; labels: string; n: number }[]) {
-    if (row.n > 0) apply({ repo: row.repo, sig: row.label_sig, labels: JSON.parse(row.labels) as Labels, by: row.n });
-  }
-
-  function apply(d: BucketDelta): void {
-    let repo = byRepo.get(d.repo);
-    if (!repo) byRepo.set(d.repo, (repo = new Map()));
-    const bucket = repo.get(d.sig);
-    const n = (bucket?.n ?? 0) + d.by;
-    if (n > 0) repo.set(d.sig, { labels: bucket?.labels ?? d.labels, n });
-    else repo.delete(d.sig);
-    if (repo.size === 0) byRepo.delete(d.repo);
-  }
-
-  function* inRepos(only: readonly string[] | undefined) {
-    const repos = only === undefined ? byRepo : new Map(only.map((r) => [r, byRepo.get(r) ?? new Map()] as const));
-    for (const [name, buckets] of repos) for (const [sig, b] of buckets) yield { repo: name, sig, ...b };
+  const index = new PendingIndex();
+  const labelsOf = new Map<string, Labels>();
+  for (const row of q.buckets.all() as { repo: string; label_sig: string; labels: string }[]) labelsOf.set(`${row.repo}\u0000${row.label_sig}`, JSON.parse(row.labels) as Labels);
+  for (const row of q.pendingEntries.iterate() as Iterable<{ repo: string; sig: string; rank: number; id: string }>) {
+    const labels = labelsOf.get(`${row.repo}\u0000${row.sig}`) ?? (JSON.parse(q.task.get(row.id) as string) as { labels: Labels }).labels;
+    index.addEntry(row.repo, row.sig, labels, row.rank, row.id);
   }
 
   return {
-    apply,
-    count(repo?: string): number {
-      let n = 0;
-      for (const b of inRepos(repo === undefined ? undefined : [repo])) n += b.n;
-      return n;
+    apply(changes: readonly PendingChange[]): void {
+      for (const c of changes) {
+        if (c.add) index.addEntry(c.repo, c.sig, c.labels, c.rank, c.id);
+        else index.removeEntry(c.repo, c.sig, c.rank, c.id);
+      }
     },
-    /** Each non-empty bucket with its size and oldest task (one index seek per priority rank). */
+    count(repo?: string): number {
+      return repo === undefined ? index.count : index.countRepo(repo);
+    },
+    /** Each non-empty bucket with its size and oldest task. */
     summary() {
-      return [...inRepos(undefined)].map((b) => ({ repo: b.repo, labels: b.labels, count: b.n, oldest_id: q.bucketOldest.get(b.repo, b.sig) as string }));
+      return index.summary();
     },
     /** The best `limit` claimable tasks (rank and id) whose requirements `labels` satisfy, best first. */
     heads(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number): PendingHead[] {
-      const heads: PendingHead[] = [];
-      for (const b of inRepos(repos)) {
-        if (labels && !labelsSatisfied(b.labels, labels)) continue;
-        heads.push(...(q.bucketHead.all(b.repo, b.sig, limit) as PendingHead[]));
-      }
-      return heads.sort(claimOrder).slice(0, limit);
+      return index.queryHeads(labels, repos, limit);
     },
   };
 }
-

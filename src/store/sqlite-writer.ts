@@ -6,7 +6,7 @@ import { isBlocked, waitingOn } from "../core/dependencies.js";
 import { isClaimable, isFinal } from "../core/tasks.js";
 import type { CoordEvent, Labels, NodeRecord, Task } from "../core/types.js";
 import type { WriteSet } from "./buffered-tx.js";
-import type { BucketDelta, createPendingBuckets, SqliteStatements } from "./sqlite-queries.js";
+import type { BucketDelta, createPendingBuckets, PendingChange, SqliteStatements } from "./sqlite-queries.js";
 
 /** A task's indexed columns. */
 export interface TaskRow {
@@ -63,9 +63,10 @@ export interface SqliteWriterOptions {
  * writing only the columns that changed; returns the events with their ids.
  */
 export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, knownTasks, knownNodes }: SqliteWriterOptions): (ws: WriteSet) => CoordEvent[] {
-  /** Net changes of the pending buckets in one commit, by repo and label signature. */
-  type Deltas = Map<string, BucketDelta>;
-  function count(deltas: Deltas, repo: string, sig: string, labels: Labels, by: number): void {
+  /** Net changes of the pending buckets in one commit, by repo and label signature; the tasks that entered or left the claim order. */
+  type Deltas = Map<string, BucketDelta> & { changes?: PendingChange[] };
+  function count(deltas: Deltas, repo: string, sig: string, labels: Labels, by: number, task: { rank: number; id: string }): void {
+    (deltas.changes ??= []).push({ add: by > 0, repo, sig, labels, rank: task.rank, id: task.id });
     const key = `${repo}\u0000${sig}`;
     const d = deltas.get(key);
     if (d) {
@@ -82,7 +83,7 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
     if (!before) {
       // Not read by the batch: most likely a new task.
       if (q.insertTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, doneMs(task), json).changes === 1) {
-        if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1);
+        if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1, { rank: row.rank, id: task.id });
         for (const dep of row.deps!) q.insertDep.run(dep, task.id);
         return;
       }
@@ -99,8 +100,8 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
     } else {
       q.updateTaskJson.run(json, task.id);
     }
-    if (isClaimable(before.status)) count(deltas, before.repo, before.sig, {}, -1);
-    if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1);
+    if (isClaimable(before.status)) count(deltas, before.repo, before.sig, {}, -1, { rank: before.rank, id: task.id });
+    if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1, { rank: row.rank, id: task.id });
   }
 
   /** Keeps the task's task_deps rows equal to `deps`, writing only when they change. */
@@ -116,7 +117,7 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
     if (!before) return;
     q.deleteTask.run(id);
     if (before.deps === undefined || before.deps.length > 0) q.deleteDepsOf.run(id);
-    if (isClaimable(before.status)) count(deltas, before.repo, before.sig, {}, -1);
+    if (isClaimable(before.status)) count(deltas, before.repo, before.sig, {}, -1, { rank: before.rank, id });
   }
 
   function writeNode(node: NodeRecord): void {
@@ -187,7 +188,7 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
   function commit(ws: WriteSet): CoordEvent[] {
     const deltas: Deltas = new Map();
     const committed = write(ws, deltas);
-    for (const d of deltas.values()) if (d.by !== 0) buckets.apply(d);
+    buckets.apply(deltas.changes ?? []);
     return committed;
   }
 

@@ -216,6 +216,16 @@ describe("SQLite store", () => {
     expect(await reopened.listPending({ labels: { pool: "cpu" }, limit: 10 })).toEqual(before);
     expect(await reopened.listPending({ labels: {}, limit: 10 })).toEqual([]);
     expect(await reopened.countPending("acme/app")).toBe(1);
+    // The claim order loaded at open and the one commits keep are the same order: priority, then age.
+    const h2 = makeHarness(reopened, { t: Date.parse("2030-01-02T00:00:00Z") });
+    const later = [await h2.createTask({ priority: "low" }), await h2.createTask({ priority: "critical" }), await h2.createTask({ labels: { pool: "cpu" } })];
+    const order = (await reopened.listPending({ labels: { pool: "cpu" }, limit: 10 })).map((t) => t.description === "do the thing" && t.priority);
+    expect(order).toEqual(["critical", "high", "medium", "low"]);
+    expect((await reopened.listPending({ limit: 2 })).map((t) => t.id)).toEqual([later[1]!.id, before[0]!.id]);
+    expect((await reopened.pendingBuckets()).map((b) => [b.labels, b.count, b.oldest_id])).toEqual(
+      expect.arrayContaining([[{ pool: "cpu" }, 2, before[0]!.id], [{}, 2, later[0]!.id]]),
+    );
+    await h2.coord.stop();
     await reopened.close();
   });
 
