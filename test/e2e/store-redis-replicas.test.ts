@@ -18,6 +18,7 @@ import {
   startCluster,
   TOKEN,
 } from "../helpers/cluster.js";
+import { peakClaimedPerKey } from "../helpers/concurrency-peaks.js";
 import { findRedisServer, startRedisServer, type RedisServer } from "../helpers/redis-server.js";
 import type { ServeProcess } from "../helpers/serve-process.js";
 import { openEventStream, type SseConnection } from "../helpers/sse-client.js";
@@ -49,6 +50,52 @@ describe.skipIf(skip)("three serve replicas on one redis-server (real processes)
     await redis?.stop();
     cleanupTemp();
   });
+
+  it("concurrency keys across the replicas: of nodes long-polling all three, never more than a key's limit hold its tasks at once", async () => {
+    replicas = await startCluster(storeUrl(), 3);
+    const urls = replicas.map((r) => r.url);
+    const limits: Record<string, number> = { "key-a": 1, "key-b": 2, "key-c": 3 };
+    const created: string[] = [];
+    for (let m = 0; m < 12; m++) {
+      for (const [key, limit] of Object.entries(limits)) {
+        const r = await api(urls[m % 3]!, "POST", "/tasks", { repo: "db", description: `migrate ${key} ${m}`, concurrency_key: key, concurrency_limit: limit });
+        expect(r.status, JSON.stringify(r.body)).toBe(201);
+        created.push(r.body.data.id);
+      }
+    }
+    const nodes = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => ({
+        home: i % 3,
+        reg: (await ok(urls[i % 3]!, "POST", "/register", { node_id: `k-node-${i}`, capacity: { max_workers: 2 } })).registration_id as string,
+      })),
+    );
+    let completed = 0;
+    const unexpected: string[] = [];
+    const loop = async (n: (typeof nodes)[number], w: number) => {
+      while (completed < created.length) {
+        const r = await api(urls[n.home]!, "POST", "/tasks/claim", { registration_id: n.reg, worker_name: `w${w}`, wait_seconds: 1 });
+        if (r.status !== 200) {
+          if (r.body?.code !== "NODE_AT_CAPACITY") unexpected.push(`claim: ${r.status} ${JSON.stringify(r.body)}`);
+          await sleep(5);
+          continue;
+        }
+        const task = r.body.data.task;
+        if (!task) continue;
+        await sleep(5 + Math.random() * 15);
+        const done = await api(urls[(n.home + 1) % 3]!, "POST", `/tasks/${task.id}/complete`, { registration_id: n.reg, pr: "#1" });
+        if (done.status === 200) completed++;
+        else unexpected.push(`complete: ${done.status} ${JSON.stringify(done.body)}`);
+      }
+    };
+    await Promise.all(nodes.flatMap((n) => [loop(n, 0), loop(n, 1)]));
+    expect(unexpected).toEqual([]);
+    const log = await readAllEvents(urls[2]!);
+    const peak = peakClaimedPerKey(log.events);
+    for (const [key, limit] of Object.entries(limits)) expect(peak[key], key).toBeLessThanOrEqual(limit);
+    // The limits were reached: the claims did overlap.
+    expect(peak["key-c"]).toBeGreaterThanOrEqual(2);
+    expect(log.events.filter((e) => e.type === "task.completed")).toHaveLength(created.length);
+  }, 120_000);
 
   it(`${CLIENTS} nodes racing for ${TASKS} tasks: each claimed once, capacity held, one event per transition, SSE gapless`, async () => {
     replicas = await startCluster(storeUrl(), 3);

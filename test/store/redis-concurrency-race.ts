@@ -1,39 +1,16 @@
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { isCoordError } from "../../src/core/errors.js";
-import type { CoordEvent, Task } from "../../src/core/types.js";
+import type { Task } from "../../src/core/types.js";
 import { createRedisStore } from "../../src/store/redis.js";
 import type { Store } from "../../src/store/types.js";
+import { peakClaimedPerKey } from "../helpers/concurrency-peaks.js";
 import { makeHarness, type Harness } from "./conformance-harness.js";
 
 const LIMITS: Record<string, number> = { "key-a": 1, "key-b": 2, "key-c": 3 };
 const PER_KEY = 15;
 const NODES = 9;
 const WORKERS_PER_NODE = 3;
-
-/** Events after which a task that was claimed no longer is. */
-const CLAIM_ENDS = new Set(["task.completed", "task.failed", "task.released", "task.cancelled", "task.orphaned"]);
-
-/** The most tasks of each key claimed at once, replaying the log in id order. */
-function peakClaimedPerKey(events: CoordEvent[]): Record<string, number> {
-  const claimed = new Map<string, string>(); // task id → key, while claimed
-  const now: Record<string, number> = {};
-  const peak: Record<string, number> = {};
-  for (const e of events) {
-    const id = e.data.task_id as string;
-    const key = e.data.concurrency_key as string | undefined;
-    if (!key) continue;
-    if (e.type === "task.claimed") {
-      expect(claimed.has(id), `${id} claimed twice without its claim ending`).toBe(false);
-      claimed.set(id, key);
-      now[key] = (now[key] ?? 0) + 1;
-      peak[key] = Math.max(peak[key] ?? 0, now[key]!);
-    } else if (CLAIM_ENDS.has(e.type) && claimed.delete(id)) {
-      now[key]!--;
-    }
-  }
-  return peak;
-}
 
 /**
  * DESIGN §11 across replicas: three coordinators, each with its own store instance, on one real
