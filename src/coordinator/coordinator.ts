@@ -1,3 +1,4 @@
+import { MAX_DEPENDENTS } from "../core/dependencies.js";
 import { CoordError, isCoordError } from "../core/errors.js";
 import { compileEventFilter, type EventFilter } from "../core/events.js";
 import type { Caller } from "../core/identity.js";
@@ -40,6 +41,7 @@ export function createCoordinator(options: CoordinatorOptions) {
     claimTimeoutMs: options.claimTimeoutMs ?? 300_000,
     defaultPriority: options.defaultPriority ?? "medium",
     defaultMaxAttempts: options.defaultMaxAttempts ?? 3,
+    maxDependents: options.maxDependents ?? MAX_DEPENDENTS,
     retryBackoffMs: options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS,
     retention: {
       tasksMs: options.retention?.tasksMs ?? DEFAULT_RETENTION.tasksMs,

@@ -3,12 +3,12 @@ import type { Caller } from "../core/identity.js";
 import { labelsSatisfied } from "../core/labels.js";
 import * as rules from "../core/tasks.js";
 import { hasConcurrencyRoom } from "../core/concurrency.js";
-import { deadDependencyError, dependencyReason, dependencyState } from "../core/dependencies.js";
+import { deadDependencyError, dependencyReason, dependencyState, waitingOn } from "../core/dependencies.js";
 import { readyTask, retryTask } from "../core/workflow.js";
 import type { NodeRecord, Task } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
 import { NOT_FOR_THIS_WAITER } from "./claim-waiters.js";
-import { readDependencies, settleDependents } from "./dependencies.js";
+import { checkDependentsRoom, readDependencies, settleDependents } from "./dependencies.js";
 import { createFastClaims } from "./fast-claims.js";
 import { nodeForRegistration } from "./node-service.js";
 import { atIndex, prepareCreate, type PreparedCreate } from "./task-create.js";
@@ -216,6 +216,8 @@ export function createTaskService(ctx: CoordinatorContext) {
       }
     }
     const deps = dependencyState(await readDependencies(tx, item.dependsOn));
+    // A task that can never run joins no dependents list, so only a live one needs room.
+    if (!deps.dead) await checkDependentsRoom(tx, deps.blocked_by, ctx.maxDependents);
     const t = rules.createTask(
       item.id,
       {
@@ -236,7 +238,8 @@ export function createTaskService(ctx: CoordinatorContext) {
     if (deps.dead) {
       // It can never run: created (so the caller has its id and the record says why) and
       // cancelled at once; POST /tasks warns (see placementWarnings).
-      const c = rules.cancelTask(t.task, dependencyReason(deps.dead), ts);
+      // Cancelled, it waits for nothing: an empty blocked_by (its live dependencies do not block it).
+      const c = rules.cancelTask({ ...t.task, blocked_by: [] }, dependencyReason(deps.dead), ts);
       tx.putTask(c.task);
       tx.emit({ ...c.event, data: { ...c.event.data, dependency: deps.dead.id, dependency_status: deps.dead.status } });
       return { task: c.task, created: true };
@@ -398,6 +401,8 @@ export function createTaskService(ctx: CoordinatorContext) {
         const deps = dependencyState(await Promise.all(dependsOn.map((id) => tx.getTask(id))));
         if (deps.dead && (task.status === "failed" || task.status === "cancelled")) throw deadDependencyError(task, deps.dead);
         const t = retryTask(task, ts, deps.blocked_by);
+        // Waiting again joins its dependencies' dependents lists: the same room as a create.
+        await checkDependentsRoom(tx, waitingOn(t.task), ctx.maxDependents);
         tx.putTask(t.task);
         tx.emit(t.event);
         return t.task;

@@ -13,6 +13,8 @@ export interface CoordinatorOptions {
   sweepIntervalMs?: number;
   defaultPriority?: Priority;
   defaultMaxAttempts?: number;
+  /** How many waiting dependents one task may have (default MAX_DEPENDENTS, 1000); a create past it is 409 TOO_MANY_DEPENDENTS. */
+  maxDependents?: number;
   /** tasks.retry_backoff: how long a task failed with retry waits before its next claim, doubling per attempt (default 30 s; 0: none). */
   retryBackoffMs?: number;
   /** How long finished tasks, acked messages and idle nodes are kept (DESIGN §10); 0 keeps. */
@@ -117,6 +119,7 @@ export interface CoordinatorContext {
   claimTimeoutMs: number;
   defaultPriority: Priority;
   defaultMaxAttempts: number;
+  maxDependents: number;
   retryBackoffMs: number;
   retention: RetentionPolicy;
 }

@@ -11,6 +11,22 @@ import { readyTask } from "./workflow.js";
 /** How many tasks one task may depend on. */
 export const MAX_DEPENDENCIES = 32;
 
+/**
+ * How many waiting dependents one task may have. Completing, failing or cancelling a task
+ * settles all of them in one atomic write (DESIGN §11), so this bounds that write, and on Redis
+ * it bounds how long the creates naming the task can keep bumping the list it watches.
+ */
+export const MAX_DEPENDENTS = 1000;
+
+/** 409 TOO_MANY_DEPENDENTS: `depId` already has `limit` waiting dependents. */
+export function tooManyDependentsError(depId: string, limit: number): CoordError {
+  return new CoordError("TOO_MANY_DEPENDENTS", `task ${depId} already has ${limit} waiting dependents, the most one task may have`, {
+    task_id: depId,
+    limit,
+    field: "body.depends_on",
+  });
+}
+
 /** `depends_on` of a new task without repeats, in the order given; 400 past MAX_DEPENDENCIES. */
 export function normaliseDependsOn(ids: readonly string[] | undefined): string[] {
   const unique = [...new Set(ids ?? [])];

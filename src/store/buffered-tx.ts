@@ -13,6 +13,11 @@ export interface WriteSet {
   /** Ids of records to remove (retention, forgetting a node); an id is never both put and deleted. */
   deleted: { nodes: Set<string>; tasks: Set<string>; messages: Set<string> };
   events: NewEvent[];
+  /**
+   * Dependency → ids of the tasks in `tasks` waiting on it (`waitingOn`), kept by putRecord and
+   * deleteRecord, so `listDependents` of a wide cascade is not a scan of every write per level.
+   */
+  waitingOn: Map<string, Set<string>>;
 }
 
 export function createWriteSet(): WriteSet {
@@ -23,6 +28,7 @@ export function createWriteSet(): WriteSet {
     repos: new Map(),
     deleted: { nodes: new Set(), tasks: new Set(), messages: new Set() },
     events: [],
+    waitingOn: new Map(),
   };
 }
 
@@ -34,14 +40,31 @@ export function isEmptyWriteSet(ws: WriteSet): boolean {
 
 type Kind = "nodes" | "tasks" | "messages";
 
+/** Moves a buffered task's entries in `ws.waitingOn` from its previous write to `next`. */
+function reindex(ws: WriteSet, id: string, next: Task | undefined): void {
+  const prev = ws.tasks.get(id);
+  for (const dep of prev ? waitingOn(prev) : []) {
+    const set = ws.waitingOn.get(dep);
+    set?.delete(id);
+    if (set?.size === 0) ws.waitingOn.delete(dep);
+  }
+  for (const dep of next ? waitingOn(next) : []) {
+    let set = ws.waitingOn.get(dep);
+    if (!set) ws.waitingOn.set(dep, (set = new Set()));
+    set.add(id);
+  }
+}
+
 /** Records a put: a later put of a deleted record brings it back. */
 export function putRecord(ws: WriteSet, kind: Kind, record: NodeRecord | Task | Message): void {
+  if (kind === "tasks") reindex(ws, record.id, record as Task);
   ws.deleted[kind].delete(record.id);
   (ws[kind] as Map<string, typeof record>).set(record.id, record);
 }
 
 /** Records a delete: a later delete wins over an earlier put. */
 export function deleteRecord(ws: WriteSet, kind: Kind, id: string): void {
+  if (kind === "tasks") reindex(ws, id, undefined);
   ws[kind].delete(id);
   ws.deleted[kind].add(id);
 }
@@ -97,12 +120,10 @@ export function createBufferedTx(reads: StoreTxReads, ws: WriteSet): StoreTx {
     },
     async listDependents(taskId) {
       // The committed index, minus dependents this transaction settled, plus those it made.
-      const out = (await reads.listDependents(taskId)).filter((id) => {
-        if (ws.deleted.tasks.has(id)) return false;
-        const own = ws.tasks.get(id);
-        return !own || waitingOn(own).includes(taskId);
-      });
-      for (const t of ws.tasks.values()) if (waitingOn(t).includes(taskId) && !out.includes(t.id)) out.push(t.id);
+      const own = ws.waitingOn.get(taskId);
+      const out = (await reads.listDependents(taskId)).filter((id) => !ws.deleted.tasks.has(id) && (!ws.tasks.has(id) || own?.has(id)));
+      const seen = new Set(out);
+      for (const id of own ?? []) if (!seen.has(id)) out.push(id);
       return out;
     },
     putNode(node) {

@@ -37,7 +37,8 @@ beforeAll(async () => {
   receiver = await startReceiver();
   const store = createMemoryStore();
   const webhooks = createWebhookService({ store, webhooks: [{ name: "ci", url: receiver.url, format: "json", from: "end" }] });
-  server = await startTestServer({ store, app: { maxStreamsPerToken: 1, auth: { required: true, tokens }, connections, webhooks } });
+  // One waiting dependent per task, so the session sees a 409 TOO_MANY_DEPENDENTS cheaply.
+  server = await startTestServer({ store, maxDependents: 1, app: { maxStreamsPerToken: 1, auth: { required: true, tokens }, connections, webhooks } });
   const res = await fetch(`${server.url}/api/v1/openapi.json`);
   expect(res.headers.get("content-type")).toMatch(/^application\/json/);
   doc = await res.json();
@@ -166,9 +167,13 @@ describe("a scripted session: every operation, every error code, each answer che
     expectCode(badEnum, 400, "INVALID_REQUEST");
     expect(badEnum.body.details.fields).toEqual([{ field: "body.priority", message: "must be one of critical, high, medium, low" }]);
 
-    // depends_on: a waiting task (its schema fields checked), and a dependency that does not exist.
+    // depends_on: a waiting task (its schema fields checked), a dependency that does not exist, one with no room.
     expect((await call("POST", "/tasks", { ...node, body: { repo: "repo-1", description: "after", depends_on: [t1] } })).body.data).toMatchObject({ status: "waiting", blocked_by: [t1] });
     expectCode(await call("POST", "/tasks", { ...node, body: { repo: "repo-1", description: "after", depends_on: ["task-missing"] } }), 404, "TASK_NOT_FOUND");
+    // This server allows one waiting dependent per task (maxDependents: 1): t1 has it.
+    const crowded = await call("POST", "/tasks", { ...node, body: { repo: "repo-1", description: "after too", depends_on: [t1] } });
+    expectCode(crowded, 409, "TOO_MANY_DEPENDENTS");
+    expect(crowded.body.details).toMatchObject({ task_id: t1, limit: 1 });
 
     // The batch create: one created flag per item; a repeat answers 200; the first bad item is named.
     const tape = { repo: "repo-batch", labels: { pool: "tape" } };

@@ -1,5 +1,6 @@
 import { expect, it } from "vitest";
 import type { CoordEvent } from "../../src/core/types.js";
+import { MAX_DEPENDENTS } from "../../src/core/dependencies.js";
 import { CLAIM_TIMEOUT_MS, eventually, expectCode, typesOf, type Harness } from "./conformance-harness.js";
 
 /** Events about one task, in log order. */
@@ -111,8 +112,11 @@ export function dependencySpecs(h: () => Harness): void {
     const { coord, store, createTask } = h();
     const a = await createTask();
     await coord.tasks.cancel(a.id, null);
-    const b = await createTask({ depends_on: [a.id] });
-    expect(b).toMatchObject({ status: "cancelled", cancel_reason: `dependency ${a.id} cancelled`, depends_on: [a.id] });
+    const live = await createTask();
+    const b = await createTask({ depends_on: [a.id, live.id] });
+    // It waits for nothing: no blocked_by naming the live dependency, and in no dependents list.
+    expect(b).toMatchObject({ status: "cancelled", cancel_reason: `dependency ${a.id} cancelled`, depends_on: [a.id, live.id], blocked_by: [] });
+    expect(await store.listDependents(live.id)).toEqual([]);
     expect(await store.getTask(b.id)).toEqual(b);
     expect(await coord.tasks.placementWarnings(b)).toEqual([`the task was cancelled at once: dependency ${a.id} cancelled`]);
     expect(typesOf(about(await h().allEvents(), b.id))).toEqual(["task.created", "task.cancelled"]);
@@ -211,5 +215,31 @@ export function dependencySpecs(h: () => Harness): void {
       expect(await store.getTask(r.task.id)).toMatchObject({ status: "pending", blocked_by: [] });
     }
     expect((await store.counts()).tasks.waiting).toBe(0);
+  });
+
+  it("a task has at most MAX_DEPENDENTS waiting dependents: one more is 409 TOO_MANY_DEPENDENTS (create, batch, retry); a cancel settles them all", async () => {
+    const { coord, store, createTask } = h();
+    const x = await createTask();
+    const other = await createTask();
+    const fill = Array.from({ length: MAX_DEPENDENTS }, (_, i) => ({ repo: "acme/app", description: `d${i}`, depends_on: [x.id] }));
+    const { tasks } = await coord.tasks.createBatch(fill);
+    expect((await store.listDependents(x.id)).length).toBe(MAX_DEPENDENTS);
+
+    const err = await expectCode(createTask({ depends_on: [other.id, x.id] }), "TOO_MANY_DEPENDENTS");
+    expect(err.details).toMatchObject({ task_id: x.id, limit: MAX_DEPENDENTS });
+    await expectCode(coord.tasks.createBatch([{ repo: "acme/app", description: "one more", depends_on: [x.id] }]), "TOO_MANY_DEPENDENTS");
+    expect(await store.listDependents(other.id)).toEqual([]);
+
+    // A dependent that leaves the list (cancelled) makes room; retrying it while full is refused.
+    await coord.tasks.cancel(tasks[0]!.id, null);
+    const again = await createTask({ depends_on: [x.id] });
+    await expectCode(coord.tasks.retry(tasks[0]!.id), "TOO_MANY_DEPENDENTS");
+    expect((await store.getTask(tasks[0]!.id))!.status).toBe("cancelled");
+
+    // The one write cancelling x cancels every waiting dependent (x, its 1,000, and the one cancelled before).
+    await coord.tasks.cancel(x.id, null);
+    expect(await store.listDependents(x.id)).toEqual([]);
+    expect((await store.counts()).tasks).toMatchObject({ waiting: 0, cancelled: MAX_DEPENDENTS + 2, pending: 1 });
+    expect(await store.getTask(again.id)).toMatchObject({ status: "cancelled", cancel_reason: `dependency ${x.id} cancelled` });
   });
 }

@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CoordEvent, Task } from "../../src/core/types.js";
+import { MAX_DEPENDENTS } from "../../src/core/dependencies.js";
 import { createRedisStore } from "../../src/store/redis.js";
 import type { ClaimNextRequest, Store } from "../../src/store/types.js";
 import { CLAIM_TIMEOUT_MS, eventually, makeHarness, typesOf, type Harness } from "./conformance-harness.js";
@@ -255,6 +256,39 @@ export function replicaSpecs(url: () => string, nextPrefix: () => string): void 
       expect(await a.store.getTask(task.id)).toEqual(task);
       await slow.coord.stop();
     });
+
+    for (const end of ["complete", "cancel"] as const) {
+      it(`a task with ${MAX_DEPENDENTS} dependents ends (${end}) while the other replica steadily adds and drops dependents of it`, async () => {
+        await open();
+        const reg = await a.register("n1");
+        const x = await a.createTask();
+        const fill = Array.from({ length: MAX_DEPENDENTS - 1 }, (_, i) => ({ repo: "acme/app", description: `d${i}`, depends_on: [x.id] }));
+        await a.coord.tasks.createBatch(fill);
+        await a.coord.tasks.claim(x.id, { registration_id: reg, worker_name: "w" });
+        // Churn that never fills the cap: each turn adds a dependent of x and cancels it, two
+        // writes to the dependents list x's settle reads, back to back until x has ended.
+        let done = false;
+        let turns = 0;
+        const churn = (async () => {
+          while (!done) {
+            const { task } = await b.coord.tasks.create({ repo: "acme/app", description: "churn", depends_on: [x.id] });
+            // x's cascade may have cancelled it first.
+            if (task.status === "waiting") await b.coord.tasks.cancel(task.id, null).catch((err) => expect(err).toMatchObject({ code: "TASK_NOT_CLAIMABLE" }));
+            turns++;
+          }
+        })();
+        await eventually(async () => expect(turns).toBeGreaterThan(3));
+        try {
+          await (end === "complete" ? a.coord.tasks.complete(x.id, { registration_id: reg }) : a.coord.tasks.cancel(x.id, null));
+        } finally {
+          done = true;
+          await churn;
+        }
+        expect((await a.store.getTask(x.id))!.status).toBe(end === "complete" ? "completed" : "cancelled");
+        expect((await a.store.counts()).tasks.waiting).toBe(0);
+        expect(await a.store.listDependents(x.id)).toEqual([]);
+      });
+    }
   });
 }
 
