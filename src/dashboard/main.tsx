@@ -26,9 +26,18 @@ const VIEWS = [
 const route = signal(location.hash);
 addEventListener("hashchange", () => (route.value = location.hash));
 
+/** A malformed escape (`#/tasks/%E0`) is shown as typed rather than blanking the page. */
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
 function parseRoute(hash: string): { parts: string[]; query: URLSearchParams } {
   const [path = "", q = ""] = hash.replace(/^#\/?/, "").split("?");
-  return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(q) };
+  return { parts: path.split("/").filter(Boolean).map(decodePart), query: new URLSearchParams(q) };
 }
 
 function SignIn() {

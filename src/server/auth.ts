@@ -111,6 +111,10 @@ export function createAuth(options: AuthOptions) {
       if (!required) return ANONYMOUS;
       return entries.find((e) => e.key === key)?.actor;
     },
+    /** The keys (see `tokenKey`) of the configured tokens: sessions of any other key have ended. */
+    tokenKeys(): string[] {
+      return entries.map((e) => e.key);
+    },
     onChange(listener: () => void): () => void {
       changeListeners.add(listener);
       return () => changeListeners.delete(listener);

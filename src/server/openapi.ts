@@ -29,7 +29,8 @@ export function openApiOptions(version: string): SwaggerOptions {
             type: "apiKey",
             in: "cookie",
             name: "mcc_session",
-            description: "the dashboard's session (POST /session); requests that change something also send X-CSRF-Token",
+            description:
+              "the dashboard's session (POST /session), named __Host-mcc_session under TLS; accepted only with Sec-Fetch-Site same-origin or absent; requests that change something also send X-CSRF-Token",
           },
         },
       },

@@ -7,6 +7,15 @@ import type { SseWriter } from "./sse.js";
 
 /** The dashboard's cookie (DESIGN §13): HttpOnly, SameSite=Strict, Path=/, Secure under TLS. */
 export const SESSION_COOKIE = "mcc_session";
+/**
+ * Its name under TLS: the `__Host-` prefix makes the browser refuse it unless Secure, Path=/ and
+ * without Domain, so no other service on a sibling host or over plain HTTP can plant or shadow it.
+ */
+export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
+const cookieName = (secure: boolean) => (secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE);
+const isTls = (request: FastifyRequest) => request.protocol === "https";
+/** The session cookie a request carries, under the name its protocol uses. */
+const requestCookie = (request: FastifyRequest) => readCookie(request.headers.cookie, cookieName(isTls(request)));
 /** The header a page sends its CSRF token in on every mutating request made with the cookie. */
 export const CSRF_HEADER = "x-csrf-token";
 export const SESSION_LIFETIME_MS = 12 * 3_600_000;
@@ -51,7 +60,7 @@ export function readCookie(header: string | undefined, name: string): string | u
 
 /** A Set-Cookie value; `maxAgeSeconds` 0 removes the cookie. */
 export function sessionCookie(value: string, secure: boolean, maxAgeSeconds: number): string {
-  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? "; Secure" : ""}`;
+  return `${cookieName(secure)}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? "; Secure" : ""}`;
 }
 
 const sameSecret = (a: string, b: string) => timingSafeEqual(sha256(a), sha256(b));
@@ -71,20 +80,34 @@ export function createSessions(options: SessionOptions) {
 
   /** The session of a request's cookie, still valid, and the caller it stands for. */
   async function lookup(request: FastifyRequest): Promise<{ record: SessionRecord; actor: Actor } | undefined> {
-    const value = readCookie(request.headers.cookie, SESSION_COOKIE);
+    const value = requestCookie(request);
     if (!value || value.length > 100) return undefined;
     const record = await store.getSession(hashId(value), now());
     if (!record) return undefined;
     const actor = auth.actorOfKey(record.token_key);
-    // Its token was removed: the session ends for good (putting the token back does not revive it).
+    // Its token was removed (on another replica's config, or before the reload reached the store).
     if (!actor) await store.deleteSession(record.id);
     return actor ? { record, actor } : undefined;
+  }
+
+  /**
+   * Ends in the store every session of a token no longer configured, so putting the token back
+   * does not revive them (DESIGN §13: a reload that removes a token ends its sessions). Runs at
+   * start and on every token change; a store that is away is retried on the next change, and
+   * meanwhile `lookup` ends such sessions on their next use.
+   */
+  async function pruneRemovedTokens(): Promise<number> {
+    if (!auth.required) return 0;
+    return store.deleteSessionsExcept(auth.tokenKeys()).catch(() => 0);
   }
 
   return {
     lifetimeMs,
     /** Starts a session for `token` (already verified); returns the cookie value and the record. */
-    async create(token: string): Promise<{ cookie: string; record: SessionRecord }> {
+    async create(token: string, request?: FastifyRequest): Promise<{ cookie: string; record: SessionRecord }> {
+      // Signing in again from a browser that holds a session ends that session first.
+      const previous = request ? requestCookie(request) : undefined;
+      if (previous && previous.length <= 100) await store.deleteSession(hashId(previous));
       const cookie = randomBytes(32).toString("base64url");
       const t = now();
       const record: SessionRecord = {
@@ -109,7 +132,18 @@ export function createSessions(options: SessionOptions) {
      * Refuses an expired or ended session (401) and a mutation without the session's CSRF token (403).
      */
     async authenticate(request: FastifyRequest, access: Access): Promise<Actor | undefined> {
-      if (request.headers.authorization !== undefined || readCookie(request.headers.cookie, SESSION_COOKIE) === undefined) return undefined;
+      if (request.headers.authorization !== undefined || requestCookie(request) === undefined) return undefined;
+      // Another origin's page (another port or service on this host is "same-site", so SameSite
+      // does not stop it) may not use the cookie, not even to read or open a stream. Browsers
+      // without Fetch Metadata, and tools, send no header and are let through.
+      const site = request.headers["sec-fetch-site"];
+      if (site !== undefined && site !== "same-origin") {
+        if (access === "anyone") return undefined;
+        throw new CoordError("UNAUTHORIZED", "the session cookie is accepted only from the dashboard's own origin", {
+          session: "cross-origin",
+          sec_fetch_site: String(site),
+        });
+      }
       const found = await lookup(request);
       if (!found) {
         if (access === "anyone") return undefined;
@@ -136,12 +170,16 @@ export function createSessions(options: SessionOptions) {
       for (const s of streams) if (s.sessionId === record.id) s.close();
     },
 
+    pruneRemovedTokens,
+
     /**
      * Ends open streams whose session ended: at once for a token taken out by a reload, and
-     * every few seconds for sign-outs and expiry (which may happen on another replica).
+     * every few seconds for sign-outs and expiry (which may happen on another replica); also
+     * prunes the sessions of removed tokens at start and on each reload.
      * Returns the function that stops watching.
      */
     watchStreams(streams: Set<SseWriter>): () => void {
+      void pruneRemovedTokens();
       const check = async () => {
         const ids = new Set([...streams].flatMap((s) => (s.sessionId ? [s.sessionId] : [])));
         for (const id of ids) {
@@ -154,7 +192,7 @@ export function createSessions(options: SessionOptions) {
       };
       const timer = setInterval(() => void check(), options.streamCheckMs ?? STREAM_CHECK_MS);
       timer.unref();
-      const stopListening = auth.onChange(() => void check());
+      const stopListening = auth.onChange(() => void pruneRemovedTokens().then(check));
       return () => {
         clearInterval(timer);
         stopListening();

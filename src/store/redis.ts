@@ -297,7 +297,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
       return feed.add(listener);
     },
     ...createRedisWebhookCursors(client, k),
-    ...createRedisSessions(client, k),
+    ...createRedisSessions(client, k, afterWrite),
     async close() {
       if (closed) return;
       closed = true;

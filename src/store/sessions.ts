@@ -23,5 +23,11 @@ export function createMemorySessions(): SessionStore {
     async deleteSession(id) {
       return sessions.delete(id);
     },
+    async deleteSessionsExcept(tokenKeys) {
+      const keep = new Set(tokenKeys);
+      let n = 0;
+      for (const [id, s] of sessions) if (!keep.has(s.token_key) && sessions.delete(id)) n++;
+      return n;
+    },
   };
 }

@@ -15,6 +15,7 @@ export function createSqliteSessions(db: Database, check: () => void): SessionSt
   const insert = db.prepare("INSERT INTO sessions (id, token_key, created_ms, expires_ms, json) VALUES (?, ?, ?, ?, ?)");
   const get = db.prepare("SELECT json FROM sessions WHERE id = ? AND expires_ms > ?").pluck();
   const remove = db.prepare("DELETE FROM sessions WHERE id = ?");
+  const removeOthers = db.prepare("DELETE FROM sessions WHERE token_key NOT IN (SELECT value FROM json_each(?))");
   const create = db.transaction((s: SessionRecord, perToken: number, total: number, nowMs: number): boolean => {
     dropExpired.run(nowMs);
     const extra = (countToken.get(s.token_key) as number) - perToken + 1;
@@ -36,6 +37,10 @@ export function createSqliteSessions(db: Database, check: () => void): SessionSt
     async deleteSession(id) {
       check();
       return remove.run(id).changes === 1;
+    },
+    async deleteSessionsExcept(tokenKeys) {
+      check();
+      return removeOthers.run(JSON.stringify(tokenKeys)).changes;
     },
   };
 }

@@ -213,6 +213,8 @@ export interface SessionStore {
   getSession(id: string, nowMs: number): Promise<SessionRecord | undefined>;
   /** Ends a session (sign-out); true when it existed. */
   deleteSession(id: string): Promise<boolean>;
+  /** Ends every session whose token_key is not in `tokenKeys` (tokens removed by a reload); returns how many. */
+  deleteSessionsExcept(tokenKeys: readonly string[]): Promise<number>;
 }
 
 /**

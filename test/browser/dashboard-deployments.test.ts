@@ -56,7 +56,10 @@ describe.skipIf(noChromium)("dashboard behind TLS", () => {
     const url = server.url.replace("http://", "https://");
     const w = await open(url, { ignoreHTTPSErrors: true });
     await signInThroughForm(w, url, TOKENS.admin);
-    expect(await w.context.cookies()).toEqual([expect.objectContaining({ name: "mcc_session", httpOnly: true, secure: true, sameSite: "Strict" })]);
+    expect(await w.context.cookies()).toEqual([
+      // The __Host- prefix: the browser keeps it only as Secure, Path=/, host-only.
+      expect.objectContaining({ name: "__Host-mcc_session", httpOnly: true, secure: true, sameSite: "Strict", path: "/" }),
+    ]);
     await w.page.goto(`${url}/#/tasks`);
     await waitLive(w);
     // Created through the API (over TLS, trusting the test CA), seen on the page without a reload.

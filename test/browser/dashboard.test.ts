@@ -125,6 +125,16 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     await w.page.locator('input[name="token"]').waitFor();
   });
 
+  it("shows a deep link with a malformed escape as typed instead of a blank page", async () => {
+    const w = await open();
+    await signInThroughForm(w, server.url, TOKENS.read);
+    await w.page.goto(`${server.url}/#/tasks/%E0`);
+    await expect.poll(() => w.page.locator("main").textContent()).toBe("No task %E0.");
+    expect(await w.page.locator("nav a").count()).toBeGreaterThan(0);
+    // The page asked for that task and was told the id is not one (400): expected, not an error.
+    w.errors = w.errors.filter((e) => !/^400 GET .*\/api\/v1\/tasks\/%25E0$|status of 400 \(Bad Request\)/.test(e));
+  });
+
   it("renders every view at 1280 and 390 pixels, in light and dark, with deep links", async () => {
     const views = ["overview", "nodes", "tasks", `tasks/${ids.done}`, "repos", "events", "messages"];
     const wide = await open({ width: 1280, height: 860, colorScheme: "light" });

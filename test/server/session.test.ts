@@ -134,6 +134,54 @@ describe("dashboard sessions", () => {
     adminStream.close();
   });
 
+  it("ends a removed token's sessions in the store at the reload, so putting the token back does not revive them", async () => {
+    const server = await start();
+    const reader = await signIn(server, TOKENS.read);
+    const others = [
+      { token: TOKENS.admin, role: "admin" as const, name: "admin" },
+      { token: TOKENS.node, role: "node" as const, name: "node" },
+    ];
+    // The session is not used (no request, no stream) between the removal and the put-back.
+    server.app.coordAuth.setTokens({ required: true, tokens: others });
+    expect((await server.api("GET", "/status")).status).toBe(200);
+    server.app.coordAuth.setTokens({ required: true, tokens: [...others, { token: TOKENS.read, role: "read", name: "reader" }] });
+    expect((await server.api("GET", "/status", withCookie(reader.cookie))).status).toBe(401);
+    // The token itself signs in again.
+    const again = await signIn(server, TOKENS.read);
+    expect((await server.api("GET", "/status", withCookie(again.cookie))).status).toBe(200);
+  });
+
+  it("accepts the cookie only from the dashboard's own origin when the browser says where a request comes from", async () => {
+    const server = await start();
+    const { cookie } = await signIn(server, TOKENS.read);
+    const from = (site: string) => ({ token: null, headers: { cookie, "sec-fetch-site": site } });
+    expect((await server.api("GET", "/tasks", from("same-origin"))).status).toBe(200);
+    // No Fetch Metadata (an old browser, curl): let through.
+    expect((await server.api("GET", "/tasks", withCookie(cookie))).status).toBe(200);
+    for (const site of ["same-site", "cross-site", "none"]) {
+      const res = await server.api("GET", "/tasks", from(site));
+      expect(res.status).toBe(401);
+      expect(res.body).toMatchObject({ code: "UNAUTHORIZED", details: { session: "cross-origin", sec_fetch_site: site } });
+    }
+    // A page on another port of this host cannot open the event stream with the cookie.
+    const stream = await openEventStream(`${server.url}/api/v1/events/stream`, { headers: { cookie, "sec-fetch-site": "same-site" } });
+    expect(stream.status).toBe(401);
+    stream.close();
+    expect((await server.api("GET", "/session", from("same-site"))).body.data).toMatchObject({ signed_in: false });
+    // A bearer token is judged by itself, whatever the header says.
+    expect((await server.api("GET", "/tasks", { headers: { "sec-fetch-site": "cross-site" } })).status).toBe(200);
+  });
+
+  it("ends the session a browser already holds when it signs in again", async () => {
+    const server = await start();
+    const first = await signIn(server, TOKENS.read);
+    const res = await server.api("POST", "/session", { token: TOKENS.admin, headers: { cookie: first.cookie } });
+    expect(res.status).toBe(201);
+    expect((await server.api("GET", "/status", withCookie(first.cookie))).status).toBe(401);
+    const second = res.headers.get("set-cookie")!.split(";")[0]!;
+    expect((await server.api("GET", "/session", withCookie(second))).body.data).toMatchObject({ role: "admin", via: "session" });
+  });
+
   it("bounds the sessions of one token: signing in once more ends the oldest", async () => {
     const server = await start({ app: { sessions: { limits: { perToken: 2, total: 100 } } } });
     const first = await signIn(server, TOKENS.read);

@@ -47,4 +47,22 @@ export function sessionSpecs(h: () => Harness): void {
     expect(await store.createSession(session("later", "tok9", t + HOUR), limits, t + HOUR)).toBe(true);
     expect(await store.getSession("later", t + HOUR)).toBeDefined();
   });
+
+  it("ends every session of the tokens no longer configured, and only those", async () => {
+    const { store, now } = h();
+    const t = now();
+    const wide = { perToken: 3, total: 20 };
+    for (const [id, token] of [["k1", "kept"], ["k2", "kept"], ["g1", "gone"], ["g2", "gone"], ["o1", "other"]]) {
+      expect(await store.createSession(session(id!, token!, t), wide, t)).toBe(true);
+    }
+    expect(await store.deleteSessionsExcept(["kept", "never-signed-in"])).toBe(3);
+    for (const id of ["g1", "g2", "o1"]) expect(await store.getSession(id, t)).toBeUndefined();
+    for (const id of ["k1", "k2"]) expect(await store.getSession(id, t)).toBeDefined();
+    expect(await store.deleteSessionsExcept(["kept"])).toBe(0);
+    // The ended token signs in afresh within its own bound, unaffected by its old sessions.
+    for (const id of ["n1", "n2", "n3"]) expect(await store.createSession(session(id, "gone", t + 1), wide, t + 1)).toBe(true);
+    for (const id of ["n1", "n2", "n3"]) expect(await store.getSession(id, t + 1)).toBeDefined();
+    expect(await store.deleteSessionsExcept([])).toBe(5);
+    expect(await store.getSession("k1", t + 1)).toBeUndefined();
+  });
 }

@@ -95,7 +95,14 @@ describe.skipIf(skip)("wait_replicas: commits wait for the primary's replica (re
       const err = await write("late").catch((e: unknown) => e);
       expect(isCoordError(err) && err.code).toBe("UNAVAILABLE");
       expect((err as { details: Record<string, unknown> }).details).toMatchObject({ retry_safe: false, replicas_acked: 0, replicas_wanted: 1 });
+      // Dashboard sessions too: a failover must not sign people out (issue 17 review).
+      const t = Date.now();
+      const session = { id: "s1", token_key: "k", csrf: "c", created_ms: t, expires_ms: t + 60_000 };
+      const refused = await store.createSession(session, { perToken: 5, total: 10 }, t).catch((e: unknown) => e);
+      expect(isCoordError(refused) && refused.code).toBe("UNAVAILABLE");
       process.kill(replica.pid, "SIGCONT");
+      expect(await store.deleteSession("s1")).toBe(true);
+      expect(await onReplica.exists("wait:sess:s1")).toBe(0);
     } finally {
       process.kill(replica.pid, "SIGCONT");
       onReplica.disconnect();

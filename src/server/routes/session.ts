@@ -56,7 +56,7 @@ export function sessionRoutes(app: FastifyInstance, sessions: Sessions, streams:
         if (!app.coordAuth.required) return info(actor!, undefined, "none");
         throw new CoordError("UNAUTHORIZED", "sign in with the token in the Authorization header (Bearer <token>), not with a session");
       }
-      const { cookie, record } = await sessions.create(token);
+      const { cookie, record } = await sessions.create(token, request);
       setCookie(request, reply, cookie, Math.floor(sessions.lifetimeMs / 1000));
       return info(actor!, record, "session");
     },
