@@ -118,6 +118,10 @@ export function createBufferedTx(reads: StoreTxReads, ws: WriteSet): StoreTx {
       for (const id of ws.deleted.tasks) if (claimedHere(await reads.getTask(id))) n--;
       return n;
     },
+    async countDependents(taskId) {
+      // Own waiting writes added, settled ones not taken off: an upper bound, as the interface says.
+      return (await reads.countDependents(taskId)) + (ws.waitingOn.get(taskId)?.size ?? 0);
+    },
     async listDependents(taskId) {
       // The committed index, minus dependents this transaction settled, plus those it made.
       const own = ws.waitingOn.get(taskId);

@@ -84,6 +84,9 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     async countClaimedWithKey(key) {
       return claimedByKey.get(key)?.size ?? 0;
     },
+    async countDependents(taskId) {
+      return dependents.get(taskId)?.size ?? 0;
+    },
     async listDependents(taskId) {
       return [...(dependents.get(taskId) ?? [])];
     },

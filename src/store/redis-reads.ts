@@ -116,6 +116,11 @@ export function createRedisReads(client: ScriptedRedis, k: RedisKeys, rs?: ReadS
       rs?.note("n", set, String(n));
       return n;
     },
+    async countDependents(taskId) {
+      // No note: not a condition of the commit (the "v" field is not a dependent).
+      const n = await rc(client.hlen(k.dependents(taskId)));
+      return Math.max(0, n - 1);
+    },
     async listDependents(taskId) {
       // One HGETALL: the members and the hash's version together (see the "h" footprint).
       const key = k.dependents(taskId);

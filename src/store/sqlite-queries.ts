@@ -20,6 +20,7 @@ const PLUCKED = {
   due: "SELECT json FROM tasks INDEXED BY tasks_waiting WHERE status = 'waiting' AND lease_ms <= ? ORDER BY lease_ms LIMIT ?",
   oldestEvent: "SELECT COALESCE(MIN(id), 0) FROM events",
   dependents: "SELECT task_id FROM task_deps WHERE dep_id = ?",
+  countDependents: "SELECT COUNT(*) FROM task_deps WHERE dep_id = ?",
   dependenciesOf: "SELECT dep_id FROM task_deps WHERE task_id = ?",
   finished: `SELECT json FROM tasks INDEXED BY tasks_done WHERE status IN ('completed', 'failed', 'cancelled') AND done_ms < ?
        ORDER BY done_ms LIMIT ?`,

@@ -115,6 +115,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     listPending: async (query) => buckets.heads(query.labels, query.repos, query.limit).map((h) => parse<Task>(q.task.get(h.id))!),
     countClaimedWithKey: async (key) => q.claimedWithKey.get(key) as number,
     listDependents: async (taskId) => q.dependents.all(taskId) as string[],
+    countDependents: async (taskId) => q.countDependents.get(taskId) as number,
   };
 
   /**

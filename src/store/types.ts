@@ -90,6 +90,12 @@ export interface StoreTxReads {
    * a record read: a dependent created meanwhile makes a shared store run the transaction again.
    */
   listDependents(taskId: string): Promise<string[]>;
+  /**
+   * At least how many waiting dependents task `taskId` has: an upper bound of
+   * `listDependents(taskId).length`, cheap, and on a shared store NOT a condition of the commit
+   * (so creates naming one task do not conflict). The cap check reads the exact list near the cap.
+   */
+  countDependents(taskId: string): Promise<number>;
 }
 
 /**

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createSqliteStore } from "../../src/store/sqlite.js";
-import { allEvents, claim, claimNext, expectError, finish, getTask, okData } from "../helpers/api-fixtures.js";
+import { allEvents, claim, claimNext, expectError, finish, getTask, heartbeat, okData } from "../helpers/api-fixtures.js";
 import { createTask, registerNode, startTestServer, TOKENS, type TestServer } from "../helpers/test-server.js";
 
 let server: TestServer | undefined;
@@ -90,5 +90,29 @@ describe("POST /tasks with depends_on", () => {
     const answers = await Promise.all(deps.flatMap((d) => [post({ depends_on: [d.id] }), finish(server!, "complete", d.id, reg, {})]));
     for (const res of answers) expect(res.status).toBeLessThan(300);
     expect(okData(await server.api("GET", "/status", { token: TOKENS.read })).tasks).toMatchObject({ waiting: 0, pending: 30, completed: 30 });
+  });
+
+  it("on a real SQLite file, cancelling a task with 1,000 dependents (one with 1,000 of its own) cancels all 2,000 in one write while heartbeats are answered", async () => {
+    server = await startTestServer({ store: await createSqliteStore(join(root, "wide.db")) });
+    const reg = await registerNode(server, "machine-c");
+    const x = await createTask(server, { description: "root" });
+    const batch = (dep: string) =>
+      server!.api("POST", "/tasks/batch", { token: TOKENS.node, body: { tasks: Array.from({ length: 1000 }, (_, i) => ({ repo: "my-repo", description: `d${i}`, depends_on: [dep] })) } });
+    const children = await batch(x.id);
+    expect(children.status).toBe(201);
+    const first = children.body.data.tasks[0].id;
+    expect((await batch(first)).status).toBe(201);
+    const cancel = server.api("POST", `/tasks/${x.id}/cancel`, { token: TOKENS.admin, body: { reason: "not needed" } });
+    let cancelled = false;
+    void cancel.then(() => (cancelled = true));
+    // Heartbeats keep being answered while the cascade runs (none waits for it to end).
+    const beats = [];
+    do beats.push(await heartbeat(server, reg));
+    while (!cancelled && beats.length < 50);
+    for (const b of beats) expect(b.status).toBe(200);
+    expect(okData(await cancel).status).toBe("cancelled");
+    expect(okData(await server.api("GET", "/status", { token: TOKENS.read })).tasks).toMatchObject({ waiting: 0, cancelled: 2001 });
+    const grandchild = okData(await server.api("GET", `/tasks?status=cancelled&limit=1`, { token: TOKENS.read })).tasks[0];
+    expect(grandchild.cancel_reason).toMatch(/^dependency task-\S+ cancelled$/);
   });
 });

@@ -257,6 +257,16 @@ export function replicaSpecs(url: () => string, nextPrefix: () => string): void 
       await slow.coord.stop();
     });
 
+    it("many concurrent creates naming one task through both replicas all succeed (the cap's count is no commit condition)", async () => {
+      await open();
+      const x = await a.createTask();
+      const made = await Promise.all(
+        Array.from({ length: 300 }, (_, i) => (i % 2 ? b : a).coord.tasks.create({ repo: "acme/app", description: `d${i}`, depends_on: [x.id] })),
+      );
+      expect(made.every((r) => r.task.status === "waiting")).toBe(true);
+      expect((await a.store.listDependents(x.id)).sort()).toEqual(made.map((r) => r.task.id).sort());
+    });
+
     for (const end of ["complete", "cancel"] as const) {
       it(`a task with ${MAX_DEPENDENTS} dependents ends (${end}) while the other replica steadily adds and drops dependents of it`, async () => {
         await open();
