@@ -76,7 +76,8 @@ function View() {
     case "nodes":
       return <Nodes />;
     case "tasks":
-      return <Tasks query={query} />;
+      // Keyed by its query, so following a link such as #/tasks?status=failed applies its filter.
+      return <Tasks key={query.toString()} query={query} />;
     case "repos":
       return <Repos />;
     case "events":

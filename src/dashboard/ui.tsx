@@ -85,3 +85,15 @@ export function Table({ head, children, empty }: { head: string[]; children: Com
     </div>
   );
 }
+
+/** "more": reads the next page of a server-paged list; shown while the server has more. */
+export function MoreButton({ list, what }: { list: { cursor: { value: string | null }; more: () => Promise<void> }; what: string }) {
+  if (!list.cursor.value) return null;
+  return (
+    <p>
+      <button type="button" data-action="more" onClick={() => void list.more().catch(() => undefined)}>
+        more {what}
+      </button>
+    </p>
+  );
+}

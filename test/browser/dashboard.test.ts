@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../cli/harness.js";
 import { findChromium, launchChromium, openPage, screenshot, type WatchedPage } from "../helpers/browser.js";
 import { ensureBuilt } from "../helpers/ensure-built.js";
-import { createTask, startTestServer, TOKENS, type TestServer } from "../helpers/test-server.js";
+import { createTask, registerNode, startTestServer, TOKENS, type TestServer } from "../helpers/test-server.js";
 import { HOSTILE, seed } from "./dashboard-seed.js";
 import { signInThroughForm, waitLive } from "./dashboard-steps.js";
 
@@ -133,6 +133,45 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     expect(await w.page.locator("nav a").count()).toBeGreaterThan(0);
     // The page asked for that task and was told the id is not one (400): expected, not an error.
     w.errors = w.errors.filter((e) => !/^400 GET .*\/api\/v1\/tasks\/%25E0$|status of 400 \(Bad Request\)/.test(e));
+  });
+
+  it("filters tasks by status on the server and pages the rest, past the first page", async () => {
+    const big = await startTestServer();
+    try {
+      const node = { token: TOKENS.node };
+      const reg = await registerNode(big, "solo", { maxWorkers: 1 });
+      const failed = (await big.api("POST", "/tasks", { ...node, body: { repo: "old", description: "failed long ago" } })).body.data.id as string;
+      await big.api("POST", `/tasks/${failed}/claim`, { ...node, body: { registration_id: reg, worker_name: "w" } });
+      await big.api("POST", `/tasks/${failed}/fail`, { ...node, body: { registration_id: reg, reason: "boom", retry: false } });
+      // Newer than it: more tasks than the page ever loaded at once before.
+      for (let i = 0; i < 2; i++) {
+        const batch = Array.from({ length: 300 }, (_, j) => ({ repo: "bulk", description: `bulk ${i}-${j}` }));
+        expect((await big.api("POST", "/tasks/batch", { ...node, body: { tasks: batch } })).status).toBe(201);
+      }
+      const w = await openPage(browser, big.url);
+      pages.push(w);
+      await signInThroughForm(w, big.url, TOKENS.read);
+      await w.page.goto(`${big.url}/#/tasks?status=failed`);
+      await w.page.locator(`tr[data-task="${failed}"]`).waitFor();
+      expect(await w.page.locator("tbody tr").count()).toBe(1);
+      // Unfiltered: one page, then "more" reads the next by cursor, until none is left.
+      await w.page.goto(`${big.url}/#/tasks`);
+      await expect.poll(() => w.page.locator("tbody tr[data-task]").count()).toBe(200);
+      for (const rows of [400, 600, 601]) {
+        await w.page.click('button[data-action="more"]');
+        await expect.poll(() => w.page.locator("tbody tr[data-task]").count()).toBe(rows);
+      }
+      expect(await w.page.locator('button[data-action="more"]').count()).toBe(0);
+      expect(await w.page.locator(`tr[data-task="${failed}"]`).count()).toBe(1);
+    } finally {
+      // Checked and closed before its server goes (afterEach would see the stream's end as an error).
+      for (const w of pages.splice(0)) {
+        await w.close();
+        expect(w.foreign, "requests to other hosts").toEqual([]);
+        expect(w.errors, "console errors").toEqual([]);
+      }
+      await big.close();
+    }
   });
 
   it("renders every view at 1280 and 390 pixels, in light and dark, with deep links", async () => {

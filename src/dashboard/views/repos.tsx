@@ -2,7 +2,7 @@ import { useComputed, useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import { api } from "../api.js";
 import { onEvent } from "../live.js";
-import { nodes, tasks } from "../state.js";
+import { nodes, seenRepos } from "../state.js";
 import { Card, Pill, Table } from "../ui.js";
 
 interface RepoState {
@@ -14,7 +14,7 @@ interface RepoState {
 
 /** `GET /state/{repo}` for every repo a node reports or a task names; read again on events of that repo. */
 export function Repos() {
-  const names = useComputed(() => [...new Set([...nodes.value.flatMap((n) => n.repos.map((r) => r.name)), ...tasks.value.map((t) => t.repo)])].sort());
+  const names = useComputed(() => [...new Set([...nodes.value.flatMap((n) => n.repos.map((r) => r.name)), ...seenRepos.value])].sort());
   const states = useSignal<Record<string, RepoState>>({});
   useEffect(() => {
     let alive = true;

@@ -1,8 +1,9 @@
 import { useComputed, useSignal } from "@preact/signals";
+import { useEffect } from "preact/hooks";
 import { TASK_STATUSES, type Task } from "../../core/types.js";
 import { act, api, isAdmin } from "../api.js";
-import { refresh, tasks } from "../state.js";
-import { Ago, Labels, Pill, Table } from "../ui.js";
+import { refresh, seenRepos, taskList, tasks } from "../state.js";
+import { Ago, Labels, MoreButton, Pill, Table } from "../ui.js";
 
 const CANCELLABLE = new Set(["waiting", "pending", "claimed", "orphaned"]);
 const RETRYABLE = new Set(["failed", "cancelled"]);
@@ -43,6 +44,11 @@ export function Tasks({ query }: { query: URLSearchParams }) {
   const status = useSignal(query.get("status") ?? "");
   const repo = useSignal(query.get("repo") ?? "");
   const label = useSignal(query.get("label") ?? "");
+  // Status and repo are filtered by the server (so `#/tasks?status=failed` finds them all, page by
+  // page); labels only among the rows loaded, which the count says.
+  useEffect(() => {
+    void taskList.filter({ status: status.value, repo: repo.value }).catch(() => undefined);
+  }, [status.value, repo.value]);
   const shown = useComputed(() => {
     const wanted = labelFilter(label.value);
     return tasks.value.filter(
@@ -52,7 +58,7 @@ export function Tasks({ query }: { query: URLSearchParams }) {
         wanted.every(([k, v]) => t.labels[k] === v),
     );
   });
-  const repos = useComputed(() => [...new Set(tasks.value.map((t) => t.repo))].sort());
+  const repos = useComputed(() => [...new Set([...seenRepos.value, ...(repo.value ? [repo.value] : [])])].sort());
   return (
     <>
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
@@ -81,8 +87,10 @@ export function Tasks({ query }: { query: URLSearchParams }) {
         <label>
           label <input name="label" placeholder="pool:gpu" value={label.value} onInput={(e) => (label.value = e.currentTarget.value)} />
         </label>
-        <span class="muted">
-          {shown.value.length} of {tasks.value.length}
+        <span class="muted" data-testid="tasks-count">
+          {label.value.trim()
+            ? `${shown.value.length} with these labels among the ${tasks.value.length} loaded`
+            : `${tasks.value.length}${taskList.cursor.value ? "+" : ""} ${tasks.value.length === 1 ? "task" : "tasks"}`}
         </span>
       </form>
       <Table head={["task", "status", "repo", "priority", "labels", "claimed by", "updated", ""]} empty="no task matches">
@@ -110,6 +118,7 @@ export function Tasks({ query }: { query: URLSearchParams }) {
           </tr>
         ))}
       </Table>
+      <MoreButton list={taskList} what="tasks" />
     </>
   );
 }
