@@ -135,7 +135,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     w.errors = w.errors.filter((e) => !/^400 GET .*\/api\/v1\/tasks\/%25E0$|status of 400 \(Bad Request\)/.test(e));
   });
 
-  it("filters tasks by status on the server and pages the rest, past the first page", async () => {
+  it("filters tasks by status on the server and pages tasks and nodes past the first page", async () => {
     const big = await startTestServer();
     try {
       const node = { token: TOKENS.node };
@@ -163,6 +163,14 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
       }
       expect(await w.page.locator('button[data-action="more"]').count()).toBe(0);
       expect(await w.page.locator(`tr[data-task="${failed}"]`).count()).toBe(1);
+      // Nodes page the same way (GET /nodes alone answers only the first 100).
+      for (let i = 0; i < 200; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => registerNode(big, `n-${i + j}`)));
+      await w.page.goto(`${big.url}/#/overview`);
+      await w.page.goto(`${big.url}/#/nodes`);
+      await expect.poll(() => w.page.locator("tbody tr[data-node]").count()).toBe(200);
+      await w.page.click('button[data-action="more"]');
+      await expect.poll(() => w.page.locator("tbody tr[data-node]").count()).toBe(201);
+      expect(await w.page.locator('button[data-action="more"]').count()).toBe(0);
     } finally {
       // Checked and closed before its server goes (afterEach would see the stream's end as an error).
       for (const w of pages.splice(0)) {
