@@ -39,10 +39,16 @@ const row = (scenario, store, figures, target) => {
 };
 
 let redis;
+let runs = 0;
+/**
+ * Where a scenario's coordinator keeps its state: memory and SQLite start empty each run, so on
+ * the one shared redis-server each run gets its own key prefix (tasks left by one scenario, such as
+ * claim-keyed's full key, would otherwise be skipped over by every claim of the next).
+ */
 async function storeUrl(store) {
   if (store !== "redis") return store === "memory" ? "memory://" : store;
   redis ??= await startRedis();
-  return redis.url;
+  return `${redis.url}${redis.url.includes("?") ? "&" : "?"}prefix=bench-${++runs}:`;
 }
 
 /** Runs `fn` against a fresh coordinator on `store`, and stops it afterwards. */

@@ -4,17 +4,21 @@ import { sleep, summarize } from "../lib/stats.mjs";
 
 /**
  * `n` waiting tasks (DESIGN §11) that stay waiting through a run: half scheduled an hour ahead,
- * half depending on a task no node can claim (labels nobody has). They must not slow claims.
+ * half depending on tasks no node can claim (labels nobody has), 500 dependents per anchor (one
+ * task may have at most 1,000 waiting dependents). They must not slow claims.
  */
 async function createWaiting(api, n) {
-  const anchor = await api.call("POST", "/tasks", { repo: "bench-waiting", description: "never claimed", labels: { pool: "nobody" } });
+  const anchors = [];
+  for (let a = 0; a < Math.ceil(n / 1000); a++) {
+    anchors.push(await api.call("POST", "/tasks", { repo: "bench-waiting", description: `never claimed ${a}`, labels: { pool: "nobody" } }));
+  }
   const notBefore = new Date(Date.now() + 3_600_000).toISOString();
   let next = 0;
   await Promise.all(
     Array.from({ length: 32 }, async () => {
       for (let i = next++; i < n; i = next++) {
         const body = { repo: "bench-waiting", description: `waiting ${i}` };
-        await api.call("POST", "/tasks", i % 2 ? { ...body, not_before: notBefore } : { ...body, depends_on: [anchor.id] });
+        await api.call("POST", "/tasks", i % 2 ? { ...body, not_before: notBefore } : { ...body, depends_on: [anchors[Math.floor(i / 1000)].id] });
       }
     }),
   );
