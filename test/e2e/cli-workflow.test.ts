@@ -3,14 +3,12 @@
  * `tasks retry ID`, `tasks create --not-before / --concurrency-key`, human and --json, with the
  * documented exit codes.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt, runCli, startServe, tempHome, type CliProcess } from "../cli/harness.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { runCli, serveForSuite } from "../cli/harness.js";
 
-let home: string;
-let url: string;
-let serve: CliProcess;
+const suite = serveForSuite();
 
-const cli = (...args: string[]) => runCli(args, { home, env: { MULTICLAUDE_COORD_URL: url } });
+const cli = (...args: string[]) => runCli(args, { home: suite.home, env: { MULTICLAUDE_COORD_URL: suite.url } });
 const json = async (...args: string[]) => {
   const r = await cli("--json", ...args);
   expect(r.code, r.stderr).toBe(0);
@@ -18,15 +16,8 @@ const json = async (...args: string[]) => {
 };
 
 beforeAll(async () => {
-  ensureBuilt();
-  home = tempHome();
-  ({ url, proc: serve } = await startServe(home));
   expect((await cli("register", "--node-id", "ci-1", "--max-workers", "2")).code).toBe(0);
 }, 120_000);
-
-afterAll(async () => {
-  expect(await serve?.stop("SIGTERM")).toBe(0);
-});
 
 describe("workflow commands", () => {
   it("nodes cordon keeps the claims, refuses new ones with exit 4, nodes uncordon lifts it", async () => {
