@@ -101,7 +101,18 @@ try {
       row(
         "scale: claim / pending-list (ms), RSS (MB)",
         store,
-        { nodes: r.nodes, tasks: r.tasks, claim_p99: round(r.claim_p99), pending_p99: round(r.pending_p99), rss_mb: Math.round(r.rss_mb) },
+        {
+          nodes: r.nodes,
+          tasks: r.tasks,
+          rate: r.rate,
+          claim_p99: round(r.claim_p99),
+          pending_p99: round(r.pending_p99),
+          claim_p99_8_in_flight: round(r.claim_p99_8_in_flight),
+          claims_per_second_8_in_flight: r.claims_per_second_8_in_flight,
+          pending_p99_8_in_flight: round(r.pending_p99_8_in_flight),
+          pending_per_second_8_in_flight: r.pending_per_second_8_in_flight,
+          rss_mb: Math.round(r.rss_mb),
+        },
         "p99 ≤ 5, RSS ≤ 300",
       );
     }
