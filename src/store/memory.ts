@@ -298,6 +298,15 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       // `oldest` takes times before a cutoff: at or before `now` is before `now + 1`.
       return oldest(waiting, Date.parse(now) + 1, limit).map((id) => tasks.get(id)!);
     },
+    async unsettledTasks(limit) {
+      const out: string[] = [];
+      for (const id of dependents.keys()) {
+        const t = tasks.get(id);
+        if (out.length >= limit) break;
+        if (!t || isFinal(t.status)) out.push(id);
+      }
+      return out;
+    },
     async finishedTasks(before, limit) {
       return oldest(finished, Date.parse(before), limit).map((id) => tasks.get(id)!);
     },

@@ -24,8 +24,15 @@ local function unindex(fp)
       redis.call('SREM', e[2], e[3])
     elseif e[1] == 'h' then
       if redis.call('HDEL', e[2], e[3]) == 1 then
-        if redis.call('HLEN', e[2]) <= 1 then redis.call('DEL', e[2]) else bump(e[2]) end
+        if redis.call('HLEN', e[2]) <= 1 then
+          redis.call('DEL', e[2])
+          if e[4] then redis.call('SREM', e[4], e[5]) end
+        else
+          bump(e[2])
+        end
       end
+    elseif e[1] == 'e' then
+      redis.call('SREM', e[2], e[3])
     elseif redis.call('GET', e[2]) == e[3] then
       redis.call('DEL', e[2])
     end
@@ -41,6 +48,8 @@ local function index(fp)
       redis.call('SADD', e[2], e[3])
     elseif e[1] == 'h' then
       if redis.call('HSET', e[2], e[3], '1') == 1 then bump(e[2]) end
+    elseif e[1] == 'e' then
+      if redis.call('EXISTS', e[4]) == 1 then redis.call('SADD', e[2], e[3]) end
     else
       redis.call('SET', e[2], e[3])
     end
