@@ -1,4 +1,4 @@
-import { EVENTS_LUA, GROUP_ROOM_LUA, INDEX_LUA } from "./redis-scripts.js";
+import { BUCKET_CURSOR_LUA, EVENTS_LUA, GROUP_ROOM_LUA, INDEX_LUA } from "./redis-scripts.js";
 
 /**
  * Splicing of JSON records written by `JSON.stringify` (no whitespace), so the claim script can
@@ -165,17 +165,9 @@ if reposArg ~= '' then
   repos = {}
   for _, r in ipairs(cjson.decode(reposArg)) do repos[r] = true end
 end
--- A cursor walks one bucket in claim order: its head first, then 32 at a time.
+${BUCKET_CURSOR_LUA}
+-- Each fitting bucket in claim order: its head first, then 32 at a time.
 local cursors = {}
-local function advance(c)
-  c.at = c.at + 2
-  if c.at > #c.buf then
-    local n = c.pos == 0 and 1 or 32
-    c.buf, c.at = redis.call('ZRANGE', c.key, c.pos, c.pos + n - 1, 'WITHSCORES'), 1
-    c.pos = c.pos + n
-  end
-  if c.at > #c.buf then c.id = nil else c.id, c.score = c.buf[c.at], tonumber(c.buf[c.at + 1]) end
-end
 for _, member in ipairs(redis.call('SMEMBERS', P .. 'pbuckets')) do
   local b = cjson.decode(member)
   local fits = repos == nil or repos[b[1]] == true
@@ -186,23 +178,11 @@ for _, member in ipairs(redis.call('SMEMBERS', P .. 'pbuckets')) do
   end
   if fits then fits = bucketHasRoom(b) end
   if fits then
-    local c = {key = P .. 'pq:' .. redis.sha1hex(member), pos = 0, buf = {}, at = -1}
-    advance(c)
+    local c = bucketCursor(P .. 'pq:' .. redis.sha1hex(member), 1, 32)
     if c.id then cursors[#cursors + 1] = c end
   end
 end
 if #cursors == 0 then return {'none'} end
-
--- Claim order: priority rank (score), then id (bytewise, as Redis orders equal scores).
-local function before(a, b)
-  if a.score ~= b.score then return a.score < b.score end
-  local x, y = a.id, b.id
-  for i = 1, math.min(#x, #y) do
-    local p, q = byte(x, i), byte(y, i)
-    if p ~= q then return p < q end
-  end
-  return #x < #y
-end
 
 -- rules.coolingDown: this node gave the task back lately.
 local function coolingDown(t)
@@ -233,10 +213,7 @@ end
 local id, task = nil, nil
 local looked, sawCooling = 0, false
 while looked < lookahead do
-  local best = nil
-  for _, c in ipairs(cursors) do
-    if c.id and (best == nil or before(c, best)) then best = c end
-  end
+  local best = bestCursor(cursors)
   if not best then break end
   looked = looked + 1
   local json = redis.call('HGET', P .. 'task:' .. best.id, 'j')
