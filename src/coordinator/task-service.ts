@@ -28,15 +28,13 @@ const CONTENDED_SPREAD = 8;
 const MAX_SPREAD = 64;
 /** Online nodes read at a time while looking for one that could take a new labelled task. */
 const PLACEMENT_PAGE = 20;
-/** How far past tasks in their cooldown for this node a claim looks for one it may take. */
-export const COOLDOWN_LOOKAHEAD = 32;
 /**
- * How far past the best task a claim looks for one it may take: the first window when the best
- * ones are in their cooldown for this node; the larger ones only while tasks were passed over
- * because their concurrency key is full. Past the last the claim answers none (a long poll is
- * woken when a claim of a key ends). The store's one-step claim (Store.claimNext) looks alike.
+ * How far past tasks in their cooldown for this node a claim looks for one it may take. Tasks
+ * of a full concurrency key are not looked at: the pending list leaves their bucket out
+ * (`withRoom`), one count per key however many tasks it holds. The store's one-step claim
+ * (Store.claimNext) looks alike.
  */
-export const LOOKAHEAD_WINDOWS = [COOLDOWN_LOOKAHEAD, 256, 1024] as const;
+export const COOLDOWN_LOOKAHEAD = 32;
 
 /**
  * Whether a task may go to this node now (cooldown, concurrency key), reading each key's claimed
@@ -50,8 +48,6 @@ function createFitCheck(tx: StoreTx, nodeId: string, nowMs: number) {
     return n;
   };
   const check = {
-    /** A task was passed over because its key is full (a reason to look further). */
-    sawFullKey: false,
     /** A task was passed over because this node gave it back lately (it may go to another). */
     sawCooling: false,
     async fits(t: Task): Promise<boolean> {
@@ -59,9 +55,7 @@ function createFitCheck(tx: StoreTx, nodeId: string, nowMs: number) {
         check.sawCooling = true;
         return false;
       }
-      if (!t.concurrency_key || hasConcurrencyRoom(t, await claimedWith(t.concurrency_key))) return true;
-      check.sawFullKey = true;
-      return false;
+      return !t.concurrency_key || hasConcurrencyRoom(t, await claimedWith(t.concurrency_key));
     },
   };
   return check;
@@ -70,7 +64,7 @@ function createFitCheck(tx: StoreTx, nodeId: string, nowMs: number) {
 export function createTaskService(ctx: CoordinatorContext) {
   const { store } = ctx;
 
-  const fast = createFastClaims(ctx, LOOKAHEAD_WINDOWS);
+  const fast = createFastClaims(ctx, COOLDOWN_LOOKAHEAD);
 
   /** Claims the best fitting task for the node, or returns null when none fits now. */
   async function claimBest(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
@@ -91,7 +85,8 @@ export function createTaskService(ctx: CoordinatorContext) {
   async function claimForWaiter(input: ClaimNextInput, labels: NodeRecord["labels"], caller?: Caller): Promise<Task | null | typeof NOT_FOR_THIS_WAITER> {
     // A read first: waiters that nothing fits cost no transaction (and hear nothing of their node).
     const repos = rules.repoFilter(input.repo, input.repos);
-    const nothingFits = async () => (await store.listPending({ labels, repos, limit: 1 })).length === 0;
+    // A full key holds back every waiter with these labels alike, so its tasks count as nothing.
+    const nothingFits = async () => (await store.listPending({ labels, repos, limit: 1, withRoom: true })).length === 0;
     if (fast) {
       // The script reads as much as that read would: so try it first, and answer as the read would have.
       let outcome;
@@ -142,20 +137,15 @@ export function createTaskService(ctx: CoordinatorContext) {
       }
       pick ??= (await tx.listPending({ ...query, limit: 1 }))[0];
       // The best task is one this node gave back lately, or its concurrency key is full: look
-      // further (rare, so the common claim still reads one task). The windows are read outside
-      // the transaction, so only the task picked (and the keys looked at) become conditions of
-      // the commit.
+      // further among the tasks of keys with room (rare, so the common claim still reads one
+      // task). The window is read outside the transaction, so only the task picked (and the
+      // keys looked at) become conditions of the commit.
       if (pick && !(await fits(pick))) {
         pick = undefined;
-        let seen = 1;
-        for (const limit of LOOKAHEAD_WINDOWS) {
-          const window = await store.listPending({ ...query, limit });
-          // The listed record says whether it may fit (the key counts are read once each); only
-          // one that does is read again in the transaction.
-          for (const candidate of window.slice(seen)) if ((await fits(candidate)) && (pick = await fresh(candidate))) break;
-          if (pick || window.length < limit || !fit.sawFullKey) break;
-          seen = window.length;
-        }
+        const window = await store.listPending({ ...query, limit: COOLDOWN_LOOKAHEAD, withRoom: true });
+        // The listed record says whether it may fit (the key counts are read once each); only
+        // one that does is read again in the transaction.
+        for (const candidate of window) if ((await fits(candidate)) && (pick = await fresh(candidate))) break;
       }
       if (!pick) return fit.sawCooling ? NOT_FOR_THIS_WAITER : null;
       return claimIn(tx, pick, node, input.worker_name);

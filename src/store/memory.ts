@@ -1,3 +1,4 @@
+import { groupHasRoom, type ConcurrencyGroup } from "../core/concurrency.js";
 import { labelsSatisfied } from "../core/labels.js";
 import { DEFAULT_EVENT_MAX_BYTES, eventSize } from "../core/events.js";
 import { isBlocked, waitingOn } from "../core/dependencies.js";
@@ -79,7 +80,8 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       return messages.get(id);
     },
     async listPending(query) {
-      return pending.query(query.labels, query.repos, query.limit).map((id) => tasks.get(id)!);
+      const room = query.withRoom ? (g: ConcurrencyGroup) => groupHasRoom(g, claimedByKey.get(g.key)?.size ?? 0) : undefined;
+      return pending.query(query.labels, query.repos, query.limit, room).map((id) => tasks.get(id)!);
     },
     async countClaimedWithKey(key) {
       return claimedByKey.get(key)?.size ?? 0;

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { concurrencyGroup, type ConcurrencyGroup } from "../core/concurrency.js";
 import { priorityRank } from "../core/priority.js";
 import { isBlocked, waitingOn } from "../core/dependencies.js";
 import { isClaimable, isFinal } from "../core/tasks.js";
@@ -84,11 +85,16 @@ export function createRedisKeys(prefix: string) {
 
 export type RedisKeys = ReturnType<typeof createRedisKeys>;
 
-/** `[repo, labels with sorted keys]` as JSON: one bucket per distinct (repo, requirements). */
-export function bucketOf(repo: string, labels: Labels): string {
+/**
+ * `[repo, labels with sorted keys]` as JSON: one bucket per distinct (repo, requirements); a
+ * keyed task's bucket adds its concurrency group, `[repo, labels, limit, key]`, so a claim
+ * leaves out a full key's bucket after one SCARD instead of reading each of its tasks
+ * (a bucket of the older form may still hold keyed tasks: the claim checks each task too).
+ */
+export function bucketOf(repo: string, labels: Labels, group?: ConcurrencyGroup): string {
   const sorted: Labels = {};
   for (const k of Object.keys(labels).sort()) sorted[k] = labels[k]!;
-  return JSON.stringify([repo, sorted]);
+  return JSON.stringify(group ? [repo, sorted, group.limit, group.key] : [repo, sorted]);
 }
 
 /**
@@ -104,7 +110,7 @@ export function taskFootprint(k: RedisKeys, t: Task): FootprintEntry[] {
   ];
   if (isClaimable(t.status)) {
     // Score = priority rank; equal scores sort by member, i.e. by id = age. That is claim order.
-    const descriptor = bucketOf(t.repo, t.labels);
+    const descriptor = bucketOf(t.repo, t.labels, concurrencyGroup(t));
     fp.push(["z", k.bucket(descriptor), String(priorityRank(t.priority)), t.id, k.buckets, descriptor]);
     fp.push(["s", k.pending, t.id], ["s", k.pendingByRepo(t.repo), t.id]);
   }

@@ -121,7 +121,8 @@ export function createRedisReads(client: ScriptedRedis, k: RedisKeys, rs?: ReadS
     getMessage: (id) => record<Message>(k.message(id)),
     async listPending(query) {
       const labels = query.labels ? JSON.stringify(query.labels) : "";
-      const flat = await rc(client.mccPending(k.prefix, query.repos ? JSON.stringify(query.repos) : "", labels, query.limit));
+      const room = query.withRoom ? k.claimedByKey("") : "";
+      const flat = await rc(client.mccPending(k.prefix, query.repos ? JSON.stringify(query.repos) : "", labels, query.limit, room));
       const tasks: Task[] = [];
       for (let i = 0; i + 2 < flat.length; i += 3) {
         const json = flat[i + 2];
