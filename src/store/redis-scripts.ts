@@ -24,8 +24,15 @@ local function unindex(fp)
       redis.call('SREM', e[2], e[3])
     elseif e[1] == 'h' then
       if redis.call('HDEL', e[2], e[3]) == 1 then
-        if redis.call('HLEN', e[2]) <= 1 then redis.call('DEL', e[2]) else bump(e[2]) end
+        if redis.call('HLEN', e[2]) <= 1 then
+          redis.call('DEL', e[2])
+          if e[4] then redis.call('SREM', e[4], e[5]) end
+        else
+          bump(e[2])
+        end
       end
+    elseif e[1] == 'e' then
+      redis.call('SREM', e[2], e[3])
     elseif redis.call('GET', e[2]) == e[3] then
       redis.call('DEL', e[2])
     end
@@ -41,6 +48,8 @@ local function index(fp)
       redis.call('SADD', e[2], e[3])
     elseif e[1] == 'h' then
       if redis.call('HSET', e[2], e[3], '1') == 1 then bump(e[2]) end
+    elseif e[1] == 'e' then
+      if redis.call('EXISTS', e[4]) == 1 then redis.call('SADD', e[2], e[3]) end
     else
       redis.call('SET', e[2], e[3])
     end
@@ -160,6 +169,27 @@ return done(1, first)
 `;
 
 /**
+ * groupHasRoom (src/core/concurrency.ts) for a pending bucket descriptor (see bucketOf): a
+ * bucket without a concurrency group has room; one with `[repo, labels, limit, key]` while
+ * fewer than `limit` tasks of `key` are claimed. Each key is counted once per script run.
+ * Needs `claimedKeyPrefix` (the claimed-by-key set of a key is that prefix and the key).
+ */
+export const GROUP_ROOM_LUA = `
+local claimedWithKey = {}
+local function claimedCount(key)
+  local n = claimedWithKey[key]
+  if n == nil then
+    n = redis.call('SCARD', claimedKeyPrefix .. key)
+    claimedWithKey[key] = n
+  end
+  return n
+end
+local function bucketHasRoom(b)
+  return b[4] == nil or claimedCount(b[4]) < b[3]
+end
+`;
+
+/**
  * Pending buckets walked in claim order: priority rank (the score), then id bytewise, as Redis
  * orders equal scores (Lua's own string `<` would follow the server's locale). One merged
  * order over the buckets a node fits, read lazily, so a claim or a list reads a few entries of
@@ -229,11 +259,14 @@ end
 /**
  * The best claimable tasks for a node: only buckets whose repo and label requirements fit are
  * read, merged in claim order (BUCKET_CURSOR_LUA), each only as far as the merge needs.
- * ARGV: prefix, repos JSON array ("" = any), node labels JSON ("" = no filter), limit. Returns a
- * flat list: id, version, JSON, ... in claim order.
+ * ARGV: prefix, repos JSON array ("" = any), node labels JSON ("" = no filter), limit, the key
+ * prefix of the claimed tasks per concurrency key ("" = every bucket; else only buckets whose
+ * concurrency group has room, PendingQuery.withRoom). Returns a flat list: id, version, JSON,
+ * ... in claim order.
  */
 export const PENDING_LUA = `
-local P, limit = ARGV[1], tonumber(ARGV[4])
+local P, limit, claimedKeyPrefix = ARGV[1], tonumber(ARGV[4]), ARGV[5]
+${GROUP_ROOM_LUA}
 local repos = nil
 if ARGV[2] ~= '' then
   repos = {}
@@ -250,6 +283,7 @@ for _, member in ipairs(redis.call('SMEMBERS', P .. 'pbuckets')) do
       if want[k] ~= v then fits = false break end
     end
   end
+  if fits and claimedKeyPrefix ~= '' then fits = bucketHasRoom(b) end
   if fits then fitting[#fitting + 1] = P .. 'pq:' .. redis.sha1hex(member) end
 end
 ${BUCKET_CURSOR_LUA}
