@@ -308,13 +308,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       return oldest(waiting, Date.parse(now) + 1, limit).map((id) => tasks.get(id)!);
     },
     async unsettledTasks(limit) {
-      const out: string[] = [];
-      for (const id of dependents.keys()) {
-        const t = tasks.get(id);
-        if (out.length >= limit) break;
-        if (!t || isFinal(t.status)) out.push(id);
-      }
-      return out;
+      return [...dependents.keys()].filter((id) => !tasks.has(id) || isFinal(tasks.get(id)!.status)).slice(0, limit);
     },
     async finishedTasks(before, limit) {
       return oldest(finished, Date.parse(before), limit).map((id) => tasks.get(id)!);
