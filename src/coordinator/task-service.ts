@@ -8,52 +8,20 @@ import { readyTask, retryTask } from "../core/workflow.js";
 import type { NodeRecord, Task } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
 import { NOT_FOR_THIS_WAITER } from "./claim-waiters.js";
-import { checkDependentsRoom, readDependencies, settleDependents } from "./dependencies.js";
+import { checkDependentsRoom, readDependencies } from "./dependencies.js";
 import { createFastClaims } from "./fast-claims.js";
 import { nodeForRegistration } from "./node-service.js";
+import { createTaskEnds, requireTask } from "./task-ends.js";
 import { atIndex, prepareCreate, type PreparedCreate } from "./task-create.js";
 import type {
   ClaimInput,
   ClaimNextInput,
-  CompleteInput,
   CoordinatorContext,
   CreateTaskInput,
-  FailInput,
   PendingInput,
-  ReleaseInput,
   TaskListInput,
 } from "./types.js";
 
-async function requireTask(tx: Pick<StoreTx, "getTask">, id: string): Promise<Task> {
-  const task = await tx.getTask(id);
-  if (!task) throw new CoordError("TASK_NOT_FOUND", `task ${id} not found`, { task_id: id });
-  return task;
-}
-
-function withoutClaim(node: NodeRecord, taskId: string): NodeRecord {
-  return { ...node, claimed_tasks: node.claimed_tasks.filter((id) => id !== taskId) };
-}
-
-/** The node's claim on a task ends (complete, fail, release): task and node change together. */
-function finishTransition(
-  ctx: CoordinatorContext,
-  registrationId: string,
-  caller: Caller | undefined,
-  taskId: string,
-  step: (task: Task, node: NodeRecord, ts: string) => rules.Transition,
-): Promise<Task> {
-  const ts = ctx.now().toISOString();
-  return ctx.store.transact(async (tx) => {
-    const node = await nodeForRegistration(tx, registrationId, caller);
-    const task = await requireTask(tx, taskId);
-    const t = step(task, node, ts);
-    tx.putTask(t.task);
-    if (node.claimed_tasks.includes(taskId)) tx.putNode(withoutClaim(node, taskId));
-    tx.emit(t.event);
-    await settleDependents(tx, t.task, Date.parse(ts));
-    return t.task;
-  });
-}
 
 /** How many of the best tasks a claim that lost a race chooses among on its next try (doubling per lost race). */
 const CONTENDED_SPREAD = 8;
@@ -335,49 +303,6 @@ export function createTaskService(ctx: CoordinatorContext) {
       return committed(claimed);
     },
 
-    complete(taskId: string, input: CompleteInput, caller?: Caller): Promise<Task> {
-      return finishTransition(ctx, input.registration_id, caller, taskId, (task, node, ts) =>
-        rules.completeTask(task, node.id, { pr: input.pr, summary: input.summary, branch: input.branch }, ts),
-      );
-    },
-
-    fail(taskId: string, input: FailInput, caller?: Caller): Promise<Task> {
-      return finishTransition(ctx, input.registration_id, caller, taskId, (task, node, ts) =>
-        rules.failTask(task, node.id, input.reason, input.retry ?? true, ts, ctx.retryBackoffMs),
-      );
-    },
-
-    release(taskId: string, input: ReleaseInput, caller?: Caller): Promise<Task> {
-      return finishTransition(ctx, input.registration_id, caller, taskId, (task, node, ts) =>
-        rules.releaseTask(task, node.id, input.reason ?? "released", ts),
-      );
-    },
-
-    /** Undoes a claim whose answer reached nobody (see `rules.unclaimTask`). */
-    unclaim(taskId: string, registrationId: string, reason: string): Promise<Task> {
-      return finishTransition(ctx, registrationId, undefined, taskId, (task, node, ts) => rules.unclaimTask(task, node.id, reason, ts));
-    },
-
-    /** Cancels an unfinished task; its claimant learns of it in its heartbeat responses. */
-    cancel(taskId: string, reason: string | null): Promise<Task> {
-      const ts = ctx.now().toISOString();
-      return store.transact(async (tx) => {
-        const task = await requireTask(tx, taskId);
-        const t = rules.cancelTask(task, reason, ts);
-        tx.putTask(t.task);
-        const working = rules.workingNode(task);
-        if (working) {
-          const node = await tx.getNode(working);
-          if (node) {
-            const next = withoutClaim(node, taskId);
-            tx.putNode({ ...next, cancelled_tasks: [...node.cancelled_tasks, { task_id: taskId, cancelled_at: ts }] });
-          }
-        }
-        tx.emit(t.event);
-        await settleDependents(tx, t.task, Date.parse(ts));
-        return t.task;
-      });
-    },
 
     /**
      * Runs a failed or cancelled task again (admin, DESIGN §11): pending, attempts reset; back to
@@ -399,6 +324,8 @@ export function createTaskService(ctx: CoordinatorContext) {
       });
     },
 
+    ...createTaskEnds(ctx),
+
     /** Makes one waiting task pending once its not_before has come; false if it is not (any more). */
     ready(taskId: string): Promise<boolean> {
       const nowMs = ctx.now().getTime();
@@ -412,21 +339,6 @@ export function createTaskService(ctx: CoordinatorContext) {
       });
     },
 
-    /** Moves one expired lease to orphaned (or failed); a no-op if another sweep got there first. */
-    expire(taskId: string): Promise<boolean> {
-      const now = ctx.now();
-      return store.transact(async (tx) => {
-        const task = await tx.getTask(taskId);
-        if (!task || !rules.leaseExpired(task, now.getTime())) return false;
-        const t = rules.expireLease(task, now.toISOString());
-        tx.putTask(t.task);
-        const node = task.claimed_node ? await tx.getNode(task.claimed_node) : undefined;
-        if (node?.claimed_tasks.includes(taskId)) tx.putNode(withoutClaim(node, taskId));
-        tx.emit(t.event);
-        await settleDependents(tx, t.task, now.getTime());
-        return true;
-      });
-    },
   };
 }
 

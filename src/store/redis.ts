@@ -258,6 +258,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
       return tasks.filter((t) => t.status === "waiting" && !isBlocked(t) && !!t.not_before && Date.parse(t.not_before) <= ms);
     },
     idleNodes: (before, limit) => byScore<NodeRecord>(k.node(""), k.idle, before, limit),
+    unsettledTasks: (limit) => rc(client.mccUnsettled(k.unsettled, k.dependents(""), limit)),
     async pendingBuckets() {
       // One pipeline: per bucket its size and the first id of each priority rank (score).
       const members = await rc(client.smembers(k.buckets));

@@ -249,6 +249,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
       return parseAll<Task>(q.expired.all(Date.parse(now)));
     },
     dueTasks: async (now, limit) => parseAll<Task>(q.due.all(Date.parse(now), limit)),
+    unsettledTasks: async (limit) => q.unsettled.all(limit) as string[],
     finishedTasks: async (before, limit) => parseAll<Task>(q.finished.all(Date.parse(before), limit)),
     ackedMessages: async (before, limit) => parseAll<Message>(q.acked.all(Date.parse(before), limit)),
     idleNodes: async (before, limit) => parseAll<NodeRecord>(q.idle.all(Date.parse(before), limit)),

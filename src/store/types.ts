@@ -258,6 +258,12 @@ export interface Store extends StoreTxReads, WebhookCursorStore, SessionStore {
   /** Waiting tasks whose `not_before` is at or before `now` (ISO time), soonest first, at most `limit`. */
   dueTasks(now: string, limit: number): Promise<Task[]>;
   /**
+   * Ids of tasks that ended (completed, failed, cancelled), or whose record is gone, while waiting
+   * tasks are still indexed as blocked by them (`listDependents` not empty): dependents a
+   * follow-up write has yet to settle (DESIGN §11). At most `limit`, in no particular order.
+   */
+  unsettledTasks(limit: number): Promise<string[]>;
+  /**
    * Retention candidates, oldest first, at most `limit`: finished tasks (completed, failed,
    * cancelled) whose `completed_at` is before `before`; acked messages whose `acked_at` is; nodes
    * not online whose `last_seen` is. Whether one is purged is the coordinator's rule.

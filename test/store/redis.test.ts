@@ -6,6 +6,7 @@ import { findRedisServer, startRedisServer, type RedisServer } from "../helpers/
 import { describeStoreConformance } from "./conformance.js";
 import { makeHarness } from "./conformance-harness.js";
 import { concurrencyRaceSpecs } from "./redis-concurrency-race.js";
+import { dependentsRaceSpecs } from "./redis-dependents-race.js";
 import { replicaSpecs } from "./redis-replicas.js";
 
 // Without redis-server the suite is reported as skipped; in CI a missing server is a failure.
@@ -27,6 +28,7 @@ describe.skipIf(skip)("Redis store (real redis-server)", () => {
   describeStoreConformance("redis", (options) => createRedisStore(server!.url, { ...options, keyPrefix: nextPrefix() }));
   replicaSpecs(() => server!.url, nextPrefix);
   concurrencyRaceSpecs(() => server!.url, nextPrefix);
+  dependentsRaceSpecs(() => server!.url, nextPrefix);
 });
 
 describe.skipIf(skip)("Redis store: data written before the retention indexes", () => {

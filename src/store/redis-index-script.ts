@@ -1,0 +1,53 @@
+/**
+ * Index upkeep from footprints (see redis-keys.ts): `unindex(fp)` removes a record's entries,
+ * `index(fp)` adds them. Needs `P` (the key prefix) in scope.
+ */
+export const INDEX_LUA = `
+-- A versioned hash ("h" footprint) changed: a number it never had, from one counter that never
+-- goes back, so a reader's noted version cannot come round again.
+local function bump(key)
+  redis.call('HSET', key, 'v', redis.call('INCR', P .. 'deps-seq'))
+end
+
+local function unindex(fp)
+  for _, e in ipairs(fp) do
+    if e[1] == 'z' then
+      redis.call('ZREM', e[2], e[4])
+      if e[5] and redis.call('ZCARD', e[2]) == 0 then redis.call('SREM', e[5], e[6]) end
+    elseif e[1] == 's' then
+      redis.call('SREM', e[2], e[3])
+    elseif e[1] == 'h' then
+      if redis.call('HDEL', e[2], e[3]) == 1 then
+        if redis.call('HLEN', e[2]) <= 1 then
+          redis.call('DEL', e[2])
+          if e[4] then redis.call('SREM', e[4], e[5]) end
+        else
+          bump(e[2])
+        end
+      end
+    elseif e[1] == 'e' then
+      redis.call('SREM', e[2], e[3])
+    elseif redis.call('GET', e[2]) == e[3] then
+      redis.call('DEL', e[2])
+    end
+  end
+end
+
+local function index(fp)
+  for _, e in ipairs(fp) do
+    if e[1] == 'z' then
+      redis.call('ZADD', e[2], e[3], e[4])
+      if e[5] then redis.call('SADD', e[5], e[6]) end
+    elseif e[1] == 's' then
+      redis.call('SADD', e[2], e[3])
+    elseif e[1] == 'h' then
+      if redis.call('HSET', e[2], e[3], '1') == 1 then bump(e[2]) end
+    elseif e[1] == 'e' then
+      if redis.call('EXISTS', e[4]) == 1 then redis.call('SADD', e[2], e[3]) end
+    else
+      redis.call('SET', e[2], e[3])
+    end
+  end
+end
+
+`;
