@@ -6,7 +6,10 @@
 
 /**
  * Index upkeep from footprints (see redis-keys.ts): `unindex(fp)` removes a record's entries,
- * `index(fp)` adds them. Needs `P` (the key prefix) in scope.
+ * `index(fp)` adds them, `reindex(old, new)` (footprint JSONs, old nil for a new record) moves a
+ * rewritten record's entries: only those that changed. Most entries outlive a write (a task's
+ * listings by id and repo; all of a node's on a claim or complete), and removing and adding them
+ * again cost four to eight commands a write. Needs `P` (the key prefix) in scope.
  */
 export const INDEX_LUA = `
 -- A versioned hash ("h" footprint) changed: a number it never had, from one counter that never
@@ -47,6 +50,26 @@ local function index(fp)
   end
 end
 
+local function reindex(oldJson, newJson)
+  if oldJson == newJson then return end
+  local new = cjson.decode(newJson)
+  if not oldJson then return index(new) end
+  local old = cjson.decode(oldJson)
+  local inNew, inOld = {}, {}
+  for _, e in ipairs(new) do inNew[table.concat(e, '\0')] = true end
+  local gone, added = {}, {}
+  for _, e in ipairs(old) do
+    local id = table.concat(e, '\0')
+    inOld[id] = true
+    if not inNew[id] then gone[#gone + 1] = e end
+  end
+  for _, e in ipairs(new) do
+    if not inOld[table.concat(e, '\0')] then added[#added + 1] = e end
+  end
+  unindex(gone)
+  index(added)
+end
+
 `;
 
 /**
@@ -77,12 +100,18 @@ local function appendEvents(P, retention, maxBytes, events)
   -- Keep the last \`retention\` events, fewer when they hold more than maxBytes (the newest
   -- always stays); the counter above never goes back, so ids are never reused.
   local cutoff = last - retention
-  while true do
-    -- One at a time: a commit usually trims about as many as it adds.
+  -- By count first: the events at or below the cutoff (a commit usually trims about as many as
+  -- it adds), their sizes, then one removal.
+  local below = string.format('%d', cutoff)
+  local old = redis.call('ZRANGEBYSCORE', E, '-inf', below)
+  if #old > 0 then
+    for _, m in ipairs(old) do bytes = bytes - #m end
+    redis.call('ZREMRANGEBYSCORE', E, '-inf', below)
+  end
+  while bytes > maxBytes do
+    -- Then by size, one at a time (the newest always stays).
     local oldest = redis.call('ZRANGE', E, 0, 0, 'WITHSCORES')
-    if #oldest == 0 then break end
-    local id = tonumber(oldest[2])
-    if id > cutoff and (bytes <= maxBytes or id >= last) then break end
+    if #oldest == 0 or tonumber(oldest[2]) >= last then break end
     bytes = bytes - #oldest[1]
     redis.call('ZREMRANGEBYRANK', E, 0, 0)
   end
@@ -139,13 +168,13 @@ for _ = 1, nw do
   local key, json, fp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   i = i + 3
   local old = redis.call('HGET', key, 'x')
-  if old then unindex(cjson.decode(old)) end
   if json == '' then
+    if old then unindex(cjson.decode(old)) end
     redis.call('DEL', key)
   else
+    reindex(old or nil, fp)
     redis.call('HSET', key, 'j', json, 'x', fp)
     redis.call('HINCRBY', key, 'v', 1)
-    index(cjson.decode(fp))
   end
 end
 

@@ -306,8 +306,9 @@ export function replicaSpecs(url: () => string, nextPrefix: () => string): void 
 }
 
 /**
- * The store with its first transaction read of `method` held (after the read, before the commit)
- * until `release()`; `reached` resolves once it is held. Later runs pass straight through.
+ * The store with its transactions' reads of `method` held (after the read, before the commit)
+ * until `release()`; `reached` resolves once the first is held. After the release they pass
+ * straight through.
  */
 function holdAfter(inner: Store, method: "listDependents" | "getTask") {
   let reach!: () => void;
@@ -322,11 +323,12 @@ function holdAfter(inner: Store, method: "listDependents" | "getTask") {
         const read = tx[method] as (id: string) => Promise<unknown>;
         const gated = async (id: string) => {
           const result = await read(id);
+          // Every such read waits: a transaction may start one early and use it later.
           if (!held) {
             held = true;
             reach();
-            await released;
           }
+          await released;
           return result;
         };
         return fn({ ...tx, [method]: gated });
