@@ -101,7 +101,18 @@ try {
       row(
         "scale: claim / pending-list (ms), RSS (MB)",
         store,
-        { nodes: r.nodes, tasks: r.tasks, claim_p99: round(r.claim_p99), pending_p99: round(r.pending_p99), rss_mb: Math.round(r.rss_mb) },
+        {
+          nodes: r.nodes,
+          tasks: r.tasks,
+          rate: r.rate,
+          claim_p99: round(r.claim_p99),
+          pending_p99: round(r.pending_p99),
+          claim_p99_8_in_flight: round(r.claim_p99_8_in_flight),
+          claims_per_second_8_in_flight: r.claims_per_second_8_in_flight,
+          pending_p99_8_in_flight: round(r.pending_p99_8_in_flight),
+          pending_per_second_8_in_flight: r.pending_per_second_8_in_flight,
+          rss_mb: Math.round(r.rss_mb),
+        },
         "p99 ≤ 5, RSS ≤ 300",
       );
     }
@@ -127,7 +138,22 @@ try {
     row(
       `heartbeat (req/s, ${r.generator})`,
       "memory",
-      { coordinator: r.coordinator_rps, bare_node_http: r.bare_rps, ratio: round(r.ratio), cpu_us: round(r.coordinator_cpu_us, 1), bare_cpu_us: round(r.bare_cpu_us, 1), cpu_ratio: round(r.cpu_ratio), errors: r.errors, nodes: r.nodes },
+      {
+        coordinator: r.coordinator_rps,
+        bare_node_http: r.bare_rps,
+        bare_fastify: r.fastify_rps,
+        ratio: round(r.ratio),
+        ratio_fastify: round(r.ratio_fastify),
+        fastify_ratio: round(r.fastify_ratio),
+        cpu_us: round(r.coordinator_cpu_us, 1),
+        bare_cpu_us: round(r.bare_cpu_us, 1),
+        fastify_cpu_us: round(r.fastify_cpu_us, 1),
+        cpu_ratio: round(r.cpu_ratio),
+        cpu_ratio_fastify: round(r.cpu_ratio_fastify),
+        fastify_cpu_ratio: round(r.fastify_cpu_ratio),
+        errors: r.errors,
+        nodes: r.nodes,
+      },
       "ratio ≥ 0.8",
     );
   }

@@ -155,12 +155,14 @@ _multiclaude_coord() {
       cmds=('bash' 'zsh' 'fish')
       opts=('--version:output the version number' '--url:coordinator URL' '--token:bearer token' '--config:config file' '--json:print the API'\''s data as JSON on stdout' '--output:lists: table' '--no-color:no colour' '--timeout:per-request timeout' '--help:show help') ;;
   esac
+  local ret=1
   if [[ $PREFIX == -* ]]; then
-    _describe 'option' opts
+    _describe 'option' opts && ret=0
   else
-    _describe 'command' cmds
-    (( ${#dyn} )) && compadd -- $dyn
+    _describe 'command' cmds && ret=0
+    (( ${#dyn} )) && compadd -- $dyn && ret=0
   fi
+  return $ret
 }
 if [[ ${zsh_eval_context[-1]} == loadautofunc ]]; then
   _multiclaude_coord "$@"

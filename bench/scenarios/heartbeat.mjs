@@ -70,9 +70,9 @@ async function driveUndici(url, regs, { connections, seconds }) {
   return { done: done + errors, rps: Math.round(done / seconds), errors };
 }
 
-/** The bare server of lib/bare-server.mjs in its own process. */
-async function bareServer() {
-  const proc = spawn(process.execPath, [join(LIB, "bare-server.mjs")], { stdio: ["ignore", "pipe", "inherit"] });
+/** A peer server of lib/ (`bare-server.mjs`, `bare-fastify.mjs`) in its own process. */
+async function peerServer(script) {
+  const proc = spawn(process.execPath, [join(LIB, script)], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise((resolve) => proc.stdout.once("data", (c) => resolve(Number(String(c).trim()))));
   return {
     url: `http://127.0.0.1:${port}`,
@@ -84,11 +84,13 @@ async function bareServer() {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
- * Scenario 3: heartbeats of 10,000 registered nodes against the coordinator and a bare node:http
- * server, in turns (coordinator, bare, coordinator, bare, …: `rounds` pairs), so a machine whose
- * speed drifts (other work beside it) moves both alike. Load comes from wrk when installed
- * (`generator: "wrk"`), else from undici in this process. Also each server's CPU time per
- * request, which other load on the machine moves less than throughput.
+ * Scenario 3: heartbeats of 10,000 registered nodes against the coordinator and two peers, each
+ * in its own process: a bare node:http server (the issue's yardstick) and a bare fastify route
+ * (the ceiling of any fastify app, which the coordinator is). In turns (coordinator, node:http,
+ * fastify, coordinator, …: `rounds` rounds), so a machine whose speed drifts (other work beside
+ * it) moves all alike. Load comes from wrk when installed (`generator: "wrk"`), else from undici
+ * in this process. Also each server's CPU time per request (user + system, from /proc), which
+ * other load on the machine moves less than throughput. Ratios are medians of the per-round ratios.
  */
 export async function heartbeat(coordinator, { nodes = 10_000, seconds = 5, connections = 64, rounds = 3 } = {}) {
   const api = createApi(coordinator.url, 64);
@@ -99,33 +101,41 @@ export async function heartbeat(coordinator, { nodes = 10_000, seconds = 5, conn
   const regsFile = join(dir, "regs.txt");
   writeFileSync(regsFile, `${regs.join("\n")}\n`);
   const drive = (url) => (wrk ? driveWrk(wrk, url, regsFile, { connections, seconds }) : driveUndici(url, regs, { connections, seconds }));
-  const measure = async (url, pid) => {
+  const measure = async ({ url, pid }) => {
     const cpu0 = cpuSeconds(pid);
     const r = await drive(url);
     return { ...r, cpu_us: ((cpuSeconds(pid) - cpu0) * 1e6) / Math.max(1, r.done) };
   };
-  const bare = await bareServer();
+  const bare = await peerServer("bare-server.mjs");
+  const fastify = await peerServer("bare-fastify.mjs");
   try {
-    await drive(coordinator.url); // warm-up of both
-    await drive(bare.url);
-    const pairs = [];
-    for (let i = 0; i < rounds; i++) pairs.push({ coord: await measure(coordinator.url, coordinator.pid), bare: await measure(bare.url, bare.pid) });
+    for (const s of [coordinator, bare, fastify]) await drive(s.url); // warm-up of each
+    const turns = [];
+    for (let i = 0; i < rounds; i++) turns.push({ coord: await measure(coordinator), bare: await measure(bare), fastify: await measure(fastify) });
+    const med = (f) => median(turns.map(f));
     return {
       generator: wrk ? "wrk" : "undici",
       nodes,
       rounds,
-      coordinator_rps: median(pairs.map((p) => p.coord.rps)),
-      bare_rps: median(pairs.map((p) => p.bare.rps)),
-      // The median of the per-pair ratios: each pair ran back to back.
-      ratio: median(pairs.map((p) => p.coord.rps / p.bare.rps)),
-      coordinator_cpu_us: median(pairs.map((p) => p.coord.cpu_us)),
-      bare_cpu_us: median(pairs.map((p) => p.bare.cpu_us)),
-      cpu_ratio: median(pairs.map((p) => p.bare.cpu_us / p.coord.cpu_us)),
-      errors: pairs.reduce((n, p) => n + p.coord.errors, 0),
-      pairs: pairs.map((p) => [p.coord.rps, p.bare.rps]),
+      coordinator_rps: med((t) => t.coord.rps),
+      bare_rps: med((t) => t.bare.rps),
+      fastify_rps: med((t) => t.fastify.rps),
+      // The median of the per-round ratios: each round ran back to back.
+      ratio: med((t) => t.coord.rps / t.bare.rps),
+      ratio_fastify: med((t) => t.coord.rps / t.fastify.rps),
+      fastify_ratio: med((t) => t.fastify.rps / t.bare.rps),
+      coordinator_cpu_us: med((t) => t.coord.cpu_us),
+      bare_cpu_us: med((t) => t.bare.cpu_us),
+      fastify_cpu_us: med((t) => t.fastify.cpu_us),
+      // CPU ratios the other way up (peer ÷ ours), so that, like the throughput ratios, 1 is parity.
+      cpu_ratio: med((t) => t.bare.cpu_us / t.coord.cpu_us),
+      cpu_ratio_fastify: med((t) => t.fastify.cpu_us / t.coord.cpu_us),
+      fastify_cpu_ratio: med((t) => t.bare.cpu_us / t.fastify.cpu_us),
+      errors: turns.reduce((n, t) => n + t.coord.errors, 0),
+      turns: turns.map((t) => [t.coord.rps, t.bare.rps, t.fastify.rps]),
     };
   } finally {
-    await bare.stop();
+    await Promise.all([bare.stop(), fastify.stop()]);
     rmSync(dir, { recursive: true, force: true });
   }
 }

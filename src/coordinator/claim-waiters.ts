@@ -80,9 +80,14 @@ export function createClaimWaiters() {
 
   async function pass(): Promise<void> {
     const exhausted = new Set<string>();
+    // This pass hands out what became claimable before it; what becomes claimable during it
+    // is the next pass's (an attempt here may not have seen it). What is left at the end fitted
+    // nobody tried: carried over, it would make the next pass try waiters for nothing.
+    let left = budget;
+    budget = 0;
     for (const w of [...waiters]) {
       if (!waiters.has(w) || w.ending || exhausted.has(w.key)) continue;
-      if (!w.fresh && budget <= 0) continue;
+      if (!w.fresh && left <= 0) continue;
       const counted = !w.fresh;
       w.fresh = false;
       w.inFlight = true;
@@ -97,7 +102,7 @@ export function createClaimWaiters() {
         if (w.ending) finish(w, null);
         continue;
       }
-      if (result && !(result instanceof Error) && counted) budget--;
+      if (result && !(result instanceof Error) && counted) left--;
       if (result || w.ending) finish(w, result);
       else exhausted.add(w.key);
     }
@@ -114,8 +119,6 @@ export function createClaimWaiters() {
         again = false;
         await pass();
       } while (again);
-      // Whatever is left fitted nobody who is waiting now.
-      budget = 0;
     } finally {
       running = false;
     }

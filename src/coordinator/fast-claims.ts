@@ -20,7 +20,7 @@ type Answer = Exclude<ClaimNextOutcome, { kind: "registration" | "fallback" }>;
  * `claim` resolves undefined when the optimistic transaction must decide instead; `node` when
  * the node may not claim now (`rules.assertNodeCanClaim` says why).
  */
-export function createFastClaims(ctx: CoordinatorContext, lookahead: readonly number[]) {
+export function createFastClaims(ctx: CoordinatorContext, lookahead: number) {
   const { store } = ctx;
   if (!store.claimNext) return undefined;
   const claimNext = store.claimNext;

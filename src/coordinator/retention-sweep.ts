@@ -32,7 +32,12 @@ interface PurgeKind<R extends Task | Message> {
 
 const TASKS: PurgeKind<Task> = {
   list: (store, before, limit) => store.finishedTasks(before, limit),
-  read: (tx, id) => tx.getTask(id),
+  // A task whose waiting dependents are not settled yet stays until they are (see
+  // dependent-settle.ts): they are settled by what it ended as, which its record says.
+  read: async (tx, id) => {
+    const [task, dependents] = await Promise.all([tx.getTask(id), tx.countDependents(id)]);
+    return dependents > 0 ? undefined : task;
+  },
   purgeable: taskPurgeable,
   remove: (tx, id) => tx.deleteTask(id),
 };

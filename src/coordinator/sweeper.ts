@@ -1,4 +1,5 @@
 import type { NewEvent } from "../core/types.js";
+import { createUnsettledSweep } from "./dependent-settle.js";
 import type { NodeService } from "./node-service.js";
 import { createRetentionSweep, type RetentionResult } from "./retention-sweep.js";
 import type { CoordinatorContext } from "./types.js";
@@ -9,17 +10,21 @@ export interface SweepResult extends RetentionResult {
   expired: string[];
   /** Waiting tasks made pending (their not_before came). */
   ready: string[];
+  /** Ended tasks whose dependents this sweep settled (the replica that ended them did not). */
+  settled: string[];
 }
 
 /** How many due waiting tasks one sweep makes ready. */
 const DUE_BATCH = 1000;
 
 /**
- * Offline detection, lease expiry, scheduled readiness (not_before) and retention. Each move re-checks its condition inside its own
+ * Offline detection, lease expiry, scheduled readiness (not_before), retention and the settling
+ * of dependents left unsettled. Each move re-checks its condition inside its own
  * transaction, so sweeps running at once (several replicas) move each node or task once.
  */
 export function createSweeper(ctx: CoordinatorContext, tasks: TaskService, nodes: NodeService) {
   const sweepRetention = createRetentionSweep(ctx, nodes);
+  const sweepUnsettled = createUnsettledSweep(ctx);
   async function markOffline(nodeId: string, cutoffMs: number): Promise<boolean> {
     const ts = ctx.now().toISOString();
     const event = await ctx.store.transact(async (tx) => {
@@ -51,6 +56,7 @@ export function createSweeper(ctx: CoordinatorContext, tasks: TaskService, nodes
     for (const task of await ctx.store.dueTasks(now.toISOString(), DUE_BATCH)) {
       if (await tasks.ready(task.id)) ready.push(task.id);
     }
-    return { offline, expired, ready, ...(await sweepRetention(now.getTime())) };
+    const retention = await sweepRetention(now.getTime());
+    return { offline, expired, ready, ...retention, settled: await sweepUnsettled(now.getTime()) };
   };
 }

@@ -8,78 +8,33 @@ import { readyTask, retryTask } from "../core/workflow.js";
 import type { NodeRecord, Task } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
 import { NOT_FOR_THIS_WAITER } from "./claim-waiters.js";
-import { checkDependentsRoom, readDependencies, settleDependents } from "./dependencies.js";
+import { checkDependentsRoom, readDependencies } from "./dependencies.js";
 import { createFastClaims } from "./fast-claims.js";
 import { nodeForRegistration } from "./node-service.js";
+import { createTaskEnds, requireTask } from "./task-ends.js";
 import { atIndex, prepareCreate, type PreparedCreate } from "./task-create.js";
 import type {
   ClaimInput,
   ClaimNextInput,
-  CompleteInput,
   CoordinatorContext,
   CreateTaskInput,
-  FailInput,
   PendingInput,
-  ReleaseInput,
   TaskListInput,
 } from "./types.js";
 
-async function requireTask(tx: Pick<StoreTx, "getTask">, id: string): Promise<Task> {
-  const task = await tx.getTask(id);
-  if (!task) throw new CoordError("TASK_NOT_FOUND", `task ${id} not found`, { task_id: id });
-  return task;
-}
-
-function withoutClaim(node: NodeRecord, taskId: string): NodeRecord {
-  return { ...node, claimed_tasks: node.claimed_tasks.filter((id) => id !== taskId) };
-}
-
-/**
- * The node's claim on a task ends (complete, fail, release): task and node change together.
- * `ends`: the step ends the task for good (complete), so its dependents are read too.
- */
-function finishTransition(
-  ctx: CoordinatorContext,
-  registrationId: string,
-  caller: Caller | undefined,
-  taskId: string,
-  step: (task: Task, node: NodeRecord, ts: string) => rules.Transition,
-  ends = false,
-): Promise<Task> {
-  const ts = ctx.now().toISOString();
-  return ctx.store.transact(async (tx) => {
-    // The reads go out together (on Redis one round trip instead of three); a registration
-    // error still comes first. The dependents read is the one settleDependents makes below (a
-    // transaction reads a task's dependents once, see createBufferedTx).
-    const nodeRead = nodeForRegistration(tx, registrationId, caller);
-    const taskRead = requireTask(tx, taskId);
-    const dependentsRead = ends ? tx.listDependents(taskId) : undefined;
-    for (const read of [taskRead, dependentsRead]) void read?.catch(() => {});
-    const node = await nodeRead;
-    const task = await taskRead;
-    const t = step(task, node, ts);
-    tx.putTask(t.task);
-    if (node.claimed_tasks.includes(taskId)) tx.putNode(withoutClaim(node, taskId));
-    tx.emit(t.event);
-    await settleDependents(tx, t.task, Date.parse(ts));
-    return t.task;
-  });
-}
 
 /** How many of the best tasks a claim that lost a race chooses among on its next try (doubling per lost race). */
 const CONTENDED_SPREAD = 8;
 const MAX_SPREAD = 64;
 /** Online nodes read at a time while looking for one that could take a new labelled task. */
 const PLACEMENT_PAGE = 20;
-/** How far past tasks in their cooldown for this node a claim looks for one it may take. */
-export const COOLDOWN_LOOKAHEAD = 32;
 /**
- * How far past the best task a claim looks for one it may take: the first window when the best
- * ones are in their cooldown for this node; the larger ones only while tasks were passed over
- * because their concurrency key is full. Past the last the claim answers none (a long poll is
- * woken when a claim of a key ends). The store's one-step claim (Store.claimNext) looks alike.
+ * How far past tasks in their cooldown for this node a claim looks for one it may take. Tasks
+ * of a full concurrency key are not looked at: the pending list leaves their bucket out
+ * (`withRoom`), one count per key however many tasks it holds. The store's one-step claim
+ * (Store.claimNext) looks alike.
  */
-export const LOOKAHEAD_WINDOWS = [COOLDOWN_LOOKAHEAD, 256, 1024] as const;
+export const COOLDOWN_LOOKAHEAD = 32;
 
 /**
  * Whether a task may go to this node now (cooldown, concurrency key), reading each key's claimed
@@ -93,8 +48,6 @@ function createFitCheck(tx: StoreTx, nodeId: string, nowMs: number) {
     return n;
   };
   const check = {
-    /** A task was passed over because its key is full (a reason to look further). */
-    sawFullKey: false,
     /** A task was passed over because this node gave it back lately (it may go to another). */
     sawCooling: false,
     async fits(t: Task): Promise<boolean> {
@@ -102,9 +55,7 @@ function createFitCheck(tx: StoreTx, nodeId: string, nowMs: number) {
         check.sawCooling = true;
         return false;
       }
-      if (!t.concurrency_key || hasConcurrencyRoom(t, await claimedWith(t.concurrency_key))) return true;
-      check.sawFullKey = true;
-      return false;
+      return !t.concurrency_key || hasConcurrencyRoom(t, await claimedWith(t.concurrency_key));
     },
   };
   return check;
@@ -113,7 +64,7 @@ function createFitCheck(tx: StoreTx, nodeId: string, nowMs: number) {
 export function createTaskService(ctx: CoordinatorContext) {
   const { store } = ctx;
 
-  const fast = createFastClaims(ctx, LOOKAHEAD_WINDOWS);
+  const fast = createFastClaims(ctx, COOLDOWN_LOOKAHEAD);
 
   /** Claims the best fitting task for the node, or returns null when none fits now. */
   async function claimBest(input: ClaimNextInput, caller?: Caller): Promise<Task | null> {
@@ -134,7 +85,8 @@ export function createTaskService(ctx: CoordinatorContext) {
   async function claimForWaiter(input: ClaimNextInput, labels: NodeRecord["labels"], caller?: Caller): Promise<Task | null | typeof NOT_FOR_THIS_WAITER> {
     // A read first: waiters that nothing fits cost no transaction (and hear nothing of their node).
     const repos = rules.repoFilter(input.repo, input.repos);
-    const nothingFits = async () => (await store.listPending({ labels, repos, limit: 1 })).length === 0;
+    // A full key holds back every waiter with these labels alike, so its tasks count as nothing.
+    const nothingFits = async () => (await store.listPending({ labels, repos, limit: 1, withRoom: true })).length === 0;
     if (fast) {
       // The script reads as much as that read would: so try it first, and answer as the read would have.
       let outcome;
@@ -185,20 +137,15 @@ export function createTaskService(ctx: CoordinatorContext) {
       }
       pick ??= (await tx.listPending({ ...query, limit: 1 }))[0];
       // The best task is one this node gave back lately, or its concurrency key is full: look
-      // further (rare, so the common claim still reads one task). The windows are read outside
-      // the transaction, so only the task picked (and the keys looked at) become conditions of
-      // the commit.
+      // further among the tasks of keys with room (rare, so the common claim still reads one
+      // task). The window is read outside the transaction, so only the task picked (and the
+      // keys looked at) become conditions of the commit.
       if (pick && !(await fits(pick))) {
         pick = undefined;
-        let seen = 1;
-        for (const limit of LOOKAHEAD_WINDOWS) {
-          const window = await store.listPending({ ...query, limit });
-          // The listed record says whether it may fit (the key counts are read once each); only
-          // one that does is read again in the transaction.
-          for (const candidate of window.slice(seen)) if ((await fits(candidate)) && (pick = await fresh(candidate))) break;
-          if (pick || window.length < limit || !fit.sawFullKey) break;
-          seen = window.length;
-        }
+        const window = await store.listPending({ ...query, limit: COOLDOWN_LOOKAHEAD, withRoom: true });
+        // The listed record says whether it may fit (the key counts are read once each); only
+        // one that does is read again in the transaction.
+        for (const candidate of window) if ((await fits(candidate)) && (pick = await fresh(candidate))) break;
       }
       if (!pick) return fit.sawCooling ? NOT_FOR_THIS_WAITER : null;
       return claimIn(tx, pick, node, input.worker_name);
@@ -356,50 +303,6 @@ export function createTaskService(ctx: CoordinatorContext) {
       return committed(claimed);
     },
 
-    complete(taskId: string, input: CompleteInput, caller?: Caller): Promise<Task> {
-      return finishTransition(ctx, input.registration_id, caller, taskId, (task, node, ts) =>
-        rules.completeTask(task, node.id, { pr: input.pr, summary: input.summary, branch: input.branch }, ts),
-        true,
-      );
-    },
-
-    fail(taskId: string, input: FailInput, caller?: Caller): Promise<Task> {
-      return finishTransition(ctx, input.registration_id, caller, taskId, (task, node, ts) =>
-        rules.failTask(task, node.id, input.reason, input.retry ?? true, ts, ctx.retryBackoffMs),
-      );
-    },
-
-    release(taskId: string, input: ReleaseInput, caller?: Caller): Promise<Task> {
-      return finishTransition(ctx, input.registration_id, caller, taskId, (task, node, ts) =>
-        rules.releaseTask(task, node.id, input.reason ?? "released", ts),
-      );
-    },
-
-    /** Undoes a claim whose answer reached nobody (see `rules.unclaimTask`). */
-    unclaim(taskId: string, registrationId: string, reason: string): Promise<Task> {
-      return finishTransition(ctx, registrationId, undefined, taskId, (task, node, ts) => rules.unclaimTask(task, node.id, reason, ts));
-    },
-
-    /** Cancels an unfinished task; its claimant learns of it in its heartbeat responses. */
-    cancel(taskId: string, reason: string | null): Promise<Task> {
-      const ts = ctx.now().toISOString();
-      return store.transact(async (tx) => {
-        const task = await requireTask(tx, taskId);
-        const t = rules.cancelTask(task, reason, ts);
-        tx.putTask(t.task);
-        const working = rules.workingNode(task);
-        if (working) {
-          const node = await tx.getNode(working);
-          if (node) {
-            const next = withoutClaim(node, taskId);
-            tx.putNode({ ...next, cancelled_tasks: [...node.cancelled_tasks, { task_id: taskId, cancelled_at: ts }] });
-          }
-        }
-        tx.emit(t.event);
-        await settleDependents(tx, t.task, Date.parse(ts));
-        return t.task;
-      });
-    },
 
     /**
      * Runs a failed or cancelled task again (admin, DESIGN §11): pending, attempts reset; back to
@@ -421,6 +324,8 @@ export function createTaskService(ctx: CoordinatorContext) {
       });
     },
 
+    ...createTaskEnds(ctx),
+
     /** Makes one waiting task pending once its not_before has come; false if it is not (any more). */
     ready(taskId: string): Promise<boolean> {
       const nowMs = ctx.now().getTime();
@@ -434,21 +339,6 @@ export function createTaskService(ctx: CoordinatorContext) {
       });
     },
 
-    /** Moves one expired lease to orphaned (or failed); a no-op if another sweep got there first. */
-    expire(taskId: string): Promise<boolean> {
-      const now = ctx.now();
-      return store.transact(async (tx) => {
-        const task = await tx.getTask(taskId);
-        if (!task || !rules.leaseExpired(task, now.getTime())) return false;
-        const t = rules.expireLease(task, now.toISOString());
-        tx.putTask(t.task);
-        const node = task.claimed_node ? await tx.getNode(task.claimed_node) : undefined;
-        if (node?.claimed_tasks.includes(taskId)) tx.putNode(withoutClaim(node, taskId));
-        tx.emit(t.event);
-        await settleDependents(tx, t.task, now.getTime());
-        return true;
-      });
-    },
   };
 }
 

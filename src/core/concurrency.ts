@@ -30,13 +30,34 @@ export function parseConcurrency(key: string | undefined, limit: number | undefi
   return { concurrency_key: key, concurrency_limit: limit ?? 1 };
 }
 
+/** A key and the limit its tasks ask for: tasks of one group have room, or lack it, together. */
+export interface ConcurrencyGroup {
+  key: string;
+  limit: number;
+}
+
+/**
+ * The group a claimable task is indexed under (undefined without a key). Stores bucket keyed
+ * tasks by group, so a claim passes over a full key by one count per group, however many tasks
+ * it has (`groupHasRoom(group, count)` decides for all of them).
+ */
+export function concurrencyGroup(task: Pick<Task, "concurrency_key" | "concurrency_limit">): ConcurrencyGroup | undefined {
+  return task.concurrency_key ? { key: task.concurrency_key, limit: task.concurrency_limit ?? 1 } : undefined;
+}
+
+/** Whether one more task of this group may be claimed while `claimedWithKey` tasks of its key are. */
+export function groupHasRoom(group: ConcurrencyGroup, claimedWithKey: number): boolean {
+  return claimedWithKey < group.limit;
+}
+
 /**
  * Whether one more claim of this task stays within its limit, given how many tasks of its key
  * are claimed now. Each task carries its own limit: with different limits under one key, a
  * task is claimable while fewer than *its* limit are claimed.
  */
 export function hasConcurrencyRoom(task: Task, claimedWithKey: number): boolean {
-  return !task.concurrency_key || claimedWithKey < (task.concurrency_limit ?? 1);
+  const group = concurrencyGroup(task);
+  return !group || groupHasRoom(group, claimedWithKey);
 }
 
 /** Refuses a claim that would pass the task's concurrency limit (409 CONCURRENCY_LIMIT). */

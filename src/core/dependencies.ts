@@ -1,7 +1,7 @@
 /**
  * Task dependencies (DESIGN §11) as pure rules: which dependencies block a task, what a
  * dependent becomes when one of them completes, fails for good or is cancelled. The coordinator
- * (coordinator/dependencies.ts) reads the records and writes the results in one atomic step.
+ * (coordinator/dependencies.ts, coordinator/dependent-settle.ts) reads the records and writes the results.
  */
 import { CoordError } from "./errors.js";
 import { cancelTask, isFinal, type Transition } from "./tasks.js";
@@ -12,9 +12,8 @@ import { readyTask } from "./workflow.js";
 export const MAX_DEPENDENCIES = 32;
 
 /**
- * How many waiting dependents one task may have. Completing, failing or cancelling a task
- * settles all of them in one atomic write (DESIGN §11), so this bounds that write, and on Redis
- * it bounds how long the creates naming the task can keep bumping the list it watches.
+ * How many waiting dependents one task may have: it bounds the follow-up writes that settle
+ * them once the task ends (coordinator/dependent-settle.ts), and what a create must count.
  */
 export const MAX_DEPENDENTS = 1000;
 

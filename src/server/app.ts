@@ -1,7 +1,7 @@
 import cors from "@fastify/cors";
 import swagger from "@fastify/swagger";
 import { Ajv } from "ajv";
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import { CoordError } from "../core/errors.js";
 import type { Coordinator } from "../coordinator/index.js";
 import { DEFAULT_CONNECTION_LIMITS } from "../config/server-limits.js";
@@ -25,7 +25,7 @@ import { installMetrics } from "./metrics.js";
 import { openApiOptions } from "./openapi.js";
 import { API_PREFIX } from "./route.js";
 import { createAuthFailureLimiter, installRateLimit, type RateLimitOptions } from "./rate-limit.js";
-import { installRequestLog, refuseQueryTokens, withRedactedUrls } from "./request-log.js";
+import { installRequestLog, lazyChildLogger, refuseQueryTokens, withRedactedUrls } from "./request-log.js";
 import { ignoringUnknownFields, installUnknownFieldWarnings, strictBodyAjv } from "./unknown-fields.js";
 
 export { API_PREFIX } from "./route.js";
@@ -96,6 +96,8 @@ export function createApp(options: AppOptions): FastifyInstance {
     logger: withRedactedUrls(options.logger ?? false),
     // One line per request at most, from our own hook (request-log.ts), at a level by its kind.
     logController: new LogController({ disableRequestLogging: true }),
+    // Each request's child logger is made only when it writes a line (request-log.ts).
+    ...(options.logger ? { childLoggerFactory: lazyChildLogger } : {}),
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
     // Refusals while closing come from our own hook, in the envelope (see `closing` below).
@@ -121,33 +123,53 @@ export function createApp(options: AppOptions): FastifyInstance {
   app.register(swagger, openApiOptions(options.version ?? "1"));
 
   let closing = false;
-  app.addHook("onRequest", async (request, reply) => {
-    if (closing) {
-      // Refused before any work: safe for the client to send again, elsewhere.
-      reply.header("connection", "close");
-      return sendError(reply, new CoordError("UNAVAILABLE", "coordinator is shutting down; retry", { retry_safe: true }));
-    }
-    const access = request.routeOptions.config?.access;
-    if (!access) return; // not-found handler: answered there
-    try {
-      refuseQueryTokens(request);
-    } catch (err) {
-      return sendError(reply, err);
-    }
-    try {
-      request.actor = (await sessions.authenticate(request, access)) ?? auth.check(request, access);
-    } catch (err) {
-      // Only failures are throttled: a client sending bad tokens does not lock out good ones
-      // from the same address (behind a NAT or proxy).
-      if ((err as { code?: string }).code !== "UNAUTHORIZED") return sendError(reply, err);
+  /** A refused authentication: only failures are throttled, so a client sending bad tokens does not lock out good ones from the same address (behind a NAT or proxy). */
+  const refuse = (request: FastifyRequest, reply: FastifyReply, err: unknown): void => {
+    if ((err as { code?: string }).code === "UNAUTHORIZED") {
       try {
         authFailures.check(request.ip);
       } catch (limited) {
-        return sendError(reply, limited);
+        sendError(reply, limited);
+        return;
       }
       authFailures.failed(request.ip);
-      return sendError(reply, err);
     }
+    sendError(reply, err);
+  };
+  // A callback hook, not async: with a bearer token (every node and CLI call) nothing here waits,
+  // so the request goes on without a promise or a turn of the microtask queue.
+  app.addHook("onRequest", (request, reply, done) => {
+    if (closing) {
+      // Refused before any work: safe for the client to send again, elsewhere.
+      reply.header("connection", "close");
+      sendError(reply, new CoordError("UNAVAILABLE", "coordinator is shutting down; retry", { retry_safe: true }));
+      return;
+    }
+    const access = request.routeOptions.config?.access;
+    if (!access) return done(); // not-found handler: answered there
+    try {
+      refuseQueryTokens(request);
+      if (!sessions.appliesTo(request)) {
+        request.actor = auth.check(request, access);
+        return done();
+      }
+    } catch (err) {
+      refuse(request, reply, err);
+      return;
+    }
+    // The dashboard's session cookie: looked up in the store.
+    sessions.authenticate(request, access).then(
+      (actor) => {
+        try {
+          request.actor = actor ?? auth.check(request, access);
+        } catch (err) {
+          refuse(request, reply, err);
+          return;
+        }
+        done();
+      },
+      (err: unknown) => refuse(request, reply, err),
+    );
   });
   if (options.audit) installAudit(app, options.audit);
   if (options.logger) installRequestLog(app);

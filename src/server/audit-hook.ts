@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { createAuditLog, type AuditLogOptions } from "./audit-log.js";
 import { createRefusalCounter } from "./audit-refusals.js";
 import { tokenFingerprint } from "./auth.js";
@@ -51,11 +51,13 @@ export function installAudit(app: FastifyInstance, options: AuditLogOptions): vo
   const refusedLog = createAuditLog({ ...options, file: refusalsFile(options.file) });
   const refusals = createRefusalCounter({ log: refusedLog, windowMs: options.refusalWindowMs });
 
-  // preHandler runs only after the body, query and params passed their schemas.
-  app.addHook("preHandler", async (request) => {
+  // preHandler runs only after the body, query and params passed their schemas. Both hooks are
+  // callbacks, not async: they run on every request and wait for nothing.
+  app.addHook("preHandler", (request, _reply, done) => {
     request.auditTarget = targetOf(request);
+    done();
   });
-  app.addHook("onResponse", async (request, reply) => {
+  const record = (request: FastifyRequest, reply: FastifyReply): void => {
     const status = reply.statusCode;
     if (request.method === "HEAD" || request.method === "OPTIONS") return;
     const action = `${request.method} ${bounded(request.routeOptions.url ?? request.url.split("?")[0]!)}`;
@@ -79,6 +81,10 @@ export function installAudit(app: FastifyInstance, options: AuditLogOptions): vo
       ...(reply.coordErrorCode ? { code: reply.coordErrorCode } : {}),
       ...request.auditNote,
     });
+  };
+  app.addHook("onResponse", (request, reply, done) => {
+    record(request, reply);
+    done();
   });
   app.addHook("onClose", async () => {
     refusals.close();

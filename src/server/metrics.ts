@@ -1,7 +1,8 @@
 import type { FastifyInstance } from "fastify";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 import type { Coordinator } from "../coordinator/index.js";
 import { errorResponses } from "./route.js";
+import { createHttpMetrics } from "./http-metrics.js";
 import { installSuccessMetrics } from "./success-metrics.js";
 import type { WebhookService } from "../webhooks/index.js";
 
@@ -11,18 +12,14 @@ import type { WebhookService } from "../webhooks/index.js";
  */
 export function installMetrics(app: FastifyInstance, coordinator: Coordinator, openStreams: () => number, webhooks?: WebhookService): void {
   const registry = new Registry();
-  const requests = new Counter({
-    name: "mcc_http_requests_total",
-    help: "HTTP requests by route and status",
-    labelNames: ["method", "route", "status"] as const,
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: "mcc_http_request_duration_seconds",
-    help: "HTTP request duration (long polls included)",
-    labelNames: ["method", "route"] as const,
-    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30],
-    registers: [registry],
+  const observe = createHttpMetrics({
+    registry,
+    requests: { name: "mcc_http_requests_total", help: "HTTP requests by route and status" },
+    duration: {
+      name: "mcc_http_request_duration_seconds",
+      help: "HTTP request duration (long polls included)",
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30],
+    },
   });
   new Gauge({
     name: "mcc_sse_streams",
@@ -40,9 +37,7 @@ export function installMetrics(app: FastifyInstance, coordinator: Coordinator, o
 
   // A callback hook, not async: this runs on every request and needs no promise.
   app.addHook("onResponse", (request, reply, done) => {
-    const route = request.routeOptions.url ?? "unmatched";
-    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    observe(request.method, request.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
 

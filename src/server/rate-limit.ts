@@ -1,5 +1,5 @@
-import rateLimit from "@fastify/rate-limit";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import rateLimit, { type RateLimitPluginOptions } from "@fastify/rate-limit";
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from "fastify";
 import { CoordError } from "../core/errors.js";
 
 /** DESIGN section 6 `server.rate_limit`; mutable so SIGHUP can change it without a restart. */
@@ -26,22 +26,36 @@ function rateLimited(retryAfterSeconds: number, what: string): CoordError {
  * Per token and client address: on average `requests_per_second`, up to `burst` at once
  * (a fixed window of burst / rate seconds). `/register` is limited harder, since a node
  * registers once per start. Runs after authentication, so the key can name the token.
+ *
+ * The plugin's own hook would run on every request even with limits off (its allow list is
+ * asked after the key is made, through three awaits), so each route gets a hook of ours that
+ * passes at once while `settings.enabled` is false and calls the plugin's limiter otherwise:
+ * limits switched on at run time (SIGHUP) apply from the next request.
  */
 export async function installRateLimit(app: FastifyInstance, settings: RateLimitOptions): Promise<void> {
   const window = () => Math.max(1000, Math.round((settings.burst / Math.max(settings.requests_per_second, 0.001)) * 1000));
   await app.register(rateLimit, {
-    global: true,
-    hook: "onRequest",
+    global: false,
     max: () => settings.burst,
     timeWindow: window,
     keyGenerator: limitKey,
-    allowList: () => !settings.enabled,
     errorResponseBuilder: (_request, context) => rateLimited(Math.max(1, Math.ceil(context.ttl / 1000)), "requests"),
+  });
+  // Routes without limits of their own share one limiter (one count per key over all of them).
+  const shared = app.rateLimit();
+  app.addHook("onRoute", (route) => {
+    const own = route.config?.ownRateLimit;
+    const limiter = own ? app.rateLimit(own) : shared;
+    const hook: onRequestHookHandler = function (request, reply, done) {
+      if (!settings.enabled) return done();
+      limiter.call(this, request, reply).then(() => done(), done);
+    };
+    route.onRequest = [...([] as onRequestHookHandler[]).concat(route.onRequest ?? []), hook];
   });
 }
 
-/** The stricter limit for `/register`, as route config. */
-export function registerRateLimit(settings: RateLimitOptions) {
+/** The stricter limit for `/register`, as route config (`ownRateLimit`, see installRateLimit). */
+export function registerRateLimit(settings: RateLimitOptions): RateLimitPluginOptions {
   return { max: () => Math.max(5, Math.ceil(settings.burst / 10)), timeWindow: 60_000, keyGenerator: limitKey };
 }
 

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, FastifyServerOptions } from "fastify";
 import { CoordError } from "../core/errors.js";
 
 /** Query parameters that would carry a credential; tokens belong in the Authorization header only. */
@@ -66,10 +66,90 @@ export function installRequestLog(app: FastifyInstance): void {
   app.addHook("onResponse", (request: FastifyRequest, reply, done) => {
     const route = request.routeOptions.url ?? request.url.split("?")[0]!.slice(0, 200);
     const level = requestLogLevel(request.method, route, reply.statusCode);
+    // At the default level most requests (heartbeats, reads) log nothing: build no line for them.
+    if (!levelEnabled(request.log, level)) return done();
     request.log[level](
       { method: request.method, url: redactQuery(request.url.slice(0, 200)), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       `${request.method} ${route} ${reply.statusCode}`,
     );
     done();
   });
+}
+
+type Level = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+type LevelCheck = { isLevelEnabled?: (level: string) => boolean };
+
+/** Whether `logger` writes lines of `level` (pino and the lazy child tell; any other logger is asked to log). */
+function levelEnabled(logger: FastifyBaseLogger, level: Level): boolean {
+  return (logger as FastifyBaseLogger & LevelCheck).isLevelEnabled?.(level) ?? true;
+}
+
+/**
+ * A request's logger (it names the request id) that makes its pino child only when a line is
+ * written at a level that is on: pino's `child` cost more than a microsecond per request, and
+ * at the default level a heartbeat or a read logs nothing.
+ */
+class LazyChildLogger {
+  #child: FastifyBaseLogger | undefined;
+  private readonly parent: FastifyBaseLogger;
+  private readonly bindings: Record<string, unknown>;
+  private readonly options: { level?: string };
+
+  constructor(parent: FastifyBaseLogger, bindings: Record<string, unknown>, options: { level?: string }) {
+    this.parent = parent;
+    this.bindings = bindings;
+    this.options = options;
+  }
+
+  #real(): FastifyBaseLogger {
+    return (this.#child ??= this.parent.child(this.bindings, this.options));
+  }
+
+  #log(level: Level, args: unknown[]): void {
+    if (this.#child === undefined && !this.isLevelEnabled(level)) return;
+    const real = this.#real();
+    (real[level] as (...a: unknown[]) => void).apply(real, args);
+  }
+
+  isLevelEnabled(level: string): boolean {
+    if (this.#child !== undefined || this.options.level !== undefined) return levelEnabled(this.#real(), level as Level);
+    return levelEnabled(this.parent, level as Level);
+  }
+
+  get level(): string {
+    return this.#child?.level ?? this.options.level ?? this.parent.level;
+  }
+
+  set level(level: string) {
+    this.#real().level = level;
+  }
+
+  fatal(...args: unknown[]): void {
+    this.#log("fatal", args);
+  }
+  error(...args: unknown[]): void {
+    this.#log("error", args);
+  }
+  warn(...args: unknown[]): void {
+    this.#log("warn", args);
+  }
+  info(...args: unknown[]): void {
+    this.#log("info", args);
+  }
+  debug(...args: unknown[]): void {
+    this.#log("debug", args);
+  }
+  trace(...args: unknown[]): void {
+    this.#log("trace", args);
+  }
+  silent(): void {}
+
+  child(bindings: Record<string, unknown>, options?: Record<string, unknown>): FastifyBaseLogger {
+    return this.#real().child(bindings, options);
+  }
+}
+
+/** fastify's `childLoggerFactory` for a logging app: each request's child logger is made on first use (see LazyChildLogger). */
+export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Record<string, unknown>, options: { level?: string }): FastifyBaseLogger {
+  return new LazyChildLogger(logger, bindings, options) as unknown as FastifyBaseLogger;
 }

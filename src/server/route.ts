@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import type { RateLimitPluginOptions } from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ERROR_STATUS, type ErrorCode } from "../core/errors.js";
 import type { Access, Actor } from "./auth.js";
@@ -43,8 +44,8 @@ export interface RouteSpec<B extends TSchema, Q extends TSchema, P extends TSche
   batch?: string;
   /** Largest body this route takes, when not the app's BODY_LIMIT. */
   bodyLimit?: number;
-  /** Route-specific @fastify/rate-limit settings (stricter than the global ones). */
-  rateLimit?: Record<string, unknown>;
+  /** Route-specific @fastify/rate-limit settings (stricter than the global ones; see installRateLimit). */
+  rateLimit?: RateLimitPluginOptions;
   /** Success status, 200 unless said; a list when a handler picks one at run time via `withStatus` (the first is the usual one). */
   status?: number | number[];
   handler(ctx: RouteContext<Static<B>, Static<Q>, Static<P>>): Promise<unknown>;
@@ -65,6 +66,8 @@ declare module "fastify" {
     access?: Access;
     /** The body is a batch of items in this list field: a refusal names the first bad one. */
     batch?: string;
+    /** Rate limits of this route's own, instead of the shared ones (rate-limit.ts). */
+    ownRateLimit?: RateLimitPluginOptions;
   }
   interface FastifyRequest {
     actor?: Actor;
@@ -129,7 +132,7 @@ export function defineRoute<B extends TSchema, Q extends TSchema, P extends TSch
   app.route({
     method: spec.method,
     url: spec.url,
-    config: { access: spec.access, ...(spec.batch ? { batch: spec.batch } : {}), ...(spec.rateLimit ? { rateLimit: spec.rateLimit } : {}) },
+    config: { access: spec.access, ...(spec.batch ? { batch: spec.batch } : {}), ...(spec.rateLimit ? { ownRateLimit: spec.rateLimit } : {}) },
     ...(spec.bodyLimit ? { bodyLimit: spec.bodyLimit } : {}),
     schema: {
       operationId: spec.operationId,

@@ -101,8 +101,12 @@ export function createSessions(options: SessionOptions) {
     return store.deleteSessionsExcept(auth.tokenKeys()).catch(() => 0);
   }
 
+  /** Whether a request authenticates with the session cookie: it carries one and no Authorization header. */
+  const appliesTo = (request: FastifyRequest): boolean => request.headers.authorization === undefined && requestCookie(request) !== undefined;
+
   return {
     lifetimeMs,
+    appliesTo,
     /** Starts a session for `token` (already verified); returns the cookie value and the record. */
     async create(token: string, request?: FastifyRequest): Promise<{ cookie: string; record: SessionRecord }> {
       // Signing in again from a browser that holds a session ends that session first.
@@ -132,7 +136,7 @@ export function createSessions(options: SessionOptions) {
      * Refuses an expired or ended session (401) and a mutation without the session's CSRF token (403).
      */
     async authenticate(request: FastifyRequest, access: Access): Promise<Actor | undefined> {
-      if (request.headers.authorization !== undefined || requestCookie(request) === undefined) return undefined;
+      if (!appliesTo(request)) return undefined;
       // Another origin's page (another port or service on this host is "same-site", so SameSite
       // does not stop it) may not use the cookie, not even to read or open a stream. Browsers
       // without Fetch Metadata, and tools, send no header and are let through.

@@ -74,14 +74,6 @@ export function deleteRecord(ws: WriteSet, kind: Kind, id: string): void {
  * Shared by the stores; each store decides how `reads` are isolated and how `ws` is committed.
  */
 export function createBufferedTx(reads: StoreTxReads, ws: WriteSet): StoreTx {
-  // A task's committed dependents are read once per transaction: a caller may start the read
-  // early, together with its other reads (one Redis round trip), and use it later.
-  const dependentsRead = new Map<string, Promise<string[]>>();
-  const committedDependents = (taskId: string) => {
-    let read = dependentsRead.get(taskId);
-    if (!read) dependentsRead.set(taskId, (read = reads.listDependents(taskId)));
-    return read;
-  };
   return {
     async getNode(id) {
       if (ws.deleted.nodes.has(id)) return undefined;
@@ -133,7 +125,7 @@ export function createBufferedTx(reads: StoreTxReads, ws: WriteSet): StoreTx {
     async listDependents(taskId) {
       // The committed index, minus dependents this transaction settled, plus those it made.
       const own = ws.waitingOn.get(taskId);
-      const out = (await committedDependents(taskId)).filter((id) => !ws.deleted.tasks.has(id) && (!ws.tasks.has(id) || own?.has(id)));
+      const out = (await reads.listDependents(taskId)).filter((id) => !ws.deleted.tasks.has(id) && (!ws.tasks.has(id) || own?.has(id)));
       const seen = new Set(out);
       for (const id of own ?? []) if (!seen.has(id)) out.push(id);
       return out;

@@ -1,3 +1,4 @@
+import { groupHasRoom, type ConcurrencyGroup } from "../core/concurrency.js";
 import { labelsSatisfied } from "../core/labels.js";
 import { DEFAULT_EVENT_MAX_BYTES, eventSize } from "../core/events.js";
 import { isBlocked, waitingOn } from "../core/dependencies.js";
@@ -28,6 +29,8 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
   const retention = options.retention ?? 10_000;
   const maxBytes = options.maxEventBytes ?? DEFAULT_EVENT_MAX_BYTES;
   const nodes = new Map<string, NodeRecord>();
+  /** Online nodes' last_seen (ms): the sweep's scan each second compares numbers, not ISO texts. */
+  const onlineSeen = new Map<string, number>();
   const byRegistration = new Map<string, string>();
   const tasks = new Map<string, Task>();
   let taskOrder: string[] = []; // ids in creation order (ids sort by time)
@@ -79,7 +82,8 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       return messages.get(id);
     },
     async listPending(query) {
-      return pending.query(query.labels, query.repos, query.limit).map((id) => tasks.get(id)!);
+      const room = query.withRoom ? (g: ConcurrencyGroup) => groupHasRoom(g, claimedByKey.get(g.key)?.size ?? 0) : undefined;
+      return pending.query(query.labels, query.repos, query.limit, room).map((id) => tasks.get(id)!);
     },
     async countClaimedWithKey(key) {
       return claimedByKey.get(key)?.size ?? 0;
@@ -158,6 +162,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     const node = nodes.get(id);
     if (node?.registration_id) byRegistration.delete(node.registration_id);
     nodes.delete(id);
+    onlineSeen.delete(id);
   }
 
   function applyMessage(message: Message): void {
@@ -179,6 +184,8 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       if (before?.registration_id && before.registration_id !== node.registration_id) byRegistration.delete(before.registration_id);
       if (node.registration_id) byRegistration.set(node.registration_id, node.id);
       nodes.set(node.id, node);
+      if (node.status === "online") onlineSeen.set(node.id, Date.parse(node.last_seen));
+      else onlineSeen.delete(node.id);
     }
     for (const task of ws.tasks.values()) applyTask(task);
     for (const message of ws.messages.values()) applyMessage(message);
@@ -283,7 +290,9 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     },
     async staleNodes(cutoff) {
       const limit = Date.parse(cutoff);
-      return [...nodes.values()].filter((n) => n.status === "online" && Date.parse(n.last_seen) < limit);
+      const out: NodeRecord[] = [];
+      for (const [id, seen] of onlineSeen) if (seen < limit) out.push(nodes.get(id)!);
+      return out;
     },
     async expiredLeases(now) {
       const limit = Date.parse(now);
@@ -297,6 +306,9 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     async dueTasks(now, limit) {
       // `oldest` takes times before a cutoff: at or before `now` is before `now + 1`.
       return oldest(waiting, Date.parse(now) + 1, limit).map((id) => tasks.get(id)!);
+    },
+    async unsettledTasks(limit) {
+      return [...dependents.keys()].filter((id) => !tasks.has(id) || isFinal(tasks.get(id)!.status)).slice(0, limit);
     },
     async finishedTasks(before, limit) {
       return oldest(finished, Date.parse(before), limit).map((id) => tasks.get(id)!);

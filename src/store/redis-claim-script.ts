@@ -1,4 +1,4 @@
-import { EVENTS_LUA, INDEX_LUA } from "./redis-scripts.js";
+import { BUCKET_CURSOR_LUA, EVENTS_LUA, GROUP_ROOM_LUA, INDEX_LUA } from "./redis-scripts.js";
 
 /**
  * Splicing of JSON records written by `JSON.stringify` (no whitespace), so the claim script can
@@ -113,15 +113,17 @@ end
  *
  * ARGV: prefix, retention, max event bytes, transaction id ("" = none), registration id, its
  *   JSON, node id, its JSON, now (ms), now (ISO, JSON), lease end (ISO, JSON), worker (JSON),
- *   claimed_by (JSON), repos (JSON array, "" = any), lookahead windows (JSON array: how many of
- *   the best tasks are looked at; the next window only while a full concurrency key was passed
- *   over), the key prefix of the claimed tasks per concurrency key, the footprint template of the
- *   claimed task ([entry JSON, optional fields it needs...]; {{id}}, {{repo}}, {{key}}, {{ckey}}
- *   are filled in).
+ *   claimed_by (JSON), repos (JSON array, "" = any), lookahead (how many of the best tasks with
+ *   room are looked at), the key prefix of the claimed tasks per concurrency key, the footprint
+ *   template of the claimed task ([entry JSON, optional fields it needs...]; {{id}}, {{repo}},
+ *   {{key}}, {{ckey}} are filled in).
+ * The bucket of a full concurrency group is left out after one SCARD (GROUP_ROOM_LUA), never
+ * read; each task looked at is checked too, for keyed tasks in buckets of the older layout.
  * Returns one of
  *   {"claimed", task JSON, event id, event JSON without id}
- *   {"none"}               no claimable task fits the node's labels and the repos
- *   {"skipped"}            tasks fit, but none looked at may go to this node now (cooldown, full key)
+ *   {"none"}               no task fitting the node's labels and the repos may be claimed now
+ *                          (none is claimable, or their concurrency keys are full)
+ *   {"skipped"}            tasks fit, but those looked at are in their cooldown for this node
  *   {"node", node JSON}    the node may not claim now (the coordinator's rules say why)
  *   {"registration"}       the registration is not (any more) this node's
  *   {"fallback", why}      a record this script leaves to the optimistic transaction
@@ -131,7 +133,7 @@ export const CLAIM_LUA = `
 local P, retention, maxBytes, txid = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local reg, regJson, nodeId, nodeIdJson = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local nowMs, nowJson, leaseJson = tonumber(ARGV[9]), ARGV[10], ARGV[11]
-local workerJson, claimedByJson, reposArg, windows = ARGV[12], ARGV[13], ARGV[14], cjson.decode(ARGV[15])
+local workerJson, claimedByJson, reposArg, lookahead = ARGV[12], ARGV[13], ARGV[14], tonumber(ARGV[15])
 local claimedKeyPrefix, footprintTemplate = ARGV[16], ARGV[17]
 
 local txkey = nil
@@ -141,6 +143,7 @@ if txid ~= '' then
   if seen then return cjson.decode(seen) end
 end
 ${JSON_LUA}
+${GROUP_ROOM_LUA}
 -- The registration and the node (rules.assertNodeCanClaim).
 if redis.call('GET', P .. 'reg:' .. reg) ~= nodeId then return {'registration'} end
 local nodeKey = P .. 'node:' .. nodeId
@@ -156,23 +159,15 @@ if get(node, 'status') ~= '"online"' or get(node, 'health') == '"draining"' or g
 end
 local labels = cjson.decode(get(node, 'labels'))
 
--- The pending buckets this node's labels and the repos fit (as PENDING_LUA).
+-- The pending buckets this node's labels and the repos fit, of groups with room (as PENDING_LUA).
 local repos = nil
 if reposArg ~= '' then
   repos = {}
   for _, r in ipairs(cjson.decode(reposArg)) do repos[r] = true end
 end
--- A cursor walks one bucket in claim order: its head first, then 32 at a time.
+${BUCKET_CURSOR_LUA}
+-- Each fitting bucket in claim order: its head first, then 32 at a time.
 local cursors = {}
-local function advance(c)
-  c.at = c.at + 2
-  if c.at > #c.buf then
-    local n = c.pos == 0 and 1 or 32
-    c.buf, c.at = redis.call('ZRANGE', c.key, c.pos, c.pos + n - 1, 'WITHSCORES'), 1
-    c.pos = c.pos + n
-  end
-  if c.at > #c.buf then c.id = nil else c.id, c.score = c.buf[c.at], tonumber(c.buf[c.at + 1]) end
-end
 for _, member in ipairs(redis.call('SMEMBERS', P .. 'pbuckets')) do
   local b = cjson.decode(member)
   local fits = repos == nil or repos[b[1]] == true
@@ -181,24 +176,13 @@ for _, member in ipairs(redis.call('SMEMBERS', P .. 'pbuckets')) do
       if labels[k] ~= v then fits = false break end
     end
   end
+  if fits then fits = bucketHasRoom(b) end
   if fits then
-    local c = {key = P .. 'pq:' .. redis.sha1hex(member), pos = 0, buf = {}, at = -1}
-    advance(c)
+    local c = bucketCursor(P .. 'pq:' .. redis.sha1hex(member), 1, 32)
     if c.id then cursors[#cursors + 1] = c end
   end
 end
 if #cursors == 0 then return {'none'} end
-
--- Claim order: priority rank (score), then id (bytewise, as Redis orders equal scores).
-local function before(a, b)
-  if a.score ~= b.score then return a.score < b.score end
-  local x, y = a.id, b.id
-  for i = 1, math.min(#x, #y) do
-    local p, q = byte(x, i), byte(y, i)
-    if p ~= q then return p < q end
-  end
-  return #x < #y
-end
 
 -- rules.coolingDown: this node gave the task back lately.
 local function coolingDown(t)
@@ -218,31 +202,18 @@ local function keyOf(t)
   return raw
 end
 
--- hasConcurrencyRoom: fewer claimed with the task's key than its limit (each key counted once).
-local claimedWithKey = {}
+-- hasConcurrencyRoom: fewer claimed with the task's key than its limit.
 local function hasRoom(t)
   local raw = keyOf(t)
   if raw == nil then return true end
-  local n = claimedWithKey[raw]
-  if n == nil then
-    n = redis.call('SCARD', claimedKeyPrefix .. cjson.decode(raw))
-    claimedWithKey[raw] = n
-  end
   local limit = get(t, 'concurrency_limit')
-  return n < ((limit == nil or limit == 'null') and 1 or tonumber(limit))
+  return claimedCount(cjson.decode(raw)) < ((limit == nil or limit == 'null') and 1 or tonumber(limit))
 end
 
 local id, task = nil, nil
-local looked, window, sawFullKey = 0, 1, false
-while true do
-  if looked >= windows[window] then
-    if window == #windows or not sawFullKey then break end
-    window = window + 1
-  end
-  local best = nil
-  for _, c in ipairs(cursors) do
-    if c.id and (best == nil or before(c, best)) then best = c end
-  end
+local looked, sawCooling = 0, false
+while looked < lookahead do
+  local best = bestCursor(cursors)
   if not best then break end
   looked = looked + 1
   local json = redis.call('HGET', P .. 'task:' .. best.id, 'j')
@@ -252,18 +223,17 @@ while true do
     if status == '"pending"' or status == '"orphaned"' then
       local cooling = coolingDown(t)
       if cooling == nil then return {'fallback', 'cooldown of ' .. best.id} end
-      if not cooling then
-        if hasRoom(t) then
-          id, task = best.id, t
-          break
-        end
-        sawFullKey = true
+      if cooling then
+        sawCooling = true
+      elseif hasRoom(t) then
+        id, task = best.id, t
+        break
       end
     end
   end
   advance(best)
 end
-if not id then return {'skipped'} end
+if not id then return {sawCooling and 'skipped' or 'none'} end
 
 -- rules.claimTask: the claimed task and its event.
 local idJson = '"' .. id .. '"'

@@ -69,7 +69,7 @@ export function createRedisClaim(options: RedisClaimOptions) {
       JSON.stringify(req.worker_name),
       JSON.stringify(`${req.worker_name}@${req.node_id}`),
       req.repos ? JSON.stringify(req.repos) : "",
-      JSON.stringify(req.lookahead),
+      req.lookahead,
       k.claimedByKey(""),
       claimedFootprint(k, leaseIso),
     ];

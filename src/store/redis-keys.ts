@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { concurrencyGroup, type ConcurrencyGroup } from "../core/concurrency.js";
 import { priorityRank } from "../core/priority.js";
 import { isBlocked, waitingOn } from "../core/dependencies.js";
 import { isClaimable, isFinal } from "../core/tasks.js";
@@ -19,8 +20,10 @@ import type { Labels, Message, NodeRecord, Task } from "../core/types.js";
  *                                              sets its "v" to a fresh number (deps-seq), and it is
  *                                              removed when only "v" is left, so a read of it can be
  *                                              a commit condition like a record's version
+ *   ["h", hash, field, set, setMember]         ...and remove `setMember` from `set` when the hash goes
+ *   ["e", set, member, key]                    set member, added only if `key` exists when written
  */
-export type FootprintEntry = [kind: "z" | "s" | "k" | "h", key: string, ...rest: string[]];
+export type FootprintEntry = [kind: "z" | "s" | "k" | "h" | "e", key: string, ...rest: string[]];
 
 /** Every key of one deployment, under `prefix`. */
 export function createRedisKeys(prefix: string) {
@@ -50,6 +53,11 @@ export function createRedisKeys(prefix: string) {
     waiting: `${P}waiting`,
     /** The waiting tasks a task blocks (dependency → dependents): a versioned hash, field per dependent ("h" footprint). */
     dependents: (id: string) => `${P}deps:${id}`,
+    /**
+     * Ended tasks whose dependents hash still exists: dependents yet to be settled (the sweep's
+     * list). Joined by the ended task's "e" entry, left by the "h" entry that empties the hash.
+     */
+    unsettled: `${P}unsettled`,
     /** Ids of claimable tasks, all and per repo (for counts). */
     pending: `${P}pending`,
     pendingByRepo: (repo: string) => `${P}pending:r:${repo}`,
@@ -77,14 +85,23 @@ export function createRedisKeys(prefix: string) {
 
 export type RedisKeys = ReturnType<typeof createRedisKeys>;
 
-/** `[repo, labels with sorted keys]` as JSON: one bucket per distinct (repo, requirements). */
-export function bucketOf(repo: string, labels: Labels): string {
+/**
+ * `[repo, labels with sorted keys]` as JSON: one bucket per distinct (repo, requirements); a
+ * keyed task's bucket adds its concurrency group, `[repo, labels, limit, key]`, so a claim
+ * leaves out a full key's bucket after one SCARD instead of reading each of its tasks
+ * (a bucket of the older form may still hold keyed tasks: the claim checks each task too).
+ */
+export function bucketOf(repo: string, labels: Labels, group?: ConcurrencyGroup): string {
   const sorted: Labels = {};
   for (const k of Object.keys(labels).sort()) sorted[k] = labels[k]!;
-  return JSON.stringify([repo, sorted]);
+  return JSON.stringify(group ? [repo, sorted, group.limit, group.key] : [repo, sorted]);
 }
 
-/** Index entries of a task: listings, its pending bucket while claimable, its lease (and concurrency key) while claimed, its dependencies while waiting, its idempotency key. */
+/**
+ * Index entries of a task: listings, its pending bucket while claimable, its lease (and
+ * concurrency key) while claimed, its dependencies while waiting, its idempotency key, and once
+ * ended, the unsettled set while waiting tasks still depend on it.
+ */
 export function taskFootprint(k: RedisKeys, t: Task): FootprintEntry[] {
   const fp: FootprintEntry[] = [
     ["z", k.tasks, "0", t.id],
@@ -93,14 +110,15 @@ export function taskFootprint(k: RedisKeys, t: Task): FootprintEntry[] {
   ];
   if (isClaimable(t.status)) {
     // Score = priority rank; equal scores sort by member, i.e. by id = age. That is claim order.
-    const descriptor = bucketOf(t.repo, t.labels);
+    const descriptor = bucketOf(t.repo, t.labels, concurrencyGroup(t));
     fp.push(["z", k.bucket(descriptor), String(priorityRank(t.priority)), t.id, k.buckets, descriptor]);
     fp.push(["s", k.pending, t.id], ["s", k.pendingByRepo(t.repo), t.id]);
   }
   if (t.status === "claimed" && t.lease_expires_at) fp.push(["z", k.leases, String(Date.parse(t.lease_expires_at)), t.id]);
   if (t.status === "claimed" && t.concurrency_key) fp.push(["s", k.claimedByKey(t.concurrency_key), t.id]);
   if (t.status === "waiting" && t.not_before && !isBlocked(t)) fp.push(["z", k.waiting, String(Date.parse(t.not_before)), t.id]);
-  for (const dep of waitingOn(t)) fp.push(["h", k.dependents(dep), t.id]);
+  for (const dep of waitingOn(t)) fp.push(["h", k.dependents(dep), t.id, k.unsettled, dep]);
+  if (isFinal(t.status)) fp.push(["e", k.unsettled, t.id, k.dependents(t.id)]);
   if (t.idempotency_key) fp.push(["k", k.idempotency(t.idempotency_key), t.id]);
   if (isFinal(t.status) && t.completed_at) fp.push(["z", k.finished, String(Date.parse(t.completed_at)), t.id]);
   return fp;

@@ -9,6 +9,24 @@ import type { StoreTxReads } from "./types.js";
 
 type Arg = string | number;
 
+/**
+ * The unsettled tasks (see RedisKeys.unsettled). ARGV: the set, the dependents hash key prefix,
+ * limit. Members whose hash is gone (left by a footprint written before the set existed) are
+ * dropped on the way. Returns up to `limit` ids.
+ */
+export const UNSETTLED_LUA = `
+local set, prefix, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', set)) do
+  if redis.call('EXISTS', prefix .. id) == 0 then
+    redis.call('SREM', set, id)
+  elseif #out < limit then
+    out[#out + 1] = id
+  end
+end
+return out
+`;
+
 /** An ioredis client with the store's scripts defined on it. */
 export type ScriptedRedis = Redis & {
   mccCommit(...args: Arg[]): Promise<number[]>;
@@ -16,6 +34,7 @@ export type ScriptedRedis = Redis & {
   mccVia(...args: Arg[]): Promise<(string | null)[]>;
   mccRecords(...args: Arg[]): Promise<string[]>;
   mccClaim(...args: Arg[]): Promise<(string | number)[]>;
+  mccUnsettled(...args: Arg[]): Promise<string[]>;
 };
 
 /** Registers the Lua scripts on a client (once per connection). */
@@ -26,6 +45,7 @@ export function defineScripts(client: Redis): ScriptedRedis {
   client.defineCommand("mccVia", { numberOfKeys: 0, lua: VIA_LUA });
   client.defineCommand("mccRecords", { numberOfKeys: 0, lua: RECORDS_LUA });
   client.defineCommand("mccClaim", { numberOfKeys: 0, lua: CLAIM_LUA });
+  client.defineCommand("mccUnsettled", { numberOfKeys: 0, lua: UNSETTLED_LUA });
   return client as ScriptedRedis;
 }
 
@@ -101,7 +121,8 @@ export function createRedisReads(client: ScriptedRedis, k: RedisKeys, rs?: ReadS
     getMessage: (id) => record<Message>(k.message(id)),
     async listPending(query) {
       const labels = query.labels ? JSON.stringify(query.labels) : "";
-      const flat = await rc(client.mccPending(k.prefix, query.repos ? JSON.stringify(query.repos) : "", labels, query.limit));
+      const room = query.withRoom ? k.claimedByKey("") : "";
+      const flat = await rc(client.mccPending(k.prefix, query.repos ? JSON.stringify(query.repos) : "", labels, query.limit, room));
       const tasks: Task[] = [];
       for (let i = 0; i + 2 < flat.length; i += 3) {
         const json = flat[i + 2];

@@ -1,76 +1,12 @@
 /**
  * Lua scripts of the Redis store. Each runs atomically on the server; keys are computed inside
  * (from the prefix or from footprints), so the store supports a single Redis (or a primary with
- * replicas), not Redis Cluster.
+ * replicas), not Redis Cluster. The index upkeep shared by the commit and the claim script is in
+ * redis-index-script.ts (re-exported here).
  */
+import { INDEX_LUA } from "./redis-index-script.js";
 
-/**
- * Index upkeep from footprints (see redis-keys.ts): `unindex(fp)` removes a record's entries,
- * `index(fp)` adds them, `reindex(old, new)` (footprint JSONs, old nil for a new record) moves a
- * rewritten record's entries: only those that changed. Most entries outlive a write (a task's
- * listings by id and repo; all of a node's on a claim or complete), and removing and adding them
- * again cost four to eight commands a write. Needs `P` (the key prefix) in scope.
- */
-export const INDEX_LUA = `
--- A versioned hash ("h" footprint) changed: a number it never had, from one counter that never
--- goes back, so a reader's noted version cannot come round again.
-local function bump(key)
-  redis.call('HSET', key, 'v', redis.call('INCR', P .. 'deps-seq'))
-end
-
-local function unindex(fp)
-  for _, e in ipairs(fp) do
-    if e[1] == 'z' then
-      redis.call('ZREM', e[2], e[4])
-      if e[5] and redis.call('ZCARD', e[2]) == 0 then redis.call('SREM', e[5], e[6]) end
-    elseif e[1] == 's' then
-      redis.call('SREM', e[2], e[3])
-    elseif e[1] == 'h' then
-      if redis.call('HDEL', e[2], e[3]) == 1 then
-        if redis.call('HLEN', e[2]) <= 1 then redis.call('DEL', e[2]) else bump(e[2]) end
-      end
-    elseif redis.call('GET', e[2]) == e[3] then
-      redis.call('DEL', e[2])
-    end
-  end
-end
-
-local function index(fp)
-  for _, e in ipairs(fp) do
-    if e[1] == 'z' then
-      redis.call('ZADD', e[2], e[3], e[4])
-      if e[5] then redis.call('SADD', e[5], e[6]) end
-    elseif e[1] == 's' then
-      redis.call('SADD', e[2], e[3])
-    elseif e[1] == 'h' then
-      if redis.call('HSET', e[2], e[3], '1') == 1 then bump(e[2]) end
-    else
-      redis.call('SET', e[2], e[3])
-    end
-  end
-end
-
-local function reindex(oldJson, newJson)
-  if oldJson == newJson then return end
-  local new = cjson.decode(newJson)
-  if not oldJson then return index(new) end
-  local old = cjson.decode(oldJson)
-  local inNew, inOld = {}, {}
-  for _, e in ipairs(new) do inNew[table.concat(e, '\0')] = true end
-  local gone, added = {}, {}
-  for _, e in ipairs(old) do
-    local id = table.concat(e, '\0')
-    inOld[id] = true
-    if not inNew[id] then gone[#gone + 1] = e end
-  end
-  for _, e in ipairs(new) do
-    if not inOld[table.concat(e, '\0')] then added[#added + 1] = e end
-  end
-  unindex(gone)
-  index(added)
-end
-
-`;
+export { INDEX_LUA };
 
 /**
  * `appendEvents(P, retention, maxBytes, events)`: appends events (JSON of {type, data}, without
@@ -189,12 +125,104 @@ return done(1, first)
 `;
 
 /**
+ * groupHasRoom (src/core/concurrency.ts) for a pending bucket descriptor (see bucketOf): a
+ * bucket without a concurrency group has room; one with `[repo, labels, limit, key]` while
+ * fewer than `limit` tasks of `key` are claimed. Each key is counted once per script run.
+ * Needs `claimedKeyPrefix` (the claimed-by-key set of a key is that prefix and the key).
+ */
+export const GROUP_ROOM_LUA = `
+local claimedWithKey = {}
+local function claimedCount(key)
+  local n = claimedWithKey[key]
+  if n == nil then
+    n = redis.call('SCARD', claimedKeyPrefix .. key)
+    claimedWithKey[key] = n
+  end
+  return n
+end
+local function bucketHasRoom(b)
+  return b[4] == nil or claimedCount(b[4]) < b[3]
+end
+`;
+
+/**
+ * Pending buckets walked in claim order: priority rank (the score), then id bytewise, as Redis
+ * orders equal scores (Lua's own string `<` would follow the server's locale). One merged
+ * order over the buckets a node fits, read lazily, so a claim or a list reads a few entries of
+ * each bucket instead of `limit` of every one.
+ *   bucketCursor(key, first, step): a cursor on a bucket's entries, `first` read at once, then
+ *     `step` at a time; c.id and c.score are its current entry (c.id nil past the end)
+ *   advance(c): the cursor's next entry
+ *   bestCursor(cursors): the cursor whose entry comes first in claim order (nil when all ended)
+ */
+export const BUCKET_CURSOR_LUA = `
+local function advance(c)
+  c.at = c.at + 2
+  if c.at > #c.buf then
+    local n = c.pos == 0 and c.first or c.step
+    c.buf, c.at = redis.call('ZRANGE', c.key, c.pos, c.pos + n - 1, 'WITHSCORES'), 1
+    c.pos = c.pos + n
+  end
+  if c.at > #c.buf then c.id = nil else c.id, c.score = c.buf[c.at], tonumber(c.buf[c.at + 1]) end
+  c.hi, c.lo = nil, nil
+end
+
+local function bucketCursor(key, first, step)
+  local c = {key = key, first = first, step = step, pos = 0, buf = {}, at = -1}
+  advance(c)
+  return c
+end
+
+-- A task id as made by newId ("task-" and 20 base36 digits) is, bytewise, the order of two
+-- 10-digit base36 numbers (each below 2^53); they are worked out once per entry, as a byte loop
+-- per comparison costs more than the rest of a merge. Any other id: false (a byte loop then).
+local function idNumbers(c)
+  if c.hi == nil then
+    local id = c.id
+    if #id == 25 and string.find(id, '^task%-[0-9a-z]+$') then
+      c.hi, c.lo = tonumber(string.sub(id, 6, 15), 36), tonumber(string.sub(id, 16, 25), 36)
+    else
+      c.hi = false
+    end
+  end
+  return c.hi
+end
+
+local function before(a, b)
+  if a.score ~= b.score then return a.score < b.score end
+  local x, y = a.id, b.id
+  if x == y then return false end
+  if idNumbers(a) and idNumbers(b) then
+    if a.hi ~= b.hi then return a.hi < b.hi end
+    return a.lo < b.lo
+  end
+  for i = 1, math.min(#x, #y) do
+    local p, q = string.byte(x, i), string.byte(y, i)
+    if p ~= q then return p < q end
+  end
+  return #x < #y
+end
+
+local function bestCursor(cursors)
+  local best = nil
+  for _, c in ipairs(cursors) do
+    if c.id and (best == nil or before(c, best)) then best = c end
+  end
+  return best
+end
+`;
+
+/**
  * The best claimable tasks for a node: only buckets whose repo and label requirements fit are
- * read, each only up to `limit`. ARGV: prefix, repos JSON array ("" = any), node labels JSON ("" = no filter),
- * limit. Returns a flat list: id, version, JSON, ... in claim order.
+ * read, merged in claim order (BUCKET_CURSOR_LUA), each only as far as the merge needs.
+ * ARGV: prefix, repos JSON array ("" = any), node labels JSON ("" = no filter), limit, the key
+ * prefix of the claimed tasks per concurrency key ("" = every bucket; else only buckets whose
+ * concurrency group has room, PendingQuery.withRoom). Returns a flat list: id, version, JSON,
+ * ... in claim order.
  */
 export const PENDING_LUA = `
-local P, limit = ARGV[1], tonumber(ARGV[4])
+local P, limit, claimedKeyPrefix = ARGV[1], tonumber(ARGV[4]), ARGV[5]
+${GROUP_ROOM_LUA}
 local repos = nil
 if ARGV[2] ~= '' then
   repos = {}
@@ -211,29 +239,23 @@ for _, member in ipairs(redis.call('SMEMBERS', P .. 'pbuckets')) do
       if want[k] ~= v then fits = false break end
     end
   end
+  if fits and claimedKeyPrefix ~= '' then fits = bucketHasRoom(b) end
   if fits then fitting[#fitting + 1] = P .. 'pq:' .. redis.sha1hex(member) end
 end
-local ids
-if #fitting == 1 then
-  ids = redis.call('ZRANGE', fitting[1], 0, limit - 1)
-else
-  -- Merge the bucket heads in a scratch sorted set: Redis orders equal scores bytewise, as the
-  -- buckets do (Lua string comparison would follow the server's locale).
-  local tmp = P .. 'scratch:pending'
-  redis.call('DEL', tmp)
-  for _, key in ipairs(fitting) do
-    local r = redis.call('ZRANGE', key, 0, limit - 1, 'WITHSCORES')
-    for j = 1, #r, 2 do redis.call('ZADD', tmp, r[j + 1], r[j]) end
-  end
-  ids = redis.call('ZRANGE', tmp, 0, limit - 1)
-  redis.call('DEL', tmp)
-end
+${BUCKET_CURSOR_LUA}
+-- Each bucket's share of the limit first (and a little more), then as much again while needed.
+local share = math.min(limit, math.ceil(limit / math.max(1, #fitting)) + 1)
+local cursors = {}
+for _, key in ipairs(fitting) do cursors[#cursors + 1] = bucketCursor(key, share, share) end
 local out = {}
-for _, id in ipairs(ids) do
-  local rec = redis.call('HMGET', P .. 'task:' .. id, 'v', 'j')
-  out[#out + 1] = id
+for _ = 1, limit do
+  local c = bestCursor(cursors)
+  if not c then break end
+  local rec = redis.call('HMGET', P .. 'task:' .. c.id, 'v', 'j')
+  out[#out + 1] = c.id
   out[#out + 1] = rec[1]
   out[#out + 1] = rec[2]
+  advance(c)
 end
 return out
 `;

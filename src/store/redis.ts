@@ -9,7 +9,7 @@ import { redactUrl } from "./redact-url.js";
 import { createRedisClaim } from "./redis-claim.js";
 import { createRedisCommit, isConnectionDropped, settleDroppedCommands } from "./redis-commit.js";
 import { createErrorReporter, createEventFeed, parseEventBatch } from "./redis-events.js";
-import { createRedisKeys } from "./redis-keys.js";
+import { bucketOf, createRedisKeys } from "./redis-keys.js";
 import { upgradeRedisLayout } from "./redis-upgrade.js";
 import { createRedisWebhookCursors } from "./redis-webhooks.js";
 import { createRedisSessions } from "./redis-sessions.js";
@@ -258,6 +258,7 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
       return tasks.filter((t) => t.status === "waiting" && !isBlocked(t) && !!t.not_before && Date.parse(t.not_before) <= ms);
     },
     idleNodes: (before, limit) => byScore<NodeRecord>(k.node(""), k.idle, before, limit),
+    unsettledTasks: (limit) => rc(client.mccUnsettled(k.unsettled, k.dependents(""), limit)),
     async pendingBuckets() {
       // One pipeline: per bucket its size and the first id of each priority rank (score).
       const members = await rc(client.smembers(k.buckets));
@@ -267,15 +268,22 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
         for (const rank of [0, 1, 2, 3]) pipe.zrangebyscore(k.bucket(m), rank, rank, "LIMIT", 0, 1);
       }
       const replies = (await rc(pipe.exec())) ?? [];
-      const out: PendingBucket[] = [];
+      // Buckets of one (repo, requirements) but different concurrency groups are one entry.
+      const out = new Map<string, PendingBucket>();
       members.forEach((m, i) => {
         const [count, ...heads] = replies.slice(i * 5, i * 5 + 5).map(([err, value]) => (err ? undefined : value));
         const ids = heads.flatMap((h) => (Array.isArray(h) ? (h as string[]) : [])).sort();
         if (typeof count !== "number" || count === 0 || ids.length === 0) return;
         const [repo, labels] = JSON.parse(m) as [string, Labels];
-        out.push({ repo, labels, count, oldest_id: ids[0]! });
+        const id = bucketOf(repo, labels);
+        const seen = out.get(id);
+        if (!seen) out.set(id, { repo, labels, count, oldest_id: ids[0]! });
+        else {
+          seen.count += count;
+          if (ids[0]! < seen.oldest_id) seen.oldest_id = ids[0]!;
+        }
       });
-      return out;
+      return [...out.values()];
     },
     async counts() {
       const [nodes, tasks] = await Promise.all([

@@ -1,4 +1,5 @@
 import type { Database, Statement } from "better-sqlite3";
+import { concurrencyGroup, groupHasRoom, type ConcurrencyGroup } from "../core/concurrency.js";
 import type { Labels } from "../core/types.js";
 import { PendingIndex } from "./pending-index.js";
 
@@ -22,6 +23,9 @@ const PLUCKED = {
   dependents: "SELECT task_id FROM task_deps WHERE dep_id = ?",
   countDependents: "SELECT COUNT(*) FROM task_deps WHERE dep_id = ?",
   dependenciesOf: "SELECT dep_id FROM task_deps WHERE task_id = ?",
+  // Distinct dependencies by the primary key, each looked up once: linear in the tasks that have waiting dependents.
+  unsettled: `SELECT d.dep_id FROM (SELECT DISTINCT dep_id FROM task_deps) d LEFT JOIN tasks t ON t.id = d.dep_id
+       WHERE t.id IS NULL OR t.status IN ('completed', 'failed', 'cancelled') LIMIT ?`,
   finished: `SELECT json FROM tasks INDEXED BY tasks_done WHERE status IN ('completed', 'failed', 'cancelled') AND done_ms < ?
        ORDER BY done_ms LIMIT ?`,
   acked: "SELECT json FROM messages INDEXED BY messages_acked WHERE status = 'acked' AND acked_ms < ? ORDER BY acked_ms LIMIT ?",
@@ -35,7 +39,9 @@ const PLUCKED = {
 const ROWS = {
   buckets: "SELECT repo, label_sig, labels, n FROM pending_buckets",
   // Every claimable task's place in claim order, read once at open into the in-memory index.
-  pendingEntries: `SELECT repo, label_sig AS sig, rank, id FROM tasks INDEXED BY tasks_pending WHERE ${PENDING}`,
+  // The concurrency group is read from the record (keyed tasks are bucketed by it; no column).
+  pendingEntries: `SELECT repo, label_sig AS sig, rank, id, json_extract(json, '$.concurrency_key') AS ckey,
+       json_extract(json, '$.concurrency_limit') AS climit FROM tasks INDEXED BY tasks_pending WHERE ${PENDING}`,
   nodeCounts: "SELECT status, COUNT(*) AS n FROM nodes GROUP BY status",
   taskCounts: "SELECT status, COUNT(*) AS n FROM tasks GROUP BY status",
   events: "SELECT id, type, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
@@ -129,6 +135,8 @@ export interface PendingChange {
   labels: Labels;
   rank: number;
   id: string;
+  /** An entering task's concurrency group (a leaving one is found by id). */
+  group?: ConcurrencyGroup;
 }
 
 /**
@@ -143,15 +151,25 @@ export function createPendingBuckets(q: SqliteStatements) {
   const index = new PendingIndex();
   const labelsOf = new Map<string, Labels>();
   for (const row of q.buckets.all() as { repo: string; label_sig: string; labels: string }[]) labelsOf.set(`${row.repo}\u0000${row.label_sig}`, JSON.parse(row.labels) as Labels);
-  for (const row of q.pendingEntries.iterate() as Iterable<{ repo: string; sig: string; rank: number; id: string }>) {
+  type Entry = { repo: string; sig: string; rank: number; id: string; ckey: string | null; climit: number | null };
+  for (const row of q.pendingEntries.iterate() as Iterable<Entry>) {
     const labels = labelsOf.get(`${row.repo}\u0000${row.sig}`) ?? (JSON.parse(q.task.get(row.id) as string) as { labels: Labels }).labels;
-    index.addEntry(row.repo, row.sig, labels, row.rank, row.id);
+    index.addEntry(row.repo, row.sig, labels, row.rank, row.id, concurrencyGroup({ concurrency_key: row.ckey, concurrency_limit: row.climit }));
   }
+  /** A group's room by its key's committed claimed count, each key counted once per query. */
+  const roomTest = () => {
+    const counts = new Map<string, number>();
+    return (g: ConcurrencyGroup) => {
+      let n = counts.get(g.key);
+      if (n === undefined) counts.set(g.key, (n = q.claimedWithKey.get(g.key) as number));
+      return groupHasRoom(g, n);
+    };
+  };
 
   return {
     apply(changes: readonly PendingChange[]): void {
       for (const c of changes) {
-        if (c.add) index.addEntry(c.repo, c.sig, c.labels, c.rank, c.id);
+        if (c.add) index.addEntry(c.repo, c.sig, c.labels, c.rank, c.id, c.group);
         else index.removeEntry(c.repo, c.sig, c.rank, c.id);
       }
     },
@@ -162,9 +180,12 @@ export function createPendingBuckets(q: SqliteStatements) {
     summary() {
       return index.summary();
     },
-    /** The best `limit` claimable tasks (rank and id) whose requirements `labels` satisfy, best first. */
-    heads(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number): PendingHead[] {
-      return index.queryHeads(labels, repos, limit);
+    /**
+     * The best `limit` claimable tasks (rank and id) whose requirements `labels` satisfy, best
+     * first; `withRoom`: of the keys with room only (their claimed counts as committed).
+     */
+    heads(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number, withRoom = false): PendingHead[] {
+      return index.queryHeads(labels, repos, limit, withRoom ? roomTest() : undefined);
     },
   };
 }

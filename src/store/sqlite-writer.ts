@@ -1,4 +1,5 @@
 import type { Database } from "better-sqlite3";
+import { concurrencyGroup, type ConcurrencyGroup } from "../core/concurrency.js";
 import { eventSize } from "../core/events.js";
 import { labelSignature } from "../core/labels.js";
 import { priorityRank } from "../core/priority.js";
@@ -65,8 +66,8 @@ export interface SqliteWriterOptions {
 export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, knownTasks, knownNodes }: SqliteWriterOptions): (ws: WriteSet) => CoordEvent[] {
   /** Net changes of the pending buckets in one commit, by repo and label signature; the tasks that entered or left the claim order. */
   type Deltas = Map<string, BucketDelta> & { changes?: PendingChange[] };
-  function count(deltas: Deltas, repo: string, sig: string, labels: Labels, by: number, task: { rank: number; id: string }): void {
-    (deltas.changes ??= []).push({ add: by > 0, repo, sig, labels, rank: task.rank, id: task.id });
+  function count(deltas: Deltas, repo: string, sig: string, labels: Labels, by: number, task: { rank: number; id: string; group?: ConcurrencyGroup }): void {
+    (deltas.changes ??= []).push({ add: by > 0, repo, sig, labels, rank: task.rank, id: task.id, group: task.group });
     const key = `${repo}\u0000${sig}`;
     const d = deltas.get(key);
     if (d) {
@@ -83,7 +84,7 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
     if (!before) {
       // Not read by the batch: most likely a new task.
       if (q.insertTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, doneMs(task), json).changes === 1) {
-        if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1, { rank: row.rank, id: task.id });
+        if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1, { rank: row.rank, id: task.id, group: concurrencyGroup(task) });
         for (const dep of row.deps!) q.insertDep.run(dep, task.id);
         return;
       }
@@ -101,7 +102,7 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
       q.updateTaskJson.run(json, task.id);
     }
     if (isClaimable(before.status)) count(deltas, before.repo, before.sig, {}, -1, { rank: before.rank, id: task.id });
-    if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1, { rank: row.rank, id: task.id });
+    if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1, { rank: row.rank, id: task.id, group: concurrencyGroup(task) });
   }
 
   /** Keeps the task's task_deps rows equal to `deps`, writing only when they change. */

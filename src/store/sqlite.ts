@@ -112,7 +112,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     getTask: async (id) => parse<Task>(q.task.get(id)),
     getTaskByIdempotencyKey: async (key) => parse<Task>(q.taskByKey.get(key)),
     getMessage: async (id) => parse<Message>(q.message.get(id)),
-    listPending: async (query) => buckets.heads(query.labels, query.repos, query.limit).map((h) => parse<Task>(q.task.get(h.id))!),
+    listPending: async (query) => buckets.heads(query.labels, query.repos, query.limit, query.withRoom).map((h) => parse<Task>(q.task.get(h.id))!),
     countClaimedWithKey: async (key) => q.claimedWithKey.get(key) as number,
     listDependents: async (taskId) => q.dependents.all(taskId) as string[],
     countDependents: async (taskId) => q.countDependents.get(taskId) as number,
@@ -249,6 +249,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
       return parseAll<Task>(q.expired.all(Date.parse(now)));
     },
     dueTasks: async (now, limit) => parseAll<Task>(q.due.all(Date.parse(now), limit)),
+    unsettledTasks: async (limit) => q.unsettled.all(limit) as string[],
     finishedTasks: async (before, limit) => parseAll<Task>(q.finished.all(Date.parse(before), limit)),
     ackedMessages: async (before, limit) => parseAll<Message>(q.acked.all(Date.parse(before), limit)),
     idleNodes: async (before, limit) => parseAll<NodeRecord>(q.idle.all(Date.parse(before), limit)),

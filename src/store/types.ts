@@ -20,6 +20,13 @@ export interface PendingQuery {
   /** Only tasks of these repos (an empty list matches nothing). Omitted: every repo. */
   repos?: readonly string[];
   limit: number;
+  /**
+   * Leave out the tasks whose concurrency key has no room for them now (`groupHasRoom` with the
+   * key's claimed count), as claim-next passes over them: a full key costs one count, however
+   * many tasks it has. Not a condition of a commit: a claim checks its pick again in its
+   * transaction.
+   */
+  withRoom?: boolean;
 }
 
 export interface TaskListQuery {
@@ -129,11 +136,11 @@ export interface ClaimNextRequest {
   /** Lease length of the claim (claim_timeout). */
   lease_ms: number;
   /**
-   * How many of the best fitting tasks to look at for one this node may take now: the first
-   * window, and each next one only while a task was passed over because its concurrency key is
-   * full (TaskService's LOOKAHEAD_WINDOWS).
+   * How many of the best fitting tasks whose concurrency key has room to look at for one this
+   * node may take now, past those in their cooldown for it (TaskService's COOLDOWN_LOOKAHEAD).
+   * Tasks of a full key are left out by their bucket, unread.
    */
-  lookahead: readonly number[];
+  lookahead: number;
 }
 
 /**
@@ -233,8 +240,9 @@ export interface Store extends StoreTxReads, WebhookCursorStore, SessionStore {
    * Optional fast path of `POST /tasks/claim` (Redis: one Lua script, one round trip): checks the
    * registration and the node, picks the best task that fits and commits the claim with its
    * event, atomically, exactly as the coordinator's transaction would. `none`: no claimable task
-   * fits the node's labels and the repos; `skipped`: tasks fit, but none of the best `lookahead`
-   * may go to this node now (cooldown). Stores without it are claimed from through `transact`.
+   * fits the node's labels and the repos, or the keys of all that do are full (so none may go to
+   * any node with these labels now); `skipped`: tasks fit, but none of the best `lookahead` may
+   * go to this node now (cooldown). Stores without it are claimed from through `transact`.
    */
   claimNext?(request: ClaimNextRequest): Promise<ClaimNextOutcome>;
   listNodes(query: NodeQuery): Promise<NodeRecord[]>;
@@ -249,6 +257,12 @@ export interface Store extends StoreTxReads, WebhookCursorStore, SessionStore {
   expiredLeases(now: string): Promise<Task[]>;
   /** Waiting tasks whose `not_before` is at or before `now` (ISO time), soonest first, at most `limit`. */
   dueTasks(now: string, limit: number): Promise<Task[]>;
+  /**
+   * Ids of tasks that ended (completed, failed, cancelled), or whose record is gone, while waiting
+   * tasks are still indexed as blocked by them (`listDependents` not empty): dependents a
+   * follow-up write has yet to settle (DESIGN §11). At most `limit`, in no particular order.
+   */
+  unsettledTasks(limit: number): Promise<string[]>;
   /**
    * Retention candidates, oldest first, at most `limit`: finished tasks (completed, failed,
    * cancelled) whose `completed_at` is before `before`; acked messages whose `acked_at` is; nodes

@@ -5,16 +5,36 @@ import { completionFile } from "../../src/cli/commands/completion.js";
 import { generateCompletion, SHELLS } from "../../src/cli/completion/generate.js";
 import { completionSpec } from "../../src/cli/completion/spec.js";
 import { buildProgram } from "../../src/cli/program.js";
-import { bashCompletionScript } from "./bash-completion.js";
+import { bashCompletionScript, fishCompletionScript, zshCompletionScript } from "./shell-completion.js";
 
 const sink = { write: () => true };
 const program = buildProgram({ stdout: sink, stderr: sink, env: {}, cwd: process.cwd() });
 const levels = completionSpec(program);
 
-/** Asks the bash completion function what it offers after `words` (the last word is being typed). */
-function bashComplete(...words: string[]): string[] {
-  return execFileSync("bash", ["-c", bashCompletionScript(words)], { encoding: "utf8" }).split("\n").filter(Boolean);
-}
+/** Whether a shell is installed here (a developer may lack zsh or fish). */
+const has = (shell: string) => {
+  try {
+    execFileSync("which", [shell], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** What each shell's completion offers after `words` (the last word is the one being typed), as the shell would list it. */
+const complete: Record<(typeof SHELLS)[number], (words: string[]) => string[]> = {
+  bash: (words) => execFileSync("bash", ["-c", bashCompletionScript(words)], { encoding: "utf8" }).split("\n").filter(Boolean),
+  zsh: (words) => {
+    const typed = words.at(-1) ?? "";
+    const offers = execFileSync("zsh", ["-f", "-c", zshCompletionScript(words)], { encoding: "utf8" }).split("\n");
+    return [...new Set(offers.filter((o) => o && o.startsWith(typed)))];
+  },
+  fish: (words) =>
+    execFileSync("fish", ["--no-config", "-c", fishCompletionScript(words)], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.split("\t")[0]!),
+};
 
 describe("shell completions", () => {
   it.each(SHELLS)("completions/multiclaude-coord.%s matches the commander program", (shell) => {
@@ -36,16 +56,22 @@ describe("shell completions", () => {
     }
   });
 
-  it("bash offers commands, subcommands, per-command flags and flag values", () => {
-    expect(bashComplete("ta")).toEqual(["tasks"]);
-    expect(bashComplete("tasks", "c")).toEqual(expect.arrayContaining(["create", "claim", "complete", "cancel"]));
-    expect(bashComplete("tasks", "create", "--")).toEqual(expect.arrayContaining(["--repo", "--description", "--priority", "--label", "--json", "--url"]));
-    expect(bashComplete("tasks", "create", "--priority", "")).toEqual(["critical", "high", "medium", "low"]);
-    expect(bashComplete("--json", "tasks", "claim", "--")).toEqual(expect.arrayContaining(["--next", "--wait", "--worker"]));
-    expect(bashComplete("nodes", "--status", "o")).toEqual(["online", "offline"]);
-    expect(bashComplete("completion", "")).toEqual(expect.arrayContaining(["bash", "zsh", "fish"]));
+  // In CI every shell must be there (.ci/run installs them): a missing one fails rather than skips.
+  it.each(SHELLS.filter((s) => process.env.CI || has(s)))("%s offers commands, subcommands, per-command flags and flag values", (shell) => {
+    const offers = (...words: string[]) => complete[shell](words).sort();
+    expect(offers("ta")).toEqual(["tasks"]);
+    expect(offers("tasks", "c")).toEqual(expect.arrayContaining(["create", "claim", "complete", "cancel"]));
+    expect(offers("tasks", "c")).not.toContain("list");
+    expect(offers("tasks", "create", "--")).toEqual(expect.arrayContaining(["--repo", "--description", "--priority", "--label", "--depends-on", "--json", "--url"]));
+    expect(offers("tasks", "create", "--")).not.toContain("--next");
+    expect(offers("tasks", "create", "--priority", "")).toEqual(["critical", "high", "low", "medium"]);
+    expect(offers("--json", "tasks", "claim", "--")).toEqual(expect.arrayContaining(["--next", "--wait", "--worker"]));
+    expect(offers("nodes", "--status", "o")).toEqual(["offline", "online"]);
+    expect(offers("nodes", "list", "--status", "")).toEqual(["deregistered", "offline", "online"]);
+    expect(offers("completion", "")).toEqual(expect.arrayContaining(["bash", "zsh", "fish"]));
+    expect(offers("messages", "")).toEqual(expect.arrayContaining(["ack", "list", "send"]));
     // A free-form value gets no suggestions rather than command names.
-    expect(bashComplete("tasks", "create", "--repo", "")).toEqual([]);
+    expect(offers("tasks", "create", "--repo", "")).toEqual([]);
   });
 
   it("the scripts are valid shell syntax", () => {

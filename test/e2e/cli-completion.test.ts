@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bashCompletionScript } from "../cli/bash-completion.js";
+import { bashCompletionScript } from "../cli/shell-completion.js";
 import { BIN, ensureBuilt, runCli, startServe, tempHome, type CliProcess } from "../cli/harness.js";
 
 const run = promisify(execFile);

@@ -37,6 +37,23 @@ export function claimSpecs(h: () => Harness): void {
     expect(got?.id).toBe(b.id);
   });
 
+  it("lists the best of many buckets in claim order, however the best are spread over them", async () => {
+    const { createTask, coord } = h();
+    // Six buckets (3 repos × 2 label sets); one holds all the critical tasks, more than its share of any limit.
+    const ranks = ["critical", "high", "medium", "low"] as const;
+    const made: { id: string; rank: number; at: number }[] = [];
+    for (let i = 0; i < 36; i++) {
+      const bucket = i % 6;
+      const rank = bucket === 0 ? 0 : 1 + (i % 3);
+      const t = await createTask({ priority: ranks[rank], repo: `acme/r${bucket % 3}`, labels: bucket < 3 ? {} : { pool: "gpu" } });
+      made.push({ id: t.id, rank, at: i });
+    }
+    const order = made.sort((a, b) => a.rank - b.rank || a.at - b.at).map((t) => t.id);
+    for (const limit of [1, 5, 7, 13, 36, 50]) {
+      expect((await coord.tasks.pending({ labels: { pool: "gpu" }, limit })).map((t) => t.id)).toEqual(order.slice(0, limit));
+    }
+  });
+
   it("treats labels as requirements in claims and in the pending list", async () => {
     const { createTask, register, coord } = h();
     const gpu = await createTask({ labels: { pool: "gpu" } });

@@ -57,6 +57,33 @@ export function concurrencySpecs(h: () => Harness): void {
     expect(await coord.claimNext({ registration_id: b, worker_name: "w2" })).toBeNull();
   });
 
+  it("a full key with more tasks than any lookahead does not hide the tasks behind it, nor does it hold back a key with room", async () => {
+    const { coord, store, register, createTask } = h();
+    const a = await register("a");
+    const b = await register("b", { maxWorkers: 20 });
+    const held = await createTask({ concurrency_key: KEY, priority: "critical" });
+    await coord.tasks.claim(held.id, { registration_id: a, worker_name: "w" });
+    // 1,100 tasks of the full key ahead of everything else (more than the old 1,024 lookahead).
+    for (let i = 0; i < 2; i++) await coord.tasks.createBatch(Array.from({ length: 550 }, () => ({ repo: "acme/app", description: "x", priority: "critical" as const, concurrency_key: KEY })));
+    // Under the same key a task asking for a higher limit still has room (each task its own limit).
+    const roomier = await createTask({ concurrency_key: KEY, concurrency_limit: 2, priority: "high" });
+    const low = await createTask({ priority: "low" });
+    expect((await coord.claimNext({ registration_id: b, worker_name: "w1" }))?.id).toBe(roomier.id);
+    // The pending list leaves a full key out only when asked to (as a claim does).
+    expect((await store.listPending({ limit: 2, withRoom: true })).map((t) => t.id)).toEqual([low.id]);
+    expect((await store.listPending({ limit: 2 })).every((t) => t.concurrency_key === KEY && t.concurrency_limit === 1)).toBe(true);
+    expect((await coord.claimNext({ registration_id: b, worker_name: "w2" }))?.id).toBe(low.id);
+    expect(await coord.claimNext({ registration_id: b, worker_name: "w3" })).toBeNull();
+    // The key frees up: its best task is next, and the key is full again after it.
+    await coord.tasks.complete(held.id, { registration_id: a });
+    await coord.tasks.complete(roomier.id, { registration_id: b });
+    const next = await coord.claimNext({ registration_id: b, worker_name: "w4" });
+    expect(next).toMatchObject({ concurrency_key: KEY, concurrency_limit: 1 });
+    expect(await coord.claimNext({ registration_id: b, worker_name: "w5" })).toBeNull();
+    expect(await store.countPending()).toBe(1_099);
+    expect(await store.pendingBuckets()).toEqual([{ repo: "acme/app", labels: {}, count: 1_099, oldest_id: expect.any(String) }]);
+  }, 60_000);
+
   it("a slot opens when a claim ends by fail, release, cancel, lease expiry or the node being forgotten", async () => {
     const { coord, store, register, createTask, advance } = h();
     const a = await register("a");

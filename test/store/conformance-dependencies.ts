@@ -8,7 +8,7 @@ const about = (events: CoordEvent[], id: string) => events.filter((e) => e.data.
 
 /** DESIGN §11 `depends_on` on every store: the dependency index, readiness on completion, cascading cancels. */
 export function dependencySpecs(h: () => Harness): void {
-  it("a task waits for its dependencies, indexed under each; completing the last one makes it pending (task.ready) in the same write", async () => {
+  it("a task waits for its dependencies, indexed under each; completing the last one makes it pending (task.ready) before the complete answers", async () => {
     const { coord, store, register, createTask } = h();
     const reg = await register("n1");
     const a = await createTask();
@@ -38,7 +38,7 @@ export function dependencySpecs(h: () => Harness): void {
     const events = await h().allEvents();
     const completedB = events.find((e) => e.type === "task.completed" && e.data.task_id === b.id)!;
     const ready = about(events, c.id).find((e) => e.type === "task.ready")!;
-    // The same write: the ready event comes right after the completion that caused it.
+    // Settled right after the completion, before it answered: nothing came between.
     expect(ready.id).toBe(completedB.id + 1);
     expect(ready.data).toMatchObject({ status: "pending", dependency: b.id });
     expect(typesOf(about(events, c.id))).toEqual(["task.created", "task.ready"]);
@@ -60,7 +60,7 @@ export function dependencySpecs(h: () => Harness): void {
     expect((await store.counts()).tasks).toMatchObject({ pending: 1, completed: 1, waiting: 0 });
   });
 
-  it("a final failure cancels the dependents, transitively, naming the dependency, in the same write; a fail with retry does not", async () => {
+  it("a final failure cancels the dependents, transitively, naming the dependency, before the fail answers; a fail with retry does not", async () => {
     const { coord, store, register, createTask } = h();
     const reg = await register("n1");
     const flaky = await createTask({ max_attempts: 3 });
@@ -236,7 +236,7 @@ export function dependencySpecs(h: () => Harness): void {
     await expectCode(coord.tasks.retry(tasks[0]!.id), "TOO_MANY_DEPENDENTS");
     expect((await store.getTask(tasks[0]!.id))!.status).toBe("cancelled");
 
-    // The one write cancelling x cancels every waiting dependent (x, its 1,000, and the one cancelled before).
+    // Cancelling x cancels every waiting dependent (x, its 1,000, and the one cancelled before).
     await coord.tasks.cancel(x.id, null);
     expect(await store.listDependents(x.id)).toEqual([]);
     expect((await store.counts()).tasks).toMatchObject({ waiting: 0, cancelled: MAX_DEPENDENTS + 2, pending: 1 });

@@ -5,6 +5,7 @@ import { batchSpecs } from "./conformance-batch.js";
 import { claimSpecs } from "./conformance-claims.js";
 import { backoffSpecs, concurrencySpecs } from "./conformance-concurrency.js";
 import { dependencySpecs } from "./conformance-dependencies.js";
+import { settleSpecs } from "./conformance-dependents-settle.js";
 import { eventBoundSpecs } from "./conformance-event-bounds.js";
 import { eventSpecs } from "./conformance-events.js";
 import { makeHarness, type Harness, type MakeStore } from "./conformance-harness.js";
@@ -55,6 +56,7 @@ export function describeStoreConformance(name: string, makeStore: MakeStore): vo
     describe("workflow: concurrency keys", () => concurrencySpecs(h));
     describe("workflow: retry backoff", () => backoffSpecs(h));
     describe("workflow: depends_on", () => dependencySpecs(h));
+    describe("workflow: settling dependents after an end", () => settleSpecs(h));
     describe("batch create", () => batchSpecs(h));
   });
 }

@@ -5,7 +5,7 @@ import type { Labels, NewEvent, NodeHealth, Priority, Task } from "../../src/cor
 import { createRedisStore } from "../../src/store/redis.js";
 import type { Store } from "../../src/store/types.js";
 import { findRedisServer, startRedisServer, type RedisServer } from "../helpers/redis-server.js";
-import { makeHarness, type Harness } from "./conformance-harness.js";
+import { CLAIM_TIMEOUT_MS, makeHarness, type Harness } from "./conformance-harness.js";
 
 /**
  * Rule equivalence of claim-next on Redis (issue 15): the one-step Lua claim (CLAIM_LUA) and the
@@ -37,7 +37,7 @@ interface TaskSpec {
   labels?: Labels;
   repo?: string;
   /** How the task stands before the claim (pending when omitted). */
-  state?: "orphaned" | "claimed-elsewhere" | "waiting" | "cancelled" | "completed" | "blocked" | "unblocked";
+  state?: "orphaned" | "claimed-elsewhere" | "waiting" | "cancelled" | "completed" | "blocked" | "unblocked" | `ended by ${ClaimEnd}`;
   /** Gave back lately by this node / by another node / by this node, cooldown over. */
   cooldown?: "self" | "other" | "expired";
   /** The node still lists a cancellation of an earlier claim of this task. */
@@ -47,6 +47,9 @@ interface TaskSpec {
   key?: string;
   limit?: number;
 }
+
+/** How a claim of n2 ends, freeing a slot of its concurrency key. */
+type ClaimEnd = "complete" | "fail" | "cancel" | "release" | "lease expiry";
 
 interface ClaimSpec {
   repo?: string;
@@ -116,6 +119,41 @@ const TASK_SETS: Record<string, TaskSpec[]> = {
     ...Array.from({ length: 3 }, (): TaskSpec => ({ cooldown: "self", priority: "medium" })),
     { priority: "low" },
   ],
+  // Concurrency groups (keyed tasks are bucketed by key and limit; a full group is left out whole).
+  "key fills up": [
+    { key: "db", limit: 2, state: "claimed-elsewhere" },
+    ...Array.from({ length: 3 }, (): TaskSpec => ({ key: "db", limit: 2, priority: "critical" })),
+    { priority: "low" },
+    { priority: "low", key: "free", limit: 1 },
+  ],
+  ...Object.fromEntries(
+    (["complete", "fail", "cancel", "release", "lease expiry"] as const).map((end) => [
+      `key freed by ${end}`,
+      [
+        { key: "deploy", state: `ended by ${end}`, priority: "critical" },
+        ...Array.from({ length: 3 }, (): TaskSpec => ({ key: "deploy", priority: "high" })),
+        { priority: "low" },
+      ] satisfies TaskSpec[],
+    ]),
+  ),
+  "limits differ under one key": [
+    { key: "db", limit: 1, state: "claimed-elsewhere" },
+    { key: "db", limit: 1, priority: "critical" },
+    { key: "db", limit: 1, priority: "critical" },
+    { key: "db", limit: 3, priority: "high" },
+    { key: "db", limit: 2, priority: "high" },
+    { key: "db", limit: 3, priority: "medium" },
+    { key: "db", limit: 4 },
+    { priority: "low" },
+  ],
+  "many tasks of a full key ahead of claimable ones": [
+    { key: "deploy", state: "claimed-elsewhere" },
+    ...Array.from({ length: 100 }, (): TaskSpec => ({ key: "deploy", priority: "critical" })),
+    { key: "deploy", limit: 2, priority: "low" },
+    { priority: "low", labels: { pool: "gpu" } },
+    { priority: "low" },
+  ],
+  "only full keys": [{ key: "deploy", state: "claimed-elsewhere" }, ...Array.from({ length: 5 }, (): TaskSpec => ({ key: "deploy" }))],
   "cancellations on the node": [{ cancelledOnNode: true, priority: "high" }, { idempotent: true }, { cancelledOnNode: true }],
   "past the lookahead": [...Array.from({ length: 33 }, (): TaskSpec => ({ cooldown: "self", priority: "critical" })), { priority: "low" }],
 };
@@ -252,9 +290,19 @@ describe.skipIf(skip)("claim-next on Redis: the Lua script and the TypeScript ru
       }
       if (dep) expect((await store.getTask(task.id))!.status).toBe(spec.state === "blocked" ? "waiting" : "pending");
       if (spec.state === "cancelled") await h.coord.tasks.cancel(task.id, "no");
-      if (spec.state === "claimed-elsewhere" || spec.state === "completed" || spec.state === "orphaned") {
+      const ended = spec.state?.startsWith("ended by ") ? (spec.state.slice("ended by ".length) as ClaimEnd) : undefined;
+      if (spec.state === "claimed-elsewhere" || spec.state === "completed" || spec.state === "orphaned" || ended) {
         await h.coord.tasks.claim(task.id, { registration_id: otherReg, worker_name: "w" });
       }
+      if (ended === "complete") await h.coord.tasks.complete(task.id, { registration_id: otherReg });
+      if (ended === "fail") await h.coord.tasks.fail(task.id, { registration_id: otherReg, reason: "x", retry: false });
+      if (ended === "cancel") await h.coord.tasks.cancel(task.id, "no");
+      if (ended === "release") await h.coord.tasks.release(task.id, { registration_id: otherReg });
+      if (ended === "lease expiry") {
+        clock.t += CLAIM_TIMEOUT_MS + 1;
+        expect((await h.coord.sweep()).expired).toEqual([task.id]);
+      }
+      if (ended) expect(await store.countClaimedWithKey(spec.key!)).toBe(0);
       if (spec.state === "completed") await h.coord.tasks.complete(task.id, { registration_id: otherReg, summary: "done" });
       if (spec.state === "orphaned") {
         // What the lease sweep leaves: orphaned, still naming its last claimant.

@@ -1,10 +1,12 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRedisStore } from "../../src/store/redis.js";
+import { REDIS_LAYOUT } from "../../src/store/redis-upgrade.js";
 import { findRedisServer, startRedisServer, type RedisServer } from "../helpers/redis-server.js";
 import { describeStoreConformance } from "./conformance.js";
 import { makeHarness } from "./conformance-harness.js";
 import { concurrencyRaceSpecs } from "./redis-concurrency-race.js";
+import { dependentsRaceSpecs } from "./redis-dependents-race.js";
 import { replicaSpecs } from "./redis-replicas.js";
 
 // Without redis-server the suite is reported as skipped; in CI a missing server is a failure.
@@ -26,6 +28,7 @@ describe.skipIf(skip)("Redis store (real redis-server)", () => {
   describeStoreConformance("redis", (options) => createRedisStore(server!.url, { ...options, keyPrefix: nextPrefix() }));
   replicaSpecs(() => server!.url, nextPrefix);
   concurrencyRaceSpecs(() => server!.url, nextPrefix);
+  dependentsRaceSpecs(() => server!.url, nextPrefix);
 });
 
 describe.skipIf(skip)("Redis store: data written before the retention indexes", () => {
@@ -65,7 +68,7 @@ describe.skipIf(skip)("Redis store: data written before the retention indexes", 
     expect((await store.finishedTasks(later, 10)).map((t) => t.id)).toEqual([task.id]);
     expect((await store.ackedMessages(later, 10)).map((m) => m.id)).toEqual([msg.id]);
     expect((await store.idleNodes(later, 10)).map((n) => n.id)).toEqual(["old-node"]);
-    expect(await raw.get(`${keyPrefix}layout`)).toBe("2");
+    expect(await raw.get(`${keyPrefix}layout`)).toBe(String(REDIS_LAYOUT));
     h.advance(31 * 86_400_000);
     expect(await h.coord.sweep()).toMatchObject({ purged_tasks: 1, purged_messages: 1, forgotten: ["old-node"] });
     // Nothing is left behind in any index.

@@ -114,12 +114,15 @@ function zsh(levels: LevelSpec[]): string {
   }
   out.push(
     `  esac`,
+    // The status says whether anything was offered (zsh then tries no other completer).
+    `  local ret=1`,
     `  if [[ $PREFIX == -* ]]; then`,
-    `    _describe 'option' opts`,
+    `    _describe 'option' opts && ret=0`,
     `  else`,
-    `    _describe 'command' cmds`,
-    `    (( \${#dyn} )) && compadd -- $dyn`,
+    `    _describe 'command' cmds && ret=0`,
+    `    (( \${#dyn} )) && compadd -- $dyn && ret=0`,
     `  fi`,
+    `  return $ret`,
     `}`,
     `if [[ \${zsh_eval_context[-1]} == loadautofunc ]]; then`,
     `  _multiclaude_coord "$@"`,

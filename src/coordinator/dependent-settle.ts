@@ -1,0 +1,131 @@
+import { cancelForDependency, unblock } from "../core/dependencies.js";
+import { isCoordError } from "../core/errors.js";
+import { isFinal } from "../core/tasks.js";
+import type { Task } from "../core/types.js";
+import type { StoreTx } from "../store/types.js";
+import type { CoordinatorContext } from "./types.js";
+
+/**
+ * Settling a task's waiting dependents after it ended (DESIGN §11; docs/api.md, Dependencies).
+ *
+ * The end of a task (complete, final fail, final lease expiry, cancel) is one write conditioned
+ * only on the task (and its node): it does not read the dependents list, so creates naming the
+ * task, however many and from whichever replica, can never make it lose a race. Its dependents
+ * are settled in follow-up writes of at most SETTLE_BATCH dependents each, by the replica that
+ * ended it before it answers, and by any replica's sweep should that replica stop in between.
+ *
+ * Why nothing is missed: a create (or retry) that names a task reads the task's record, and its
+ * commit is conditioned on it. So once the end committed, no new dependent can join the task's
+ * list (it sees the task ended: completed does not block, failed or cancelled cancels it at
+ * create), and every dependent that joined before is in the list the follow-up reads.
+ */
+
+/** Dependents settled per follow-up write: the size bound of those writes. */
+export const SETTLE_BATCH = 100;
+/** How long the sweep leaves a just-ended task's dependents to the replica that ended it. */
+export const SETTLE_GRACE_MS = 5_000;
+/**
+ * How often a replica's sweep looks for unsettled tasks: the look is a scan on SQLite (about
+ * 9 ms with 10,000 distinct dependencies waited on), and what it finds is rare (a replica
+ * stopped between an end and its follow-up), so not every sweep.
+ */
+export const SETTLE_SWEEP_INTERVAL_MS = 10_000;
+/** Unsettled tasks one sweep looks at; what is left waits for the next sweep. */
+const SWEEP_BATCH = 100;
+
+interface BatchOutcome {
+  /** The dependents this write looked at (settled, or found settled already). */
+  batch: string[];
+  /** Those it cancelled: they ended too, so their own dependents are settled next. */
+  cancelled: string[];
+  more: boolean;
+}
+
+/**
+ * One follow-up write for task `id`: up to SETTLE_BATCH of its waiting dependents lose it from
+ * `blocked_by` (it completed; a record gone was purged by retention, so it counts as completed, as
+ * in `dependencyState`) or are cancelled naming it (it failed or was cancelled). `seen`: dependents
+ * earlier writes of this settle looked at, never looked at twice.
+ */
+async function settleBatch(tx: StoreTx, id: string, nowMs: number, seen: ReadonlySet<string>): Promise<BatchOutcome> {
+  const [dep, ids] = await Promise.all([tx.getTask(id), tx.listDependents(id)]);
+  // Live again (retried after a cancel or failure): its dependents wait for its next end.
+  if (dep && !isFinal(dep.status)) return { batch: [], cancelled: [], more: false };
+  const fresh = ids.filter((d) => !seen.has(d));
+  const batch = fresh.slice(0, SETTLE_BATCH);
+  const cause = dep ?? { id, status: "completed" as const };
+  const ts = new Date(nowMs).toISOString();
+  const cancelled: string[] = [];
+  for (const dependent of await Promise.all(batch.map((d) => tx.getTask(d)))) {
+    if (!dependent) continue;
+    if (cause.status === "completed") {
+      const next = unblock(dependent, id, nowMs);
+      if (!next) continue;
+      tx.putTask(next.task);
+      if (next.event) tx.emit(next.event);
+    } else {
+      const t = cancelForDependency(dependent, cause, ts);
+      if (!t) continue;
+      tx.putTask(t.task);
+      tx.emit(t.event);
+      cancelled.push(t.task.id);
+    }
+  }
+  return { batch, cancelled, more: fresh.length > batch.length };
+}
+
+/**
+ * Settles the waiting dependents of ended task `rootId`, and transitively those of the
+ * dependents it cancels, breadth first: each waiting descendant is visited once, so the work is
+ * linear in the waiting tasks that depend on it, directly or not.
+ */
+async function settle(ctx: CoordinatorContext, rootId: string): Promise<void> {
+  const queue = [rootId];
+  for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+    // The usual end: nothing waits on it, one cheap read and no write. (An ended task gains no
+    // dependents, so a count of none stays none.)
+    if ((await ctx.store.countDependents(id)) === 0) continue;
+    const seen = new Set<string>();
+    for (let more = true; more; ) {
+      const out = await ctx.store.transact((tx) => settleBatch(tx, id, ctx.now().getTime(), seen));
+      for (const d of out.batch) seen.add(d);
+      queue.push(...out.cancelled);
+      more = out.more;
+    }
+  }
+}
+
+/**
+ * After a task's end committed: settles its dependents before the caller is answered. The end
+ * stands whatever happens here; should the store fail now, the sweep settles them later.
+ */
+export async function settleAfterEnd(ctx: CoordinatorContext, task: Task | undefined): Promise<void> {
+  if (!task || !isFinal(task.status)) return;
+  try {
+    await settle(ctx, task.id);
+  } catch (err) {
+    if (!isCoordError(err)) throw err;
+  }
+}
+
+/**
+ * The sweep's part (every replica, at most every SETTLE_SWEEP_INTERVAL_MS, the first sweep at
+ * once): settles the dependents of tasks that ended at least SETTLE_GRACE_MS ago and still have
+ * waiting dependents (the replica that ended them stopped, or lost its store, before settling).
+ * Each call returns the ids it settled.
+ */
+export function createUnsettledSweep(ctx: CoordinatorContext): (nowMs: number) => Promise<string[]> {
+  let last = -Infinity;
+  return async function sweepUnsettled(nowMs) {
+    if (nowMs - last < SETTLE_SWEEP_INTERVAL_MS) return [];
+    last = nowMs;
+    const done: string[] = [];
+    for (const id of await ctx.store.unsettledTasks(SWEEP_BATCH)) {
+      const task = await ctx.store.getTask(id);
+      if (task?.completed_at && nowMs - Date.parse(task.completed_at) < SETTLE_GRACE_MS) continue;
+      await settle(ctx, id);
+      done.push(id);
+    }
+    return done;
+  };
+}
