@@ -283,9 +283,10 @@ for _, e in ipairs(cjson.decode(footprintTemplate)) do
 end
 local fp = string.gsub('[' .. table.concat(entries, ',') .. ']', '{{(%a+)}}', fill)
 local taskKey = P .. 'task:' .. id
-reindex(redis.call('HGET', taskKey, 'x') or nil, fp)
+local old = redis.call('HGET', taskKey, 'x')
 redis.call('HSET', taskKey, 'j', taskJson, 'x', fp)
 redis.call('HINCRBY', taskKey, 'v', 1)
+reindex(old and cjson.decode(old), cjson.decode(fp))
 -- A claim changes no index entry of the node (status, last_seen, registration).
 redis.call('HSET', nodeKey, 'j', encodeObject(node))
 redis.call('HINCRBY', nodeKey, 'v', 1)

@@ -1,10 +1,7 @@
 /**
  * Index upkeep from footprints (see redis-keys.ts): `unindex(fp)` removes a record's entries,
- * `index(fp)` adds them, `reindex(old, new)` (footprint JSONs, old nil for a new record) moves a
- * rewritten record's entries: only those that changed ("e" entries, which depend on another key,
- * are always written again). Most entries outlive a write (a task's listings by id and repo, all
- * of a node's on a claim or complete), and removing and adding them again cost four to eight
- * commands a write. Needs `P` (the key prefix) in scope.
+ * `index(fp)` adds them, `reindex(old, new)` (old may be nil) applies only the entries that
+ * changed. Needs `P` (the key prefix) in scope.
  */
 export const INDEX_LUA = `
 -- A versioned hash ("h" footprint) changed: a number it never had, from one counter that never
@@ -54,28 +51,21 @@ local function index(fp)
   end
 end
 
-local function reindex(oldJson, newJson)
-  if oldJson == newJson then return end
-  local new = cjson.decode(newJson)
-  if not oldJson then return index(new) end
-  local function same(e) return e[1] ~= 'e' and table.concat(e, '\0') end
-  local inNew, inOld = {}, {}
-  for _, e in ipairs(new) do
-    local id = same(e)
-    if id then inNew[id] = true end
-  end
-  local gone, added = {}, {}
-  for _, e in ipairs(cjson.decode(oldJson)) do
-    local id = same(e)
-    if id then inOld[id] = true end
-    if not (id and inNew[id]) then gone[#gone + 1] = e end
+-- Only what changed: an entry in both footprints is left alone. Removing and adding it back is
+-- not the same: emptying a dependents hash takes its task out of the unsettled set, which
+-- adding the entry back does not undo (a dependent of two tasks rewritten by one's follow-up
+-- would hide the other from the sweep), and each dependents hash it is in would get a new version.
+local function reindex(old, new)
+  local same, inNew, gone, added = {}, {}, {}, {}
+  for _, e in ipairs(new) do inNew[cjson.encode(e)] = true end
+  for _, e in ipairs(old or {}) do
+    local s = cjson.encode(e)
+    if inNew[s] then same[s] = true else gone[#gone + 1] = e end
   end
   for _, e in ipairs(new) do
-    local id = same(e)
-    if not (id and inOld[id]) then added[#added + 1] = e end
+    if not same[cjson.encode(e)] then added[#added + 1] = e end
   end
   unindex(gone)
   index(added)
 end
-
 `;

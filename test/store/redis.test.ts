@@ -133,7 +133,7 @@ describe.skipIf(skip)("Redis store: work per write", () => {
     return delta;
   }
 
-  it("a complete moves only the index entries that changed, and reads in one round of pipelined commands", async () => {
+  it("a complete moves only the index entries that changed", async () => {
     const store = await createRedisStore(server!.url, { keyPrefix: `work${process.pid}:` });
     const h = makeHarness(store, { t: Date.parse("2030-01-01T00:00:00Z") });
     const raw = new Redis(server!.url);
@@ -153,7 +153,7 @@ describe.skipIf(skip)("Redis store: work per write", () => {
       expect(ran.srem ?? 0).toBe(0);
       expect(ran.zrem).toBe(2);
       expect(ran.zadd).toBe(3);
-      // The registration, the task and its dependents are read together, then one commit.
+      // The registration (a script) and the task are read together, then one commit.
       expect(ran.evalsha).toBe(2);
     } finally {
       raw.disconnect();
