@@ -98,13 +98,14 @@ for _ = 1, nw do
   local key, json, fp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   i = i + 3
   local old = redis.call('HGET', key, 'x')
-  if old then unindex(cjson.decode(old)) end
+  if old then old = cjson.decode(old) end
   if json == '' then
+    if old then unindex(old) end
     redis.call('DEL', key)
   else
     redis.call('HSET', key, 'j', json, 'x', fp)
     redis.call('HINCRBY', key, 'v', 1)
-    index(cjson.decode(fp))
+    reindex(old, cjson.decode(fp))
   end
 end
 
