@@ -149,14 +149,7 @@ describe.skipIf(skip)("Redis: a full concurrency key (real redis-server)", () =>
     const k = createRedisKeys(keyPrefix);
     const oldDescriptor = bucketOf("acme/app", {});
     const groupDescriptor = bucketOf("acme/app", {}, { key: KEY, limit: 1 });
-    for (const id of await raw.zrange(k.group(groupDescriptor), 0, -1)) {
-      const fp = JSON.parse((await raw.hget(k.task(id), "x"))!) as FootprintEntry[];
-      const moved = fp.map((e) => (e[0] === "g" ? ["z", k.bucket(oldDescriptor), e[2], e[3], k.buckets, oldDescriptor] : e));
-      await raw.hset(k.task(id), "x", JSON.stringify(moved));
-      await raw.zrem(k.bucket(oldDescriptor), `${id}\u0000${groupDescriptor}`);
-      await raw.zadd(k.bucket(oldDescriptor), Number(fp.find((e) => e[0] === "g")![2]), id);
-    }
-    await raw.del(k.group(groupDescriptor), k.groupHeads, k.groupTails);
+    await legacyForm(keyPrefix, oldDescriptor);
     expect(await raw.zcard(k.bucket(oldDescriptor))).toBe(41);
 
     // Beside an older replica (which writes such buckets), with the layout key saying this
@@ -191,5 +184,59 @@ describe.skipIf(skip)("Redis: a full concurrency key (real redis-server)", () =>
     expect(await upgraded.h.coord.claimNext({ registration_id: b, worker_name: "w5" })).toBeNull();
     expect(await upgraded.store.countClaimedWithKey(KEY)).toBe(1);
   });
-});
 
+  /**
+   * Rewrites the keyed claimable tasks of (acme/app, {}) into the form an older build wrote:
+   * `into` the bucket of their repo and labels (layout 2 and before) or of their group (layout 3).
+   */
+  async function legacyForm(keyPrefix: string, into: string): Promise<void> {
+    const k = createRedisKeys(keyPrefix);
+    const shared = bucketOf("acme/app", {});
+    const groupDescriptor = bucketOf("acme/app", {}, { key: KEY, limit: 1 });
+    for (const id of await raw.zrange(k.group(groupDescriptor), 0, -1)) {
+      const fp = JSON.parse((await raw.hget(k.task(id), "x"))!) as FootprintEntry[];
+      const moved = fp.map((e) => (e[0] === "g" ? ["z", k.bucket(into), e[2], e[3], k.buckets, into] : e));
+      await raw.hset(k.task(id), "x", JSON.stringify(moved));
+      await raw.zrem(k.bucket(shared), `${id}\u0000${groupDescriptor}`);
+      await raw.zadd(k.bucket(into), Number(fp.find((e) => e[0] === "g")![2]), id);
+      await raw.sadd(k.buckets, into);
+    }
+    await raw.del(k.group(groupDescriptor), k.groupHeads, k.groupTails);
+  }
+
+  it("data of layout 3 (a group's own bucket listed with the buckets) keeps to the limits and is moved into the group's set at open", async () => {
+    const { store, h, keyPrefix } = await harness();
+    const { a, held } = await fullKey(h, 40);
+    const low = await h.createTask({ priority: "low" });
+    await h.coord.stop();
+    await store.close();
+    open.pop();
+    const k = createRedisKeys(keyPrefix);
+    const shared = bucketOf("acme/app", {});
+    const groupDescriptor = bucketOf("acme/app", {}, { key: KEY, limit: 1 });
+    await legacyForm(keyPrefix, groupDescriptor);
+    expect((await raw.smembers(k.buckets)).sort()).toEqual([shared, groupDescriptor].sort());
+
+    // Beside a layout-3 replica: the full group's bucket is left out after one SCARD.
+    await raw.set(`${keyPrefix}layout`, String(REDIS_LAYOUT));
+    const legacy = await harness(keyPrefix);
+    const b = await legacy.h.register("b");
+    await raw.config("RESETSTAT");
+    expect((await legacy.h.coord.claimNext({ registration_id: b, worker_name: "w" }))?.id).toBe(low.id);
+    expect((await commandCalls()).hget ?? 0).toBeLessThanOrEqual(4);
+    expect(await legacy.h.coord.claimNext({ registration_id: b, worker_name: "w2" })).toBeNull();
+    await legacy.h.coord.stop();
+    await legacy.store.close();
+    open.pop();
+
+    await raw.set(`${keyPrefix}layout`, "3");
+    const upgraded = await harness(keyPrefix);
+    expect(await raw.get(`${keyPrefix}layout`)).toBe(String(REDIS_LAYOUT));
+    expect(await raw.exists(k.bucket(groupDescriptor))).toBe(0);
+    expect(await raw.zcard(k.group(groupDescriptor))).toBe(40);
+    expect(await raw.smembers(k.buckets)).toEqual([shared]);
+    await upgraded.h.coord.tasks.complete(held.id, { registration_id: a });
+    expect(await upgraded.h.coord.claimNext({ registration_id: b, worker_name: "w3" })).toMatchObject({ concurrency_key: KEY });
+    expect(await upgraded.h.coord.claimNext({ registration_id: b, worker_name: "w4" })).toBeNull();
+  });
+});
