@@ -138,17 +138,8 @@ describe.skipIf(skip)("Redis: a full concurrency key (real redis-server)", () =>
   });
 
   it("data of an older layout (keyed tasks in their labels' bucket) keeps to the limits, hides nothing behind 40 tasks of a full key, and is moved into group sets at open (layout 4)", async () => {
-    const { store, h, keyPrefix } = await harness();
-    const { a, held } = await fullKey(h, 40);
-    const low = await h.createTask({ priority: "low" });
-    await h.coord.stop();
-    await store.close();
-    open.pop();
-
     // What an older build left: every claimable task in the bucket of its repo and labels.
-    const k = createRedisKeys(keyPrefix);
-    const oldDescriptor = bucketOf("acme/app", {});
-    const groupDescriptor = bucketOf("acme/app", {}, { key: KEY, limit: 1 });
+    const { keyPrefix, a, held, low, k, shared: oldDescriptor, groupDescriptor } = await closedWithFullKey();
     await legacyForm(keyPrefix, oldDescriptor);
     expect(await raw.zcard(k.bucket(oldDescriptor))).toBe(41);
 
@@ -185,6 +176,18 @@ describe.skipIf(skip)("Redis: a full concurrency key (real redis-server)", () =>
     expect(await upgraded.store.countClaimedWithKey(KEY)).toBe(1);
   });
 
+  /** A closed store of 40 tasks of a full key (held by node a) and a low task behind them. */
+  async function closedWithFullKey() {
+    const { store, h, keyPrefix } = await harness();
+    const { a, held } = await fullKey(h, 40);
+    const low = await h.createTask({ priority: "low" });
+    await h.coord.stop();
+    await store.close();
+    open.pop();
+    const k = createRedisKeys(keyPrefix);
+    return { keyPrefix, a, held, low, k, shared: bucketOf("acme/app", {}), groupDescriptor: bucketOf("acme/app", {}, { key: KEY, limit: 1 }) };
+  }
+
   /**
    * Rewrites the keyed claimable tasks of (acme/app, {}) into the form an older build wrote:
    * `into` the bucket of their repo and labels (layout 2 and before) or of their group (layout 3).
@@ -205,15 +208,7 @@ describe.skipIf(skip)("Redis: a full concurrency key (real redis-server)", () =>
   }
 
   it("data of layout 3 (a group's own bucket listed with the buckets) keeps to the limits and is moved into the group's set at open", async () => {
-    const { store, h, keyPrefix } = await harness();
-    const { a, held } = await fullKey(h, 40);
-    const low = await h.createTask({ priority: "low" });
-    await h.coord.stop();
-    await store.close();
-    open.pop();
-    const k = createRedisKeys(keyPrefix);
-    const shared = bucketOf("acme/app", {});
-    const groupDescriptor = bucketOf("acme/app", {}, { key: KEY, limit: 1 });
+    const { keyPrefix, a, held, low, k, shared, groupDescriptor } = await closedWithFullKey();
     await legacyForm(keyPrefix, groupDescriptor);
     expect((await raw.smembers(k.buckets)).sort()).toEqual([shared, groupDescriptor].sort());
 
