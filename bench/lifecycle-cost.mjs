@@ -156,7 +156,8 @@ for (const store of STORES) {
   try {
     const run = coordinator ? await coordinatorWork(coordinator.url, TASKS) : await bullmqWork(redis.url, TASKS);
     const sent = {};
-    const monitor = MONITOR && admin ? await admin.duplicate().monitor() : undefined;
+    const watcher = MONITOR && admin ? admin.duplicate() : undefined;
+    const monitor = await watcher?.monitor();
     monitor?.on("monitor", (_time, argv, source) => {
       if (source === "lua") return;
       const name = String(argv[0]).toLowerCase();
@@ -167,6 +168,7 @@ for (const store of STORES) {
     const latencies = await run();
     const wall = (performance.now() - t0) / 1000;
     monitor?.disconnect();
+    watcher?.disconnect();
     const after = { serve: coordinator ? cpuSeconds(coordinator.pid) : 0, redis: redisPid ? cpuSeconds(redisPid) : 0, client: selfCpu(), redisCounts: admin && (await redisCounts(admin)) };
     const out = {
       store,
