@@ -73,8 +73,9 @@ export async function scale(coordinator, { nodes = 10_000, tasks = 100_000, samp
     const l = nodeLabels(i);
     return api.call("GET", `/tasks/pending?labels=pool:${l.pool},region:${l.region}&limit=50`);
   };
-  // Each claim is its node's first (a registration's later claims skip one lookup on Redis).
-  const claim = (offset) => (i) => api.call("POST", "/tasks/claim", { registration_id: regs[(offset + i) % nodes], worker_name: `w${offset + i}` });
+  // Each claim is its node's first (a registration's later claims skip one lookup on Redis), the
+  // nodes registered last first: no heartbeats are sent, and the first could near the offline threshold.
+  const claim = (offset) => (i) => api.call("POST", "/tasks/claim", { registration_id: regs[(2 * nodes - 51 - offset - i) % nodes], worker_name: `w${offset + i}` });
   const pending = await paced(samples, rate, list);
   const claimed = await paced(samples, rate, claim(0));
   const pendingSat = await inFlight(samples, 8, list);

@@ -1,5 +1,5 @@
 import type { NewEvent } from "../core/types.js";
-import { sweepUnsettled } from "./dependent-settle.js";
+import { createUnsettledSweep } from "./dependent-settle.js";
 import type { NodeService } from "./node-service.js";
 import { createRetentionSweep, type RetentionResult } from "./retention-sweep.js";
 import type { CoordinatorContext } from "./types.js";
@@ -24,6 +24,7 @@ const DUE_BATCH = 1000;
  */
 export function createSweeper(ctx: CoordinatorContext, tasks: TaskService, nodes: NodeService) {
   const sweepRetention = createRetentionSweep(ctx, nodes);
+  const sweepUnsettled = createUnsettledSweep(ctx);
   async function markOffline(nodeId: string, cutoffMs: number): Promise<boolean> {
     const ts = ctx.now().toISOString();
     const event = await ctx.store.transact(async (tx) => {
@@ -56,6 +57,6 @@ export function createSweeper(ctx: CoordinatorContext, tasks: TaskService, nodes
       if (await tasks.ready(task.id)) ready.push(task.id);
     }
     const retention = await sweepRetention(now.getTime());
-    return { offline, expired, ready, ...retention, settled: await sweepUnsettled(ctx, now.getTime()) };
+    return { offline, expired, ready, ...retention, settled: await sweepUnsettled(now.getTime()) };
   };
 }

@@ -156,7 +156,15 @@ export function createPendingBuckets(q: SqliteStatements) {
     const labels = labelsOf.get(`${row.repo}\u0000${row.sig}`) ?? (JSON.parse(q.task.get(row.id) as string) as { labels: Labels }).labels;
     index.addEntry(row.repo, row.sig, labels, row.rank, row.id, concurrencyGroup({ concurrency_key: row.ckey, concurrency_limit: row.climit }));
   }
-  const room = (g: ConcurrencyGroup) => groupHasRoom(g, q.claimedWithKey.get(g.key) as number);
+  /** A group's room by its key's committed claimed count, each key counted once per query. */
+  const roomTest = () => {
+    const counts = new Map<string, number>();
+    return (g: ConcurrencyGroup) => {
+      let n = counts.get(g.key);
+      if (n === undefined) counts.set(g.key, (n = q.claimedWithKey.get(g.key) as number));
+      return groupHasRoom(g, n);
+    };
+  };
 
   return {
     apply(changes: readonly PendingChange[]): void {
@@ -177,7 +185,7 @@ export function createPendingBuckets(q: SqliteStatements) {
      * first; `withRoom`: of the keys with room only (their claimed counts as committed).
      */
     heads(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number, withRoom = false): PendingHead[] {
-      return index.queryHeads(labels, repos, limit, withRoom ? room : undefined);
+      return index.queryHeads(labels, repos, limit, withRoom ? roomTest() : undefined);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { SETTLE_BATCH, SETTLE_GRACE_MS } from "../../src/coordinator/dependent-settle.js";
+import { SETTLE_BATCH, SETTLE_GRACE_MS, SETTLE_SWEEP_INTERVAL_MS } from "../../src/coordinator/dependent-settle.js";
 import { CoordError } from "../../src/core/errors.js";
 import { DEFAULT_RETENTION } from "../../src/core/retention.js";
 import type { Task } from "../../src/core/types.js";
@@ -98,10 +98,13 @@ export function settleSpecs(h: () => Harness): void {
       expect(await store.getTask(d.id)).toMatchObject({ status: "waiting", blocked_by: [x.id] });
       expect(await store.unsettledTasks(10)).toEqual([x.id]);
 
-      // Within the grace the sweep leaves them to the replica that ended x.
+      // Within the grace the sweep leaves them to the replica that ended x; past it, the next
+      // look comes SETTLE_SWEEP_INTERVAL_MS after the last.
+      expect((await coord.sweep()).settled).toEqual([]);
+      advance(SETTLE_GRACE_MS + 1);
       expect((await coord.sweep()).settled).toEqual([]);
       // Past retention too: x is kept while its dependents wait, so they are settled by what it ended as.
-      advance(Math.max(SETTLE_GRACE_MS, DEFAULT_RETENTION.tasksMs) + 1);
+      advance(Math.max(SETTLE_SWEEP_INTERVAL_MS, DEFAULT_RETENTION.tasksMs));
       expect(await coord.sweep()).toMatchObject({ settled: [x.id], purged_tasks: 0 });
       if (end === "complete") {
         expect(await store.getTask(d.id)).toMatchObject({ status: "pending", blocked_by: [] });
@@ -125,7 +128,7 @@ export function settleSpecs(h: () => Harness): void {
     await coord.tasks.retry(x.id);
     // x is live again: nothing to settle, d still waits for it.
     expect(await store.unsettledTasks(10)).toEqual([]);
-    advance(SETTLE_GRACE_MS + 1);
+    advance(SETTLE_SWEEP_INTERVAL_MS);
     expect((await coord.sweep()).settled).toEqual([]);
     expect(await store.getTask(d.id)).toMatchObject({ status: "waiting", blocked_by: [x.id] });
     await coord.tasks.claim(x.id, { registration_id: reg, worker_name: "w" });

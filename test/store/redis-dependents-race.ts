@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Task } from "../../src/core/types.js";
+import { SETTLE_SWEEP_INTERVAL_MS } from "../../src/coordinator/dependent-settle.js";
 import { createRedisStore } from "../../src/store/redis.js";
 import type { Store } from "../../src/store/types.js";
 import { eventually, makeHarness, type Harness } from "./conformance-harness.js";
@@ -162,7 +163,7 @@ export function dependentsRaceSpecs(url: () => string, nextPrefix: () => string)
         expect(ended.status).toBe(end === "complete" ? "completed" : "cancelled");
         // Every dependent is settled: by the end's own follow-up, or else by a sweep once the
         // end is older than the grace the sweep leaves a live follow-up.
-        ender!.advance(10_000);
+        ender!.advance(SETTLE_SWEEP_INTERVAL_MS);
         await ender!.coord.sweep();
         expect((await a!.store.counts()).tasks.waiting).toBe(0);
         expect(await a!.store.listDependents(x.id)).toEqual([]);

@@ -229,6 +229,32 @@ describe("SQLite store", () => {
     await reopened.close();
   });
 
+  it("loads keyed tasks into their concurrency group's bucket at open: a full key stays left out after a reopen", async () => {
+    const path = nextPath();
+    const clock = { t: Date.parse("2030-01-01T00:00:00Z") };
+    let store = await createSqliteStore(path);
+    let h = makeHarness(store, clock);
+    const a = await h.register("a");
+    const held = await h.createTask({ concurrency_key: "deploy", priority: "critical" });
+    await h.coord.tasks.claim(held.id, { registration_id: a, worker_name: "w" });
+    const full = [];
+    for (let i = 0; i < 40; i++) full.push(await h.createTask({ concurrency_key: "deploy", priority: "critical" }));
+    const roomier = await h.createTask({ concurrency_key: "deploy", concurrency_limit: 2, priority: "low" });
+    await h.coord.stop();
+    await store.close();
+    store = await createSqliteStore(path);
+    h = makeHarness(store, clock);
+    expect((await store.listPending({ limit: 5, withRoom: true })).map((t) => t.id)).toEqual([roomier.id]);
+    expect((await store.listPending({ limit: 1 })).map((t) => t.id)).toEqual([full[0]!.id]);
+    await h.coord.tasks.complete(held.id, { registration_id: a });
+    expect((await store.listPending({ limit: 1, withRoom: true })).map((t) => t.id)).toEqual([full[0]!.id]);
+    // A task leaving the order after the reopen leaves its group's bucket (found by id).
+    expect((await h.coord.claimNext({ registration_id: a, worker_name: "w2" }))?.id).toBe(full[0]!.id);
+    expect(await store.countPending()).toBe(40);
+    await h.coord.stop();
+    await store.close();
+  });
+
   it("group commit: a batch whose commit fails rejects all its transactions and leaves the store unchanged", async () => {
     const store = await createSqliteStore(nextPath());
     const h = makeHarness(store, { t: Date.parse("2030-01-01T00:00:00Z") });
