@@ -24,14 +24,14 @@ export interface RetentionResult {
  */
 /** One kind of record that retention removes: where its candidates come from, how it is read, the rule. */
 interface PurgeKind<R extends Task | Message> {
-  list(store: Store, before: string, limit: number): Promise<R[]>;
+  list(store: Store, before: string, limit: number, skip: number): Promise<R[]>;
   read(tx: StoreTx, id: string): Promise<R | undefined>;
   purgeable(record: R, cutoffMs: number): boolean;
   remove(tx: StoreTx, id: string): void;
 }
 
 const TASKS: PurgeKind<Task> = {
-  list: (store, before, limit) => store.finishedTasks(before, limit),
+  list: (store, before, limit, skip) => store.finishedTasks(before, limit, skip),
   // A task whose waiting dependents are not settled yet stays until they are (see
   // dependent-settle.ts): they are settled by what it ended as, which its record says.
   read: async (tx, id) => {
@@ -43,7 +43,7 @@ const TASKS: PurgeKind<Task> = {
 };
 
 const MESSAGES: PurgeKind<Message> = {
-  list: (store, before, limit) => store.ackedMessages(before, limit),
+  list: (store, before, limit, skip) => store.ackedMessages(before, limit, skip),
   read: (tx, id) => tx.getMessage(id),
   purgeable: messagePurgeable,
   remove: (tx, id) => tx.deleteMessage(id),
@@ -55,10 +55,12 @@ export function createRetentionSweep(ctx: CoordinatorContext, nodes: NodeService
   /** Removes up to MAX_BATCHES batches of one kind of record finished before `cutoffMs`; returns how many went. */
   async function purge<R extends Task | Message>(kind: PurgeKind<R>, cutoffMs: number | null): Promise<number> {
     let total = 0;
+    // Candidates kept (a task whose dependents wait) stay the oldest: later pages start past them.
+    let kept = 0;
     for (let i = 0; cutoffMs !== null && i < MAX_BATCHES; i++) {
-      const candidates = await kind.list(store, new Date(cutoffMs).toISOString(), PURGE_BATCH);
+      const candidates = await kind.list(store, new Date(cutoffMs).toISOString(), PURGE_BATCH, kept);
       if (candidates.length === 0) break;
-      total += await store.transact(async (tx) => {
+      const purged = await store.transact(async (tx) => {
         const fresh = await Promise.all(candidates.map((c) => kind.read(tx, c.id)));
         let n = 0;
         for (const r of fresh) {
@@ -69,6 +71,8 @@ export function createRetentionSweep(ctx: CoordinatorContext, nodes: NodeService
         }
         return n;
       });
+      total += purged;
+      kept += candidates.length - purged;
       if (candidates.length < PURGE_BATCH) break;
     }
     return total;

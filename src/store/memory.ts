@@ -12,12 +12,12 @@ import { createMemoryWebhookCursors } from "./webhook-cursors.js";
 import { createMemorySessions } from "./sessions.js";
 
 /** Ids whose time is before `cutoff`, oldest first, at most `limit`. */
-function oldest(times: Map<string, number>, cutoff: number, limit: number): string[] {
+function oldest(times: Map<string, number>, cutoff: number, limit: number, skip = 0): string[] {
   const out: [string, number][] = [];
   for (const entry of times) if (entry[1] < cutoff) out.push(entry);
   return out
     .sort((a, b) => a[1] - b[1])
-    .slice(0, limit)
+    .slice(skip, skip + limit)
     .map(([id]) => id);
 }
 
@@ -310,11 +310,11 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     async unsettledTasks(limit) {
       return [...dependents.keys()].filter((id) => !tasks.has(id) || isFinal(tasks.get(id)!.status)).slice(0, limit);
     },
-    async finishedTasks(before, limit) {
-      return oldest(finished, Date.parse(before), limit).map((id) => tasks.get(id)!);
+    async finishedTasks(before, limit, skip) {
+      return oldest(finished, Date.parse(before), limit, skip).map((id) => tasks.get(id)!);
     },
-    async ackedMessages(before, limit) {
-      return oldest(acked, Date.parse(before), limit).map((id) => messages.get(id)!);
+    async ackedMessages(before, limit, skip) {
+      return oldest(acked, Date.parse(before), limit, skip).map((id) => messages.get(id)!);
     },
     async idleNodes(before, limit) {
       const cutoff = Date.parse(before);

@@ -130,9 +130,24 @@ export class PendingIndex {
       fitting.push(b);
     }
     if (fitting.length === 1) return fitting[0]!.keys.slice(0, limit);
-    const heads: string[] = [];
-    for (const b of fitting) for (let i = 0; i < Math.min(limit, b.keys.length); i++) heads.push(b.keys[i]!);
-    heads.sort();
-    return heads.slice(0, limit);
+    // Merged from the buckets' own sorted keys: `limit` picks of the smallest next key, rather
+    // than copying `limit` keys of every bucket and sorting them all (a claim takes one).
+    const next = new Array<number>(fitting.length).fill(0);
+    const out: string[] = [];
+    while (out.length < limit) {
+      let pick = -1;
+      let best: string | undefined;
+      for (let i = 0; i < fitting.length; i++) {
+        const key = fitting[i]!.keys[next[i]!];
+        if (key !== undefined && (best === undefined || key < best)) {
+          pick = i;
+          best = key;
+        }
+      }
+      if (pick < 0) break;
+      out.push(best!);
+      next[pick]!++;
+    }
+    return out;
   }
 }

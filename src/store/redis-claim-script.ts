@@ -284,10 +284,9 @@ end
 local fp = string.gsub('[' .. table.concat(entries, ',') .. ']', '{{(%a+)}}', fill)
 local taskKey = P .. 'task:' .. id
 local old = redis.call('HGET', taskKey, 'x')
-if old then unindex(cjson.decode(old)) end
 redis.call('HSET', taskKey, 'j', taskJson, 'x', fp)
 redis.call('HINCRBY', taskKey, 'v', 1)
-index(cjson.decode(fp))
+reindex(old and cjson.decode(old), cjson.decode(fp))
 -- A claim changes no index entry of the node (status, last_seen, registration).
 redis.call('HSET', nodeKey, 'j', encodeObject(node))
 redis.call('HINCRBY', nodeKey, 'v', 1)

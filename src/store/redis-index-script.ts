@@ -1,6 +1,7 @@
 /**
  * Index upkeep from footprints (see redis-keys.ts): `unindex(fp)` removes a record's entries,
- * `index(fp)` adds them. Needs `P` (the key prefix) in scope.
+ * `index(fp)` adds them, `reindex(old, new)` (old may be nil) applies only the entries that
+ * changed. Needs `P` (the key prefix) in scope.
  */
 export const INDEX_LUA = `
 -- A versioned hash ("h" footprint) changed: a number it never had, from one counter that never
@@ -50,4 +51,21 @@ local function index(fp)
   end
 end
 
+-- Only what changed: an entry in both footprints is left alone. Removing and adding it back is
+-- not the same: emptying a dependents hash takes its task out of the unsettled set, which
+-- adding the entry back does not undo (a dependent of two tasks rewritten by one's follow-up
+-- would hide the other from the sweep), and each dependents hash it is in would get a new version.
+local function reindex(old, new)
+  local same, inNew, gone, added = {}, {}, {}, {}
+  for _, e in ipairs(new) do inNew[cjson.encode(e)] = true end
+  for _, e in ipairs(old or {}) do
+    local s = cjson.encode(e)
+    if inNew[s] then same[s] = true else gone[#gone + 1] = e end
+  end
+  for _, e in ipairs(new) do
+    if not same[cjson.encode(e)] then added[#added + 1] = e end
+  end
+  unindex(gone)
+  index(added)
+end
 `;

@@ -36,12 +36,18 @@ local function appendEvents(P, retention, maxBytes, events)
   -- Keep the last \`retention\` events, fewer when they hold more than maxBytes (the newest
   -- always stays); the counter above never goes back, so ids are never reused.
   local cutoff = last - retention
-  while true do
-    -- One at a time: a commit usually trims about as many as it adds.
+  -- By count first: the events at or below the cutoff (a commit usually trims about as many as
+  -- it adds), their sizes, then one removal.
+  local below = string.format('%d', cutoff)
+  local old = redis.call('ZRANGEBYSCORE', E, '-inf', below)
+  if #old > 0 then
+    for _, m in ipairs(old) do bytes = bytes - #m end
+    redis.call('ZREMRANGEBYSCORE', E, '-inf', below)
+  end
+  while bytes > maxBytes do
+    -- Then by size, one at a time (the newest always stays).
     local oldest = redis.call('ZRANGE', E, 0, 0, 'WITHSCORES')
-    if #oldest == 0 then break end
-    local id = tonumber(oldest[2])
-    if id > cutoff and (bytes <= maxBytes or id >= last) then break end
+    if #oldest == 0 or tonumber(oldest[2]) >= last then break end
     bytes = bytes - #oldest[1]
     redis.call('ZREMRANGEBYRANK', E, 0, 0)
   end
@@ -98,13 +104,14 @@ for _ = 1, nw do
   local key, json, fp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   i = i + 3
   local old = redis.call('HGET', key, 'x')
-  if old then unindex(cjson.decode(old)) end
+  if old then old = cjson.decode(old) end
   if json == '' then
+    if old then unindex(old) end
     redis.call('DEL', key)
   else
     redis.call('HSET', key, 'j', json, 'x', fp)
     redis.call('HINCRBY', key, 'v', 1)
-    index(cjson.decode(fp))
+    reindex(old, cjson.decode(fp))
   end
 end
 
@@ -148,6 +155,8 @@ end
  *     `step` at a time; c.id and c.score are its current entry (c.id nil past the end)
  *   advance(c): the cursor's next entry
  *   bestCursor(cursors): the cursor whose entry comes first in claim order (nil when all ended)
+ *   cursorHeap(cursors): the cursors that have an entry, as a binary heap in claim order (h[1]
+ *     first), for merges of many picks over many buckets; settle(h) after h[1] moved on
  */
 export const BUCKET_CURSOR_LUA = `
 local function advance(c)
@@ -204,6 +213,35 @@ local function bestCursor(cursors)
   end
   return best
 end
+
+local function siftDown(h, i)
+  local n = #h
+  while true do
+    local l, r, m = 2 * i, 2 * i + 1, i
+    if l <= n and before(h[l], h[m]) then m = l end
+    if r <= n and before(h[r], h[m]) then m = r end
+    if m == i then return end
+    h[i], h[m] = h[m], h[i]
+    i = m
+  end
+end
+
+local function cursorHeap(cursors)
+  local h = {}
+  for _, c in ipairs(cursors) do
+    if c.id then h[#h + 1] = c end
+  end
+  for i = math.floor(#h / 2), 1, -1 do siftDown(h, i) end
+  return h
+end
+
+local function settle(h)
+  if h[1].id == nil then
+    h[1] = h[#h]
+    h[#h] = nil
+  end
+  if h[1] then siftDown(h, 1) end
+end
 `;
 
 /**
@@ -241,15 +279,17 @@ ${BUCKET_CURSOR_LUA}
 local share = math.min(limit, math.ceil(limit / math.max(1, #fitting)) + 1)
 local cursors = {}
 for _, key in ipairs(fitting) do cursors[#cursors + 1] = bucketCursor(key, share, share) end
+local heap = cursorHeap(cursors)
 local out = {}
 for _ = 1, limit do
-  local c = bestCursor(cursors)
+  local c = heap[1]
   if not c then break end
   local rec = redis.call('HMGET', P .. 'task:' .. c.id, 'v', 'j')
   out[#out + 1] = c.id
   out[#out + 1] = rec[1]
   out[#out + 1] = rec[2]
   advance(c)
+  settle(heap)
 end
 return out
 `;

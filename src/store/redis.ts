@@ -80,8 +80,8 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
     (await rc(client.mccRecords(recordPrefix, ...command))).map((j) => parse<T>(j));
 
   /** Records of a time index with a score (ms) before `before`, oldest first. */
-  const byScore = <T>(recordPrefix: string, index: string, before: string, limit: number) =>
-    records<T>(recordPrefix, "ZRANGEBYSCORE", index, "-inf", `(${Date.parse(before)}`, "LIMIT", "0", String(limit));
+  const byScore = <T>(recordPrefix: string, index: string, before: string, limit: number, skip = 0) =>
+    records<T>(recordPrefix, "ZRANGEBYSCORE", index, "-inf", `(${Date.parse(before)}`, "LIMIT", String(skip), String(limit));
 
   async function readEvents(afterId: number, limit: number): Promise<CoordEvent[]> {
     const rows = await rc(client.zrangebyscore(k.events, `(${afterId}`, "+inf", "LIMIT", 0, limit));
@@ -250,8 +250,8 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
       const tasks = await records<Task>(k.task(""), "ZRANGEBYSCORE", k.leases, "-inf", String(ms));
       return tasks.filter((t) => t.status === "claimed" && t.lease_expires_at !== null && Date.parse(t.lease_expires_at) <= ms);
     },
-    finishedTasks: (before, limit) => byScore<Task>(k.task(""), k.finished, before, limit),
-    ackedMessages: (before, limit) => byScore<Message>(k.message(""), k.acked, before, limit),
+    finishedTasks: (before, limit, skip) => byScore<Task>(k.task(""), k.finished, before, limit, skip),
+    ackedMessages: (before, limit, skip) => byScore<Message>(k.message(""), k.acked, before, limit, skip),
     async dueTasks(now, limit) {
       const ms = Date.parse(now);
       const tasks = await records<Task>(k.task(""), "ZRANGEBYSCORE", k.waiting, "-inf", String(ms), "LIMIT", "0", String(limit));

@@ -27,8 +27,8 @@ const PLUCKED = {
   unsettled: `SELECT d.dep_id FROM (SELECT DISTINCT dep_id FROM task_deps) d LEFT JOIN tasks t ON t.id = d.dep_id
        WHERE t.id IS NULL OR t.status IN ('completed', 'failed', 'cancelled') LIMIT ?`,
   finished: `SELECT json FROM tasks INDEXED BY tasks_done WHERE status IN ('completed', 'failed', 'cancelled') AND done_ms < ?
-       ORDER BY done_ms LIMIT ?`,
-  acked: "SELECT json FROM messages INDEXED BY messages_acked WHERE status = 'acked' AND acked_ms < ? ORDER BY acked_ms LIMIT ?",
+       ORDER BY done_ms LIMIT ? OFFSET ?`,
+  acked: "SELECT json FROM messages INDEXED BY messages_acked WHERE status = 'acked' AND acked_ms < ? ORDER BY acked_ms LIMIT ? OFFSET ?",
   idle: "SELECT json FROM nodes WHERE status IN ('offline', 'deregistered') AND last_seen_ms < ? ORDER BY last_seen_ms LIMIT ?",
   lastEventId: "SELECT value FROM meta WHERE key = 'last_event_id'",
   eventBytes: "SELECT value FROM meta WHERE key = 'event_bytes'",

@@ -250,8 +250,8 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     },
     dueTasks: async (now, limit) => parseAll<Task>(q.due.all(Date.parse(now), limit)),
     unsettledTasks: async (limit) => q.unsettled.all(limit) as string[],
-    finishedTasks: async (before, limit) => parseAll<Task>(q.finished.all(Date.parse(before), limit)),
-    ackedMessages: async (before, limit) => parseAll<Message>(q.acked.all(Date.parse(before), limit)),
+    finishedTasks: async (before, limit, skip = 0) => parseAll<Task>(q.finished.all(Date.parse(before), limit, skip)),
+    ackedMessages: async (before, limit, skip = 0) => parseAll<Message>(q.acked.all(Date.parse(before), limit, skip)),
     idleNodes: async (before, limit) => parseAll<NodeRecord>(q.idle.all(Date.parse(before), limit)),
     async counts() {
       const counts = emptyCounts();

@@ -266,10 +266,11 @@ export interface Store extends StoreTxReads, WebhookCursorStore, SessionStore {
   /**
    * Retention candidates, oldest first, at most `limit`: finished tasks (completed, failed,
    * cancelled) whose `completed_at` is before `before`; acked messages whose `acked_at` is; nodes
-   * not online whose `last_seen` is. Whether one is purged is the coordinator's rule.
+   * not online whose `last_seen` is. Whether one is purged is the coordinator's rule. `skip`
+   * (default 0) leaves out that many of the oldest: retention pages past the ones it keeps.
    */
-  finishedTasks(before: string, limit: number): Promise<Task[]>;
-  ackedMessages(before: string, limit: number): Promise<Message[]>;
+  finishedTasks(before: string, limit: number, skip?: number): Promise<Task[]>;
+  ackedMessages(before: string, limit: number, skip?: number): Promise<Message[]>;
   idleNodes(before: string, limit: number): Promise<NodeRecord[]>;
   counts(): Promise<StoreCounts>;
   /** Claimable (pending and orphaned) tasks grouped by repo and label requirements; one entry per non-empty group. */

@@ -119,6 +119,25 @@ export function settleSpecs(h: () => Harness): void {
     });
   }
 
+  it("a dependent of two tasks: the follow-up of one is lost, the other's rewrites the dependent; the sweep still settles the first", async () => {
+    const { coord, store, register, createTask, advance } = h();
+    const reg = await register("n1");
+    const x = await createTask();
+    const y = await createTask();
+    const d = await createTask({ depends_on: [x.id, y.id] });
+    await coord.tasks.claim(y.id, { registration_id: reg, worker_name: "w" });
+    await coord.tasks.claim(x.id, { registration_id: reg, worker_name: "w" });
+    await endOnDyingReplica(h(), (r) => r.coord.tasks.complete(y.id, { registration_id: reg }));
+    expect(await store.unsettledTasks(10)).toEqual([y.id]);
+    // x's follow-up takes x out of d's blocked_by; d still waits for y, and y is still found.
+    await coord.tasks.complete(x.id, { registration_id: reg });
+    expect(await store.getTask(d.id)).toMatchObject({ status: "waiting", blocked_by: [y.id] });
+    expect(await store.unsettledTasks(10)).toEqual([y.id]);
+    advance(SETTLE_GRACE_MS + 1);
+    expect((await coord.sweep()).settled).toEqual([y.id]);
+    expect(await store.getTask(d.id)).toMatchObject({ status: "pending", blocked_by: [] });
+  });
+
   it("a dependency retried before its dependents were settled keeps them waiting for its next end", async () => {
     const { coord, store, register, createTask, advance } = h();
     const reg = await register("n1");

@@ -2,7 +2,8 @@ import { expect, it } from "vitest";
 import { createCoordinator } from "../../src/coordinator/index.js";
 import { PURGE_BATCH } from "../../src/coordinator/retention-sweep.js";
 import { DEFAULT_RETENTION } from "../../src/core/retention.js";
-import { expectCode, typesOf, type Harness } from "./conformance-harness.js";
+import type { Store } from "../../src/store/types.js";
+import { expectCode, makeHarness, typesOf, type Harness } from "./conformance-harness.js";
 
 const DAY = 86_400_000;
 const TASKS_MS = DEFAULT_RETENTION.tasksMs;
@@ -11,6 +12,26 @@ const FORGET_MS = DEFAULT_RETENTION.forgetAfterMs;
 
 /** DESIGN §10 "Nothing grows without bound": retention purges, with every index kept consistent. */
 export function retentionSpecs(h: () => Harness): void {
+  it(`pages past the oldest finished tasks it keeps: ${PURGE_BATCH + 50} kept (dependents waiting) do not hold back the purgeable ones behind them`, async () => {
+    // A coordinator that never settles dependents, so the ended tasks keep theirs waiting.
+    const clock = { t: h().now() };
+    const unsettling: Store = { ...h().store, countDependents: async () => 0, unsettledTasks: async () => [] };
+    const { coord, store, advance } = makeHarness(unsettling, clock);
+    const create = (n: number, depends?: string[]) =>
+      coord.tasks.createBatch(Array.from({ length: n }, (_, i) => ({ repo: "acme/app", description: `t${i}`, depends_on: depends ? [depends[i]!] : undefined })));
+    const { tasks: kept } = await create(PURGE_BATCH + 50);
+    await create(kept.length, kept.map((t) => t.id));
+    for (const t of kept) await coord.tasks.cancel(t.id, null);
+    advance(1);
+    const { tasks: behind } = await create(50);
+    for (const t of behind) await coord.tasks.cancel(t.id, null);
+    advance(TASKS_MS + 1);
+    expect((await coord.sweep()).purged_tasks).toBe(behind.length);
+    for (const t of behind) expect(await store.getTask(t.id)).toBeUndefined();
+    expect((await store.finishedTasks(new Date(clock.t).toISOString(), 1000)).map((t) => t.id).sort()).toEqual(kept.map((t) => t.id).sort());
+    await coord.stop();
+  });
+
   it("purges finished tasks after tasks.retention; unfinished ones, their indexes and counts stay right", async () => {
     const { createTask, register, coord, store, advance } = h();
     const reg = await register("n1");

@@ -125,6 +125,24 @@ export function dependentsRaceSpecs(url: () => string, nextPrefix: () => string)
       raw.disconnect();
     });
 
+    it("rewriting a dependent leaves the dependents lists it stays in as they were (no new version)", async () => {
+      const [a] = await open([undefined]);
+      const reg = await a!.register("n1");
+      const x = await a!.createTask();
+      const y = await a!.createTask();
+      const d = await a!.createTask({ depends_on: [x.id, y.id] });
+      const raw = new Redis(url());
+      const version = () => raw.hget(`${prefix}deps:${y.id}`, "v");
+      const before = await version();
+      expect(before).not.toBeNull();
+      // x's follow-up rewrites d (blocked_by [y]); d's entry in y's list is the same before and after.
+      await a!.coord.tasks.claim(x.id, { registration_id: reg, worker_name: "w" });
+      await a!.coord.tasks.complete(x.id, { registration_id: reg });
+      expect(await a!.store.getTask(d.id)).toMatchObject({ blocked_by: [y.id] });
+      expect(await version()).toBe(before);
+      raw.disconnect();
+    });
+
     for (const end of ["complete", "cancel"] as const) {
       it(`a task's ${end} wins within ${END_ATTEMPTS} runs while six creators on two replicas add and drop its dependents back to back`, async () => {
         const [a, b, ender] = await open([undefined, undefined, END_ATTEMPTS]);
