@@ -149,6 +149,8 @@ end
  *     `step` at a time; c.id and c.score are its current entry (c.id nil past the end)
  *   advance(c): the cursor's next entry
  *   bestCursor(cursors): the cursor whose entry comes first in claim order (nil when all ended)
+ *   cursorHeap(cursors): the cursors that have an entry, as a binary heap in claim order (h[1]
+ *     first), for merges of many picks over many buckets; settle(h) after h[1] moved on
  */
 export const BUCKET_CURSOR_LUA = `
 local function advance(c)
@@ -205,6 +207,35 @@ local function bestCursor(cursors)
   end
   return best
 end
+
+local function siftDown(h, i)
+  local n = #h
+  while true do
+    local l, r, m = 2 * i, 2 * i + 1, i
+    if l <= n and before(h[l], h[m]) then m = l end
+    if r <= n and before(h[r], h[m]) then m = r end
+    if m == i then return end
+    h[i], h[m] = h[m], h[i]
+    i = m
+  end
+end
+
+local function cursorHeap(cursors)
+  local h = {}
+  for _, c in ipairs(cursors) do
+    if c.id then h[#h + 1] = c end
+  end
+  for i = math.floor(#h / 2), 1, -1 do siftDown(h, i) end
+  return h
+end
+
+local function settle(h)
+  if h[1].id == nil then
+    h[1] = h[#h]
+    h[#h] = nil
+  end
+  if h[1] then siftDown(h, 1) end
+end
 `;
 
 /**
@@ -242,15 +273,17 @@ ${BUCKET_CURSOR_LUA}
 local share = math.min(limit, math.ceil(limit / math.max(1, #fitting)) + 1)
 local cursors = {}
 for _, key in ipairs(fitting) do cursors[#cursors + 1] = bucketCursor(key, share, share) end
+local heap = cursorHeap(cursors)
 local out = {}
 for _ = 1, limit do
-  local c = bestCursor(cursors)
+  local c = heap[1]
   if not c then break end
   local rec = redis.call('HMGET', P .. 'task:' .. c.id, 'v', 'j')
   out[#out + 1] = c.id
   out[#out + 1] = rec[1]
   out[#out + 1] = rec[2]
   advance(c)
+  settle(heap)
 end
 return out
 `;
