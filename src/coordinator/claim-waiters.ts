@@ -44,6 +44,11 @@ export interface WaitOptions {
   repos?: readonly string[];
   waitMs: number;
   signal?: AbortSignal;
+  /**
+   * Whether to try once when the wait begins (default true): a task may have appeared since
+   * the caller's own try. False when the caller knows nothing became claimable since.
+   */
+  fresh?: boolean;
   attempt: () => Promise<AttemptResult>;
   onAbandonedClaim?: (task: Task) => void;
 }
@@ -153,14 +158,14 @@ export function createClaimWaiters() {
           inFlight: false,
           ending: false,
           abandoned: false,
-          fresh: true,
+          fresh: opts.fresh ?? true,
           onAbandonedClaim: opts.onAbandonedClaim,
         };
         waiters.add(w);
         const timer = setTimeout(() => end(false), opts.waitMs);
         opts.signal?.addEventListener("abort", onAbort, { once: true });
         // A task may have appeared between the caller's first try and now.
-        void dispatch();
+        if (w.fresh) void dispatch();
       });
     },
 

@@ -4,8 +4,9 @@ import { compileEventFilter, type EventFilter } from "../core/events.js";
 import type { Caller } from "../core/identity.js";
 import { DEFAULT_RETENTION } from "../core/retention.js";
 import { DEFAULT_RETRY_BACKOFF_MS, repoFilter } from "../core/tasks.js";
-import type { CoordEvent, NewEvent, Task } from "../core/types.js";
+import type { CoordEvent, Labels, NewEvent, Task } from "../core/types.js";
 import type { EventListener } from "../store/types.js";
+import { MAX_KNOWN_REGISTRATIONS } from "./fast-claims.js";
 import { createClaimLatencyWindow, createFleetStats } from "./fleet-stats.js";
 import { createClaimWaiters, makesTaskClaimable, NOT_FOR_THIS_WAITER } from "./claim-waiters.js";
 import { createMessageService } from "./message-service.js";
@@ -65,11 +66,27 @@ export function createCoordinator(options: CoordinatorOptions) {
   const fleet = createFleetStats(ctx.store, clock);
   const claimLatency = createClaimLatencyWindow();
   const unsubscribeLatency = ctx.store.onEvents((events) => claimLatency.add(events));
+  /** Events seen that may have made a task claimable: a long poll that saw none since its first try need not try again. */
+  let claimableSeen = 0;
   const unsubscribe = ctx.store.onEvents((events) => {
-    if (waiters.size === 0) return;
     const claimable = events.filter(makesTaskClaimable).length;
-    if (claimable > 0) waiters.wake(claimable);
+    claimableSeen += claimable;
+    if (claimable > 0 && waiters.size > 0) waiters.wake(claimable);
   });
+  /**
+   * The labels of a registration, for grouping its long polls: fixed for the life of a
+   * registration id (registering again makes a new one), so read once (up to 10,000 kept).
+   */
+  const waiterLabels = new Map<string, Labels>();
+  async function labelsOf(registrationId: string): Promise<Labels> {
+    const known = waiterLabels.get(registrationId);
+    if (known) return known;
+    const node = await ctx.store.getNodeByRegistration(registrationId);
+    if (!node) return {};
+    if (waiterLabels.size >= MAX_KNOWN_REGISTRATIONS) waiterLabels.clear();
+    waiterLabels.set(registrationId, node.labels);
+    return node.labels;
+  }
 
   /** One sweep at a time per process; errors are reported, never thrown into the timer. */
   function runSweep(): Promise<SweepResult> {
@@ -107,17 +124,20 @@ export function createCoordinator(options: CoordinatorOptions) {
      */
     async claimNext(input: ClaimNextInput, signal?: AbortSignal, caller?: Caller): Promise<Task | null> {
       const attempt = () => tasks.claimBest(input, caller);
+      // Anything committed after this count was taken is announced after it: if the count has
+      // not moved when the wait begins, the first try saw every task there is.
+      const seen = claimableSeen;
       const task = await attempt();
       const waitMs = Math.min(input.wait_seconds ?? 0, MAX_WAIT_SECONDS) * 1000;
       if (task || waitMs <= 0 || stopped) return task;
-      const node = await ctx.store.getNodeByRegistration(input.registration_id);
-      const labels = node?.labels ?? {};
+      const labels = await labelsOf(input.registration_id);
       const repos = repoFilter(input.repo, input.repos);
       return waiters.wait({
         labels,
         repos,
         waitMs,
         signal,
+        fresh: claimableSeen !== seen,
         attempt: async () => {
           try {
             return await tasks.claimForWaiter(input, labels, caller);

@@ -7,7 +7,7 @@ import { nodeForRegistration } from "./node-service.js";
 import type { ClaimNextInput, CoordinatorContext } from "./types.js";
 
 /** At most this many registrations are remembered (then the memory starts over). */
-const MAX_KNOWN_REGISTRATIONS = 10_000;
+export const MAX_KNOWN_REGISTRATIONS = 10_000;
 
 type Answer = Exclude<ClaimNextOutcome, { kind: "registration" | "fallback" }>;
 

@@ -36,12 +36,18 @@ local function appendEvents(P, retention, maxBytes, events)
   -- Keep the last \`retention\` events, fewer when they hold more than maxBytes (the newest
   -- always stays); the counter above never goes back, so ids are never reused.
   local cutoff = last - retention
-  while true do
-    -- One at a time: a commit usually trims about as many as it adds.
+  -- By count first: the events at or below the cutoff (a commit usually trims about as many as
+  -- it adds), their sizes, then one removal.
+  local below = string.format('%d', cutoff)
+  local old = redis.call('ZRANGEBYSCORE', E, '-inf', below)
+  if #old > 0 then
+    for _, m in ipairs(old) do bytes = bytes - #m end
+    redis.call('ZREMRANGEBYSCORE', E, '-inf', below)
+  end
+  while bytes > maxBytes do
+    -- Then by size, one at a time (the newest always stays).
     local oldest = redis.call('ZRANGE', E, 0, 0, 'WITHSCORES')
-    if #oldest == 0 then break end
-    local id = tonumber(oldest[2])
-    if id > cutoff and (bytes <= maxBytes or id >= last) then break end
+    if #oldest == 0 or tonumber(oldest[2]) >= last then break end
     bytes = bytes - #oldest[1]
     redis.call('ZREMRANGEBYRANK', E, 0, 0)
   end

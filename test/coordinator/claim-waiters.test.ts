@@ -58,6 +58,34 @@ describe("claim long polls (waiters)", () => {
     expect(await Promise.all(polls.filter((_, i) => i !== 150))).toEqual(Array(199).fill(null));
   });
 
+  it("a long poll begins with its own try only: no second look unless a task may have come since, and its labels are read once", async () => {
+    const inner = createMemoryStore();
+    const reads = { pending: 0, registration: 0 };
+    const store: Store = {
+      ...inner,
+      listPending: (query) => (reads.pending++, inner.listPending(query)),
+      getNodeByRegistration: (id) => (reads.registration++, inner.getNodeByRegistration(id)),
+    };
+    const coordinator = createCoordinator({ store });
+    const { registration_id } = await coordinator.nodes.register({ node_id: "n1" });
+    for (let round = 1; round <= 2; round++) {
+      const ac = new AbortController();
+      const poll = coordinator.claimNext({ registration_id, worker_name: "w", wait_seconds: 30 }, ac.signal);
+      await polling(coordinator, 1);
+      await settle();
+      // Nothing was created since the first try (a transaction): the wait does not look again,
+      // and the node's labels (fixed for a registration) were read on the first poll only.
+      expect(reads).toEqual({ pending: 0, registration: 1 });
+      ac.abort();
+      expect(await poll).toBeNull();
+    }
+    // A task created meanwhile is still found at once.
+    const poll = coordinator.claimNext({ registration_id, worker_name: "w", wait_seconds: 30 });
+    const { task } = await coordinator.tasks.create({ repo: "r", description: "d" });
+    expect((await poll)?.id).toBe(task.id);
+    await coordinator.stop();
+  });
+
   it("a burst of tasks is shared out among same-label waiters, each once", async () => {
     const { store, stats } = countingStore();
     const coordinator = createCoordinator({ store });

@@ -114,3 +114,51 @@ describe.skipIf(skip)("Redis store: a log written before events.max_bytes", () =
     await store.close();
   });
 });
+
+describe.skipIf(skip)("Redis store: work per write", () => {
+  let server: RedisServer | undefined;
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  /** Commands run by name since the last call (commandstats: the scripts' own included). */
+  async function commandsSince(raw: Redis, before: Record<string, number>): Promise<Record<string, number>> {
+    const now: Record<string, number> = {};
+    for (const m of (await raw.info("commandstats")).matchAll(/cmdstat_(\w+):calls=(\d+)/g)) now[m[1]!] = Number(m[2]);
+    const delta = Object.fromEntries(Object.entries(now).map(([name, calls]) => [name, calls - (before[name] ?? 0)]));
+    Object.assign(before, now);
+    return delta;
+  }
+
+  it("a complete moves only the index entries that changed", async () => {
+    const store = await createRedisStore(server!.url, { keyPrefix: `work${process.pid}:` });
+    const h = makeHarness(store, { t: Date.parse("2030-01-01T00:00:00Z") });
+    const raw = new Redis(server!.url);
+    try {
+      const reg = await h.register("n1");
+      const task = await h.createTask();
+      await h.coord.claimNext({ registration_id: reg, worker_name: "w" });
+      const seen: Record<string, number> = {};
+      await commandsSince(raw, seen);
+      const done = await h.coord.tasks.complete(task.id, { registration_id: reg });
+      expect(done.status).toBe("completed");
+      const ran = await commandsSince(raw, seen);
+      // The node's sets, heartbeat order and registration and the task's listings by id and
+      // repo stay as they were: only its status listing and its lease (now its end) move, and
+      // the event is added to the log.
+      expect(ran.sadd ?? 0).toBe(0);
+      expect(ran.srem ?? 0).toBe(0);
+      expect(ran.zrem).toBe(2);
+      expect(ran.zadd).toBe(3);
+      // The registration (a script) and the task are read together, then one commit.
+      expect(ran.evalsha).toBe(2);
+    } finally {
+      raw.disconnect();
+      await h.coord.stop();
+      await store.close();
+    }
+  });
+});
