@@ -3,7 +3,8 @@
 // Redis claim-next in-process, the one-step Lua claim against the optimistic transaction, on one
 // redis-server and one data set, in alternating turns (so a busy machine slows both alike):
 //   - latency of single claims with N pending tasks (the scale scenario's labels and repos);
-//   - Redis commands per claim (INFO commandstats), which no load on the machine changes;
+//   - Redis commands per claim (INFO commandstats), which no load on the machine changes, and
+//     the time Redis spent in the scripts per claim (the least of the turns: load inflates it);
 //   - claim + complete throughput of 32 concurrent workers on 16 nodes (contention).
 import { performance } from "node:perf_hooks";
 import { createCoordinator } from "../dist/coordinator/index.js";
@@ -30,16 +31,20 @@ const paths = {
 const raw = (await import("ioredis")).Redis;
 const admin = new raw(redis.url);
 
-/** Script runs (round trips: every read and commit of either path is a script) and all commands, scripts' own included. */
+/** Script runs (round trips: every read and commit of either path is a script), all commands (scripts' own included) and the µs Redis spent in scripts. */
 async function commandCount() {
   const info = await admin.info("commandstats");
   let all = 0;
   let scripts = 0;
-  for (const m of info.matchAll(/cmdstat_(\w+):calls=(\d+)/g)) {
+  let scriptUs = 0;
+  for (const m of info.matchAll(/cmdstat_(\w+):calls=(\d+),usec=(\d+)/g)) {
     all += Number(m[2]);
-    if (m[1] === "evalsha" || m[1] === "eval") scripts += Number(m[2]);
+    if (m[1] === "evalsha" || m[1] === "eval") {
+      scripts += Number(m[2]);
+      scriptUs += Number(m[3]);
+    }
   }
-  return { all, scripts };
+  return { all, scripts, scriptUs };
 }
 
 try {
@@ -68,13 +73,13 @@ try {
       }
       const after = await commandCount();
       // (The count includes the INFO call itself.)
-      commands[name].push({ scripts: (after.scripts - before.scripts) / count, all: (after.all - before.all - 1) / count });
+      commands[name].push({ scripts: (after.scripts - before.scripts) / count, all: (after.all - before.all - 1) / count, us: (after.scriptUs - before.scriptUs) / count });
     }
   }
   const single = Object.fromEntries(
     Object.entries(samples).map(([name, s]) => {
       const sum = summarize(s);
-      return [name, { p50_ms: round(sum.p50), p99_ms: round(sum.p99), max_ms: round(sum.max), scripts_per_claim: round(Math.min(...commands[name].map((c) => c.scripts)), 2), redis_commands_per_claim: round(Math.min(...commands[name].map((c) => c.all)), 1) }];
+      return [name, { p50_ms: round(sum.p50), p99_ms: round(sum.p99), max_ms: round(sum.max), scripts_per_claim: round(Math.min(...commands[name].map((c) => c.scripts)), 2), redis_commands_per_claim: round(Math.min(...commands[name].map((c) => c.all)), 1), redis_script_us_per_claim: round(Math.min(...commands[name].map((c) => c.us)), 1) }];
     }),
   );
   console.log(JSON.stringify({ pending: TASKS, single }, null, 1));
