@@ -25,9 +25,9 @@ export const SETTLE_BATCH = 100;
 /** How long the sweep leaves a just-ended task's dependents to the replica that ended it. */
 export const SETTLE_GRACE_MS = 5_000;
 /**
- * How often a replica's sweep looks for unsettled tasks: the look is a scan on SQLite (about
- * 9 ms with 10,000 distinct dependencies waited on), and what it finds is rare (a replica
- * stopped between an end and its follow-up), so not every sweep.
+ * How often a replica's sweep looks for unsettled tasks: what it finds is rare (a replica
+ * stopped between an end and its follow-up), and on the memory store the look is a scan of the
+ * tasks waited on, so not every sweep (SQLite and Redis keep the unsettled tasks in a set).
  */
 export const SETTLE_SWEEP_INTERVAL_MS = 10_000;
 /** Unsettled tasks one sweep looks at; what is left waits for the next sweep. */
