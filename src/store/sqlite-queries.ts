@@ -160,9 +160,9 @@ export function createPendingBuckets(q: SqliteStatements) {
     const labels = labelsOf.get(`${row.repo}\u0000${row.sig}`) ?? (JSON.parse(q.task.get(row.id) as string) as { labels: Labels }).labels;
     index.addEntry(row.repo, row.sig, labels, row.rank, row.id, concurrencyGroup({ concurrency_key: row.ckey, concurrency_limit: row.climit }));
   }
-  /** A group's room by its key's committed claimed count, each key counted once per query. */
-  const roomTest = () => {
-    const counts = new Map<string, number>();
+  /** A group's room by its key's committed claimed count (or the one given), each key counted once per query. */
+  const roomTest = (given: Readonly<Record<string, number>> = {}) => {
+    const counts = new Map<string, number>(Object.entries(given));
     return (g: ConcurrencyGroup) => {
       let n = counts.get(g.key);
       if (n === undefined) counts.set(g.key, (n = q.claimedWithKey.get(g.key) as number));
@@ -186,10 +186,11 @@ export function createPendingBuckets(q: SqliteStatements) {
     },
     /**
      * The best `limit` claimable tasks (rank and id) whose requirements `labels` satisfy, best
-     * first; `withRoom`: of the keys with room only (their claimed counts as committed).
+     * first; `withRoom`: of the keys with room only (their claimed counts as committed, or as
+     * in `claimedCounts`).
      */
-    heads(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number, withRoom = false): PendingHead[] {
-      return index.queryHeads(labels, repos, limit, withRoom ? roomTest() : undefined);
+    heads(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number, withRoom = false, claimedCounts?: Readonly<Record<string, number>>): PendingHead[] {
+      return index.queryHeads(labels, repos, limit, withRoom ? roomTest(claimedCounts) : undefined);
     },
   };
 }

@@ -114,7 +114,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     getTask: async (id) => parse<Task>(q.task.get(id)),
     getTaskByIdempotencyKey: async (key) => parse<Task>(q.taskByKey.get(key)),
     getMessage: async (id) => parse<Message>(q.message.get(id)),
-    listPending: async (query) => buckets.heads(query.labels, query.repos, query.limit, query.withRoom).map((h) => parse<Task>(q.task.get(h.id))!),
+    listPending: async (query) => buckets.heads(query.labels, query.repos, query.limit, query.withRoom, query.claimedCounts).map((h) => parse<Task>(q.task.get(h.id))!),
     countClaimedWithKey: async (key) => q.claimedWithKey.get(key) as number,
     listDependents: async (taskId) => q.dependents.all(taskId) as string[],
     countDependents: async (taskId) => q.countDependents.get(taskId) as number,
