@@ -6,13 +6,16 @@ import type { StoreTx } from "../store/types.js";
 import type { CoordinatorContext } from "./types.js";
 
 /**
- * Settling a task's waiting dependents after it ended (DESIGN §11; docs/api.md, Dependencies).
+ * Settling a task's waiting dependents when it ends (DESIGN §11; docs/api.md, Dependencies).
  *
- * The end of a task (complete, final fail, final lease expiry, cancel) is one write conditioned
- * only on the task (and its node): it does not read the dependents list, so creates naming the
- * task, however many and from whichever replica, can never make it lose a race. Its dependents
- * are settled in follow-up writes of at most SETTLE_BATCH dependents each, by the replica that
- * ended it before it answers, and by any replica's sweep should that replica stop in between.
+ * The end of a task (complete, final fail, final lease expiry, cancel) readies or cancels its
+ * direct dependents in its own atomic write (`endAndSettle`). Should that write lose races on a
+ * shared store (a stream of creates naming the task changes its dependents list, a condition of
+ * the commit), it is tried again conditioned only on the task (and its node), which creates
+ * cannot starve, and its dependents are settled in follow-up writes of at most SETTLE_BATCH
+ * dependents each, by the replica that ended it before it answers, and by any replica's sweep
+ * should that replica stop in between. Dependents the end cancels have their own dependents
+ * settled the same way, after it.
  *
  * Why nothing is missed: a create (or retry) that names a task reads the task's record, and its
  * commit is conditioned on it. So once the end committed, no new dependent can join the task's
@@ -57,13 +60,22 @@ async function settleBatch(tx: StoreTx, id: string, nowMs: number, seen: Readonl
   if (dep && !isFinal(dep.status)) return { batch: [], cancelled: [], more: false };
   const fresh = ids.filter((d) => !seen.has(d));
   const batch = fresh.slice(0, SETTLE_BATCH);
-  const cause = dep ?? { id, status: "completed" as const };
+  const cancelled = await settleDependents(tx, dep ?? { id, status: "completed" }, batch, nowMs);
+  return { batch, cancelled, more: fresh.length > batch.length };
+}
+
+/**
+ * Readies or cancels, in transaction `tx`, the dependents `ids` of the ended task `cause`
+ * (completed: each loses it from `blocked_by`; failed or cancelled: each is cancelled naming
+ * it; a dependent gone or settled already is left). Returns those it cancelled.
+ */
+async function settleDependents(tx: StoreTx, cause: Pick<Task, "id" | "status">, ids: readonly string[], nowMs: number): Promise<string[]> {
   const ts = new Date(nowMs).toISOString();
   const cancelled: string[] = [];
-  for (const dependent of await Promise.all(batch.map((d) => tx.getTask(d)))) {
+  for (const dependent of await Promise.all(ids.map((d) => tx.getTask(d)))) {
     if (!dependent) continue;
     if (cause.status === "completed") {
-      const next = unblock(dependent, id, nowMs);
+      const next = unblock(dependent, cause.id, nowMs);
       if (!next) continue;
       tx.putTask(next.task);
       if (next.event) tx.emit(next.event);
@@ -75,7 +87,46 @@ async function settleBatch(tx: StoreTx, id: string, nowMs: number, seen: Readonl
       cancelled.push(t.task.id);
     }
   }
-  return { batch, cancelled, more: fresh.length > batch.length };
+  return cancelled;
+}
+
+/**
+ * How many tries of an end's transaction settle its direct dependents in the same write, as
+ * DESIGN §11 asks ("pending in the same atomic write that completes its last dependency"). The
+ * dependents list is then a condition of the commit, so on a shared store a stream of creates
+ * naming the task could make the end lose race after race; from the third try the end writes
+ * only the task and its dependents are settled after it (`settleAfterEnd`), so it cannot be
+ * starved. Memory and SQLite run a transaction once, so there it is always the same write.
+ */
+export const INLINE_SETTLE_TRIES = 2;
+
+/**
+ * Runs an end (`write` puts the task that ends, and returns it) in one transaction that, on its
+ * first INLINE_SETTLE_TRIES tries, also settles the task's direct dependents; then settles what
+ * is left (all of them after a later try; the dependents of those it cancelled, transitively).
+ * `write` calls `readDependents(taskId)` beside its own reads, so that on Redis the dependents
+ * list comes in the same round trip (on a try that does not settle inline it reads nothing).
+ */
+export async function endAndSettle<T extends Task | undefined>(
+  ctx: CoordinatorContext,
+  write: (tx: StoreTx, readDependents: (taskId: string) => void) => Promise<T>,
+): Promise<T> {
+  let tries = 0;
+  let cascade: string[] = [];
+  const ended = await ctx.store.transact(async (tx) => {
+    tries++;
+    cascade = [];
+    let read: Promise<readonly string[]> | undefined;
+    const inline = tries <= INLINE_SETTLE_TRIES;
+    const task = await write(tx, (taskId) => {
+      if (inline) read = tx.listDependents(taskId);
+    });
+    if (task && isFinal(task.status) && read) cascade = await settleDependents(tx, task, await read, ctx.now().getTime());
+    else void read?.catch(() => {});
+    return task;
+  });
+  if (ended && isFinal(ended.status)) await settleAfterEnd(ctx, ended, cascade);
+  return ended;
 }
 
 /** Follow-up writes a settle may still make: unbounded after an end, SWEEP_SETTLE_WRITES in a sweep. */
@@ -122,13 +173,15 @@ async function settle(ctx: CoordinatorContext, ids: string[], budget: Budget): P
 }
 
 /**
- * After a task's end committed: settles its dependents before the caller is answered. The end
- * stands whatever happens here; should the store fail now, the sweep settles them later.
+ * After a task's end committed: settles its dependents (those not settled in the end's own
+ * write), and those of `alsoEnded` (dependents that write cancelled), before the caller is
+ * answered. The end stands whatever happens here; should the store fail now, the sweep settles
+ * them later.
  */
-export async function settleAfterEnd(ctx: CoordinatorContext, task: Task | undefined): Promise<void> {
+export async function settleAfterEnd(ctx: CoordinatorContext, task: Task | undefined, alsoEnded: readonly string[] = []): Promise<void> {
   if (!task || !isFinal(task.status)) return;
   try {
-    await settle(ctx, [task.id], { writes: Infinity });
+    await settle(ctx, [task.id, ...alsoEnded], { writes: Infinity });
   } catch (err) {
     if (!isCoordError(err)) throw err;
   }
