@@ -35,11 +35,15 @@ const selfCpu = () => {
   return (u.user + u.system) / 1e6;
 };
 
-/** Every command run, by name (commandstats: scripts' own included). */
+/** Every command run, by name (commandstats: scripts' own included), and the time spent in scripts (µs). */
 async function redisCounts(admin) {
   const byName = {};
-  for (const m of (await admin.info("commandstats")).matchAll(/cmdstat_([\w|]+):calls=(\d+)/g)) byName[m[1]] = Number(m[2]);
-  return { byName };
+  let scriptUsec = 0;
+  for (const m of (await admin.info("commandstats")).matchAll(/cmdstat_([\w|]+):calls=(\d+),usec=(\d+)/g)) {
+    byName[m[1]] = Number(m[2]);
+    if (m[1] === "evalsha" || m[1] === "eval") scriptUsec += Number(m[3]);
+  }
+  return { byName, scriptUsec };
 }
 
 /** The work of one run: `tasks` tasks created, claimed and completed; resolves when all are completed. */
@@ -182,6 +186,8 @@ for (const store of STORES) {
       const delta = Object.fromEntries(
         names.map((n) => [n, after.redisCounts.byName[n] - (before.redisCounts.byName[n] ?? 0)]).filter(([n, d]) => d > 0 && n !== "info"),
       );
+      // Time redis-server spent running scripts (its own clock; the scripts' commands included).
+      out.script_us = perTask(after.redisCounts.scriptUsec - before.redisCounts.scriptUsec);
       out.redis_commands = perTask(Object.values(delta).reduce((a, b) => a + b, 0));
       out.by_command = Object.fromEntries(Object.entries(delta).sort((a, b) => b[1] - a[1]).map(([n, d]) => [n, perTask(d)]));
     }

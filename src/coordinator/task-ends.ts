@@ -3,7 +3,7 @@ import type { Caller } from "../core/identity.js";
 import * as rules from "../core/tasks.js";
 import type { NodeRecord, Task } from "../core/types.js";
 import type { StoreTx } from "../store/types.js";
-import { settleAfterEnd } from "./dependent-settle.js";
+import { endAndSettle } from "./dependent-settle.js";
 import { nodeForRegistration } from "./node-service.js";
 import type { CompleteInput, CoordinatorContext, FailInput, ReleaseInput } from "./types.js";
 
@@ -20,7 +20,7 @@ function withoutClaim(node: NodeRecord, taskId: string): NodeRecord {
 
 /**
  * The node's claim on a task ends (complete, fail, release): task and node change together, and
- * a task that ended for good has its dependents settled after (see dependent-settle.ts).
+ * a task that ended for good has its dependents settled (see `endAndSettle`).
  */
 async function finishTransition(
   ctx: CoordinatorContext,
@@ -30,11 +30,12 @@ async function finishTransition(
   step: (task: Task, node: NodeRecord, ts: string) => rules.Transition,
 ): Promise<Task> {
   const ts = ctx.now().toISOString();
-  const ended = await ctx.store.transact(async (tx) => {
-    // Both reads go out together (on Redis one round trip instead of two); a registration error
+  return endAndSettle(ctx, async (tx, readDependents) => {
+    // The reads go out together (on Redis one round trip instead of two); a registration error
     // still comes first.
     const nodeRead = nodeForRegistration(tx, registrationId, caller);
     const taskRead = requireTask(tx, taskId);
+    readDependents(taskId);
     void taskRead.catch(() => {});
     const node = await nodeRead;
     const task = await taskRead;
@@ -44,17 +45,15 @@ async function finishTransition(
     tx.emit(t.event);
     return t.task;
   });
-  await settleAfterEnd(ctx, ended);
-  return ended;
 }
 
 /**
  * How a claim or a task ends: complete, fail, release, unclaim, cancel, lease expiry. Each is one
- * write of the task (and its node); a task that ended for good then has its waiting dependents
- * settled in follow-up writes (dependent-settle.ts), so its end never races their creates.
+ * write of the task (and its node); a task that ended for good readies or cancels its waiting
+ * dependents in that write, or, should it lose races to their creates, in follow-up writes
+ * (`endAndSettle`, dependent-settle.ts), so creates can never starve its end.
  */
 export function createTaskEnds(ctx: CoordinatorContext) {
-  const { store } = ctx;
   return {
     complete(taskId: string, input: CompleteInput, caller?: Caller): Promise<Task> {
       return finishTransition(ctx, input.registration_id, caller, taskId, (task, node, ts) =>
@@ -82,7 +81,8 @@ export function createTaskEnds(ctx: CoordinatorContext) {
     /** Cancels an unfinished task; its claimant learns of it in its heartbeat responses. */
     async cancel(taskId: string, reason: string | null): Promise<Task> {
       const ts = ctx.now().toISOString();
-      const cancelled = await store.transact(async (tx) => {
+      return endAndSettle(ctx, async (tx, readDependents) => {
+        readDependents(taskId);
         const task = await requireTask(tx, taskId);
         const t = rules.cancelTask(task, reason, ts);
         tx.putTask(t.task);
@@ -97,14 +97,13 @@ export function createTaskEnds(ctx: CoordinatorContext) {
         tx.emit(t.event);
         return t.task;
       });
-      await settleAfterEnd(ctx, cancelled);
-      return cancelled;
     },
 
     /** Moves one expired lease to orphaned (or failed); a no-op if another sweep got there first. */
     async expire(taskId: string): Promise<boolean> {
       const now = ctx.now();
-      const expired = await store.transact(async (tx) => {
+      const expired = await endAndSettle(ctx, async (tx, readDependents) => {
+        readDependents(taskId);
         const task = await tx.getTask(taskId);
         if (!task || !rules.leaseExpired(task, now.getTime())) return undefined;
         const t = rules.expireLease(task, now.toISOString());
@@ -114,7 +113,6 @@ export function createTaskEnds(ctx: CoordinatorContext) {
         tx.emit(t.event);
         return t.task;
       });
-      await settleAfterEnd(ctx, expired);
       return expired !== undefined;
     },
   };

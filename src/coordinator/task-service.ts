@@ -44,18 +44,28 @@ function createFitCheck(tx: StoreTx, nodeId: string, nowMs: number) {
   const claimedByKey = new Map<string, Promise<number>>();
   const claimedWith = (key: string) => {
     let n = claimedByKey.get(key);
-    if (!n) claimedByKey.set(key, (n = tx.countClaimedWithKey(key)));
+    if (!n) claimedByKey.set(key, (n = tx.countClaimedWithKey(key).then((c) => ((check.counts[key] = c), c))));
     return n;
   };
   const check = {
     /** A task was passed over because this node gave it back lately (it may go to another). */
     sawCooling: false,
+    /** The claimed count of each key read so far (for PendingQuery.claimedCounts). */
+    counts: {} as Record<string, number>,
+    /** Tasks passed over because their key is full. */
+    fullSkips: 0,
     async fits(t: Task): Promise<boolean> {
+      // The key first: a task of a full key is no task for any waiter, cooling or not (as the
+      // claim script passes over a full group before reading its tasks).
+      if (t.concurrency_key && !hasConcurrencyRoom(t, await claimedWith(t.concurrency_key))) {
+        check.fullSkips++;
+        return false;
+      }
       if (rules.coolingDown(t, nodeId, nowMs)) {
         check.sawCooling = true;
         return false;
       }
-      return !t.concurrency_key || hasConcurrencyRoom(t, await claimedWith(t.concurrency_key));
+      return true;
     },
   };
   return check;
@@ -139,13 +149,21 @@ export function createTaskService(ctx: CoordinatorContext) {
       // The best task is one this node gave back lately, or its concurrency key is full: look
       // further among the tasks of keys with room (rare, so the common claim still reads one
       // task). The window is read outside the transaction, so only the task picked (and the
-      // keys looked at) become conditions of the commit.
+      // keys looked at) become conditions of the commit; its room is judged by the key counts
+      // this transaction read where it read them (on SQLite they include the claims batched
+      // with it), so a key found full here is left out there too.
       if (pick && !(await fits(pick))) {
         pick = undefined;
-        const window = await store.listPending({ ...query, limit: COOLDOWN_LOOKAHEAD, withRoom: true });
-        // The listed record says whether it may fit (the key counts are read once each); only
-        // one that does is read again in the transaction.
-        for (const candidate of window) if ((await fits(candidate)) && (pick = await fresh(candidate))) break;
+        for (let tries = 0; !pick && tries < 3; tries++) {
+          const skips = fit.fullSkips;
+          const window = await store.listPending({ ...query, limit: COOLDOWN_LOOKAHEAD, withRoom: true, claimedCounts: { ...fit.counts } });
+          // The listed record says whether it may fit (the key counts are read once each); only
+          // one that does is read again in the transaction.
+          for (const candidate of window) if ((await fits(candidate)) && (pick = await fresh(candidate))) break;
+          // Again only if the window was full and some of it was of keys full by this
+          // transaction's counts (now known, so left out).
+          if (window.length < COOLDOWN_LOOKAHEAD || fit.fullSkips === skips) break;
+        }
       }
       if (!pick) return fit.sawCooling ? NOT_FOR_THIS_WAITER : null;
       return claimIn(tx, pick, node, input.worker_name);

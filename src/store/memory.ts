@@ -82,7 +82,8 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       return messages.get(id);
     },
     async listPending(query) {
-      const room = query.withRoom ? (g: ConcurrencyGroup) => groupHasRoom(g, claimedByKey.get(g.key)?.size ?? 0) : undefined;
+      const seen = query.claimedCounts ?? {};
+      const room = query.withRoom ? (g: ConcurrencyGroup) => groupHasRoom(g, seen[g.key] ?? claimedByKey.get(g.key)?.size ?? 0) : undefined;
       return pending.query(query.labels, query.repos, query.limit, room).map((id) => tasks.get(id)!);
     },
     async countClaimedWithKey(key) {

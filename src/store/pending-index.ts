@@ -3,14 +3,24 @@ import { labelSignature, labelsSatisfied } from "../core/labels.js";
 import { priorityRank } from "../core/priority.js";
 import type { Labels, Task } from "../core/types.js";
 
+/** The tasks of one concurrency group within a bucket, claim order; only its head is in the bucket's keys. */
+interface Group {
+  group: ConcurrencyGroup;
+  keys: string[];
+}
+
 interface Bucket {
   repo: string;
   sig: string;
   labels: Labels;
-  /** The concurrency group of every task in it (undefined: tasks without a key). */
-  group?: ConcurrencyGroup;
-  /** Sort keys `<rank><id>`, ascending = claim order. */
+  /** Sort keys `<rank><id>`, ascending = claim order: tasks without a key, and the head of each group. */
   keys: string[];
+  /** The group of each head in `keys`. */
+  heads: Map<string, Group>;
+  /** Groups by `<limit>\0<key>`. */
+  groups: Map<string, Group>;
+  /** Tasks in the bucket, groups' included. */
+  size: number;
 }
 
 function lowerBound(keys: string[], key: string): number {
@@ -24,19 +34,46 @@ function lowerBound(keys: string[], key: string): number {
   return lo;
 }
 
+/** Inserts `key` in order; false if it was there. */
+function insertSorted(keys: string[], key: string): boolean {
+  const at = lowerBound(keys, key);
+  if (keys[at] === key) return false;
+  keys.splice(at, 0, key);
+  return true;
+}
+
+/** Removes `key`; false if it was not there. */
+function removeSorted(keys: string[], key: string): boolean {
+  const at = lowerBound(keys, key);
+  if (keys[at] !== key) return false;
+  keys.splice(at, 1);
+  return true;
+}
+
+/** The oldest id (smallest over all ranks) among sorted keys, or undefined. */
+function oldestOf(keys: string[]): string | undefined {
+  let oldest: string | undefined;
+  for (const rank of ["0", "1", "2", "3"]) {
+    const key = keys[lowerBound(keys, rank)];
+    if (key?.startsWith(rank) && (oldest === undefined || key.slice(1) < oldest)) oldest = key.slice(1);
+  }
+  return oldest;
+}
+
 /** A query's test of a keyed bucket: whether its group has room now (claims leave out the others). */
 export type GroupRoom = (group: ConcurrencyGroup) => boolean;
 
 /**
- * Claimable tasks grouped by (repo, label requirements), and keyed tasks further by concurrency
- * group (key and limit). A claim looks only at the buckets whose requirements the node satisfies
- * and takes the best head among them, so it never walks tasks the node could not take; it leaves
- * out the bucket of a full key whole, however many tasks it holds. Buckets are few in practice
- * (repos × distinct label sets × keys with claimable tasks).
+ * Claimable tasks grouped by (repo, label requirements). A claim looks only at the buckets whose
+ * requirements the node satisfies and takes the best head among them, so it never walks tasks
+ * the node could not take. Keyed tasks are kept per concurrency group (key and limit) within
+ * their bucket, and only each group's head stands in the bucket's claim order: a walk meets a
+ * group once, where its best task is, and tests its room then (one count), so a full key costs
+ * one skip and keys behind the tasks taken cost nothing, however many there are.
  */
 export class PendingIndex {
   private buckets = new Map<string, Bucket>();
-  /** The bucket of each keyed task (a removal names only repo, labels, rank and id). */
+  /** The group of each keyed task (a removal names only repo, labels, rank and id). */
   private keyed = new Map<string, string>();
   private size = 0;
 
@@ -54,62 +91,81 @@ export class PendingIndex {
 
   /** Adds a task by its indexed parts (`sig` is `labelSignature(labels)`, `rank` its priority rank). */
   addEntry(repo: string, sig: string, labels: Labels, rank: number, id: string, group?: ConcurrencyGroup): void {
-    const bucketId = group ? `${repo}\u0000${sig}\u0000${group.limit}\u0000${group.key}` : `${repo}\u0000${sig}`;
+    const bucketId = `${repo}\u0000${sig}`;
     let bucket = this.buckets.get(bucketId);
     if (!bucket) {
-      bucket = { repo, sig, labels, group, keys: [] };
+      bucket = { repo, sig, labels, keys: [], heads: new Map(), groups: new Map(), size: 0 };
       this.buckets.set(bucketId, bucket);
     }
     const key = `${rank}${id}`;
-    const at = lowerBound(bucket.keys, key);
-    if (bucket.keys[at] === key) return;
-    bucket.keys.splice(at, 0, key);
-    if (group) this.keyed.set(id, bucketId);
+    if (!group) {
+      if (!insertSorted(bucket.keys, key)) return;
+    } else {
+      const groupId = `${group.limit}\u0000${group.key}`;
+      let g = bucket.groups.get(groupId);
+      if (!g) bucket.groups.set(groupId, (g = { group, keys: [] }));
+      const head = g.keys[0];
+      if (!insertSorted(g.keys, key)) return;
+      if (g.keys[0] !== head) this.moveHead(bucket, g, head);
+      this.keyed.set(id, groupId);
+    }
+    bucket.size++;
     this.size++;
   }
 
   removeEntry(repo: string, sig: string, rank: number, id: string): void {
-    const bucketId = this.keyed.get(id) ?? `${repo}\u0000${sig}`;
-    this.keyed.delete(id);
+    const bucketId = `${repo}\u0000${sig}`;
     const bucket = this.buckets.get(bucketId);
     if (!bucket) return;
     const key = `${rank}${id}`;
-    const at = lowerBound(bucket.keys, key);
-    if (bucket.keys[at] !== key) return;
-    bucket.keys.splice(at, 1);
+    const groupId = this.keyed.get(id);
+    const g = groupId === undefined ? undefined : bucket.groups.get(groupId);
+    if (g) {
+      const head = g.keys[0];
+      if (!removeSorted(g.keys, key)) return;
+      this.keyed.delete(id);
+      if (g.keys[0] !== head) this.moveHead(bucket, g, head);
+      if (g.keys.length === 0) bucket.groups.delete(groupId!);
+    } else if (!removeSorted(bucket.keys, key)) return;
+    bucket.size--;
     this.size--;
-    if (bucket.keys.length === 0) this.buckets.delete(bucketId);
+    if (bucket.size === 0) this.buckets.delete(bucketId);
   }
 
-  /** Each non-empty (repo, label requirements) with its size and oldest task (the smallest id over all ranks), groups together. */
-  summary(): { repo: string; labels: Labels; count: number; oldest_id: string }[] {
-    const out = new Map<string, { repo: string; labels: Labels; count: number; oldest_id: string }>();
-    for (const b of this.buckets.values()) {
-      let oldest: string | undefined;
-      for (const rank of ["0", "1", "2", "3"]) {
-        const key = b.keys[lowerBound(b.keys, rank)];
-        if (key?.startsWith(rank) && (oldest === undefined || key.slice(1) < oldest)) oldest = key.slice(1);
-      }
-      const id = `${b.repo}\u0000${b.sig}`;
-      const seen = out.get(id);
-      if (!seen) out.set(id, { repo: b.repo, labels: b.labels, count: b.keys.length, oldest_id: oldest! });
-      else {
-        seen.count += b.keys.length;
-        if (oldest! < seen.oldest_id) seen.oldest_id = oldest!;
-      }
+  /** The group's head changed from `was`: the bucket's order holds the new one. */
+  private moveHead(bucket: Bucket, g: Group, was: string | undefined): void {
+    if (was !== undefined) {
+      removeSorted(bucket.keys, was);
+      bucket.heads.delete(was);
     }
-    return [...out.values()];
+    const head = g.keys[0];
+    if (head !== undefined) {
+      insertSorted(bucket.keys, head);
+      bucket.heads.set(head, g);
+    }
+  }
+
+  /** Each non-empty (repo, label requirements) with its size and oldest task (the smallest id over all ranks). */
+  summary(): { repo: string; labels: Labels; count: number; oldest_id: string }[] {
+    return [...this.buckets.values()].map((b) => {
+      let oldest = oldestOf(b.keys);
+      for (const g of b.groups.values()) {
+        const o = oldestOf(g.keys);
+        if (o !== undefined && (oldest === undefined || o < oldest)) oldest = o;
+      }
+      return { repo: b.repo, labels: b.labels, count: b.size, oldest_id: oldest! };
+    });
   }
 
   countRepo(repo: string): number {
     let n = 0;
-    for (const b of this.buckets.values()) if (b.repo === repo) n += b.keys.length;
+    for (const b of this.buckets.values()) if (b.repo === repo) n += b.size;
     return n;
   }
 
   /**
    * Ids of the best `limit` tasks for a node with `labels` (all tasks when omitted), claim order;
-   * with `room`, only of the keyed buckets whose group has room.
+   * with `room`, only of the groups with room (each group reached is tested once).
    */
   query(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number, room?: GroupRoom): string[] {
     return this.heads(labels, repos, limit, room).map((k) => k.slice(1));
@@ -122,31 +178,34 @@ export class PendingIndex {
 
   /** The best `limit` sort keys among the buckets whose requirements `labels` satisfy. */
   private heads(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number, room?: GroupRoom): string[] {
-    const fitting: Bucket[] = [];
+    // A cursor per fitting bucket (with its group heads), and one per group reached with room.
+    const cursors: { keys: string[]; at: number; heads?: Map<string, Group> }[] = [];
     for (const b of this.buckets.values()) {
       if (repos !== undefined && !repos.includes(b.repo)) continue;
       if (labels && !labelsSatisfied(b.labels, labels)) continue;
-      if (room && b.group && !room(b.group)) continue;
-      fitting.push(b);
+      cursors.push({ keys: b.keys, at: 0, heads: b.heads });
     }
-    if (fitting.length === 1) return fitting[0]!.keys.slice(0, limit);
+    if (cursors.length === 1 && cursors[0]!.heads!.size === 0) return cursors[0]!.keys.slice(0, limit);
     // Merged from the buckets' own sorted keys: `limit` picks of the smallest next key, rather
     // than copying `limit` keys of every bucket and sorting them all (a claim takes one).
-    const next = new Array<number>(fitting.length).fill(0);
     const out: string[] = [];
     while (out.length < limit) {
-      let pick = -1;
+      let pick: (typeof cursors)[number] | undefined;
       let best: string | undefined;
-      for (let i = 0; i < fitting.length; i++) {
-        const key = fitting[i]!.keys[next[i]!];
+      for (const c of cursors) {
+        const key = c.keys[c.at];
         if (key !== undefined && (best === undefined || key < best)) {
-          pick = i;
+          pick = c;
           best = key;
         }
       }
-      if (pick < 0) break;
-      out.push(best!);
-      next[pick]!++;
+      if (!pick) break;
+      pick.at++;
+      const g = pick.heads?.get(best!);
+      // A group's head: its tasks join the merge from here, if it has room.
+      if (g) {
+        if (!room || room(g.group)) cursors.push({ keys: g.keys, at: 0 });
+      } else out.push(best!);
     }
     return out;
   }

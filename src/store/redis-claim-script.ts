@@ -117,8 +117,9 @@ end
  *   room are looked at), the key prefix of the claimed tasks per concurrency key, the footprint
  *   template of the claimed task ([entry JSON, optional fields it needs...]; {{id}}, {{repo}},
  *   {{key}}, {{ckey}} are filled in).
- * The bucket of a full concurrency group is left out after one SCARD (GROUP_ROOM_LUA), never
- * read; each task looked at is checked too, for keyed tasks in buckets of the older layout.
+ * A concurrency group is met once, at its head's place in its bucket (see bucketOf); a full one
+ * is passed over after one SCARD (GROUP_ROOM_LUA), its tasks never read. Each task looked at is
+ * checked too, for keyed tasks in buckets of older layouts.
  * Returns one of
  *   {"claimed", task JSON, event id, event JSON without id}
  *   {"none"}               no task fitting the node's labels and the repos may be claimed now
@@ -210,25 +211,36 @@ local function hasRoom(t)
   return claimedCount(cjson.decode(raw)) < ((limit == nil or limit == 'null') and 1 or tonumber(limit))
 end
 
+-- The walk: a group's head entry costs one room check (counted once per key) and, with room,
+-- brings the group's tasks into the walk; a full key's tasks are never read. Only tasks looked
+-- at count toward the lookahead (as the window of listPending({withRoom}) in TypeScript): a
+-- keyed task of an older layout's bucket whose key is full is passed over without counting.
 local id, task = nil, nil
 local looked, sawCooling = 0, false
 while looked < lookahead do
   local best = bestCursor(cursors)
   if not best then break end
-  looked = looked + 1
-  local json = redis.call('HGET', P .. 'task:' .. best.id, 'j')
-  if json then
-    local t = fields(json)
-    local status = get(t, 'status')
+  local gd = groupAt(best)
+  if gd then
+    if bucketHasRoom(cjson.decode(gd)) then cursors[#cursors + 1] = groupCursor(gd, 1, 32) end
+  else
+    local json = redis.call('HGET', P .. 'task:' .. best.id, 'j')
+    local t = json and fields(json)
+    local status = t and get(t, 'status')
     if status == '"pending"' or status == '"orphaned"' then
-      local cooling = coolingDown(t)
-      if cooling == nil then return {'fallback', 'cooldown of ' .. best.id} end
-      if cooling then
-        sawCooling = true
-      elseif hasRoom(t) then
-        id, task = best.id, t
-        break
+      if hasRoom(t) then
+        looked = looked + 1
+        local cooling = coolingDown(t)
+        if cooling == nil then return {'fallback', 'cooldown of ' .. best.id} end
+        if cooling then
+          sawCooling = true
+        else
+          id, task = best.id, t
+          break
+        end
       end
+    else
+      looked = looked + 1
     end
   end
   advance(best)

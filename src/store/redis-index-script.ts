@@ -10,6 +10,35 @@ local function bump(key)
   redis.call('HSET', key, 'v', redis.call('INCR', P .. 'deps-seq'))
 end
 
+-- Per bucket descriptor, its grouped tasks that are not a group's head (the bucket's size is its ZCARD and this).
+local function tails(bd, by)
+  if redis.call('HINCRBY', P .. 'gtails', bd, by) == 0 then redis.call('HDEL', P .. 'gtails', bd) end
+end
+
+-- A concurrency group's head stands in its bucket as "<id>\\0<group descriptor>" ("g" footprint):
+-- after a change of the group's set, the bucket holds its head as it is now.
+local function regroup(e)
+  local group, bucket, set, bd, gd = e[2], e[5], e[6], e[7], e[8]
+  local heads = P .. 'gheads'
+  local was = redis.call('HGET', heads, group)
+  local top = redis.call('ZRANGE', group, 0, 0, 'WITHSCORES')
+  local now = top[1] and (top[1] .. '\\0' .. gd) or false
+  if was == now then return end
+  if was then
+    redis.call('ZREM', bucket, was)
+    tails(bd, 1)
+    if redis.call('ZCARD', bucket) == 0 then redis.call('SREM', set, bd) end
+  end
+  if now then
+    redis.call('ZADD', bucket, top[2], now)
+    tails(bd, -1)
+    redis.call('SADD', set, bd)
+    redis.call('HSET', heads, group, now)
+  else
+    redis.call('HDEL', heads, group)
+  end
+end
+
 local function unindex(fp)
   for _, e in ipairs(fp) do
     if e[1] == 'z' then
@@ -28,6 +57,11 @@ local function unindex(fp)
       end
     elseif e[1] == 'e' then
       redis.call('SREM', e[2], e[3])
+    elseif e[1] == 'g' then
+      if redis.call('ZREM', e[2], e[4]) == 1 then
+        tails(e[7], -1)
+        regroup(e)
+      end
     elseif redis.call('GET', e[2]) == e[3] then
       redis.call('DEL', e[2])
     end
@@ -45,6 +79,11 @@ local function index(fp)
       if redis.call('HSET', e[2], e[3], '1') == 1 then bump(e[2]) end
     elseif e[1] == 'e' then
       if redis.call('EXISTS', e[4]) == 1 then redis.call('SADD', e[2], e[3]) end
+    elseif e[1] == 'g' then
+      if redis.call('ZADD', e[2], e[3], e[4]) == 1 then
+        tails(e[7], 1)
+        regroup(e)
+      end
     else
       redis.call('SET', e[2], e[3])
     end

@@ -22,8 +22,13 @@ import type { Labels, Message, NodeRecord, Task } from "../core/types.js";
  *                                              a commit condition like a record's version
  *   ["h", hash, field, set, setMember]         ...and remove `setMember` from `set` when the hash goes
  *   ["e", set, member, key]                    set member, added only if `key` exists when written
+ *   ["g", group, score, member, bucket, set, bucketDescriptor, groupDescriptor]
+ *                                              member of a concurrency group's sorted set, whose head
+ *                                              stands in `bucket` as `<head id>\0<groupDescriptor>`
+ *                                              (kept under gheads; see bucketOf); `bucketDescriptor`
+ *                                              stays in `set` while `bucket` is non-empty
  */
-export type FootprintEntry = [kind: "z" | "s" | "k" | "h" | "e", key: string, ...rest: string[]];
+export type FootprintEntry = [kind: "z" | "s" | "k" | "h" | "e" | "g", key: string, ...rest: string[]];
 
 /** Every key of one deployment, under `prefix`. */
 export function createRedisKeys(prefix: string) {
@@ -64,6 +69,11 @@ export function createRedisKeys(prefix: string) {
     /** The set of non-empty pending buckets; each member is a bucket descriptor (see bucketOf). */
     buckets: `${P}pbuckets`,
     bucket: (descriptor: string) => `${P}pq:${createHash("sha1").update(descriptor, "utf8").digest("hex")}`,
+    /** The claimable tasks of one concurrency group within a bucket (descriptor from bucketOf with the group). */
+    group: (descriptor: string) => `${P}pg:${createHash("sha1").update(descriptor, "utf8").digest("hex")}`,
+    /** Group key → the entry of its head in its bucket; and per bucket descriptor, its grouped tasks less their heads (for counts). */
+    groupHeads: `${P}gheads`,
+    groupTails: `${P}gtails`,
     messages: `${P}msgs`,
     messagesByNode: (node: string) => `${P}msgs:n:${node}`,
     pendingMessages: (node: string) => `${P}msgs:p:${node}`,
@@ -86,10 +96,13 @@ export function createRedisKeys(prefix: string) {
 export type RedisKeys = ReturnType<typeof createRedisKeys>;
 
 /**
- * `[repo, labels with sorted keys]` as JSON: one bucket per distinct (repo, requirements); a
- * keyed task's bucket adds its concurrency group, `[repo, labels, limit, key]`, so a claim
- * leaves out a full key's bucket after one SCARD instead of reading each of its tasks
- * (a bucket of the older form may still hold keyed tasks: the claim checks each task too).
+ * `[repo, labels with sorted keys]` as JSON: one pending bucket per distinct (repo,
+ * requirements). A keyed task is in the sorted set of its concurrency group,
+ * `[repo, labels, limit, key]`, and only the group's best task stands in the bucket, as
+ * `<id>\0<group descriptor>`: a claim walking the bucket meets a group once, at its head, and
+ * passes over it after one SCARD when the key is full, so keys cost only where a claim looks.
+ * Older layouts may still hold keyed tasks in a bucket itself (layout ≤ 2) or a group's own
+ * bucket listed in pbuckets (layout 3): claims check those too.
  */
 export function bucketOf(repo: string, labels: Labels, group?: ConcurrencyGroup): string {
   const sorted: Labels = {};
@@ -110,8 +123,14 @@ export function taskFootprint(k: RedisKeys, t: Task): FootprintEntry[] {
   ];
   if (isClaimable(t.status)) {
     // Score = priority rank; equal scores sort by member, i.e. by id = age. That is claim order.
-    const descriptor = bucketOf(t.repo, t.labels, concurrencyGroup(t));
-    fp.push(["z", k.bucket(descriptor), String(priorityRank(t.priority)), t.id, k.buckets, descriptor]);
+    const descriptor = bucketOf(t.repo, t.labels);
+    const group = concurrencyGroup(t);
+    const score = String(priorityRank(t.priority));
+    if (!group) fp.push(["z", k.bucket(descriptor), score, t.id, k.buckets, descriptor]);
+    else {
+      const gd = bucketOf(t.repo, t.labels, group);
+      fp.push(["g", k.group(gd), score, t.id, k.bucket(descriptor), k.buckets, descriptor, gd]);
+    }
     fp.push(["s", k.pending, t.id], ["s", k.pendingByRepo(t.repo), t.id]);
   }
   if (t.status === "claimed" && t.lease_expires_at) fp.push(["z", k.leases, String(Date.parse(t.lease_expires_at)), t.id]);

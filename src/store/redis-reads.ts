@@ -122,7 +122,8 @@ export function createRedisReads(client: ScriptedRedis, k: RedisKeys, rs?: ReadS
     async listPending(query) {
       const labels = query.labels ? JSON.stringify(query.labels) : "";
       const room = query.withRoom ? k.claimedByKey("") : "";
-      const flat = await rc(client.mccPending(k.prefix, query.repos ? JSON.stringify(query.repos) : "", labels, query.limit, room));
+      const given = query.withRoom && query.claimedCounts && Object.keys(query.claimedCounts).length ? JSON.stringify(query.claimedCounts) : "";
+      const flat = await rc(client.mccPending(k.prefix, query.repos ? JSON.stringify(query.repos) : "", labels, query.limit, room, given));
       const tasks: Task[] = [];
       for (let i = 0; i + 2 < flat.length; i += 3) {
         const json = flat[i + 2];

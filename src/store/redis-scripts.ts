@@ -156,7 +156,11 @@ end
  *   advance(c): the cursor's next entry
  *   bestCursor(cursors): the cursor whose entry comes first in claim order (nil when all ended)
  *   cursorHeap(cursors): the cursors that have an entry, as a binary heap in claim order (h[1]
- *     first), for merges of many picks over many buckets; settle(h) after h[1] moved on
+ *     first), for merges of many picks over many buckets; settle(h) after h[1] moved on;
+ *     push(h, c) adds a cursor
+ *   groupAt(c): the group descriptor when the cursor's entry is a concurrency group's head
+ *     (see bucketOf), else nil; groupCursor(gd, first, step) a cursor on that group's tasks,
+ *     whose first entry is that head
  */
 export const BUCKET_CURSOR_LUA = `
 local function advance(c)
@@ -182,6 +186,8 @@ end
 local function idNumbers(c)
   if c.hi == nil then
     local id = c.id
+    -- A group's head is "<id>\\0<descriptor>": ordered by its id.
+    if #id > 25 and string.byte(id, 26) == 0 then id = string.sub(id, 1, 25) end
     if #id == 25 and string.find(id, '^task%-[0-9a-z]+$') then
       c.hi, c.lo = tonumber(string.sub(id, 6, 15), 36), tonumber(string.sub(id, 16, 25), 36)
     else
@@ -204,6 +210,16 @@ local function before(a, b)
     if p ~= q then return p < q end
   end
   return #x < #y
+end
+
+local function groupAt(c)
+  local cut = string.find(c.id, '\\0', 1, true)
+  if cut then return string.sub(c.id, cut + 1) end
+  return nil
+end
+
+local function groupCursor(gd, first, step)
+  return bucketCursor(P .. 'pg:' .. redis.sha1hex(gd), first, step)
 end
 
 local function bestCursor(cursors)
@@ -242,19 +258,37 @@ local function settle(h)
   end
   if h[1] then siftDown(h, 1) end
 end
+
+local function push(h, c)
+  if c.id == nil then return end
+  local i = #h + 1
+  h[i] = c
+  while i > 1 do
+    local p = math.floor(i / 2)
+    if not before(h[i], h[p]) then return end
+    h[i], h[p] = h[p], h[i]
+    i = p
+  end
+end
 `;
 
 /**
  * The best claimable tasks for a node: only buckets whose repo and label requirements fit are
- * read, merged in claim order (BUCKET_CURSOR_LUA), each only as far as the merge needs.
+ * read, merged in claim order (BUCKET_CURSOR_LUA), each only as far as the merge needs; a
+ * concurrency group joins the merge where its head stands.
  * ARGV: prefix, repos JSON array ("" = any), node labels JSON ("" = no filter), limit, the key
- * prefix of the claimed tasks per concurrency key ("" = every bucket; else only buckets whose
- * concurrency group has room, PendingQuery.withRoom). Returns a flat list: id, version, JSON,
- * ... in claim order.
+ * prefix of the claimed tasks per concurrency key ("" = every task; else only tasks whose
+ * concurrency group has room, PendingQuery.withRoom: a full group is passed over at its head,
+ * after one SCARD, and a keyed task of an older layout's bucket by its record), claimed counts
+ * to use instead of the SCARDs (JSON object key → count, "" = none; PendingQuery.claimedCounts).
+ * Returns a flat list: id, version, JSON, ... in claim order.
  */
 export const PENDING_LUA = `
 local P, limit, claimedKeyPrefix = ARGV[1], tonumber(ARGV[4]), ARGV[5]
 ${GROUP_ROOM_LUA}
+if ARGV[6] and ARGV[6] ~= '' then
+  for key, n in pairs(cjson.decode(ARGV[6])) do claimedWithKey[key] = n end
+end
 local repos = nil
 if ARGV[2] ~= '' then
   repos = {}
@@ -272,24 +306,47 @@ for _, member in ipairs(redis.call('SMEMBERS', P .. 'pbuckets')) do
     end
   end
   if fits and claimedKeyPrefix ~= '' then fits = bucketHasRoom(b) end
-  if fits then fitting[#fitting + 1] = P .. 'pq:' .. redis.sha1hex(member) end
+  if fits then fitting[#fitting + 1] = {P .. 'pq:' .. redis.sha1hex(member), b[4] ~= nil} end
 end
 ${BUCKET_CURSOR_LUA}
 -- Each bucket's share of the limit first (and a little more), then as much again while needed.
 local share = math.min(limit, math.ceil(limit / math.max(1, #fitting)) + 1)
 local cursors = {}
-for _, key in ipairs(fitting) do cursors[#cursors + 1] = bucketCursor(key, share, share) end
+for _, f in ipairs(fitting) do
+  local c = bucketCursor(f[1], share, share)
+  c.grouped = f[2]
+  cursors[#cursors + 1] = c
+end
 local heap = cursorHeap(cursors)
+-- A keyed task of an older layout's bucket (not in a group): whether its key has room.
+local function legacyRoom(json)
+  if claimedKeyPrefix == '' or not json or not string.find(json, '"concurrency_key":"', 1, true) then return true end
+  local t = cjson.decode(json)
+  if type(t.concurrency_key) ~= 'string' or t.concurrency_key == '' then return true end
+  local limit = type(t.concurrency_limit) == 'number' and t.concurrency_limit or 1
+  return claimedCount(t.concurrency_key) < limit
+end
 local out = {}
-for _ = 1, limit do
+while #out < limit * 3 do
   local c = heap[1]
   if not c then break end
-  local rec = redis.call('HMGET', P .. 'task:' .. c.id, 'v', 'j')
-  out[#out + 1] = c.id
-  out[#out + 1] = rec[1]
-  out[#out + 1] = rec[2]
+  local id, grouped, gd = c.id, c.grouped, groupAt(c)
   advance(c)
   settle(heap)
+  if gd then
+    if claimedKeyPrefix == '' or bucketHasRoom(cjson.decode(gd)) then
+      local g = groupCursor(gd, share, share)
+      g.grouped = true
+      push(heap, g)
+    end
+  else
+    local rec = redis.call('HMGET', P .. 'task:' .. id, 'v', 'j')
+    if grouped or legacyRoom(rec[2]) then
+      out[#out + 1] = id
+      out[#out + 1] = rec[1]
+      out[#out + 1] = rec[2]
+    end
+  end
 end
 return out
 `;

@@ -4,17 +4,18 @@ import type { Store } from "./types.js";
 
 /**
  * The data layout this build writes; kept under `<prefix>layout`. 2: retention indexes. 3:
- * claimable keyed tasks in pending buckets of their concurrency group (see bucketOf).
+ * claimable keyed tasks in pending buckets of their concurrency group. 4: a group's tasks in a
+ * sorted set of their own, its head in the bucket of its (repo, labels) (see bucketOf).
  */
-export const REDIS_LAYOUT = 3;
+export const REDIS_LAYOUT = 4;
 const CHUNK = 100;
 
 /**
  * Brings data written by an older build up to REDIS_LAYOUT. Layout 2 added the retention
  * indexes (finished tasks, acked messages, idle nodes) to the records' footprints: every record
  * that belongs in one is written again, unchanged, through an ordinary transaction, so its
- * footprint (and with it the index) is recomputed; layout 3 rewrites the claimable keyed tasks
- * alike. Replicas starting at once may both do it;
+ * footprint (and with it the index) is recomputed; layouts 3 and 4 rewrite the claimable keyed
+ * tasks alike. Replicas starting at once may both do it;
  * the rewrites are idempotent.
  */
 export async function upgradeRedisLayout(client: ScriptedRedis, k: RedisKeys, store: Store): Promise<void> {
@@ -54,11 +55,13 @@ export async function upgradeRedisLayout(client: ScriptedRedis, k: RedisKeys, st
       }
     }
   }
-  if (current < 3 && !empty) {
-    // Claimable keyed tasks move from the bucket of their (repo, labels) to that of their group.
-    // Claims stay within the limits meanwhile (and beside replicas of older builds, which still
-    // write the old buckets): the claim checks each task's key too; there it passes over a full
-    // key's tasks one by one, at most COOLDOWN_LOOKAHEAD of them.
+  if (current < 4 && !empty) {
+    // Claimable keyed tasks move from the bucket of their (repo, labels) (layout ≤ 2) or of
+    // their group (layout 3) to their group's set, its head in the bucket. Claims stay within
+    // the limits meanwhile (and beside replicas of older builds, which still write the old
+    // forms): a group bucket listed in pbuckets is left out while full after one SCARD, and a
+    // keyed task in a bucket itself is checked by its record, a full key's passed over without
+    // counting toward the lookahead (so they hide nothing behind them).
     for (const status of ["pending", "orphaned"] as const) {
       await rewrite(k.tasksByStatus(status), (batch) =>
         store.transact(async (tx) => {

@@ -261,18 +261,21 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
     unsettledTasks: (limit) => rc(client.mccUnsettled(k.unsettled, k.dependents(""), limit)),
     async pendingBuckets() {
       // One pipeline: per bucket its size and the first id of each priority rank (score).
-      const members = await rc(client.smembers(k.buckets));
+      // A bucket's size is its entries and its groups' tasks behind their heads (gtails); its
+      // oldest is that of the tasks and group heads in it (a group's later tasks are not read).
+      const [members, tails] = await Promise.all([rc(client.smembers(k.buckets)), rc(client.hgetall(k.groupTails))]);
       const pipe = client.pipeline();
       for (const m of members) {
         pipe.zcard(k.bucket(m));
         for (const rank of [0, 1, 2, 3]) pipe.zrangebyscore(k.bucket(m), rank, rank, "LIMIT", 0, 1);
       }
       const replies = (await rc(pipe.exec())) ?? [];
-      // Buckets of one (repo, requirements) but different concurrency groups are one entry.
+      // Buckets of one (repo, requirements) but different concurrency groups (layout 3) are one entry.
       const out = new Map<string, PendingBucket>();
       members.forEach((m, i) => {
-        const [count, ...heads] = replies.slice(i * 5, i * 5 + 5).map(([err, value]) => (err ? undefined : value));
-        const ids = heads.flatMap((h) => (Array.isArray(h) ? (h as string[]) : [])).sort();
+        const [entries, ...heads] = replies.slice(i * 5, i * 5 + 5).map(([err, value]) => (err ? undefined : value));
+        const count = typeof entries === "number" ? entries + Number(tails[m] ?? 0) : undefined;
+        const ids = heads.flatMap((h) => (Array.isArray(h) ? (h as string[]) : [])).map((id) => id.split("\u0000")[0]!).sort();
         if (typeof count !== "number" || count === 0 || ids.length === 0) return;
         const [repo, labels] = JSON.parse(m) as [string, Labels];
         const id = bucketOf(repo, labels);

@@ -23,9 +23,13 @@ const PLUCKED = {
   dependents: "SELECT task_id FROM task_deps WHERE dep_id = ?",
   countDependents: "SELECT COUNT(*) FROM task_deps WHERE dep_id = ?",
   dependenciesOf: "SELECT dep_id FROM task_deps WHERE task_id = ?",
-  // Distinct dependencies by the primary key, each looked up once: linear in the tasks that have waiting dependents.
+  // Distinct dependencies by the primary key, each looked up once: linear in the tasks that have
+  // waiting dependents. Run once, at open (see sqlite-unsettled.ts).
   unsettled: `SELECT d.dep_id FROM (SELECT DISTINCT dep_id FROM task_deps) d LEFT JOIN tasks t ON t.id = d.dep_id
-       WHERE t.id IS NULL OR t.status IN ('completed', 'failed', 'cancelled') LIMIT ?`,
+       WHERE t.id IS NULL OR t.status IN ('completed', 'failed', 'cancelled')`,
+  // The same for one task: 1 while it has waiting dependents and ended (or its record is gone).
+  unsettledOne: `SELECT EXISTS (SELECT 1 FROM task_deps WHERE dep_id = ?)
+       AND COALESCE((SELECT status IN ('completed', 'failed', 'cancelled') FROM tasks WHERE id = ?), 1)`,
   finished: `SELECT json FROM tasks INDEXED BY tasks_done WHERE status IN ('completed', 'failed', 'cancelled') AND done_ms < ?
        ORDER BY done_ms LIMIT ? OFFSET ?`,
   acked: "SELECT json FROM messages INDEXED BY messages_acked WHERE status = 'acked' AND acked_ms < ? ORDER BY acked_ms LIMIT ? OFFSET ?",
@@ -156,9 +160,9 @@ export function createPendingBuckets(q: SqliteStatements) {
     const labels = labelsOf.get(`${row.repo}\u0000${row.sig}`) ?? (JSON.parse(q.task.get(row.id) as string) as { labels: Labels }).labels;
     index.addEntry(row.repo, row.sig, labels, row.rank, row.id, concurrencyGroup({ concurrency_key: row.ckey, concurrency_limit: row.climit }));
   }
-  /** A group's room by its key's committed claimed count, each key counted once per query. */
-  const roomTest = () => {
-    const counts = new Map<string, number>();
+  /** A group's room by its key's committed claimed count (or the one given), each key counted once per query. */
+  const roomTest = (given: Readonly<Record<string, number>> = {}) => {
+    const counts = new Map<string, number>(Object.entries(given));
     return (g: ConcurrencyGroup) => {
       let n = counts.get(g.key);
       if (n === undefined) counts.set(g.key, (n = q.claimedWithKey.get(g.key) as number));
@@ -182,10 +186,11 @@ export function createPendingBuckets(q: SqliteStatements) {
     },
     /**
      * The best `limit` claimable tasks (rank and id) whose requirements `labels` satisfy, best
-     * first; `withRoom`: of the keys with room only (their claimed counts as committed).
+     * first; `withRoom`: of the keys with room only (their claimed counts as committed, or as
+     * in `claimedCounts`).
      */
-    heads(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number, withRoom = false): PendingHead[] {
-      return index.queryHeads(labels, repos, limit, withRoom ? roomTest() : undefined);
+    heads(labels: Labels | undefined, repos: readonly string[] | undefined, limit: number, withRoom = false, claimedCounts?: Readonly<Record<string, number>>): PendingHead[] {
+      return index.queryHeads(labels, repos, limit, withRoom ? roomTest(claimedCounts) : undefined);
     },
   };
 }

@@ -27,6 +27,12 @@ export interface PendingQuery {
    * transaction.
    */
   withRoom?: boolean;
+  /**
+   * With `withRoom`: claimed counts of keys as the caller's transaction read them, used instead
+   * of the committed ones (a claim batched with others on SQLite sees the batch's claims, which
+   * the committed counts do not hold yet).
+   */
+  claimedCounts?: Readonly<Record<string, number>>;
 }
 
 export interface TaskListQuery {

@@ -84,6 +84,39 @@ export function concurrencySpecs(h: () => Harness): void {
     expect(await store.pendingBuckets()).toEqual([{ repo: "acme/app", labels: {}, count: 1_099, oldest_id: expect.any(String) }]);
   }, 60_000);
 
+  it("two claims sent together: one takes the key's first task, the other the task behind 40 tasks of the key it filled", async () => {
+    // On SQLite both go in one batch: the second's window must judge the key by the batch's
+    // claims, not the committed count (before: it got null with a task claimable).
+    const { coord, register, createTask } = h();
+    const a = await register("a");
+    const b = await register("b");
+    for (let i = 0; i < 40; i++) await createTask({ concurrency_key: KEY, priority: "critical" });
+    const low = await createTask({ priority: "low" });
+    const [ca, cb] = await Promise.all([coord.claimNext({ registration_id: a, worker_name: "w" }), coord.claimNext({ registration_id: b, worker_name: "w" })]);
+    expect([ca?.concurrency_key ?? ca?.id, cb?.concurrency_key ?? cb?.id].sort()).toEqual([KEY, low.id].sort());
+  });
+
+  it("many distinct keys (one task each): claims take them in claim order, a full key is passed over, listPending with room leaves it out", async () => {
+    const { coord, store, register } = h();
+    const a = await register("a", { maxWorkers: 50 });
+    const b = await register("b");
+    const { tasks: created } = await coord.tasks.createBatch(Array.from({ length: 300 }, (_, i) => ({ repo: "acme/app", description: "x", concurrency_key: `tenant-${i}`, priority: i < 100 ? ("high" as const) : ("medium" as const) })));
+    // A second task of tenant-0, better than all: the group's head changes.
+    const head = (await coord.tasks.createBatch([{ repo: "acme/app", description: "x", concurrency_key: "tenant-0", priority: "critical" }])).tasks[0]!;
+    const ids = created.map((t) => t.id);
+    expect((await store.listPending({ limit: 3 })).map((t) => t.id)).toEqual([head.id, ids[0], ids[1]]);
+    expect((await coord.claimNext({ registration_id: a, worker_name: "w0" }))?.id).toBe(head.id);
+    // tenant-0 is full now: its other task is left out, tenant-1 comes next.
+    expect((await store.listPending({ limit: 2, withRoom: true })).map((t) => t.id)).toEqual([ids[1], ids[2]]);
+    expect((await store.listPending({ limit: 2 })).map((t) => t.id)).toEqual([ids[0], ids[1]]);
+    for (let i = 1; i <= 20; i++) expect((await coord.claimNext({ registration_id: a, worker_name: `w${i}` }))?.id).toBe(ids[i]);
+    expect(await store.countPending()).toBe(300 - 20);
+    expect((await store.pendingBuckets())[0]).toMatchObject({ repo: "acme/app", count: 280, oldest_id: ids[0] });
+    // Released, the best task of tenant-0 takes its group's place at the front again.
+    await coord.tasks.release(head.id, { registration_id: a });
+    expect((await coord.claimNext({ registration_id: b, worker_name: "w" }))?.id).toBe(head.id);
+  });
+
   it("a slot opens when a claim ends by fail, release, cancel, lease expiry or the node being forgotten", async () => {
     const { coord, store, register, createTask, advance } = h();
     const a = await register("a");

@@ -154,6 +154,30 @@ const TASK_SETS: Record<string, TaskSpec[]> = {
     { priority: "low" },
   ],
   "only full keys": [{ key: "deploy", state: "claimed-elsewhere" }, ...Array.from({ length: 5 }, (): TaskSpec => ({ key: "deploy" }))],
+  // Groups met at their heads' places in the claim order (many keys, heads that change, cooldown).
+  "many keys, some full": [
+    ...Array.from({ length: 8 }, (_, i): TaskSpec => ({ key: `t${i}`, state: "claimed-elsewhere" })),
+    ...Array.from({ length: 8 }, (_, i): TaskSpec => ({ key: `t${i}`, priority: "critical" })),
+    ...Array.from({ length: 8 }, (_, i): TaskSpec => ({ key: `c${i}`, cooldown: "self", priority: "high" })),
+    ...Array.from({ length: 30 }, (_, i): TaskSpec => ({ key: `f${i}`, priority: i % 2 ? "medium" : "low" })),
+  ],
+  "keyed tasks cooling": [
+    { key: "db", state: "claimed-elsewhere" },
+    { key: "db", cooldown: "self", priority: "critical" },
+    { key: "deploy", cooldown: "self", priority: "critical" },
+    { key: "deploy", cooldown: "other", priority: "high" },
+    { priority: "low" },
+  ],
+  "only cooling keyed, one key full": [{ key: "db", state: "claimed-elsewhere" }, { key: "db", cooldown: "self" }, { key: "deploy", limit: 2, cooldown: "self" }],
+  "only a full key's cooling task": [{ key: "db", state: "claimed-elsewhere" }, { key: "db", cooldown: "self", priority: "critical" }],
+  "a group's head changes": [
+    { key: "g", limit: 2, priority: "low" },
+    { key: "g", limit: 2, priority: "medium" },
+    { priority: "high" },
+    { key: "g", limit: 2, priority: "critical", state: "cancelled" },
+    { key: "g", limit: 2, priority: "critical", cooldown: "self" },
+    { key: "g", limit: 2, priority: "high", state: "orphaned" },
+  ],
   "cancellations on the node": [{ cancelledOnNode: true, priority: "high" }, { idempotent: true }, { cancelledOnNode: true }],
   "past the lookahead": [...Array.from({ length: 33 }, (): TaskSpec => ({ cooldown: "self", priority: "critical" })), { priority: "low" }],
 };

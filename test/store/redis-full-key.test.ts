@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Task } from "../../src/core/types.js";
 import { createRedisStore } from "../../src/store/redis.js";
 import { bucketOf, createRedisKeys, type FootprintEntry } from "../../src/store/redis-keys.js";
+import { REDIS_LAYOUT } from "../../src/store/redis-upgrade.js";
 import type { Store } from "../../src/store/types.js";
 import { findRedisServer, startRedisServer, type RedisServer } from "../helpers/redis-server.js";
 import { eventually, makeHarness, type Harness } from "./conformance-harness.js";
@@ -117,9 +118,28 @@ describe.skipIf(skip)("Redis: a full concurrency key (real redis-server)", () =>
     expect(during).toBeLessThanOrEqual(3 * ROUNDS + 2);
   });
 
-  it("data of an older layout (keyed tasks in their labels' bucket) keeps to the limits, and is moved into group buckets at open (layout 3)", async () => {
+  it("2,000 claimable tasks of distinct keys (per-tenant keys): a claim reads a few entries and counts one key, not one of each", async () => {
+    const { store, h } = await harness();
+    const a = await h.register("a", { maxWorkers: 10 });
+    for (let b = 0; b < 2; b++) {
+      await h.coord.tasks.createBatch(Array.from({ length: 1000 }, (_, i) => ({ repo: "acme/app", description: "x", concurrency_key: `svc-${b}-${i}` })));
+    }
+    const first = await store.listPending({ limit: 5 });
+    await raw.config("RESETSTAT");
+    const claimed: string[] = [];
+    for (let i = 0; i < 5; i++) claimed.push((await h.coord.claimNext({ registration_id: a, worker_name: `w${i}` }))!.id);
+    const calls = await commandCalls();
+    // Before: 9,995 ZRANGEs and 9,990 SCARDs (one per key per claim). Now per claim: the
+    // bucket's head, the group's, the group's next head, the event log's oldest entry.
+    expect(calls.zrange ?? 0).toBeLessThanOrEqual(5 * 6);
+    expect(calls.scard ?? 0).toBeLessThanOrEqual(5 * 2);
+    expect(claimed).toEqual(first.map((t) => t.id));
+    expect(await store.countPending()).toBe(1995);
+  });
+
+  it("data of an older layout (keyed tasks in their labels' bucket) keeps to the limits, hides nothing behind 40 tasks of a full key, and is moved into group sets at open (layout 4)", async () => {
     const { store, h, keyPrefix } = await harness();
-    const { a, held } = await fullKey(h, 20);
+    const { a, held } = await fullKey(h, 40);
     const low = await h.createTask({ priority: "low" });
     await h.coord.stop();
     await store.close();
@@ -129,45 +149,47 @@ describe.skipIf(skip)("Redis: a full concurrency key (real redis-server)", () =>
     const k = createRedisKeys(keyPrefix);
     const oldDescriptor = bucketOf("acme/app", {});
     const groupDescriptor = bucketOf("acme/app", {}, { key: KEY, limit: 1 });
-    for (const id of await raw.zrange(k.bucket(groupDescriptor), 0, -1)) {
+    for (const id of await raw.zrange(k.group(groupDescriptor), 0, -1)) {
       const fp = JSON.parse((await raw.hget(k.task(id), "x"))!) as FootprintEntry[];
-      const moved = fp.map((e) => (e[1] === k.bucket(groupDescriptor) ? ["z", k.bucket(oldDescriptor), e[2], e[3], k.buckets, oldDescriptor] : e));
+      const moved = fp.map((e) => (e[0] === "g" ? ["z", k.bucket(oldDescriptor), e[2], e[3], k.buckets, oldDescriptor] : e));
       await raw.hset(k.task(id), "x", JSON.stringify(moved));
-      await raw.zadd(k.bucket(oldDescriptor), scoreIn(fp, k.bucket(groupDescriptor)), id);
+      await raw.zrem(k.bucket(oldDescriptor), `${id}\u0000${groupDescriptor}`);
+      await raw.zadd(k.bucket(oldDescriptor), Number(fp.find((e) => e[0] === "g")![2]), id);
     }
-    await raw.del(k.bucket(groupDescriptor));
-    await raw.srem(k.buckets, groupDescriptor);
-    await raw.set(`${keyPrefix}layout`, "2");
-    expect(await raw.zcard(k.bucket(oldDescriptor))).toBe(21);
+    await raw.del(k.group(groupDescriptor), k.groupHeads, k.groupTails);
+    expect(await raw.zcard(k.bucket(oldDescriptor))).toBe(41);
 
-    // Beside an older replica (which writes such buckets), with the layout key saying 3 so no
-    // upgrade runs: each task's key is checked, and the 20 are passed over (within the
-    // lookahead of 32).
-    await raw.set(`${keyPrefix}layout`, "3");
+    // Beside an older replica (which writes such buckets), with the layout key saying this
+    // build's so no upgrade runs: each task's key is checked, and the 40 are passed over without
+    // counting toward the lookahead of 32 (before: the claim answered null).
+    await raw.set(`${keyPrefix}layout`, String(REDIS_LAYOUT));
     const legacy = await harness(keyPrefix);
     const b = await legacy.h.register("b");
     expect((await legacy.h.coord.claimNext({ registration_id: b, worker_name: "w" }))?.id).toBe(low.id);
     expect(await legacy.h.coord.claimNext({ registration_id: b, worker_name: "w2" })).toBeNull();
+    // The optimistic transaction's window passes over them alike.
+    const { claimNext: _lua, ...withoutLua } = legacy.store;
+    const slow = makeHarness(withoutLua, { t: Date.parse("2030-01-01T00:00:00Z") });
+    const tail = await slow.createTask({ priority: "low" });
+    expect((await slow.coord.claimNext({ registration_id: b, worker_name: "w3" }))?.id).toBe(tail.id);
+    await slow.coord.stop();
     await legacy.h.coord.stop();
     await legacy.store.close();
     open.pop();
 
-    // The upgrade moves them: the old bucket is gone, the group's holds all 20.
+    // The upgrade moves them: the bucket holds the group's head, the group's set all 40.
     await raw.set(`${keyPrefix}layout`, "2");
     const upgraded = await harness(keyPrefix);
-    expect(await raw.get(`${keyPrefix}layout`)).toBe("3");
-    expect(await raw.exists(k.bucket(oldDescriptor))).toBe(0);
-    expect(await raw.zcard(k.bucket(groupDescriptor))).toBe(20);
-    expect((await raw.smembers(k.buckets)).sort()).toEqual([groupDescriptor]);
+    expect(await raw.get(`${keyPrefix}layout`)).toBe(String(REDIS_LAYOUT));
+    expect(await raw.zcard(k.bucket(oldDescriptor))).toBe(1);
+    expect(await raw.zcard(k.group(groupDescriptor))).toBe(40);
+    expect((await raw.smembers(k.buckets)).sort()).toEqual([oldDescriptor]);
+    expect(await upgraded.store.pendingBuckets()).toMatchObject([{ repo: "acme/app", count: 40 }]);
     await upgraded.h.coord.tasks.complete(held.id, { registration_id: a });
-    const next = await upgraded.h.coord.claimNext({ registration_id: b, worker_name: "w3" });
+    const next = await upgraded.h.coord.claimNext({ registration_id: b, worker_name: "w4" });
     expect(next).toMatchObject({ concurrency_key: KEY });
-    expect(await upgraded.h.coord.claimNext({ registration_id: b, worker_name: "w4" })).toBeNull();
+    expect(await upgraded.h.coord.claimNext({ registration_id: b, worker_name: "w5" })).toBeNull();
     expect(await upgraded.store.countClaimedWithKey(KEY)).toBe(1);
   });
 });
 
-/** The score of a task's entry in `bucket`, from its footprint. */
-function scoreIn(fp: FootprintEntry[], bucket: string): number {
-  return Number(fp.find((e) => e[1] === bucket)![2]);
-}
