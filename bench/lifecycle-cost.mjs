@@ -35,11 +35,15 @@ const selfCpu = () => {
   return (u.user + u.system) / 1e6;
 };
 
-/** Every command run, by name (commandstats: scripts' own included). */
+/** Every command run, by name (commandstats: scripts' own included), and the time spent in scripts (µs). */
 async function redisCounts(admin) {
   const byName = {};
-  for (const m of (await admin.info("commandstats")).matchAll(/cmdstat_([\w|]+):calls=(\d+)/g)) byName[m[1]] = Number(m[2]);
-  return { byName };
+  let scriptUsec = 0;
+  for (const m of (await admin.info("commandstats")).matchAll(/cmdstat_([\w|]+):calls=(\d+),usec=(\d+)/g)) {
+    byName[m[1]] = Number(m[2]);
+    if (m[1] === "evalsha" || m[1] === "eval") scriptUsec += Number(m[3]);
+  }
+  return { byName, scriptUsec };
 }
 
 /** The work of one run: `tasks` tasks created, claimed and completed; resolves when all are completed. */
@@ -152,7 +156,8 @@ for (const store of STORES) {
   try {
     const run = coordinator ? await coordinatorWork(coordinator.url, TASKS) : await bullmqWork(redis.url, TASKS);
     const sent = {};
-    const monitor = MONITOR && admin ? await admin.duplicate().monitor() : undefined;
+    const watcher = MONITOR && admin ? admin.duplicate() : undefined;
+    const monitor = await watcher?.monitor();
     monitor?.on("monitor", (_time, argv, source) => {
       if (source === "lua") return;
       const name = String(argv[0]).toLowerCase();
@@ -163,6 +168,7 @@ for (const store of STORES) {
     const latencies = await run();
     const wall = (performance.now() - t0) / 1000;
     monitor?.disconnect();
+    watcher?.disconnect();
     const after = { serve: coordinator ? cpuSeconds(coordinator.pid) : 0, redis: redisPid ? cpuSeconds(redisPid) : 0, client: selfCpu(), redisCounts: admin && (await redisCounts(admin)) };
     const out = {
       store,
@@ -182,6 +188,8 @@ for (const store of STORES) {
       const delta = Object.fromEntries(
         names.map((n) => [n, after.redisCounts.byName[n] - (before.redisCounts.byName[n] ?? 0)]).filter(([n, d]) => d > 0 && n !== "info"),
       );
+      // Time redis-server spent running scripts (its own clock; the scripts' commands included).
+      out.script_us = perTask(after.redisCounts.scriptUsec - before.redisCounts.scriptUsec);
       out.redis_commands = perTask(Object.values(delta).reduce((a, b) => a + b, 0));
       out.by_command = Object.fromEntries(Object.entries(delta).sort((a, b) => b[1] - a[1]).map(([n, d]) => [n, perTask(d)]));
     }

@@ -28,13 +28,17 @@ export const SETTLE_BATCH = 100;
 /** How long the sweep leaves a just-ended task's dependents to the replica that ended it. */
 export const SETTLE_GRACE_MS = 5_000;
 /**
- * How often a replica's sweep looks for unsettled tasks: the look is a scan on SQLite (about
- * 9 ms with 10,000 distinct dependencies waited on), and what it finds is rare (a replica
- * stopped between an end and its follow-up), so not every sweep.
+ * How often a replica's sweep looks for unsettled tasks: what it finds is rare (a replica
+ * stopped between an end and its follow-up), and on the memory store the look is a scan of the
+ * tasks waited on, so not every sweep (SQLite and Redis keep the unsettled tasks in a set).
  */
 export const SETTLE_SWEEP_INTERVAL_MS = 10_000;
 /** Unsettled tasks one sweep looks at; what is left waits for the next sweep. */
 const SWEEP_BATCH = 100;
+/** Follow-up writes (of up to SETTLE_BATCH dependents each) one sweep makes at most. */
+export const SWEEP_SETTLE_WRITES = 20;
+/** Ended tasks a sweep cut short hands to the next sweep of this replica at most. */
+const CARRY_MAX = 1_000;
 
 interface BatchOutcome {
   /** The dependents this write looked at (settled, or found settled already). */
@@ -91,7 +95,7 @@ async function settleDependents(tx: StoreTx, cause: Pick<Task, "id" | "status">,
  * DESIGN §11 asks ("pending in the same atomic write that completes its last dependency"). The
  * dependents list is then a condition of the commit, so on a shared store a stream of creates
  * naming the task could make the end lose race after race; from the third try the end writes
- * only the task and its dependents are settled after it (`settleAfterEnd`), so it cannot be
+ * only the task and its dependents are settled after it (`settleQuietly`), so it cannot be
  * starved. Memory and SQLite run a transaction once, so there it is always the same write.
  */
 export const INLINE_SETTLE_TRIES = 2;
@@ -108,10 +112,10 @@ export async function endAndSettle<T extends Task | undefined>(
   write: (tx: StoreTx, readDependents: (taskId: string) => void) => Promise<T>,
 ): Promise<T> {
   let tries = 0;
-  let cascade: string[] = [];
+  let cascade: string[] | undefined;
   const ended = await ctx.store.transact(async (tx) => {
     tries++;
-    cascade = [];
+    cascade = undefined;
     let read: Promise<readonly string[]> | undefined;
     const inline = tries <= INLINE_SETTLE_TRIES;
     const task = await write(tx, (taskId) => {
@@ -121,64 +125,101 @@ export async function endAndSettle<T extends Task | undefined>(
     else void read?.catch(() => {});
     return task;
   });
-  if (ended && isFinal(ended.status)) await settleAfterEnd(ctx, ended, cascade);
+  if (!ended || !isFinal(ended.status)) return ended;
+  // Settled in its own write, only the dependents it cancelled may have dependents to settle
+  // (no read of its own list again: one Redis round trip less per end).
+  if (cascade) await settleQuietly(ctx, cascade);
+  else await settleQuietly(ctx, [ended.id]);
   return ended;
 }
 
-/**
- * Settles the waiting dependents of ended task `rootId`, and transitively those of the
- * dependents it cancels, breadth first: each waiting descendant is visited once, so the work is
- * linear in the waiting tasks that depend on it, directly or not.
- */
-async function settle(ctx: CoordinatorContext, rootId: string): Promise<void> {
-  const queue = [rootId];
-  for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-    // The usual end: nothing waits on it, one cheap read and no write. (An ended task gains no
-    // dependents, so a count of none stays none.)
-    if ((await ctx.store.countDependents(id)) === 0) continue;
-    const seen = new Set<string>();
-    for (let more = true; more; ) {
-      const out = await ctx.store.transact((tx) => settleBatch(tx, id, ctx.now().getTime(), seen));
-      for (const d of out.batch) seen.add(d);
-      queue.push(...out.cancelled);
-      more = out.more;
-    }
-  }
+/** Follow-up writes a settle may still make: unbounded after an end, SWEEP_SETTLE_WRITES in a sweep. */
+interface Budget {
+  writes: number;
 }
 
 /**
- * After a task's end committed: settles its dependents (those not settled in the end's own
- * write), and those of `alsoEnded` (dependents that write cancelled), before the caller is
+ * Settles the waiting dependents of ended task `id` (one level), within `budget`. Returns those
+ * it cancelled (ended too: their dependents are next) and whether it got through them all.
+ */
+async function settleOne(ctx: CoordinatorContext, id: string, budget: Budget): Promise<{ cancelled: string[]; done: boolean }> {
+  const cancelled: string[] = [];
+  if (budget.writes <= 0) return { cancelled, done: false };
+  // The usual end: nothing waits on it, one cheap read and no write. (An ended task gains no
+  // dependents, so a count of none stays none.)
+  if ((await ctx.store.countDependents(id)) === 0) return { cancelled, done: true };
+  const seen = new Set<string>();
+  for (let more = true; more; ) {
+    if (budget.writes <= 0) return { cancelled, done: false };
+    budget.writes--;
+    const out = await ctx.store.transact((tx) => settleBatch(tx, id, ctx.now().getTime(), seen));
+    for (const d of out.batch) seen.add(d);
+    cancelled.push(...out.cancelled);
+    more = out.more;
+  }
+  return { cancelled, done: true };
+}
+
+/**
+ * Settles the waiting dependents of the ended tasks `ids`, and transitively those of the
+ * dependents it cancels, breadth first: each waiting descendant is visited once, so the work is
+ * linear in the waiting tasks that depend on them, directly or not. Returns the ended tasks it
+ * had no budget left for, in order (the one it stopped in first): all still unsettled.
+ */
+async function settle(ctx: CoordinatorContext, ids: string[], budget: Budget): Promise<string[]> {
+  const queue = [...ids];
+  for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+    const out = await settleOne(ctx, id, budget);
+    queue.push(...out.cancelled);
+    if (!out.done) return [id, ...queue];
+  }
+  return [];
+}
+
+/**
+ * After an end committed: settles the dependents of the ended tasks `ids` (the end's own, when
+ * its write did not settle them, or those of the dependents it cancelled) before the caller is
  * answered. The end stands whatever happens here; should the store fail now, the sweep settles
  * them later.
  */
-export async function settleAfterEnd(ctx: CoordinatorContext, task: Task | undefined, alsoEnded: readonly string[] = []): Promise<void> {
-  if (!task || !isFinal(task.status)) return;
+async function settleQuietly(ctx: CoordinatorContext, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
   try {
-    for (const id of [task.id, ...alsoEnded]) await settle(ctx, id);
+    await settle(ctx, [...ids], { writes: Infinity });
   } catch (err) {
     if (!isCoordError(err)) throw err;
   }
 }
 
 /**
- * The sweep's part (every replica, at most every SETTLE_SWEEP_INTERVAL_MS, the first sweep at
- * once): settles the dependents of tasks that ended at least SETTLE_GRACE_MS ago and still have
- * waiting dependents (the replica that ended them stopped, or lost its store, before settling).
- * Each call returns the ids it settled.
+ * The sweep's part (every replica, the look at most every SETTLE_SWEEP_INTERVAL_MS, the first
+ * sweep at once): settles the dependents of tasks that ended at least SETTLE_GRACE_MS ago and
+ * still have waiting dependents (the replica that ended them stopped, or lost its store, before
+ * settling), in at most SWEEP_SETTLE_WRITES follow-up writes per sweep, so a node token cannot
+ * make one sweep long (lease expiry and offline detection wait for it). A cascade cut short
+ * goes on at the next sweep from the tasks this sweep left (up to CARRY_MAX; any past that, and
+ * those of a replica that stops, stay in the store's unsettled tasks for a later look).
+ * Each call returns the ended tasks it started from.
  */
 export function createUnsettledSweep(ctx: CoordinatorContext): (nowMs: number) => Promise<string[]> {
   let last = -Infinity;
+  let carried: string[] = [];
   return async function sweepUnsettled(nowMs) {
-    if (nowMs - last < SETTLE_SWEEP_INTERVAL_MS) return [];
-    last = nowMs;
-    const done: string[] = [];
-    for (const id of await ctx.store.unsettledTasks(SWEEP_BATCH)) {
-      const task = await ctx.store.getTask(id);
-      if (task?.completed_at && nowMs - Date.parse(task.completed_at) < SETTLE_GRACE_MS) continue;
-      await settle(ctx, id);
-      done.push(id);
+    const budget: Budget = { writes: SWEEP_SETTLE_WRITES };
+    const started = [...carried];
+    let left = await settle(ctx, carried, budget);
+    if (left.length === 0 && budget.writes > 0 && nowMs - last >= SETTLE_SWEEP_INTERVAL_MS) {
+      last = nowMs;
+      const due: string[] = [];
+      for (const id of await ctx.store.unsettledTasks(SWEEP_BATCH)) {
+        const task = await ctx.store.getTask(id);
+        if (task?.completed_at && nowMs - Date.parse(task.completed_at) < SETTLE_GRACE_MS) continue;
+        due.push(id);
+      }
+      started.push(...due);
+      left = await settle(ctx, due, budget);
     }
-    return done;
+    carried = left.slice(0, CARRY_MAX);
+    return started;
   };
 }

@@ -99,7 +99,6 @@ export function createNodeService(ctx: CoordinatorContext) {
 
     async heartbeat(input: HeartbeatInput, caller?: Caller) {
       const now = ctx.now();
-      const ts = now.toISOString();
       const result = await store.transact(async (tx) => {
         const node = await nodeForRegistration(tx, input.registration_id, caller);
         // The stored report is bounded (64 KiB, task texts cut to 1 KiB): see capReport.
@@ -112,7 +111,8 @@ export function createNodeService(ctx: CoordinatorContext) {
           ...node,
           status: "online",
           health: input.status ?? node.health,
-          last_seen: ts,
+          // Set below once the heartbeat is to be written (a repeat does not compare it).
+          last_seen: node.last_seen,
           agents,
           metrics: report.metrics,
           repos: report.repos,
@@ -127,6 +127,8 @@ export function createNodeService(ctx: CoordinatorContext) {
         else delete next.report_truncated;
         // The same report again soon after the last write: nothing to store (see repeatHeartbeatWindowMs).
         if (isRepeatHeartbeat(node, next, now.getTime(), repeatHeartbeatWindowMs(ctx))) return { node, cancelled: node.cancelled_tasks.map((c) => c.task_id) };
+        const ts = now.toISOString();
+        next.last_seen = ts;
         if (node.status !== "online") tx.emit({ type: "node.online", data: { node_id: node.id, ts } });
         if (input.agents) {
           const fallbackRepo = { before: onlyRepo(node.repos), after: onlyRepo(next.repos) };

@@ -1,4 +1,4 @@
-import type { AgentSummary, CancelledTask, NewEvent, NodeCapacity, NodeRecord, RepoReport } from "./types.js";
+import type { AgentSummary, CancelledTask, NewEvent, NodeRecord, RepoReport } from "./types.js";
 
 /**
  * Bounds of `capacity.max_workers` and `current_workers`, one for the API's schemas, the config
@@ -82,13 +82,11 @@ export function repeatHeartbeatWindowMs(t: { heartbeatIntervalMs: number; offlin
  */
 export function isRepeatHeartbeat(before: NodeRecord, after: NodeRecord, nowMs: number, windowMs: number): boolean {
   if (!(nowMs - Date.parse(before.last_seen) < windowMs)) return false;
-  for (const [field, same] of NODE_FIELD_LIST) if (!same(before[field], after[field])) return false;
+  for (const same of NODE_CHECKS) if (!same(before, after)) return false;
   return true;
 }
 
 type Same<T> = (a: T, b: T) => boolean;
-/** A value of JSON that is not an object (undefined, a field that is absent, counts as itself). */
-const same = <T>(a: T, b: T): boolean => a === b;
 /** Each field of `T` listed: the type makes a field added to `T` a compile error until it is listed here too. */
 type Fields<T> = { [K in keyof Required<T>]: true };
 function sameBy<T extends object>(fields: Fields<T>): Same<T> {
@@ -99,40 +97,42 @@ function sameBy<T extends object>(fields: Fields<T>): Same<T> {
     return true;
   };
 }
-const sameList =
-  <T>(item: Same<T>): Same<readonly T[]> =>
-  (a, b) => {
-    if (a === b) return true;
-    if (a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!item(a[i]!, b[i]!)) return false;
-    return true;
-  };
+function sameList<T>(a: readonly T[], b: readonly T[], item: Same<T>): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!item(a[i]!, b[i]!)) return false;
+  return true;
+}
+const sameAgent = sameBy<AgentSummary>({ name: true, type: true, status: true, task: true, repo: true, task_id: true });
+const sameRepo = sameBy<RepoReport>({ name: true, active_prs: true });
+const sameCancelled = sameBy<CancelledTask>({ task_id: true, cancelled_at: true });
+const sameString: Same<string> = (a, b) => a === b;
 
 /**
- * How each field of a stored node is compared; `last_seen` is what a repeat may change. The type
- * lists every field of NodeRecord, so one added later cannot be forgotten here (a change of it
- * would pass for a repeat and not be written).
+ * One check per field of a stored node (each reads its field by name, which is what makes this
+ * cheap); `last_seen` is what a repeat may change. The type lists every field of NodeRecord, so
+ * one added later cannot be forgotten here (a change of it would pass for a repeat and not be written).
  */
-const NODE_FIELDS: { [K in keyof Required<NodeRecord>]: Same<NodeRecord[K]> } = {
-  id: same,
-  hostname: same,
-  capacity: sameBy<NodeCapacity>({ max_workers: true, current_workers: true }),
-  labels: sameJson,
-  status: same,
-  health: same,
-  registered_at: same,
+const NODE_FIELDS: { [K in keyof Required<NodeRecord>]: Same<NodeRecord> } = {
+  id: (a, b) => a.id === b.id,
+  hostname: (a, b) => a.hostname === b.hostname,
+  capacity: (a, b) => a.capacity.max_workers === b.capacity.max_workers && a.capacity.current_workers === b.capacity.current_workers,
+  labels: (a, b) => sameJson(a.labels, b.labels),
+  status: (a, b) => a.status === b.status,
+  health: (a, b) => a.health === b.health,
+  registered_at: (a, b) => a.registered_at === b.registered_at,
   last_seen: () => true,
-  agents: sameList(sameBy<AgentSummary>({ name: true, type: true, status: true, task: true, repo: true, task_id: true })),
-  metrics: sameJson,
-  repos: sameList(sameBy<RepoReport>({ name: true, active_prs: true })),
-  claimed_tasks: sameList<string>(same),
-  report_truncated: same,
-  cordoned: same,
-  registration_id: same,
-  owner: same,
-  cancelled_tasks: sameList(sameBy<CancelledTask>({ task_id: true, cancelled_at: true })),
+  agents: (a, b) => sameList(a.agents, b.agents, sameAgent),
+  metrics: (a, b) => sameJson(a.metrics, b.metrics),
+  repos: (a, b) => sameList(a.repos, b.repos, sameRepo),
+  claimed_tasks: (a, b) => sameList(a.claimed_tasks, b.claimed_tasks, sameString),
+  report_truncated: (a, b) => a.report_truncated === b.report_truncated,
+  cordoned: (a, b) => a.cordoned === b.cordoned,
+  registration_id: (a, b) => a.registration_id === b.registration_id,
+  owner: (a, b) => a.owner === b.owner,
+  cancelled_tasks: (a, b) => sameList(a.cancelled_tasks, b.cancelled_tasks, sameCancelled),
 };
-const NODE_FIELD_LIST = Object.entries(NODE_FIELDS) as [keyof NodeRecord, Same<unknown>][];
+const NODE_CHECKS = Object.values(NODE_FIELDS);
 
 /**
  * Whether two JSON values are the same value, as comparing their JSON texts would say, without

@@ -16,7 +16,7 @@ import { createRedisSessions } from "./redis-sessions.js";
 import { createReadSet, createRedisReads, defineScripts, rc } from "./redis-reads.js";
 import { createReplicaWait } from "./redis-replica-wait.js";
 import { parseRedisUrl } from "./redis-url.js";
-import { emptyCounts, type PendingBucket, type Store, type StoreOptions, type StoreTx } from "./types.js";
+import { emptyCounts, type ClaimNextRequest, type PendingBucket, type Store, type StoreOptions, type StoreTx } from "./types.js";
 
 export interface RedisStoreOptions extends StoreOptions {
   /** How many times a transaction is re-run after losing a race before answering UNAVAILABLE. */
@@ -167,9 +167,10 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
     transact(fn) {
       return tracked(runTransaction(fn));
     },
-    claimNext(request) {
+    // `txid` (not in the Store interface): a resend of a claim whose answer was lost (tests).
+    claimNext(request: ClaimNextRequest, txid?: string) {
       if (closed) return Promise.reject(new CoordError("UNAVAILABLE", "store is closed"));
-      return tracked(claim(request));
+      return tracked(claim(request, txid));
     },
     async listNodes(query) {
       // Ids first (a set has no order), sorted here; records are read only for the page.

@@ -23,9 +23,13 @@ const PLUCKED = {
   dependents: "SELECT task_id FROM task_deps WHERE dep_id = ?",
   countDependents: "SELECT COUNT(*) FROM task_deps WHERE dep_id = ?",
   dependenciesOf: "SELECT dep_id FROM task_deps WHERE task_id = ?",
-  // Distinct dependencies by the primary key, each looked up once: linear in the tasks that have waiting dependents.
+  // Distinct dependencies by the primary key, each looked up once: linear in the tasks that have
+  // waiting dependents. Run once, at open (see sqlite-unsettled.ts).
   unsettled: `SELECT d.dep_id FROM (SELECT DISTINCT dep_id FROM task_deps) d LEFT JOIN tasks t ON t.id = d.dep_id
-       WHERE t.id IS NULL OR t.status IN ('completed', 'failed', 'cancelled') LIMIT ?`,
+       WHERE t.id IS NULL OR t.status IN ('completed', 'failed', 'cancelled')`,
+  // The same for one task: 1 while it has waiting dependents and ended (or its record is gone).
+  unsettledOne: `SELECT EXISTS (SELECT 1 FROM task_deps WHERE dep_id = ?)
+       AND COALESCE((SELECT status IN ('completed', 'failed', 'cancelled') FROM tasks WHERE id = ?), 1)`,
   finished: `SELECT json FROM tasks INDEXED BY tasks_done WHERE status IN ('completed', 'failed', 'cancelled') AND done_ms < ?
        ORDER BY done_ms LIMIT ? OFFSET ?`,
   acked: "SELECT json FROM messages INDEXED BY messages_acked WHERE status = 'acked' AND acked_ms < ? ORDER BY acked_ms LIMIT ? OFFSET ?",

@@ -8,6 +8,7 @@ import { isClaimable, isFinal } from "../core/tasks.js";
 import type { CoordEvent, Labels, NodeRecord, Task } from "../core/types.js";
 import type { WriteSet } from "./buffered-tx.js";
 import type { BucketDelta, createPendingBuckets, PendingChange, SqliteStatements } from "./sqlite-queries.js";
+import type { createUnsettledSet } from "./sqlite-unsettled.js";
 
 /** A task's indexed columns. */
 export interface TaskRow {
@@ -51,6 +52,7 @@ export interface SqliteWriterOptions {
   db: Database;
   q: SqliteStatements;
   buckets: ReturnType<typeof createPendingBuckets>;
+  unsettled: ReturnType<typeof createUnsettledSet>;
   retention: number;
   /** events.max_bytes: the log's size bound. */
   maxEventBytes: number;
@@ -63,9 +65,12 @@ export interface SqliteWriterOptions {
  * The commit of a batch: records, pending-bucket counts and events in one SQLite transaction,
  * writing only the columns that changed; returns the events with their ids.
  */
-export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, knownTasks, knownNodes }: SqliteWriterOptions): (ws: WriteSet) => CoordEvent[] {
-  /** Net changes of the pending buckets in one commit, by repo and label signature; the tasks that entered or left the claim order. */
-  type Deltas = Map<string, BucketDelta> & { changes?: PendingChange[] };
+export function createSqliteWriter({ db, q, buckets, unsettled, retention, maxEventBytes, knownTasks, knownNodes }: SqliteWriterOptions): (ws: WriteSet) => CoordEvent[] {
+  /**
+   * Net changes of the pending buckets in one commit, by repo and label signature; the tasks that
+   * entered or left the claim order; the tasks whose unsettled state the commit may have changed.
+   */
+  type Deltas = Map<string, BucketDelta> & { changes?: PendingChange[]; touched: Set<string>; checked?: [string, boolean][] };
   function count(deltas: Deltas, repo: string, sig: string, labels: Labels, by: number, task: { rank: number; id: string; group?: ConcurrencyGroup }): void {
     (deltas.changes ??= []).push({ add: by > 0, repo, sig, labels, rank: task.rank, id: task.id, group: task.group });
     const key = `${repo}\u0000${sig}`;
@@ -90,7 +95,9 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
       }
       before = q.taskIndexRow.get(task.id) as TaskRow;
     }
-    writeDeps(task.id, before.deps ?? (q.dependenciesOf.all(task.id) as string[]), row.deps!);
+    writeDeps(task.id, before.deps ?? (q.dependenciesOf.all(task.id) as string[]), row.deps!, deltas.touched);
+    // It ended (its dependents may wait), or it was ended and is live again.
+    if (isFinal(row.status) || isFinal(before.status)) deltas.touched.add(task.id);
     if (before.repo !== row.repo || before.sig !== row.sig || before.rank !== row.rank || before.key !== row.key) {
       q.putTask.run(task.id, row.repo, row.status, row.rank, row.sig, row.key, row.leaseMs, doneMs(task), json);
     } else if (before.status !== row.status) {
@@ -105,11 +112,12 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
     if (isClaimable(row.status)) count(deltas, row.repo, row.sig, task.labels, 1, { rank: row.rank, id: task.id, group: concurrencyGroup(task) });
   }
 
-  /** Keeps the task's task_deps rows equal to `deps`, writing only when they change. */
-  function writeDeps(id: string, before: readonly string[], deps: readonly string[]): void {
+  /** Keeps the task's task_deps rows equal to `deps`, writing only when they change; the dependencies it leaves go to `touched`. */
+  function writeDeps(id: string, before: readonly string[], deps: readonly string[], touched: Set<string>): void {
     if (sameIds(before, deps)) return;
     q.deleteDepsOf.run(id);
     for (const dep of deps) q.insertDep.run(dep, id);
+    for (const dep of before) if (!deps.includes(dep)) touched.add(dep);
   }
 
   /** Removes a task; a claimable one leaves its pending bucket, a waiting one the dependency index. */
@@ -117,7 +125,11 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
     const before = knownTasks.get(id) ?? (q.taskIndexRow.get(id) as TaskRow | undefined);
     if (!before) return;
     q.deleteTask.run(id);
-    if (before.deps === undefined || before.deps.length > 0) q.deleteDepsOf.run(id);
+    deltas.touched.add(id);
+    if (before.deps === undefined || before.deps.length > 0) {
+      for (const dep of before.deps ?? (q.dependenciesOf.all(id) as string[])) deltas.touched.add(dep);
+      q.deleteDepsOf.run(id);
+    }
     if (isClaimable(before.status)) count(deltas, before.repo, before.sig, {}, -1, { rank: before.rank, id });
   }
 
@@ -140,6 +152,7 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
     for (const id of ws.deleted.tasks) deleteTask(id, deltas);
     for (const id of ws.deleted.nodes) q.deleteNode.run(id);
     for (const id of ws.deleted.messages) q.deleteMessage.run(id);
+    if (deltas.touched.size > 0) deltas.checked = unsettled.check(deltas.touched);
     for (const d of deltas.values()) {
       if (d.by > 0) q.bucketAdd.run(d.repo, d.sig, JSON.stringify(d.labels), d.by);
       else if (d.by < 0) {
@@ -185,11 +198,12 @@ export function createSqliteWriter({ db, q, buckets, retention, maxEventBytes, k
     return bytes - removed;
   }
 
-  /** Writes one batch; the bucket cache follows only once the commit went through. */
+  /** Writes one batch; the bucket cache and the unsettled set follow only once the commit went through. */
   function commit(ws: WriteSet): CoordEvent[] {
-    const deltas: Deltas = new Map();
+    const deltas: Deltas = Object.assign(new Map(), { touched: new Set<string>() });
     const committed = write(ws, deltas);
     buckets.apply(deltas.changes ?? []);
+    unsettled.apply(deltas.checked ?? []);
     return committed;
   }
 

@@ -20,6 +20,7 @@ import { makeSqliteFilesPrivate } from "./private-file.js";
 import { migrate } from "./sqlite-schema.js";
 import { createSqliteWebhookCursors } from "./sqlite-webhooks.js";
 import { createSqliteSessions } from "./sqlite-sessions.js";
+import { createUnsettledSet } from "./sqlite-unsettled.js";
 import { createSqliteWriter, nodeRow, taskRow, type NodeRow, type TaskRow } from "./sqlite-writer.js";
 import { emptyCounts, type PendingQuery, type Store, type StoreCounts, type StoreOptions, type StoreTxReads } from "./types.js";
 
@@ -102,6 +103,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
   const q = createSqliteStatements(db);
   const { shaped, where } = createShapedQueries(db);
   const buckets = createPendingBuckets(q);
+  const unsettled = createUnsettledSet(q);
 
   const parse = <T>(json: unknown): T | undefined => (json === undefined ? undefined : (JSON.parse(json as string) as T));
   const parseAll = <T>(rows: unknown[]): T[] => rows.map((r) => JSON.parse(r as string) as T);
@@ -185,7 +187,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     };
   }
 
-  const commit = createSqliteWriter({ db, q, buckets, retention, maxEventBytes, knownTasks, knownNodes });
+  const commit = createSqliteWriter({ db, q, buckets, unsettled, retention, maxEventBytes, knownTasks, knownNodes });
 
   let closed = false;
   const assertOpen = () => {
@@ -249,7 +251,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
       return parseAll<Task>(q.expired.all(Date.parse(now)));
     },
     dueTasks: async (now, limit) => parseAll<Task>(q.due.all(Date.parse(now), limit)),
-    unsettledTasks: async (limit) => q.unsettled.all(limit) as string[],
+    unsettledTasks: async (limit) => unsettled.list(limit),
     finishedTasks: async (before, limit, skip = 0) => parseAll<Task>(q.finished.all(Date.parse(before), limit, skip)),
     ackedMessages: async (before, limit, skip = 0) => parseAll<Message>(q.acked.all(Date.parse(before), limit, skip)),
     idleNodes: async (before, limit) => parseAll<NodeRecord>(q.idle.all(Date.parse(before), limit)),

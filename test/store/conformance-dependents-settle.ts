@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { INLINE_SETTLE_TRIES, SETTLE_BATCH, SETTLE_GRACE_MS, SETTLE_SWEEP_INTERVAL_MS } from "../../src/coordinator/dependent-settle.js";
+import { INLINE_SETTLE_TRIES, SETTLE_BATCH, SETTLE_GRACE_MS, SETTLE_SWEEP_INTERVAL_MS, SWEEP_SETTLE_WRITES } from "../../src/coordinator/dependent-settle.js";
 import { CoordError } from "../../src/core/errors.js";
 import { DEFAULT_RETENTION } from "../../src/core/retention.js";
 import type { Task } from "../../src/core/types.js";
@@ -197,6 +197,32 @@ export function settleSpecs(h: () => Harness): void {
     advance(SETTLE_GRACE_MS + 1);
     expect((await coord.sweep()).settled).toEqual([y.id]);
     expect(await store.getTask(d.id)).toMatchObject({ status: "pending", blocked_by: [] });
+  });
+
+  it(`a sweep makes at most ${SWEEP_SETTLE_WRITES} follow-up writes: a 300-link chain left by a stopped replica is cancelled over several sweeps`, async () => {
+    const { coord, store, register, createTask, advance } = h();
+    const reg = await register("n1");
+    const head = await createTask();
+    const chain: string[] = [];
+    for (let i = 0, prev = head.id; i < 300; i++) chain.push((prev = (await createTask({ depends_on: [prev] })).id));
+    await coord.tasks.claim(head.id, { registration_id: reg, worker_name: "w" });
+    await endOnDyingReplica(h(), (r) => r.coord.tasks.fail(head.id, { registration_id: reg, reason: "x", retry: false }));
+    advance(SETTLE_GRACE_MS + 1);
+    // The sweeps of one replica, counting their transactions.
+    let writes = 0;
+    const counted = makeHarness({ ...store, transact: (fn) => (writes++, store.transact(fn)) }, { t: h().now() });
+    const perSweep: number[] = [];
+    while ((await store.getTask(chain.at(-1)!))!.status === "waiting" && perSweep.length < 100) {
+      writes = 0;
+      await counted.coord.sweep();
+      perSweep.push(writes);
+      counted.advance(1_000);
+    }
+    await counted.coord.stop();
+    expect(Math.max(...perSweep)).toBeLessThanOrEqual(SWEEP_SETTLE_WRITES);
+    expect(perSweep.length).toBe(Math.ceil(chain.length / SWEEP_SETTLE_WRITES));
+    for (const id of chain) expect((await store.getTask(id))!.status).toBe("cancelled");
+    expect(await store.unsettledTasks(10)).toEqual([]);
   });
 
   it("a dependency retried before its dependents were settled keeps them waiting for its next end", async () => {

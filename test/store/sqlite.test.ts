@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { SETTLE_GRACE_MS } from "../../src/coordinator/dependent-settle.js";
 import { SCHEMA_VERSION } from "../../src/store/sqlite-schema.js";
 import { createSqliteStore } from "../../src/store/sqlite.js";
 import { describeStoreConformance } from "./conformance.js";
@@ -227,6 +228,42 @@ describe("SQLite store", () => {
     );
     await h2.coord.stop();
     await reopened.close();
+  });
+
+  it("finds unsettled tasks without a query while none is unsettled; they are kept by commits and found again after a reopen", async () => {
+    const path = nextPath();
+    const store = await createSqliteStore(path);
+    const h = makeHarness(store, { t: Date.parse("2030-01-01T00:00:00Z") });
+    const { tasks: deps } = await h.coord.tasks.createBatch(Array.from({ length: 200 }, (_, i) => ({ repo: "acme/app", description: `x${i}` })));
+    const { tasks: waiting } = await h.coord.tasks.createBatch(deps.map((d) => ({ repo: "acme/app", description: "d", depends_on: [d.id] })));
+    // Every statement run on any connection, while the store looks.
+    const proto = Object.getPrototypeOf(new Database(":memory:").prepare("SELECT 1")) as Record<"all" | "get" | "iterate" | "run", () => unknown>;
+    const spies = (["all", "get", "iterate", "run"] as const).map((m) => vi.spyOn(proto, m));
+    const statementsOf = async (look: () => Promise<unknown>) => {
+      for (const s of spies) s.mockClear();
+      await look();
+      return spies.reduce((n, s) => n + s.mock.calls.length, 0);
+    };
+    try {
+      expect(await statementsOf(() => store.unsettledTasks(100))).toBe(0);
+      // An end written without its follow-up (a replica that stopped): the commit marks it.
+      const x = deps[0]!;
+      await store.transact(async (tx) => tx.putTask({ ...x, status: "cancelled", completed_at: new Date(h.now()).toISOString() }));
+      expect(await store.unsettledTasks(100)).toEqual([x.id]);
+      await h.coord.stop();
+      await store.close();
+      const reopened = await createSqliteStore(path);
+      expect(await reopened.unsettledTasks(100)).toEqual([x.id]);
+      const h2 = makeHarness(reopened, { t: h.now() + SETTLE_GRACE_MS + 1 });
+      expect((await h2.coord.sweep()).settled).toEqual([x.id]);
+      expect(await reopened.getTask(waiting[0]!.id)).toMatchObject({ status: "cancelled" });
+      expect(await statementsOf(() => reopened.unsettledTasks(100))).toBe(0);
+      expect(await reopened.unsettledTasks(100)).toEqual([]);
+      await h2.coord.stop();
+      await reopened.close();
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
   });
 
   it("loads keyed tasks into their concurrency group's bucket at open: a full key stays left out after a reopen", async () => {
