@@ -119,10 +119,13 @@ export async function endAndSettle<T extends Task | undefined>(
     let read: Promise<readonly string[]> | undefined;
     const inline = tries <= INLINE_SETTLE_TRIES;
     const task = await write(tx, (taskId) => {
-      if (inline) read = tx.listDependents(taskId);
+      if (!inline) return;
+      read = tx.listDependents(taskId);
+      // Should `write` throw first (a lost connection, a 404), this read's failure is nobody's:
+      // unhandled, it would end the process.
+      read.catch(() => {});
     });
     if (task && isFinal(task.status) && read) cascade = await settleDependents(tx, task, await read, ctx.now().getTime());
-    else void read?.catch(() => {});
     return task;
   });
   if (!ended || !isFinal(ended.status)) return ended;
