@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { completionFile } from "../../src/cli/commands/completion.js";
@@ -21,19 +21,25 @@ const has = (shell: string) => {
   }
 };
 
+/**
+ * Runs a shell and returns its stdout lines; it must succeed and print nothing on stderr (a
+ * completion that prints an error mid-line garbles the user's prompt). PATH has no
+ * multiclaude-coord here, so the values asked of the coordinator come back empty.
+ */
+function shell(cmd: string, args: string[]): string[] {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+  return r.stdout.split("\n").filter(Boolean);
+}
+
 /** What each shell's completion offers after `words` (the last word is the one being typed), as the shell would list it. */
 const complete: Record<(typeof SHELLS)[number], (words: string[]) => string[]> = {
-  bash: (words) => execFileSync("bash", ["-c", bashCompletionScript(words)], { encoding: "utf8" }).split("\n").filter(Boolean),
+  bash: (words) => shell("bash", ["-c", bashCompletionScript(words)]),
   zsh: (words) => {
     const typed = words.at(-1) ?? "";
-    const offers = execFileSync("zsh", ["-f", "-c", zshCompletionScript(words)], { encoding: "utf8" }).split("\n");
-    return [...new Set(offers.filter((o) => o && o.startsWith(typed)))];
+    return [...new Set(shell("zsh", ["-f", "-c", zshCompletionScript(words)]).filter((o) => o.startsWith(typed)))];
   },
-  fish: (words) =>
-    execFileSync("fish", ["--no-config", "-c", fishCompletionScript(words)], { encoding: "utf8" })
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => line.split("\t")[0]!),
+  fish: (words) => shell("fish", ["--no-config", "-c", fishCompletionScript(words)]).map((line) => line.split("\t")[0]!),
 };
 
 describe("shell completions", () => {
@@ -70,6 +76,8 @@ describe("shell completions", () => {
     expect(offers("nodes", "list", "--status", "")).toEqual(["deregistered", "offline", "online"]);
     expect(offers("completion", "")).toEqual(expect.arrayContaining(["bash", "zsh", "fish"]));
     expect(offers("messages", "")).toEqual(expect.arrayContaining(["ack", "list", "send"]));
+    // Values asked of the coordinator: none here (no coordinator, no binary), and no error either.
+    expect(offers("tasks", "show", "").filter((o) => !o.startsWith("-"))).toEqual([]);
     // A free-form value gets no suggestions rather than command names.
     expect(offers("tasks", "create", "--repo", "")).toEqual([]);
   });

@@ -43,6 +43,8 @@ function valueCases(levels: LevelSpec[]) {
  * failure (`__complete` prints nothing then), so completion never hangs or prints errors.
  */
 const ask = (kind: string) => `${BIN} __complete ${kind} 2>/dev/null`;
+/** The same for fish, which itself reports a command it cannot find (bash and zsh send that to the redirected stderr). */
+const askFish = (kind: string) => `command -q ${BIN}; and ${ask(kind)}`;
 
 function bash(levels: LevelSpec[]): string {
   const paths = levels.filter((l) => l.path).map((l) => dq(l.path));
@@ -141,7 +143,7 @@ function fishOption(o: OptionSpec, cond: string): string {
     : o.choices
       ? ` -x -a ${fsq(o.choices.join(" "))}`
       : o.dynamic
-        ? ` -x -a ${fsq(`(${ask(o.dynamic)})`)}`
+        ? ` -x -a ${fsq(`(${askFish(o.dynamic)})`)}`
         : o.file
           ? " -r -F"
           : " -x";
@@ -175,7 +177,7 @@ function fish(levels: LevelSpec[]): string {
     const cond = ` -n '__multiclaude_coord_at "${l.path}"'`;
     for (const c of l.commands) out.push(`complete -c ${BIN}${cond} -a ${c.name} -d ${fsq(short(c.description))}`);
     if (l.argChoices) out.push(`complete -c ${BIN}${cond} -a ${fsq(l.argChoices.join(" "))}`);
-    if (l.argDynamic) out.push(`complete -c ${BIN}${cond} -a ${fsq(`(${ask(l.argDynamic)})`)}`);
+    if (l.argDynamic) out.push(`complete -c ${BIN}${cond} -a ${fsq(`(${askFish(l.argDynamic)})`)}`);
     for (const o of l.options) if (!o.global) out.push(fishOption(o, cond));
   }
   out.push(``);
