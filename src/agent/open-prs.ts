@@ -23,7 +23,8 @@ export interface OpenPrCounterOptions {
 export function createOpenPrCounter(o: OpenPrCounterOptions) {
   const refreshMs = o.refreshMs ?? 300_000;
   const now = o.now ?? Date.now;
-  const counts = new Map<string, { count: number; at: number; branches: number }>();
+  /** `entries`: the history's length when counted (a name, and so a branch, can come back once its worktree is gone). */
+  const counts = new Map<string, { count: number; at: number; entries: number }>();
   let running = false;
 
   async function countOne(localRepo: string, branches: Set<string>): Promise<number | undefined> {
@@ -43,12 +44,14 @@ export function createOpenPrCounter(o: OpenPrCounterOptions) {
     running = true;
     try {
       for (const [localRepo, repo] of Object.entries(state.repos)) {
-        const branches = new Set((repo?.task_history ?? []).map((e) => e?.branch).filter((b): b is string => typeof b === "string"));
+        const history = Array.isArray(repo?.task_history) ? repo.task_history : [];
+        const branches = new Set(history.map((e) => e?.branch).filter((b): b is string => typeof b === "string"));
         const seen = counts.get(localRepo);
-        // Stale after refreshMs, or at once when a worker finished (a new branch may have a PR).
-        if (seen && seen.branches === branches.size && now() - seen.at < refreshMs) continue;
+        // Stale after refreshMs, or at once when a worker finished (its branch may have a new PR,
+        // even when an earlier worker of the same name had one).
+        if (seen && seen.entries === history.length && now() - seen.at < refreshMs) continue;
         const count = branches.size === 0 ? 0 : await countOne(localRepo, branches);
-        if (count !== undefined) counts.set(localRepo, { count, at: now(), branches: branches.size });
+        if (count !== undefined) counts.set(localRepo, { count, at: now(), entries: history.length });
       }
     } finally {
       running = false;
