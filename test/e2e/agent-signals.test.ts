@@ -33,10 +33,13 @@ describe("agent signals", () => {
     await a.waitForLog("agent.registered");
     const running = [await serve.admin.createTask({ repo: "app", description: "one" }), await serve.admin.createTask({ repo: "app", description: "two" })];
     await waitFor(() => a.logs().filter((l) => l.event === "worker.started").length === 2, "both workers to start");
-    const waiting = [await serve.admin.createTask({ repo: "app", description: "three" }), await serve.admin.createTask({ repo: "app", description: "four" })];
 
     a.kill("SIGTERM");
     await a.waitForLog("agent.draining");
+    // Created once it drains, while its workers still run: the slots they free must stay empty.
+    // (Created before the signal, a loaded machine could finish a worker first, and the agent
+    // rightly took one of them before it was told to drain.)
+    const waiting = [await serve.admin.createTask({ repo: "app", description: "three" }), await serve.admin.createTask({ repo: "app", description: "four" })];
     const draining = await waitFor(async () => (await serve.admin.getNode("node-a")).health === "draining", "the node to report draining");
     expect(draining).toBe(true);
     const exit = await a.exited;

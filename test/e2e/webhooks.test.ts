@@ -29,7 +29,7 @@ function writeConfig(dir: string, hooks: Record<string, unknown>[], leaseSeconds
 
 const serveOn = (store: string, config: string, home: string) => spawnServe(["--listen", "127.0.0.1:0", "--store", store, "--config", config], { home });
 const createTask = async (url: string, description: string) => (await ok(url, "POST", "/tasks", { repo: "my-repo", description })).id as string;
-const webhooks = async (url: string) => (await ok(url, "GET", "/webhooks")).webhooks as { name: string; lease_owner: string | null; position: number; lag: number }[];
+const webhooks = async (url: string) => (await ok(url, "GET", "/webhooks")).webhooks as { name: string; lease_owner: string | null; position: number; lag: number; last_status: number | null }[];
 /** Ids of the task.created events of these tasks, from the log. */
 async function createdIds(url: string, taskIds: string[]): Promise<number[]> {
   const { events } = await ok(url, "GET", "/events?since=0&limit=1000&types=task.created");
@@ -104,6 +104,9 @@ describe("webhooks with real serve processes", () => {
     await eventually(() => expect(receiver.delivered()).toHaveLength(1), 10_000);
     expect(receiver.requests[0]!.json.text).toContain(after);
     expect(JSON.stringify(receiver.requests)).not.toContain(before);
+    // Each webhook delivers on its own: `added` having its event says nothing of `kept`, whose
+    // row below must show it caught up (lag 0, last 200).
+    await eventually(async () => expect((await webhooks(serve.url)).find((w) => w.name === "kept")).toMatchObject({ lag: 0, last_status: 200 }), 10_000);
 
     // The CLI, through the coordinator: a table of both, and a test event that arrives.
     const env = { MULTICLAUDE_COORD_URL: serve.url, MULTICLAUDE_COORD_TOKEN: TOKEN };

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { freePort, spawnRedis, startRedisServer, type RedisServer } from "./redis-server.js";
+import { spawnRedis, startRedisServer, type RedisServer } from "./redis-server.js";
 
 export const MASTER_NAME = "mcc-test";
 
@@ -53,23 +53,26 @@ async function ask<T>(port: number, fn: (r: Redis) => Promise<T>): Promise<T> {
 
 async function startSentinel(primaryPort: number): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), "mcc-sentinel-"));
-  const port = await freePort();
   const conf = join(dir, "sentinel.conf");
-  writeFileSync(
-    conf,
-    [
-      `port ${port}`,
-      "bind 127.0.0.1",
-      "protected-mode no",
-      `dir ${dir}`,
-      `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${primaryPort} 2`,
-      `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
-      `sentinel failover-timeout ${MASTER_NAME} 10000`,
-      `sentinel parallel-syncs ${MASTER_NAME} 1`,
-      "",
-    ].join("\n"),
-  );
-  return spawnRedis([conf, "--sentinel"], port, dir);
+  // Written again for each port spawnRedis tries (Sentinel rewrites its own config file too).
+  const argsFor = (port: number) => {
+    writeFileSync(
+      conf,
+      [
+        `port ${port}`,
+        "bind 127.0.0.1",
+        "protected-mode no",
+        `dir ${dir}`,
+        `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${primaryPort} 2`,
+        `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
+        `sentinel failover-timeout ${MASTER_NAME} 10000`,
+        `sentinel parallel-syncs ${MASTER_NAME} 1`,
+        "",
+      ].join("\n"),
+    );
+    return [conf, "--sentinel"];
+  };
+  return spawnRedis(argsFor, dir);
 }
 
 /** Starts the deployment and waits until it could fail over (replica in sync, sentinels agree). */

@@ -199,17 +199,19 @@ describe("long-polled POST /tasks/claim", () => {
 
   it("a long poll answers {task: null} once its wait is over, and ignores tasks the node cannot take", async () => {
     const reg = await registerNode(server, "cpu-node", { labels: { pool: "cpu" } });
-    let answered = false;
+    const started = Date.now();
+    let answeredAt = 0;
     const poll = claimNext(server, reg, { wait_seconds: 0.5 }).then((r) => {
-      answered = true;
+      answeredAt = Date.now();
       return r;
     });
     await polling(1);
     const gpu = await createTask(server, { labels: { pool: "gpu" } });
-    await sleep(50);
-    expect(answered).toBe(false);
     const res = await poll;
     expect(okData(res)).toEqual({ task: null });
+    // It waited out its half second: the gpu task did not end the wait early. (Not "still
+    // unanswered 50 ms after the create": a stalled test process can pass the 0.5 s before that.)
+    expect(answeredAt - started).toBeGreaterThanOrEqual(450);
     expect((await getTask(server, gpu.id)).status).toBe("pending");
     expect((await getNode(server, "cpu-node")).claimed_tasks).toEqual([]);
   });

@@ -44,14 +44,19 @@ export function workflowSpecs(h: () => Harness): void {
     const { coord, register, createTask } = h();
     const a = await register("a");
     const b = await register("b");
-    const pollA = coord.claimNext({ registration_id: a, worker_name: "w", wait_seconds: 1 });
+    // A waits long enough that it still waits when B starts (a 1 s wait could run out first on
+    // a loaded machine, and the two waiters were never there together); it is ended by hand.
+    const stopA = new AbortController();
+    const pollA = coord.claimNext({ registration_id: a, worker_name: "w", wait_seconds: 30 }, stopA.signal);
     await eventually(() => expect(coord.longPolls).toBe(1));
     const pollB = coord.claimNext({ registration_id: b, worker_name: "w", wait_seconds: 30 });
     await eventually(() => expect(coord.longPolls).toBe(2));
     await coord.nodes.cordon("a", true);
     const task = await createTask();
     expect((await pollB)?.id).toBe(task.id);
+    stopA.abort();
     expect(await pollA).toBeNull();
+    expect((await coord.tasks.get(task.id)).claimed_node).toBe("b");
   });
 
   it("retries a failed or cancelled task: pending, attempts and reasons reset, claimable again, task.retried", async () => {
