@@ -31,17 +31,11 @@ export function registerServe(program: Command, run: Runner): void {
         const signal = ctx.interruptSignal();
         // Loaded here: the server (fastify, stores) would slow every other command's start.
         const { startServer } = await import("../../server/serve.js");
-        // A known ioredis fault must not end serve (see redis-pipeline-guard); anything else still does.
-        const { installPipelineGuard } = await import("../../store/redis-pipeline-guard.js");
-        const uninstallGuard = installPipelineGuard({ log: (line) => ctx.out.warn(line) });
         const running = await startServer(server, {
           log: (line) => ctx.out.info(line),
           env: ctx.env,
           insecure: opts.insecure,
           logLevel: opts.logLevel ?? (config.source ? server.log_level : "silent"),
-        }).catch((err: unknown) => {
-          uninstallGuard();
-          throw err;
         });
         // SIGHUP re-reads the config file: tokens, rate limits and webhooks change without a restart.
         // Installed before the address is printed: a supervisor may signal as soon as it reads it.
@@ -82,7 +76,6 @@ export function registerServe(program: Command, run: Runner): void {
         process.off("SIGHUP", onHup);
         ctx.out.info("shutting down");
         await running.close();
-        uninstallGuard();
         // Shut down (or past its deadline): a handle left behind by a store that is gone must
         // not keep the process alive.
         setTimeout(() => process.exit(), 1000).unref();
