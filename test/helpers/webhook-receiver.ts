@@ -37,7 +37,20 @@ export async function startReceiver(port = 0) {
       res.writeHead(a, { "content-type": "text/plain" }).end(a >= 300 ? "receiver says no" : "ok");
     });
   });
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  // Again on the port of an earlier receiver (a receiver "back up"): another process may hold it
+  // for a moment (test files in parallel bind port 0 all the time), so EADDRINUSE is tried again.
+  for (let attempt = 1; ; attempt++) {
+    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      server.once("error", resolve);
+      server.listen(port, "127.0.0.1", () => {
+        server.off("error", resolve);
+        resolve(undefined);
+      });
+    });
+    if (!error) break;
+    if (error.code !== "EADDRINUSE" || port === 0 || attempt >= 20) throw error;
+    await new Promise((r) => setTimeout(r, 250));
+  }
   const actual = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${actual}/hook?token=q-secret`,
