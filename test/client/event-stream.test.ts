@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Client, type StreamEvent } from "../../src/index.js";
 import { startServer } from "../../src/server/serve.js";
+import { whilePortInUse } from "../helpers/port-in-use.js";
 import { ADMIN, serverConfig, startCuttableProxy, startTestServer } from "./server.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -38,10 +39,13 @@ describe("Client.streamEvents", () => {
     const actor = newClient(server.url);
     const before = await actor.createTask({ repo: "r", description: "before the stream" });
     const controller = new AbortController();
-    const it = watcher.streamEvents({ types: ["task.*"], signal: controller.signal })[Symbol.asyncIterator]();
+    let connected!: () => void;
+    const connecting = new Promise<void>((resolve) => (connected = resolve));
+    const it = watcher.streamEvents({ types: ["task.*"], signal: controller.signal, onConnect: () => connected() })[Symbol.asyncIterator]();
     const got: StreamEvent[] = [];
     const first = pull(it, got, () => got.length >= 2);
-    await new Promise((r) => setTimeout(r, 200));
+    // "From now on" is from when the server answered the stream: wait for that, not for a time.
+    await connecting;
     await actor.register({ node_id: "n" }); // node.registered: filtered out
     const t1 = await actor.createTask({ repo: "r", description: "one" });
     await actor.claimTask(t1.id, "w");
@@ -84,15 +88,17 @@ describe("Client.streamEvents", () => {
     cleanups.push(() => server.close());
     const watcher = newClient(server.url);
     const actor = newClient(server.url);
-    const it = watcher.streamEvents({})[Symbol.asyncIterator]();
+    let connected!: () => void;
+    const connecting = new Promise<void>((resolve) => (connected = resolve));
+    const it = watcher.streamEvents({ onConnect: () => connected() })[Symbol.asyncIterator]();
     const got: StreamEvent[] = [];
     const first = pull(it, got, () => got.length >= 2);
-    await new Promise((r) => setTimeout(r, 200));
+    await connecting;
     await actor.createTask({ repo: "r", description: "before 1" });
     await actor.createTask({ repo: "r", description: "before 2" });
     await first;
     await server.close();
-    server = await startServer({ ...config, listen: { host: "127.0.0.1", port } }, { log: () => {} });
+    server = await whilePortInUse(() => startServer({ ...config, listen: { host: "127.0.0.1", port } }, { log: () => {} }));
     // A fresh client: the old one's idle keep-alive sockets died with the old server.
     const after = await newClient(server.url).createTask({ repo: "r", description: "after restart" });
     await pull(it, got, () => got.length >= 3, 25_000);

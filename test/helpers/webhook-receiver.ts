@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { whilePortInUse } from "./port-in-use.js";
 
 export interface ReceivedRequest {
   headers: IncomingMessage["headers"];
@@ -37,20 +38,16 @@ export async function startReceiver(port = 0) {
       res.writeHead(a, { "content-type": "text/plain" }).end(a >= 300 ? "receiver says no" : "ok");
     });
   });
-  // Again on the port of an earlier receiver (a receiver "back up"): another process may hold it
-  // for a moment (test files in parallel bind port 0 all the time), so EADDRINUSE is tried again.
-  for (let attempt = 1; ; attempt++) {
-    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
-      server.once("error", resolve);
+  // Again on the port of an earlier receiver (a receiver "back up") when `port` is given.
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
       server.listen(port, "127.0.0.1", () => {
-        server.off("error", resolve);
-        resolve(undefined);
+        server.off("error", reject);
+        resolve();
       });
     });
-    if (!error) break;
-    if (error.code !== "EADDRINUSE" || port === 0 || attempt >= 20) throw error;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await (port === 0 ? listen() : whilePortInUse(listen));
   const actual = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${actual}/hook?token=q-secret`,
