@@ -31,16 +31,15 @@ try {
 function look() {
   try {
     let last;
-    let copied = false;
-    for (let i = 0; i < workerData.maxPasses; i++) {
+    let caughtUp = false;
+    for (let i = 0; i < workerData.maxPasses && !caughtUp; i++) {
       const r = db.pragma("wal_checkpoint(PASSIVE)")[0];
-      if (r.log <= 0 || r.busy || (last !== undefined && r.log === last && r.checkpointed === r.log)) break;
-      if (last !== undefined) copied = true;
+      caughtUp = r.log <= 0 || r.busy !== 0 || (r.log === last && r.checkpointed === r.log);
       last = r.log;
     }
-    // While commits keep coming, chase them at once: what is left for a commit's own
-    // checkpoint (the bound) is then only what came during the last pass.
-    timer = setTimeout(look, copied ? 0 : workerData.intervalMs);
+    // Caught up: wait, so that the next look copies a batch (a page changed by every commit is
+    // copied once per look, not once per commit). Still behind: chase again soon.
+    timer = setTimeout(look, caughtUp ? workerData.intervalMs : 10);
   } catch (err) {
     parentPort.postMessage({ failed: String(err && err.message || err) });
   }
