@@ -28,6 +28,11 @@ export function fieldOf(part: string | undefined, instancePath: string, params: 
 function fieldMessage(keyword: string, params: Record<string, unknown>, message: string | undefined): string {
   if (keyword === "additionalProperties") return "unknown field";
   if (keyword === "pattern") return PATTERN_WORDS[String(params.pattern)] ?? "contains characters that are not allowed";
+  // A type list (a field that may be null, schemas.ts Nullable): "must be string,null" in words.
+  if (keyword === "type" && String(params.type).includes(",")) {
+    const types = String(params.type).split(",").map((t) => (t === "null" ? t : `${/^[aeiou]/.test(t) ? "an" : "a"} ${t}`));
+    return `must be ${types.join(" or ")}`;
+  }
   return message ?? "invalid";
 }
 

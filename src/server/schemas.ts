@@ -22,15 +22,25 @@ export const Id = Type.String({ minLength: 1, maxLength: 128, pattern: NAME });
 const Timestamp = Type.String({ format: "date-time" });
 /** An ISO 8601 date-time with a time zone (`2026-12-01T09:00:00Z`, `...+02:00`). */
 const ISO_TIME = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})$";
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+/**
+ * `t` or null, as a type list (`{type: ["string", "null"], ...}`) rather than `anyOf`: the response
+ * serialiser (fast-json-stringify) picks an `anyOf` branch by running an ajv validator on the
+ * value, which for null first fails the other branch and allocates its errors; a type list is a
+ * `typeof` check. A pending list of 50 tasks allocated 311 KB that way (docs/performance.md).
+ */
+const Nullable = <T extends TSchema>(t: T) => {
+  if (typeof t.type !== "string") throw new Error("Nullable takes a schema of one type");
+  return Type.Unsafe<Static<T> | null>({ ...t, type: [t.type, "null"] });
+};
 
 export const Labels = Type.Record(
   Type.String({ pattern: LABEL_KEY }),
   Type.String({ minLength: 1, maxLength: 128, pattern: LABEL_VALUE }),
   { maxProperties: 32, additionalProperties: false, description: "key → value; a task's labels are requirements" },
 );
-export const Priority = Type.Union(PRIORITIES.map((p) => Type.Literal(p)));
-const StringEnum = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
+/** One of `values`, as `enum` (not an `anyOf` of constants: see Nullable; errors read the same). */
+const StringEnum = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: "string", enum: [...values] });
+export const Priority = StringEnum(PRIORITIES);
 /** Free text (descriptions, summaries, reasons, message bodies): any characters but C0 controls other than tab and newlines. */
 const TEXT = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$";
 const Text = (max: number, min = 0) => Type.String({ minLength: min, maxLength: max, pattern: TEXT });

@@ -156,6 +156,10 @@ describe("a scripted session: every operation, every error code, each answer che
     expectCode(await call("POST", "/heartbeat", { ...node, body: { registration_id: "reg-gone" } }), 404, "REGISTRATION_NOT_FOUND");
     const agents = [{ name: "worker-1", type: "worker", status: "running", repo: "repo-1" }];
     await call("POST", "/heartbeat", { ...node, body: { registration_id: regA, agents, repos: [{ name: "repo-1", active_prs: 1 }] } });
+    // A field that may be null (a type list in the schema) names both types in words.
+    const badNullable = await call("POST", "/heartbeat", { ...node, body: { registration_id: regA, agents: [{ ...agents[0], task: 5 }] } });
+    expectCode(badNullable, 400, "INVALID_REQUEST");
+    expect(badNullable.body.details.fields).toEqual([{ field: "body.agents.0.task", message: "must be a string or null" }]);
 
     const t1 = (await call("POST", "/tasks", { ...node, body: { repo: "repo-1", description: "gpu work", labels: { pool: "gpu" }, idempotency_key: "k1" } })).body.data.id;
     expect((await call("POST", "/tasks", { ...node, body: { repo: "repo-1", description: "gpu work", labels: { pool: "gpu" }, idempotency_key: "k1" } })).status).toBe(200);
