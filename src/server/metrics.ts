@@ -29,6 +29,14 @@ export function installMetrics(app: FastifyInstance, coordinator: Coordinator, o
       this.set(openStreams());
     },
   });
+  new Gauge({
+    name: "mcc_long_polls",
+    help: "Long polls waiting on this replica (POST /tasks/claim and GET /tasks/pending with a wait)",
+    registers: [registry],
+    collect() {
+      this.set(coordinator.longPolls);
+    },
+  });
   const nodes = new Gauge({ name: "mcc_nodes", help: "Nodes by status", labelNames: ["status"] as const, registers: [registry] });
   const tasks = new Gauge({ name: "mcc_tasks", help: "Tasks by status", labelNames: ["status"] as const, registers: [registry] });
   const lastEvent = new Gauge({ name: "mcc_last_event_id", help: "Id of the newest event", registers: [registry] });

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { killFakeWorkers } from "../fixtures/agent-harness.js";
 import { recordedText, useRecordings } from "../helpers/recordings.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -82,12 +83,7 @@ function makeWorld() {
     },
     /** Stops every worker process the stand-in started. */
     cleanup() {
-      try {
-        const state = JSON.parse(readFileSync(join(home, ".multiclaude", "state.json"), "utf8"));
-        for (const r of Object.values<any>(state.repos)) for (const a of Object.values<any>(r.agents ?? {})) if (a.pid > 1) process.kill(a.pid, "SIGTERM");
-      } catch {
-        // no state, or the process is gone
-      }
+      killFakeWorkers(home);
       rmSync(tmp, { recursive: true, force: true });
     },
   };
@@ -210,6 +206,24 @@ describe.runIf(useRecordings)("the stand-in's state.json has the recorded shapes
     expect(Object.keys(world.state().repos.demo.agents)).toEqual(Object.keys(recordedState("08-after-rm-dirty-y-piped.json").repos.demo.agents));
     // worker rm writes no history entry.
     expect(world.state().repos.demo.task_history).toHaveLength(1);
+  });
+
+  it("the suite's cleanup signals only the workers' own processes: never pid 1, the test itself or a dead worker's pid", () => {
+    world = makeWorld();
+    init(world);
+    world.mc(["work", "--repo", "demo", "run until stopped HANG"], { FAKE_MC_NAME: "hung-worker" });
+    const statePath = join(world.home, ".multiclaude", "state.json");
+    const state = world.state();
+    const hung = state.repos.demo.agents["hung-worker"].pid as number;
+    // A worker a test wrote in by hand (agent-messages does, with its own pid), one long dead.
+    state.repos.demo.agents["by-hand"] = { type: "worker", pid: process.pid, task: "x" };
+    state.repos.demo.agents["long-dead"] = { type: "worker", pid: 2 ** 22 + 1, task: "y" };
+    writeFileSync(statePath, JSON.stringify(state, null, 2));
+    expect(Object.values<any>(state.repos.demo.agents).filter((a) => a.pid === 1).length).toBeGreaterThan(0);
+    const signalled: number[] = [];
+    killFakeWorkers(world.home, (pid) => signalled.push(pid));
+    expect(signalled).toEqual([hung]);
+    killFakeWorkers(world.home);
   });
 
   it("a worker's Claude finishes by itself: `unknown` with its summary, or `failed`, never a PR", async () => {

@@ -55,7 +55,10 @@ describe("multiclaude-coord serve (real binary)", () => {
         for (;;) if ((await reader.read()).done) return true;
       })();
       const longPoll = api(serve.url, "POST", "/tasks/claim", { registration_id: reg, worker_name: "w", wait_seconds: 120 });
-      await new Promise((r) => setTimeout(r, 200));
+      // The signal must find the long poll waiting: wait until serve counts it, not for a time.
+      const waiting = async () => /^mcc_long_polls 1$/m.test(await (await fetch(`${serve!.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text());
+      for (let i = 0; i < 500 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await waiting()).toBe(true);
 
       const code = await serve.stop(signal);
       expect(code).toBe(0);

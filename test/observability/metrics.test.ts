@@ -27,6 +27,19 @@ describe("GET /metrics", () => {
     expect(m.text).toMatch(/^mcc_http_request_duration_seconds_bucket\{le="0.005",method="POST",route="\/api\/v1\/register"\} \d+$/m);
   });
 
+  it("counts the long polls waiting on this replica", async () => {
+    const reg = await registerNode(server, "waiting-node");
+    expect((await scrape()).text).toMatch(/^mcc_long_polls 0$/m);
+    const poll = server.api("POST", "/tasks/claim", { token: TOKENS.node, body: { registration_id: reg, worker_name: "w", repo: "nothing-here", wait_seconds: 20 } });
+    const pending = server.api("GET", "/tasks/pending?repo=nothing-here&wait_seconds=20", { token: TOKENS.read });
+    for (let i = 0; i < 500 && server.coordinator.longPolls < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect((await scrape()).text).toMatch(/^mcc_long_polls 2$/m);
+    await createTask(server, { repo: "nothing-here" });
+    expect((await poll).status).toBe(200);
+    expect((await pending).status).toBe(200);
+    expect((await scrape()).text).toMatch(/^mcc_long_polls 0$/m);
+  });
+
   it("needs a read token, like the rest of the API", async () => {
     const m = await scrape(null);
     expect(m.status).toBe(401);
