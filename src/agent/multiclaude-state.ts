@@ -111,14 +111,17 @@ export function activePrs(repo: McRepo): number {
 
 /**
  * The latest history entry of `worker` created at or after `sinceMs` (minus a minute of
- * slack). Names are reused across time, so an older entry with the same name is not ours;
- * an entry without a readable `created_at` counts.
+ * slack) and, when `texts` are given, recording one of them as its task. Names are reused as
+ * soon as the earlier worktree is gone, seconds later on a busy node, so an entry with the same
+ * name but another task is an earlier worker's, however recent. An entry without a readable
+ * `created_at` or `task` counts.
  */
-export function findHistoryEntry(repo: McRepo | undefined, worker: string, sinceMs: number): McHistoryEntry | undefined {
+export function findHistoryEntry(repo: McRepo | undefined, worker: string, sinceMs: number, texts?: readonly string[]): McHistoryEntry | undefined {
   const history = repo?.task_history ?? [];
   for (let i = history.length - 1; i >= 0; i--) {
     const e = history[i];
     if (!e || e.name !== worker) continue;
+    if (texts && typeof e.task === "string" && !texts.includes(e.task)) continue;
     const created = e.created_at ? Date.parse(e.created_at) : NaN;
     if (Number.isNaN(created) || created >= sinceMs - 60_000) return e;
   }
@@ -144,17 +147,18 @@ function prOf(e: McHistoryEntry): string | undefined {
 }
 
 /**
- * Decides from one state.json snapshot what became of worker `worker` of `repo` (DESIGN §15).
+ * Decides from one state.json snapshot what became of worker `worker` of `repo` (DESIGN §15),
+ * started at `sinceMs` for a task passed on as one of `texts` (see findHistoryEntry).
  * While it is in `agents` it works. Once it left, its history entry tells: `failed` has failed
  * (reason from `failure_reason`); any other status (multiclaude writes `unknown` after a normal
  * finish, with or without a summary) has succeeded. multiclaude removes the agent and appends the
  * entry in one atomic write, so a worker gone without an entry was removed, not finished.
  */
-export function workerOutcome(state: McState, repo: string, worker: string, sinceMs: number, alive: PidCheck = isPidAlive): WorkerOutcome {
+export function workerOutcome(state: McState, repo: string, worker: string, sinceMs: number, alive: PidCheck = isPidAlive, texts?: readonly string[]): WorkerOutcome {
   const r = state.repos[repo];
   const agent = r?.agents?.[worker];
   if (agent) return { kind: "running", alive: alive(agent.pid) };
-  const entry = findHistoryEntry(r, worker, sinceMs);
+  const entry = findHistoryEntry(r, worker, sinceMs, texts);
   if (!entry) return { kind: "vanished" };
   const status = typeof entry.status === "string" ? entry.status : "unknown";
   if (status === "failed") return { kind: "failed", reason: entry.failure_reason || `worker ${worker} failed` };

@@ -64,11 +64,16 @@ export async function startWorker(ctx: AgentContext, held: HeldTask): Promise<vo
   if (held.cancelRequested) await stopAndDrop(ctx, held, "cancelled on the coordinator");
 }
 
+/** The task's text as multiclaude records it for the worker: as given, or as passed on. */
+function taskTexts(task: Pick<HeldTask["task"], "description">): string[] {
+  return [task.description, taskArgument(task.description)];
+}
+
 /** An agent of the task's repo running exactly this task text (as passed on) that no held task owns yet. */
 export function findNewAgent(ctx: Pick<AgentContext, "held">, held: Pick<HeldTask, "localRepo" | "task">, state: McState): string | undefined {
   const agents = state.repos[held.localRepo]?.agents ?? {};
   const taken = new Set([...ctx.held.values()].map((h) => h.worker).filter(Boolean));
-  const texts = [held.task.description, taskArgument(held.task.description)];
+  const texts = taskTexts(held.task);
   return Object.entries(agents).find(([name, a]) => a?.type !== "supervisor" && typeof a?.task === "string" && texts.includes(a.task) && !taken.has(name))?.[0];
 }
 
@@ -86,10 +91,11 @@ export async function checkWorkers(ctx: AgentContext, state: McState): Promise<v
       continue;
     }
     if (held.phase !== "running" || !held.worker) continue;
-    let o = workerOutcome(state, held.localRepo, held.worker, held.startedAt, isPidAlive);
+    const texts = taskTexts(held.task);
+    let o = workerOutcome(state, held.localRepo, held.worker, held.startedAt, isPidAlive, texts);
     // The snapshot may predate this worker (it started while an earlier report of this pass was
     // awaited): a worker is only ever found done on a read made after it was known.
-    if (o.kind !== "running") o = workerOutcome(ctx.readState(), held.localRepo, held.worker, held.startedAt, isPidAlive);
+    if (o.kind !== "running") o = workerOutcome(ctx.readState(), held.localRepo, held.worker, held.startedAt, isPidAlive, texts);
     if (o.kind === "running") {
       if (o.alive === false) {
         held.deadSince ??= ctx.now();

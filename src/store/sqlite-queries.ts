@@ -148,7 +148,7 @@ export interface PendingChange {
  * store): loaded once at open from the tasks_pending index, then changed by each commit once it
  * went through. A claim or pending list then reads only the records it returns, instead of one
  * query per fitting bucket (60 at 100,000 tasks in the bench: 0.4 ms for one task, 1.7 ms for
- * 50). The store owns its file (its lock file; others may only read it), so nothing else changes it. The
+ * 50). The store owns its file (locking_mode EXCLUSIVE), so nothing else changes it. The
  * tasks_pending index and pending_buckets table stay the durable copy. About 60 bytes a task.
  */
 export function createPendingBuckets(q: SqliteStatements) {

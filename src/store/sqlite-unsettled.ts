@@ -4,7 +4,7 @@ import type { SqliteStatements } from "./sqlite-queries.js";
  * The unsettled tasks (Store.unsettledTasks) of a SQLite file, in memory: found once at open
  * (one scan of task_deps), then kept by each commit, which re-checks the tasks it could have
  * changed: a task it wrote or removed, and the dependencies its writes took dependents from.
- * The store owns its file (its lock file; others may only read it), so nothing else changes it; a look then
+ * The store owns its file (locking_mode EXCLUSIVE), so nothing else changes it; a look then
  * costs nothing while no task is unsettled (the usual case) instead of a scan of task_deps.
  */
 export function createUnsettledSet(q: SqliteStatements) {

@@ -1,4 +1,3 @@
-import type { Database } from "better-sqlite3";
 import { CoordError } from "../core/errors.js";
 import { DEFAULT_EVENT_MAX_BYTES } from "../core/events.js";
 import { labelSignature, labelsSatisfied } from "../core/labels.js";
@@ -14,8 +13,8 @@ import {
   createSqliteStatements,
   type PendingHead,
 } from "./sqlite-queries.js";
-import { createSqliteCheckpointer } from "./sqlite-checkpointer.js";
-import { openDatabase, takeLock, type SqliteStoreOptions } from "./sqlite-open.js";
+import { createStepCheckpoints } from "./sqlite-checkpoints.js";
+import { openExclusive, type SqliteStoreOptions } from "./sqlite-open.js";
 import { createSqliteWebhookCursors } from "./sqlite-webhooks.js";
 import { createSqliteSessions } from "./sqlite-sessions.js";
 import { createUnsettledSet } from "./sqlite-unsettled.js";
@@ -37,21 +36,8 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
   const { default: Sqlite } = await import("better-sqlite3");
   const retention = options.retention ?? 10_000;
   const maxEventBytes = options.maxEventBytes ?? DEFAULT_EVENT_MAX_BYTES;
-  const lock = takeLock(Sqlite, path);
-  const background = lock !== undefined && options.checkpointWorker !== false;
-  let db: Database;
-  try {
-    db = openDatabase(Sqlite, path, options, background);
-  } catch (err) {
-    lock?.close();
-    throw err;
-  }
-  const checkpointer = background
-    ? createSqliteCheckpointer(path, {
-        // Checkpoints stay correct without the worker: commits take them over on this thread.
-        onFailure: () => db.open && db.pragma("wal_autocheckpoint = 1000"),
-      })
-    : undefined;
+  const db = openExclusive(Sqlite, path, options);
+  const checkpoints = options.stepCheckpoints === false || path === ":memory:" ? undefined : createStepCheckpoints(db);
   const q = createSqliteStatements(db);
   const { shaped, where } = createShapedQueries(db);
   const buckets = createPendingBuckets(q);
@@ -139,7 +125,12 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     };
   }
 
-  const commit = createSqliteWriter({ db, q, buckets, unsettled, retention, maxEventBytes, knownTasks, knownNodes });
+  const write = createSqliteWriter({ db, q, buckets, unsettled, retention, maxEventBytes, knownTasks, knownNodes });
+  const commit = (batch: WriteSet) => {
+    const events = write(batch);
+    checkpoints?.afterCommit();
+    return events;
+  };
 
   let closed = false;
   const assertOpen = () => {
@@ -228,9 +219,8 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
       return serial(async () => {
         if (closed) return;
         closed = true;
-        await checkpointer?.close();
+        checkpoints?.stop();
         db.close();
-        lock?.close();
       });
     },
   };

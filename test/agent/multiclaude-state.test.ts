@@ -64,6 +64,17 @@ describe("task history", () => {
     expect(findHistoryEntry(repo, "w", T0)?.pr_url).toBe("new");
     expect(findHistoryEntry({ task_history: [{ name: "w", status: "open" }] }, "w", T0)?.status).toBe("open");
   });
+
+  it("never takes the entry of an earlier worker of the same name that ran another task, however recent", () => {
+    // multiclaude reuses a name once the earlier worktree is gone: seconds later, on a busy node.
+    const earlier = { name: "w", task: "the earlier task", status: "unknown", summary: "earlier", created_at: "2026-01-20T09:59:30Z", completed_at: "2026-01-20T09:59:55Z" };
+    expect(findHistoryEntry({ task_history: [earlier] }, "w", T0, ["our task"])).toBeUndefined();
+    // Ours left agents without an entry (removed by hand): vanished, not done with the earlier summary.
+    const gone = { repos: { r: { agents: {}, task_history: [earlier] } } };
+    expect(workerOutcome(gone, "r", "w", T0, () => true, ["our task"])).toEqual({ kind: "vanished" });
+    const ours = { ...earlier, task: "our task", summary: "ours", created_at: "2026-01-20T10:00:01Z", completed_at: "2026-01-20T10:00:09Z" };
+    expect(findHistoryEntry({ task_history: [ours, earlier] }, "w", T0, ["our task"])?.summary).toBe("ours");
+  });
 });
 
 describe("workerOutcome", () => {

@@ -91,7 +91,7 @@ describe("multiclaude-coord serve (real binary)", () => {
     await api(serve.url, "POST", "/tasks", { repo: "my-repo", description: "after" });
     const next = await api(serve.url, "GET", `/events?since=${before.body.data.last_event_id}`);
     expect(next.body.data.events.map((e: any) => e.id)).toEqual([before.body.data.last_event_id + 1]);
-  });
+  }, 60_000); // serve started more than once: a loaded machine takes 10 s and more
 
   it("with no token configured, creates an admin token file (0600) once and reuses it", async () => {
     const bare = join(home, "bare.yaml");
@@ -109,7 +109,7 @@ describe("multiclaude-coord serve (real binary)", () => {
     serve = await spawnServe(["--listen", "127.0.0.1:0", "--config", bare], { home });
     expect(readFileSync(file, "utf8").trim()).toBe(token);
     expect((await api(serve.url, "GET", "/status", undefined, token)).status).toBe(200);
-  });
+  }, 60_000); // serve started more than once: a loaded machine takes 10 s and more
 
   it("refuses a non-loopback address with auth off unless --insecure", () => {
     const open = join(home, "open.yaml");

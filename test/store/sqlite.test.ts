@@ -169,13 +169,17 @@ describe("SQLite store", () => {
     const first = await createSqliteStore(path);
     const h = makeHarness(first, { t: Date.parse("2030-01-01T00:00:00Z") });
     await h.createTask();
+    // Still WAL, and with exclusive locking no shared-memory index is made.
     expect(existsSync(`${path}-wal`)).toBe(true);
+    expect(existsSync(`${path}-shm`)).toBe(false);
     const started = Date.now();
     await expect(createSqliteStore(path)).rejects.toMatchObject({
       code: "UNAVAILABLE",
       message: `store sqlite://${path} is in use by another coordinator process`,
     });
     expect(Date.now() - started).toBeLessThan(3000);
+    // Nor can another connection read it behind the store's back.
+    expect(() => new Database(path, { readonly: true, timeout: 10 }).prepare("SELECT COUNT(*) FROM tasks").get()).toThrow(/locked/);
     await h.coord.stop();
     await first.close();
     const second = await createSqliteStore(path);

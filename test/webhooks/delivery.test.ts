@@ -154,15 +154,17 @@ describe("webhook delivery (real HTTP receiver)", () => {
   });
 
   it("a hanging receiver times out and is retried; the API does not wait for it", async () => {
-    const { receiver, service } = await setup({}, { timeoutMs: 300 });
+    // Waiting for the hung delivery would take the whole 1.5 s delivery timeout; the bound below
+    // (1 s) leaves a stalled test process time, where 250 ms against a 300 ms timeout left it 50 ms.
+    const { receiver, service } = await setup({}, { timeoutMs: 1500 });
     receiver.answer((_r, n) => (n === 1 ? "hang" : 200));
     service.start();
     await eventually(async () => expect((await service.list())[0]!.lease_owner).not.toBeNull());
     const t0 = Date.now();
     const task = (await coord.tasks.create({ repo: "r", description: "x" })).task;
     await coord.nodes.register({ node_id: "n1", hostname: "h", capacity: { max_workers: 1 } });
-    expect(Date.now() - t0).toBeLessThan(250);
-    await eventually(() => expect(receiver.requests.length).toBeGreaterThanOrEqual(2));
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await eventually(() => expect(receiver.requests.length).toBeGreaterThanOrEqual(2), 10_000);
     expect(receiver.requests[1]!.json.data.task_id).toBe(task.id);
     await eventually(async () => expect((await service.list())[0]!.delivered).toBeGreaterThanOrEqual(1));
   });
