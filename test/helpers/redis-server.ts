@@ -43,7 +43,7 @@ export function freePort(): Promise<number> {
 
 /** The process id of the Redis answering on `port` (from `INFO server`), or undefined when none answers. */
 async function pidOn(port: number): Promise<number | undefined> {
-  const r = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  const r = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000, commandTimeout: 1000, enableReadyCheck: false });
   r.on("error", () => {});
   try {
     await r.connect();

@@ -34,8 +34,9 @@ describe.skipIf(skip)("starting a test redis-server on a port someone took meanw
     expect(ours.pid).not.toBe(other.pid);
   });
 
-  it("a plain TCP listener on the port: ours starts on another port", async () => {
-    const squatter = createServer((s) => s.destroy());
+  it("a plain TCP listener on the port (one that never answers): ours starts on another port", async () => {
+    const held = new Set<import("node:net").Socket>();
+    const squatter = createServer((s) => void held.add(s));
     await new Promise<void>((resolve) => squatter.listen(0, "127.0.0.1", resolve));
     try {
       const taken = (squatter.address() as { port: number }).port;
@@ -44,6 +45,7 @@ describe.skipIf(skip)("starting a test redis-server on a port someone took meanw
       started.push(ours);
       expect(ours.port).not.toBe(taken);
     } finally {
+      for (const s of held) s.destroy();
       await new Promise((resolve) => squatter.close(resolve));
     }
   });
