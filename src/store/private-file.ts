@@ -7,12 +7,18 @@ const COMPANIONS = ["", "-wal", "-shm", "-journal"];
  * The database holds every task text and message: its file, created here before SQLite opens it,
  * is 0600 whatever the folder's mode or the umask, and SQLite gives its -wal and -shm the mode of
  * the database file. Files left by an older version with a wider mode are narrowed too.
- * Only before SQLite opens the file: closing any descriptor of a file drops every POSIX lock the
- * process holds on it, so an open and close here afterwards would free the store's exclusive
- * lock for other processes (use `narrowSqliteFiles` then).
+ * Closing any descriptor of a file drops every POSIX lock the process holds on it, so nothing
+ * here opens a file that exists: an open and close of the database would free a running store's
+ * exclusive lock for other processes.
  */
 export function makeSqliteFilesPrivate(path: string): void {
-  closeSync(openSync(path, "a", 0o600));
+  // Only a missing file is opened (to create it): an existing one may be this process's own
+  // open store, whose lock closing a descriptor would drop.
+  try {
+    closeSync(openSync(path, "wx", 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
   narrowSqliteFiles(path);
 }
 

@@ -6,12 +6,29 @@ export interface StepCheckpointsOptions {
   startMs?: number;
 }
 
-/** A checkpoint step should stall the event loop about this long (ms)... */
+/** A checkpoint step should stall the event loop about this long (ms). */
 const TARGET_MS = 1;
-/** ...and take at most this share of its time (a slow disk's fsyncs space the steps out). */
+/**
+ * A step of at most this many pages that still takes longer than TARGET_MS is the disk's fsyncs,
+ * not the copying: stepping more often would not make it shorter, so such steps are spaced to
+ * take at most MAX_SHARE of the time instead.
+ */
+const FEW_PAGES = 32;
 const MAX_SHARE = 0.05;
 const MIN_SPACING_MS = 10;
 const MAX_SPACING_MS = 1000;
+
+/**
+ * The spacing after a step that took `tookMs` to copy `pages` WAL pages: shorter while steps
+ * copy too much to stay near TARGET_MS (so each one copies less), longer while they are cheap,
+ * and for a slow disk long enough that its fsyncs take at most MAX_SHARE of the time.
+ */
+export function nextSpacing(spacing: number, tookMs: number, pages: number): number {
+  let next = spacing;
+  if (tookMs > TARGET_MS) next = pages > FEW_PAGES ? spacing / 2 : Math.max(spacing, tookMs / MAX_SHARE);
+  else if (tookMs < TARGET_MS / 2) next = spacing * 1.25;
+  return Math.min(MAX_SPACING_MS, Math.max(MIN_SPACING_MS, next));
+}
 
 /** Step checkpoints of one store's connection: `afterCommit` after each commit, `stop` at close. */
 export interface StepCheckpoints {
@@ -27,9 +44,8 @@ export interface StepCheckpoints {
  * one connection), so no other thread can take that work; instead a PASSIVE checkpoint runs
  * right after a commit (from `setImmediate`, outside any transaction) once the spacing has
  * passed. Each step copies only the pages changed since the one before, and the next commit
- * starts the WAL over from its beginning. The spacing adapts so that a step takes about
- * TARGET_MS, and never more than MAX_SHARE of the time: a step is shorter at a high commit rate
- * and on a slow disk the fsyncs are fewer.
+ * starts the WAL over from its beginning. The spacing adapts (`nextSpacing`) so that a step
+ * takes about TARGET_MS.
  */
 export function createStepCheckpoints(db: Database, options: StepCheckpointsOptions = {}): StepCheckpoints {
   let spacing = options.startMs ?? 50;
@@ -40,16 +56,15 @@ export function createStepCheckpoints(db: Database, options: StepCheckpointsOpti
     pending = undefined;
     if (!db.open) return;
     const started = performance.now();
+    let pages = 0;
     try {
-      db.pragma("wal_checkpoint(PASSIVE)");
+      pages = (db.pragma("wal_checkpoint(PASSIVE)") as { log: number }[])[0]?.log ?? 0;
     } catch {
       // A failed step changes nothing (SQLITE_FULL, say): the next commit meets the same fault
       // and reports it, and the commits' own checkpoint stays as the bound.
     }
-    const took = performance.now() - started;
     last = performance.now();
-    const adapted = took > TARGET_MS ? spacing * 0.7 : took < TARGET_MS / 2 ? spacing * 1.25 : spacing;
-    spacing = Math.min(MAX_SPACING_MS, Math.max(MIN_SPACING_MS, took / MAX_SHARE, adapted));
+    spacing = nextSpacing(spacing, last - started, pages);
   }
 
   return {

@@ -3,9 +3,9 @@ import type { SessionRecord, SessionStore } from "./types.js";
 
 /**
  * Dashboard sessions in the SQLite file (table `sessions`, schema version 7). A creation runs
- * in one SQLite transaction, so the bounds hold across processes sharing the file.
+ * in one SQLite transaction. `written` is called after each write (the store's step checkpoints).
  */
-export function createSqliteSessions(db: Database, check: () => void): SessionStore {
+export function createSqliteSessions(db: Database, check: () => void, written: () => void = () => {}): SessionStore {
   const dropExpired = db.prepare("DELETE FROM sessions WHERE expires_ms <= ?");
   const countToken = db.prepare("SELECT count(*) FROM sessions WHERE token_key = ?").pluck();
   const dropOldest = db.prepare(
@@ -27,7 +27,9 @@ export function createSqliteSessions(db: Database, check: () => void): SessionSt
   return {
     async createSession(session, limits, nowMs) {
       check();
-      return create.immediate(session, limits.perToken, limits.total, nowMs);
+      const created = create.immediate(session, limits.perToken, limits.total, nowMs);
+      written();
+      return created;
     },
     async getSession(id, nowMs) {
       check();
@@ -36,11 +38,15 @@ export function createSqliteSessions(db: Database, check: () => void): SessionSt
     },
     async deleteSession(id) {
       check();
-      return remove.run(id).changes === 1;
+      const removed = remove.run(id).changes === 1;
+      written();
+      return removed;
     },
     async deleteSessionsExcept(tokenKeys) {
       check();
-      return removeOthers.run(JSON.stringify(tokenKeys)).changes;
+      const removed = removeOthers.run(JSON.stringify(tokenKeys)).changes;
+      written();
+      return removed;
     },
   };
 }

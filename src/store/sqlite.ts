@@ -37,11 +37,17 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
   const retention = options.retention ?? 10_000;
   const maxEventBytes = options.maxEventBytes ?? DEFAULT_EVENT_MAX_BYTES;
   const db = openExclusive(Sqlite, path, options);
+  let prepared;
+  try {
+    // Loading the claim order reads the file: if that fails, the file is let go at once.
+    const q = createSqliteStatements(db);
+    prepared = { q, ...createShapedQueries(db), buckets: createPendingBuckets(q), unsettled: createUnsettledSet(q) };
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  const { q, shaped, where, buckets, unsettled } = prepared;
   const checkpoints = options.stepCheckpoints === false || path === ":memory:" ? undefined : createStepCheckpoints(db);
-  const q = createSqliteStatements(db);
-  const { shaped, where } = createShapedQueries(db);
-  const buckets = createPendingBuckets(q);
-  const unsettled = createUnsettledSet(q);
 
   const parse = <T>(json: unknown): T | undefined => (json === undefined ? undefined : (JSON.parse(json as string) as T));
   const parseAll = <T>(rows: unknown[]): T[] => rows.map((r) => JSON.parse(r as string) as T);
@@ -126,9 +132,10 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
   }
 
   const write = createSqliteWriter({ db, q, buckets, unsettled, retention, maxEventBytes, knownTasks, knownNodes });
+  const afterWrite = () => checkpoints?.afterCommit();
   const commit = (batch: WriteSet) => {
     const events = write(batch);
-    checkpoints?.afterCommit();
+    afterWrite();
     return events;
   };
 
@@ -212,8 +219,8 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
       return { oldest_id: q.oldestEvent.get() as number, last_id: q.lastEventId.get() as number };
     },
     onEvents,
-    ...createSqliteWebhookCursors(db, assertOpen),
-    ...createSqliteSessions(db, assertOpen),
+    ...createSqliteWebhookCursors(db, assertOpen, afterWrite),
+    ...createSqliteSessions(db, assertOpen, afterWrite),
     close() {
       // Waits for the running transaction, then refuses new ones.
       return serial(async () => {
