@@ -16,22 +16,10 @@ export interface SqliteStoreOptions extends StoreOptions {
   synchronous?: "NORMAL" | "FULL";
   /** How long a commit waits for a lock held by another connection (e.g. a backup). */
   busyTimeoutMs?: number;
-  /**
-   * Checkpoint the WAL in small steps between commits (default true; see sqlite-checkpoints.ts).
-   * `false` leaves it to SQLite's automatic checkpoint inside the commit that crosses 1,000
-   * pages, which stalls every answer queued behind it for the checkpoint's fsyncs.
-   */
-  stepCheckpoints?: boolean;
 }
 
 /** How long opening waits for another process to let go of the file before refusing. */
 const OPEN_LOCK_TIMEOUT_MS = 1000;
-
-/**
- * The WAL size (pages) at which a commit checkpoints by itself. With step checkpoints this is
- * only a bound (about 40 MiB) for when they cannot keep up.
- */
-const BOUND_CHECKPOINT_PAGES = 10_000;
 
 /** The size the WAL file is cut back to when it starts over after a burst made it larger. */
 const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
@@ -71,10 +59,11 @@ export function openExclusive(Sqlite: typeof import("better-sqlite3"), path: str
   try {
     db.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`);
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-    // Checkpoints are where WAL mode fsyncs. Step checkpoints (sqlite-checkpoints.ts) keep them
-    // small and between commits; without them, 1,000 pages (fewer, larger ones and a 32 MiB page
-    // cache roughly doubled commit throughput in local measurements).
-    db.pragma(`wal_autocheckpoint = ${options.stepCheckpoints === false ? 1000 : BOUND_CHECKPOINT_PAGES}`);
+    // Checkpoints are where WAL mode fsyncs, inside the commit that crosses the threshold: 1,000
+    // pages (docs/performance.md, "SQLite checkpoints": larger ones stall longer, and smaller
+    // steps between commits were no better here); a 32 MiB page cache roughly doubled commit
+    // throughput in local measurements.
+    db.pragma("wal_autocheckpoint = 1000");
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     db.pragma("cache_size = -32768");
     migrate(db);

@@ -3,9 +3,9 @@ import type { SessionRecord, SessionStore } from "./types.js";
 
 /**
  * Dashboard sessions in the SQLite file (table `sessions`, schema version 7). A creation runs
- * in one SQLite transaction. `written` is called after each write (the store's step checkpoints).
+ * in one SQLite transaction, so its bounds hold whatever runs beside it.
  */
-export function createSqliteSessions(db: Database, check: () => void, written: () => void = () => {}): SessionStore {
+export function createSqliteSessions(db: Database, check: () => void): SessionStore {
   const dropExpired = db.prepare("DELETE FROM sessions WHERE expires_ms <= ?");
   const countToken = db.prepare("SELECT count(*) FROM sessions WHERE token_key = ?").pluck();
   const dropOldest = db.prepare(
@@ -27,9 +27,7 @@ export function createSqliteSessions(db: Database, check: () => void, written: (
   return {
     async createSession(session, limits, nowMs) {
       check();
-      const created = create.immediate(session, limits.perToken, limits.total, nowMs);
-      written();
-      return created;
+      return create.immediate(session, limits.perToken, limits.total, nowMs);
     },
     async getSession(id, nowMs) {
       check();
@@ -38,15 +36,11 @@ export function createSqliteSessions(db: Database, check: () => void, written: (
     },
     async deleteSession(id) {
       check();
-      const removed = remove.run(id).changes === 1;
-      written();
-      return removed;
+      return remove.run(id).changes === 1;
     },
     async deleteSessionsExcept(tokenKeys) {
       check();
-      const removed = removeOthers.run(JSON.stringify(tokenKeys)).changes;
-      written();
-      return removed;
+      return removeOthers.run(JSON.stringify(tokenKeys)).changes;
     },
   };
 }

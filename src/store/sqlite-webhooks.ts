@@ -7,7 +7,7 @@ import { cursorFrom, cursorJson } from "./webhook-cursors.js";
  * commits never leave a transaction open across an await, so each statement here is atomic
  * on its own; the version in the WHERE clause makes a write a compare-and-set.
  */
-export function createSqliteWebhookCursors(db: Database, check: () => void, written: () => void = () => {}): WebhookCursorStore {
+export function createSqliteWebhookCursors(db: Database, check: () => void): WebhookCursorStore {
   const get = db.prepare("SELECT version, json FROM webhook_cursors WHERE name = ?");
   const insert = db.prepare("INSERT INTO webhook_cursors (name, version, json) VALUES (?, 1, ?) ON CONFLICT (name) DO NOTHING");
   const update = db.prepare("UPDATE webhook_cursors SET version = version + 1, json = ? WHERE name = ? AND version = ?");
@@ -22,14 +22,11 @@ export function createSqliteWebhookCursors(db: Database, check: () => void, writ
       check();
       const json = cursorJson(cursor);
       const changes = expectVersion === 0 ? insert.run(cursor.name, json).changes : update.run(json, cursor.name, expectVersion).changes;
-      written();
       return changes === 1 ? { ...cursor, version: expectVersion + 1 } : undefined;
     },
     async deleteWebhookCursor(name, expectVersion) {
       check();
-      const removed = remove.run(name, expectVersion).changes === 1;
-      written();
-      return removed;
+      return remove.run(name, expectVersion).changes === 1;
     },
   };
 }

@@ -13,7 +13,6 @@ import {
   createSqliteStatements,
   type PendingHead,
 } from "./sqlite-queries.js";
-import { createStepCheckpoints } from "./sqlite-checkpoints.js";
 import { openExclusive, type SqliteStoreOptions } from "./sqlite-open.js";
 import { createSqliteWebhookCursors } from "./sqlite-webhooks.js";
 import { createSqliteSessions } from "./sqlite-sessions.js";
@@ -47,7 +46,6 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     throw err;
   }
   const { q, shaped, where, buckets, unsettled } = prepared;
-  const checkpoints = options.stepCheckpoints === false || path === ":memory:" ? undefined : createStepCheckpoints(db);
 
   const parse = <T>(json: unknown): T | undefined => (json === undefined ? undefined : (JSON.parse(json as string) as T));
   const parseAll = <T>(rows: unknown[]): T[] => rows.map((r) => JSON.parse(r as string) as T);
@@ -131,13 +129,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     };
   }
 
-  const write = createSqliteWriter({ db, q, buckets, unsettled, retention, maxEventBytes, knownTasks, knownNodes });
-  const afterWrite = () => checkpoints?.afterCommit();
-  const commit = (batch: WriteSet) => {
-    const events = write(batch);
-    afterWrite();
-    return events;
-  };
+  const commit = createSqliteWriter({ db, q, buckets, unsettled, retention, maxEventBytes, knownTasks, knownNodes });
 
   let closed = false;
   const assertOpen = () => {
@@ -219,14 +211,13 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
       return { oldest_id: q.oldestEvent.get() as number, last_id: q.lastEventId.get() as number };
     },
     onEvents,
-    ...createSqliteWebhookCursors(db, assertOpen, afterWrite),
-    ...createSqliteSessions(db, assertOpen, afterWrite),
+    ...createSqliteWebhookCursors(db, assertOpen),
+    ...createSqliteSessions(db, assertOpen),
     close() {
       // Waits for the running transaction, then refuses new ones.
       return serial(async () => {
         if (closed) return;
         closed = true;
-        checkpoints?.stop();
         db.close();
       });
     },
