@@ -65,6 +65,17 @@ describe("Redis event feed ordering", () => {
     expect(reads).toEqual([0]);
   });
 
+  it("holds at most 1,000 early batches: one more reads the gap from the log at once", async () => {
+    // Wait far longer than the test: only the bound can make the feed read the log.
+    const { feed, append, seen, reads } = setup(0, 60_000);
+    await feed.start();
+    append(1); // never arrives through pub/sub
+    const early = Array.from({ length: 1001 }, () => append(1));
+    await Promise.all(early.map((b) => feed.ingest(b)));
+    expect(reads).toEqual([0]);
+    expect(seen).toEqual(Array.from({ length: 1002 }, (_, i) => i + 1));
+  });
+
   it("fills a lost batch from the log on catch-up", async () => {
     const { feed, append, seen } = setup(0);
     await feed.start();
