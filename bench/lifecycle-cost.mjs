@@ -25,6 +25,19 @@ const MODE = arg("--mode", "lifecycle");
 const MONITOR = args.includes("--monitor");
 const { Redis } = await import("ioredis");
 
+/** Sends `count` items at 200/s (open loop: each on time, not after the one before), stamping each send in `sentAt`. */
+async function paced(count, sentAt, send) {
+  const start = performance.now();
+  const sent = [];
+  for (let i = 0; i < count; i++) {
+    const wait = start + i * 5 - performance.now();
+    if (wait > 1) await sleep(wait);
+    sentAt[i] = performance.now();
+    sent.push(send(i));
+  }
+  await Promise.all(sent);
+}
+
 /** CPU seconds (user + system) of a process, from /proc. */
 function cpuSeconds(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
@@ -77,15 +90,7 @@ async function coordinatorWork(url, tasks) {
         }),
       );
     } else {
-      const start = performance.now();
-      const creates = [];
-      for (let i = 0; i < tasks; i++) {
-        const wait = start + i * 5 - performance.now();
-        if (wait > 1) await sleep(wait);
-        sentAt[i] = performance.now();
-        creates.push(api.call("POST", "/tasks", { repo: "bench", description: `cost ${i}` }));
-      }
-      await Promise.all(creates);
+      await paced(tasks, sentAt, (i) => api.call("POST", "/tasks", { repo: "bench", description: `cost ${i}` }));
     }
     await Promise.all(workers);
     await api.close();
@@ -127,15 +132,7 @@ async function bullmqWork(redisUrl, tasks) {
         }),
       );
     } else {
-      const start = performance.now();
-      const adds = [];
-      for (let i = 0; i < tasks; i++) {
-        const wait = start + i * 5 - performance.now();
-        if (wait > 1) await sleep(wait);
-        sentAt[i] = performance.now();
-        adds.push(queue.add("task", { i }, { removeOnComplete: true }));
-      }
-      await Promise.all(adds);
+      await paced(tasks, sentAt, (i) => queue.add("task", { i }, { removeOnComplete: true }));
     }
     await done;
     await worker.close();
